@@ -133,14 +133,14 @@ _CURRENT = (
              ["East_Kaz", "East Kazakhstan", "Shygys Kazakhstan", "Shyghys Qazaqstan",
               "Восточно-Казахстанская", "Шығыс Қазақстан", "VKO"]),
     _current("71", "Astana city", "Астана", "Астана", "city", "Astana",
-             ["Astana_city", "Astana city", "Astana (city)", "Nur-Sultan",
+             ["Astana", "Astana_city", "Astana (city)", "Nur-Sultan",
               "Nur-Sultan (city)", "Нур-Султан", "Нұр-Сұлтан", "г. Астана", "г.Астана",
               "г. Нур-Султан", "Астана (қала)", "Астана қаласы", "Astana qalasy"]),
     _current("75", "Almaty city", "Алматы", "Алматы", "city", "Almaty",
              ["Almaty_city", "Almaty city", "Almaty (city)", "Алматы", "г. Алматы",
               "г.Алматы", "Алматы (қала)", "Алматы қаласы", "Almaty qalasy", "Alma-Ata"]),
     _current("79", "Shymkent city", "Шымкент", "Шымкент", "city", "Shymkent",
-             ["Shymkent_city", "Shymkent city", "Shymkent (city)", "Шымкент", "г. Шымкент",
+             ["Shymkent", "Shymkent_city", "Shymkent (city)", "Шымкент", "г. Шымкент",
               "г.Шымкент", "Чимкент", "Shymkent qalasy", "Шымкент (қала)", "Chimkent"]),
 )
 
