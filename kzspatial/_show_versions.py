@@ -1,0 +1,56 @@
+"""Versions of kzspatial's dependencies and the C libraries inside them."""
+
+from __future__ import annotations
+
+import importlib
+import platform
+import sys
+
+__all__ = ["show_versions", "versions"]
+
+_PACKAGES = ("numpy", "scipy", "pandas", "geopandas", "shapely", "pyogrio", "pyproj",
+             "libpysal", "esda", "folium", "rasterio", "matplotlib", "pooch")
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python, GDAL, PROJ, GEOS and the Python dependencies."""
+    info = {"python": sys.version.split()[0], "platform": platform.platform()}
+    for name in _PACKAGES:
+        try:
+            info[name] = importlib.import_module(name).__version__
+        except ImportError:
+            info[name] = "not installed"
+    try:
+        import pyogrio
+
+        info["GDAL (pyogrio)"] = pyogrio.__gdal_version_string__
+    except ImportError:
+        pass
+    try:
+        import rasterio
+
+        info["GDAL (rasterio)"] = rasterio.__gdal_version__
+    except ImportError:
+        pass
+    try:
+        import pyproj
+
+        info["PROJ"] = pyproj.proj_version_str
+    except ImportError:
+        pass
+    try:
+        import shapely
+
+        info["GEOS"] = shapely.geos_version_string
+    except ImportError:
+        pass
+    return info
+
+
+def show_versions() -> None:
+    """Print the versions of kzspatial and its dependencies to standard output."""
+    from . import __version__
+
+    print(f"kzspatial: {__version__}")
+    for name, value in versions().items():
+        print(f"{name}: {value}")
