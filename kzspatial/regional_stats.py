@@ -812,7 +812,7 @@ def _configuration_by_year(frame: pd.DataFrame) -> dict[int, str]:
 
 
 def load_unemployment(*, path: str | Path | None = None) -> pd.DataFrame:
-    """Unemployment rate by region, annual, 2001-2023.
+    """Unemployment rate by region, annual, 2001-2022 (2023: see Notes).
 
     Concept: unemployed persons as a share of the labour force, from the BNS sample
     survey of population employment (ILO definitions). Unit: percent.
@@ -849,7 +849,9 @@ def load_unemployment(*, path: str | Path | None = None) -> pd.DataFrame:
     2010-2021 in 17 units: the annual column gives Turkistan and Shymkent, which the
     file's footnote calls "estimates based on data from SKO" for 2010-2017
     (``estimated`` is True there), while South Kazakhstan keeps quarterly values only;
-    2022-2023 in 20 units.
+    2022 in 20 units. The 2023 annual column is empty (only the four quarters are
+    filled): no 2023 row is returned, and quarters are not averaged into a year, since
+    the BNS annual rate is not their mean by definition.
     """
     path = Path(fetch("unemployment_rate.xlsx") if path is None else path)
     sheet = "Regions_quarter"
