@@ -255,8 +255,9 @@ def _read_table(ws, *, first_row: int, columns: dict[int, object], problems: _Pr
                 label_column: int = 0) -> _Table:
     """Read labelled rows below the header into blocks.
 
-    A row with a label and no value in ``columns`` is a block title, or a footnote when
-    the label starts with ``"1)"``; an empty row ends nothing (blank rows are skipped).
+    A row whose label is neither a region nor the national total and which has no value
+    in ``columns`` is a block title, or a footnote when the label starts with ``"1)"``;
+    blank rows are skipped.
     """
     blocks = [_Block(title=None)]
     footnotes: dict[str, str] = {}
@@ -275,14 +276,14 @@ def _read_table(ws, *, first_row: int, columns: dict[int, object], problems: _Pr
                              f"{get_column_letter(label_column + 1)}",
                              "enter the region name or delete the row")
             continue
-        if not has_cells:
+        name, marker = _split_footnote(label)
+        if not has_cells and not _is_national(name) and not _resolves(name, "2010"):
             note = _FOOTNOTE_ROW.match(label)
             if note:
                 footnotes[note.group(1)] = " ".join(note.group(2).split())
             else:
                 blocks.append(_Block(title=" ".join(label.casefold().split())))
             continue
-        name, marker = _split_footnote(label)
         values: dict[object, float] = {}
         for (ci, key), raw in zip(columns.items(), selected.values(), strict=True):
             value = _number(raw)
