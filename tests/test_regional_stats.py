@@ -15,7 +15,7 @@ from kzspatial import regional_stats as rs
 from kzspatial._errors import ValidationError
 from kzspatial.regions import HUB_IDS, configuration_ids
 
-# Row labels in the order and spelling of the BNS population workbook (synthetic values).
+# Row labels in the order and spelling of the BNS population workbook.
 POPULATION_LABELS = [
     "Абай", "Акмолинская", "Актюбинская", "Алматинская", "Атырауская",
     "Западно-Казахстанская", "Жамбылская", "Жетісу", "Карагандинская", "Костанайская",
@@ -120,8 +120,8 @@ def test_population_configurations_inferred_per_year(tmp_path):
         part = by_year.get_group(year)
         assert set(part["configuration"]) == {conf}
         assert sorted(part["region_id"]) == sorted(configuration_ids(conf))
-    assert df.attrs["configuration_by_year"] == {2007: "2010", 2016: "2010", 2017: "2018",
-                                                 2022: "2024"}
+    assert df.attrs["configuration_by_year"] == {
+        2007: "2010", 2016: "2010", 2017: "2018", 2022: "2024"}
     # the footnote-marked «Туркестанская 1» is South Kazakhstan before the split
     assert "KZ-51" in set(by_year.get_group(2016)["region_id"])
     assert "KZ-61" in set(by_year.get_group(2017)["region_id"])
@@ -160,7 +160,8 @@ def test_population_unknown_measure(tmp_path):
 def test_population_missing_sheet_names_file_and_sheet(tmp_path):
     path = write_population_workbook(tmp_path / "p.xlsx",
                                      edit=lambda wb: wb.remove(wb["Женщины"]))
-    with pytest.raises(ValidationError, match=r"p\.xlsx[\s\S]*sheet 'Женщины'.*missing"):
+    with pytest.raises(ValidationError,
+                       match=r"p\.xlsx[\s\S]*sheet 'Женщины'.*missing"):
         rs.load_population(path=path)
 
 
@@ -178,7 +179,8 @@ def test_population_reports_all_problems_at_once(tmp_path):
     assert str(path) in message
     assert "row 4, cell B4 (2007): 'n/a' is not a number" in message
     wb = openpyxl.load_workbook(path)
-    assert f"row {row_of(wb['Все население'], 'Атлантида')}: unknown region name" in message
+    row = row_of(wb["Все население"], "Атлантида")
+    assert f"row {row}: unknown region name 'Атлантида'" in message
     assert "Fix:" in message
     assert sha256(path) == before  # the input is never modified
 
@@ -189,7 +191,8 @@ def test_population_regions_must_sum_to_national(tmp_path):
         ws.cell(row_of(ws, "Атырауская"), 4).value += 1
 
     path = write_population_workbook(tmp_path / "p.xlsx", edit=inflate)
-    with pytest.raises(ValidationError, match=r"Все население.*2017: national population"):
+    with pytest.raises(ValidationError,
+                       match=r"Все население.*2017: national population"):
         rs.load_population(path=path)
 
 
@@ -232,7 +235,8 @@ def write_grp_workbook(path, *, edit=None):
     """Two sheets, cumulative quarterly columns plus '<year> год'; 2017 and 2018."""
     wb = openpyxl.Workbook()
     wb.remove(wb.active)
-    header = [None, "I квартал 2017 года", "2017 год", "I квартал 2018 года", "2018 год"]
+    header = [None, "I квартал 2017 года", "2017 год", "I квартал 2018 года",
+              "2018 год"]
     for sheet, scale in (("тыс.тенге", 1.0), ("в долларах США", 3.0)):
         ws = wb.create_sheet(sheet)
         ws.append(["Валовой региональный продукт на душу населения1)"])
@@ -241,16 +245,16 @@ def write_grp_workbook(path, *, edit=None):
         ws.append(["Республика Казахстан", 50 * scale, 105 * scale, 60 * scale,
                    115 * scale])
         for i, label in enumerate(GRP_LABELS_2018):
-            values = [None] * 4
-            if label not in SPLIT_2022 and label not in {"Туркестанская2)", "г.Шымкент2)"}:
-                values = [10 * scale, (100 + i) * scale, 11 * scale, (110 + i) * scale]
-            elif label in {"Туркестанская2)", "г.Шымкент2)"}:
+            values = [None] * 4  # units created in 2022
+            if label in {"Туркестанская2)", "г.Шымкент2)"}:
                 values = [None, None, 12 * scale, (120 + i) * scale]
+            elif label not in SPLIT_2022:
+                values = [10 * scale, (100 + i) * scale, 11 * scale, (110 + i) * scale]
             ws.append([label, *values])
         ws.append(["Южно-Казахстанская", 9 * scale, 95 * scale, 9 * scale, None])
         ws.append([])
-        ws.append(["2) c 1990 по 2018 годы Туркестанская область и город Шымкент были в "
-                   "составе Южно-Казахстанской области."])
+        ws.append(["2) c 1990 по 2018 годы Туркестанская область и город Шымкент были "
+                   "в составе Южно-Казахстанской области."])
     if edit:
         edit(wb)
     wb.save(path)
@@ -288,7 +292,7 @@ def test_grp_national_outside_regional_range(tmp_path):
         rs.load_grp_per_capita(path=path)
 
 
-# --------------------------------------------------------------------------- unemployment
+# ------------------------------------------------------------------------- unemployment
 
 UNEMPLOYMENT_LABELS = {  # English transliterations as in the BNS workbook
     "Abai": "KZ-10", "Akmolinskaya": "KZ-11", "Aktubinskaya": "KZ-15",
@@ -328,8 +332,8 @@ def write_unemployment_workbook(path, *, edit=None):
         ws.append([label, *cells])
     ws.append([])
     ws.append(["1) The data was generated based on the results of a sample survey."])
-    ws.append(["2)Hereinafter data are created according to new standards of employment "
-               "(the 19th ICLS of the ILO)"])
+    ws.append(["2)Hereinafter data are created according to new standards of "
+               "employment (the 19th ICLS of the ILO)"])
     ws.append(["3) Data for the Turkestan region and the city of Shymkent from 2010 to "
                "2017 estimates based on data from SKO"])
     if edit:
@@ -359,7 +363,8 @@ def test_unemployment_bad_value_and_missing_sheet(tmp_path):
         ws.cell(row_of(ws, "Pavlodarskaya"), 11).value = "five"
 
     path = write_unemployment_workbook(tmp_path / "u.xlsx", edit=corrupt)
-    with pytest.raises(ValidationError, match=r"cell K\d+ \(2015\): 'five' is not a number"):
+    with pytest.raises(ValidationError,
+                       match=r"cell K\d+ \(2015\): 'five' is not a number"):
         rs.load_unemployment(path=path)
 
     def rename(wb):
@@ -431,7 +436,8 @@ def test_wages_missing_column_and_unknown_region(tmp_path):
         wb.active.cell(5, 1).value = "Narnia Region"
 
     path = write_wages_workbook(tmp_path / "w2.xlsx", edit=rename)
-    with pytest.raises(ValidationError, match=r"row 5: unknown region name 'Narnia Region'"):
+    with pytest.raises(ValidationError,
+                       match=r"row 5: unknown region name 'Narnia Region'"):
         rs.load_wages_2022(path=path)
 
 
