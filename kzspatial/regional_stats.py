@@ -62,21 +62,6 @@ _NATIONAL_LABELS = frozenset(
     {"республика казахстан", "republic of kazakhstan", "the republic of kazakhstan"}
 )
 
-# Spellings in these workbooks that kzspatial.regions.resolve does not know (reported
-# to the maintainers of regions.py); mapped to a spelling it knows, keyed by casefolded
-# name.
-_RESOLVER_GAPS = {
-    "aktubinskaya": "Aktobe",
-    "zhambylskaya": "Zhambyl",
-    "karagandinskaya": "Karaganda",
-    "kostanaiskaya": "Kostanay",
-    "kyzylordinskaya": "Kyzylorda",
-    "mangistauskaya": "Mangystau",
-    "pavlodarskaya": "Pavlodar",
-    "turkestanskaya": "Turkistan",
-    "shimkent city": "Shymkent",
-}
-
 # Footnote markers: "Туркестанская 1", "Turkestanskaya 3)", glued "Туркестанская2)".
 _LABEL_FOOTNOTE = re.compile(r"(?:\s+(\d+)\)?|(?<=[^\W\d_.])(\d+)\))\s*$")
 _FOOTNOTE_ROW = re.compile(r"^\s*(\d+)\)\s*(.*)$", re.DOTALL)
@@ -204,8 +189,7 @@ def _split_footnote(label: str) -> tuple[str, str | None]:
 
 
 def _resolve_label(label: str, configuration: str) -> str:
-    return resolve(_RESOLVER_GAPS.get(label.casefold().strip(), label),
-                   configuration=configuration)
+    return resolve(label, configuration=configuration)
 
 
 def _is_national(label: str) -> bool:

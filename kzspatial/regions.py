@@ -93,7 +93,7 @@ _CURRENT = (
     _current("11", "Akmola", "Ақмола облысы", "Акмолинская область", "oblast", "Kokshetau",
              ["Aqmola", "Akmolinskaya", "Ақмола", "Акмолинская", "Акмола"]),
     _current("15", "Aktobe", "Ақтөбе облысы", "Актюбинская область", "oblast", "Aktobe",
-             ["Aqtobe", "Aktyubinsk", "Aktyubinskaya", "Ақтөбе", "Актюбинская", "Актобе"]),
+             ["Aqtobe", "Aktyubinsk", "Aktyubinskaya", "Aktubinskaya", "Ақтөбе", "Актюбинская", "Актобе"]),
     _current("19", "Almaty Region", "Алматы облысы", "Алматинская область", "oblast",
              "Konaev", ["Almaty", "Almaty region", "Almaty oblast", "Almatinskaya",
                         "Алматинская", "Almaty oblysy"]),
@@ -104,28 +104,28 @@ _CURRENT = (
              ["West_Kaz", "West Kazakhstan", "Batys Kazakhstan", "Batys Qazaqstan",
               "Западно-Казахстанская", "Батыс Қазақстан", "ZKO", "Zapadno-Kazakhstanskaya"]),
     _current("31", "Zhambyl", "Жамбыл облысы", "Жамбылская область", "oblast", "Taraz",
-             ["Jambyl", "Zhambyl", "Zhambul", "Dzhambul", "Жамбылская", "Жамбыл"]),
+             ["Jambyl", "Zhambyl", "Zhambylskaya", "Dzhambul", "Жамбылская", "Жамбыл"]),
     _current("33", "Zhetysu", "Жетісу облысы", "Жетысуская область", "oblast",
              "Taldykorgan", ["Jetisu", "Zhetisu", "Zhetysu", "Jetysu", "Жетісу", "Жетысу",
                              "Жетысуская", "Жетысуская область"]),
     _current("35", "Karaganda", "Қарағанды облысы", "Карагандинская область", "oblast",
-             "Karaganda", ["Karagandy", "Qaraghandy", "Qaraganda", "Karaganda",
+             "Karaganda", ["Karagandy", "Qaraghandy", "Qaraganda", "Karagandinskaya", "Karaganda",
                            "Карагандинская", "Қарағанды"]),
     _current("39", "Kostanay", "Қостанай облысы", "Костанайская область", "oblast",
-             "Kostanay", ["Qostanay", "Kostanai", "Kustanai", "Костанайская", "Қостанай"]),
+             "Kostanay", ["Qostanay", "Kostanai", "Kustanai", "Kostanaiskaya", "Костанайская", "Қостанай"]),
     _current("43", "Kyzylorda", "Қызылорда облысы", "Кызылординская область", "oblast",
-             "Kyzylorda", ["Qyzylorda", "Kzyl-Orda", "Кызылординская", "Қызылорда"]),
+             "Kyzylorda", ["Qyzylorda", "Kzyl-Orda", "Kyzylordinskaya", "Кызылординская", "Қызылорда"]),
     _current("47", "Mangystau", "Маңғыстау облысы", "Мангистауская область", "oblast",
-             "Aktau", ["Mangystau", "Mangistau", "Mangghystau", "Mangyshlak",
+             "Aktau", ["Mangystau", "Mangistau", "Mangghystau", "Mangyshlak", "Mangistauskaya",
                        "Мангистауская", "Маңғыстау", "Мангыстауская"]),
     _current("55", "Pavlodar", "Павлодар облысы", "Павлодарская область", "oblast",
-             "Pavlodar", ["Pavlodar", "Павлодарская", "Павлодар"]),
+             "Pavlodar", ["Pavlodar", "Pavlodarskaya", "Павлодарская", "Павлодар"]),
     _current("59", "North Kazakhstan", "Солтүстік Қазақстан облысы",
              "Северо-Казахстанская область", "oblast", "Petropavl",
              ["North_Kaz", "North Kazakhstan", "Soltustik Kazakhstan", "Soltustik Qazaqstan",
               "Северо-Казахстанская", "Солтүстік Қазақстан", "Солтүстiк Қазақстан"]),
     _current("61", "Turkistan", "Түркістан облысы", "Туркестанская область", "oblast",
-             "Turkistan", ["Turkestan", "Turkistan", "Туркестанская", "Түркістан"]),
+             "Turkistan", ["Turkestan", "Turkistan", "Turkestanskaya", "Туркестанская", "Түркістан"]),
     _current("62", "Ulytau", "Ұлытау облысы", "Улытауская область", "oblast",
              "Zhezkazgan", ["Ulytau", "Ulutau", "Ulutay", "Ұлытау", "Улытауская"]),
     _current("63", "East Kazakhstan", "Шығыс Қазақстан облысы",
@@ -141,7 +141,7 @@ _CURRENT = (
               "г.Алматы", "Алматы (қала)", "Алматы қаласы", "Almaty qalasy", "Alma-Ata"]),
     _current("79", "Shymkent city", "Шымкент", "Шымкент", "city", "Shymkent",
              ["Shymkent", "Shymkent_city", "Shymkent (city)", "Шымкент", "г. Шымкент",
-              "г.Шымкент", "Чимкент", "Shymkent qalasy", "Шымкент (қала)", "Chimkent"]),
+              "г.Шымкент", "Чимкент", "Shymkent qalasy", "Шымкент (қала)", "Chimkent", "Shimkent city", "Shimkent"]),
 )
 
 _HISTORICAL = (
@@ -216,7 +216,9 @@ def _fold(name: str) -> str:
     text = unicodedata.normalize("NFKD", str(name).casefold())
     text = "".join(c for c in text if not unicodedata.combining(c))
     # BNS tables mark footnotes with a separated trailing digit ("Туркестанская 1").
-    text = re.sub(r"(?<=[^\W\d_])\s+[\d*]+\)?\s*$", "", text)
+    # (also "Turkestanskaya 3)" and, glued, "Туркестанская2)").
+    text = re.sub(r"(?:(?<=[^\W\d_])\s+[\d*]+\)?|(?<=[^\W\d_.])\d+\))\s*$", "",
+                  text)
     return re.sub(r"[\W_]+", "", text)
 
 
