@@ -401,7 +401,7 @@ def _check_masses(
         )
     bad = np.flatnonzero(~(np.isfinite(masses) & (masses > 0)))
     if bad.size:
-        detail = ", ".join(f"{labels[k]!r}={masses[k]!r}" for k in bad[:10])
+        detail = ", ".join(f"{labels[k]!r}={float(masses[k])!r}" for k in bad[:10])
         raise ValidationError(f"{what} must be positive and finite; got {detail}; {fix}")
     return masses
 
