@@ -211,7 +211,8 @@ def write_cog(
     nodata : float, keyword-only
         Value marking cells outside the study area (NaN allowed for floats).
     colormap : mapping of int to (r, g, b[, a]), optional, keyword-only
-        Colour table (uint8 bands only); written into the GeoTIFF.
+        Colour table (uint8 bands only); written into the GeoTIFF (TIFF palettes are
+        opaque RGB: alpha survives only in the ``.qml``).
     categories : mapping of int to str, optional, keyword-only
         Class labels (e.g. hub names). Stored as tags ``class_<value>=<label>``; the
         sidecar becomes a paletted style with these labels. Colours default to
@@ -225,7 +226,7 @@ def write_cog(
     overwrite : bool, keyword-only, default False
         Replace an existing ``.tif``/``.qml``.
     blocksize : int, keyword-only, default 512
-        Internal tile size (multiple of 16).
+        Internal tile size in pixels (a multiple of 16, at least 128).
 
     Returns
     -------
@@ -237,7 +238,7 @@ def write_cog(
     OverwriteError
         The ``.tif`` or ``.qml`` exists and ``overwrite`` is False.
     ValidationError
-        ``array`` is not 2-D; a colour table on a non-uint8 band.
+        ``array`` is not 2-D; a colour table on a non-uint8 band; a bad blocksize.
 
     Notes
     -----
@@ -261,6 +262,10 @@ def write_cog(
         raise ValidationError(
             f"a colour table needs a uint8 band, got {band.dtype}; cast class codes with "
             ".astype('uint8')"
+        )
+    if blocksize < 128 or blocksize % 16:
+        raise ValidationError(
+            f"blocksize must be a multiple of 16 and at least 128, got {blocksize}"
         )
     is_float = np.issubdtype(band.dtype, np.floating)
 
