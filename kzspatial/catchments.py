@@ -1,4 +1,4 @@
-"""Catchments of migration hubs: observed flow shares, Huff probabilities, potential.
+r"""Catchments of migration hubs: observed flow shares, Huff probabilities, potential.
 
 Pure numpy/scipy core. Two ways of asking "which hub does a place belong to":
 
@@ -11,13 +11,13 @@ Pure numpy/scipy core. Two ways of asking "which hub does a place belong to":
   :cite:`huff1963` with attractiveness and distance decay taken from a fitted gravity
   model, for any set of locations (regions, districts, grid cells), and
   :func:`gravity_potential` evaluates the Stewart/Hansen potential
-  :math:`\\sum_j M_j f(d_{ij})`. Both are predictions, not observations.
+  :math:`\sum_j M_j f(d_{ij})`. Both are predictions, not observations.
 
 :func:`catchment_population` sums populations per hub and reports the unassigned rest,
 so totals reconcile with the inputs.
 
 The Huff kernel works in the log domain and in chunks of cells: utilities
-:math:`u_{ih} = \\alpha \\log A_h + \\beta\\, g(d_{ih})` (``g = log`` for ``"pow"``,
+:math:`u_{ih} = \alpha \log A_h + \beta\, g(d_{ih})` (``g = log`` for ``"pow"``,
 identity for ``"exp"``) are shifted by their per-cell maximum before ``exp``, so float32
 is safe (no overflow, relative error about 1e-6) and the argmax (dominant hub) and its
 probability come for free. Memory is bounded by the outputs plus one chunk of work.
@@ -128,9 +128,9 @@ class FlowCatchments:
         Moves out of each region: row sum without the diagonal (the denominator of all
         shares).
     shares : numpy.ndarray, shape (n, h)
-        Share of each region's out-migrants that moved to each hub. A hub's own column is
-        0 in its own row (staying is not out-migration), so a hub row holds its shares
-        to the *other* hubs. NaN where ``out_migrants`` is 0.
+        Share of each region's out-migrants that moved to each hub. A hub's own
+        column is 0 in its own row (staying is not out-migration), so a hub row holds
+        its shares to the *other* hubs. NaN where ``out_migrants`` is 0.
     other_share : numpy.ndarray, shape (n,)
         Share of out-migrants going to non-hub regions; ``shares.sum(1) + other_share``
         is 1 for every region with out-migrants.
@@ -179,8 +179,8 @@ def _hub_positions(hubs: Sequence[str], ids: tuple[str, ...]) -> NDArray[np.intp
     missing = [h for h in hub_tuple if h not in position]
     if missing:
         raise AlignmentError(
-            f"hubs {missing} are not among the {len(ids)} region ids of the study area; "
-            "use region ids (not names) that index the flow matrix"
+            f"hubs {missing} are not among the {len(ids)} region ids of the study "
+            "area; use region ids (not names) that index the flow matrix"
         )
     return np.array([position[h] for h in hub_tuple], dtype=np.intp)
 
@@ -200,7 +200,7 @@ def flow_shares(
     threshold: float = DEFAULT_SHARE_THRESHOLD,
     year: int | None = None,
 ) -> FlowCatchments:
-    """Share of each region's out-migrants going to each hub, and the catchments.
+    r"""Share of each region's out-migrants going to each hub, and the catchments.
 
     Parameters
     ----------
@@ -230,11 +230,11 @@ def flow_shares(
 
     Notes
     -----
-    With :math:`O_i = \\sum_{j \\ne i} F_{ij}` the out-migrants of region :math:`i`,
+    With :math:`O_i = \sum_{j \ne i} F_{ij}` the out-migrants of region :math:`i`,
 
-    .. math:: s_{ih} = F_{ih} / O_i \\quad (h \\ne i), \\qquad s_{ii} = 0,
+    .. math:: s_{ih} = F_{ih} / O_i \quad (h \ne i), \qquad s_{ii} = 0,
 
-    and :math:`\\sum_h s_{ih} + s_{i,\\mathrm{other}} = 1`.
+    and :math:`\sum_h s_{ih} + s_{i,\mathrm{other}} = 1`.
 
     Examples
     --------
@@ -356,9 +356,9 @@ class HuffResult:
     ----------
     hubs : tuple of str, length h
     probabilities : numpy.ndarray, shape (m, h)
-        :math:`P_{ih}`; rows sum to 1. Probabilities are among the hubs only (there is no
-        "other destinations" alternative). Column-major (Fortran order), so each hub's
-        column is contiguous, e.g. for writing one raster per hub.
+        :math:`P_{ih}`; rows sum to 1. Probabilities are among the hubs only (there
+        is no "other destinations" alternative). Column-major (Fortran order), so each
+        hub's column is contiguous, e.g. for writing one raster per hub.
     dominant_index : numpy.ndarray of intp, shape (m,)
         Column of the most probable hub (first hub on ties).
     dominant_probability : numpy.ndarray, shape (m,)
@@ -385,7 +385,8 @@ def _hub_labels(hubs: Sequence[str] | None, n_hubs: int) -> tuple[str, ...]:
     labels = tuple(str(h) for h in hubs)
     if len(labels) != n_hubs:
         raise AlignmentError(
-            f"{len(labels)} hub names for {n_hubs} hub columns; give one name per column"
+            f"{len(labels)} hub names for {n_hubs} hub columns; give one name per "
+            "column"
         )
     return labels
 
@@ -396,13 +397,15 @@ def _check_masses(
     masses = np.asarray(values, dtype=np.float64)
     if masses.shape != (len(labels),):
         raise AlignmentError(
-            f"{what} has shape {masses.shape}, expected ({len(labels)},): one value per "
-            "hub column of the cost matrix"
+            f"{what} has shape {masses.shape}, expected ({len(labels)},): one value "
+            "per hub column of the cost matrix"
         )
     bad = np.flatnonzero(~(np.isfinite(masses) & (masses > 0)))
     if bad.size:
         detail = ", ".join(f"{labels[k]!r}={float(masses[k])!r}" for k in bad[:10])
-        raise ValidationError(f"{what} must be positive and finite; got {detail}; {fix}")
+        raise ValidationError(
+            f"{what} must be positive and finite; got {detail}; {fix}"
+        )
     return masses
 
 
@@ -411,7 +414,8 @@ def _check_cost(
 ) -> None:
     if cost_func not in DECAY_FUNCTIONS:
         raise ValidationError(
-            f"unknown cost_func {cost_func!r}; valid names are {sorted(DECAY_FUNCTIONS)}"
+            f"unknown cost_func {cost_func!r}; valid names are "
+            f"{sorted(DECAY_FUNCTIONS)}"
         )
     if not (np.isfinite(min_cost) and min_cost >= 0):
         raise ValidationError(f"min_cost must be finite and >= 0, got {min_cost!r}")
@@ -442,7 +446,7 @@ def _check_cost(
     raise ValidationError("invalid cost matrix: " + "; ".join(problems))
 
 
-def _chunk_rows(n_rows: int, n_cols: int) -> int:
+def _chunk_rows(n_cols: int) -> int:
     return max(1024, _CHUNK_ELEMENTS // max(n_cols, 1))
 
 
@@ -468,7 +472,7 @@ def huff_probabilities(
     dtype: DTypeLike = np.float32,
     max_memory_bytes: int = DEFAULT_MAX_MEMORY_BYTES,
 ) -> HuffResult:
-    """Huff probabilities of choosing each hub from each location.
+    r"""Huff probabilities of choosing each hub from each location.
 
     Parameters
     ----------
@@ -511,9 +515,9 @@ def huff_probabilities(
 
     Notes
     -----
-    .. math:: P_{ih} = \\frac{A_h^{\\alpha} f(d_{ih})}{\\sum_k A_k^{\\alpha} f(d_{ik})}
+    .. math:: P_{ih} = \frac{A_h^{\alpha} f(d_{ih})}{\sum_k A_k^{\alpha} f(d_{ik})}
 
-    computed as a softmax of :math:`u_{ih} = \\alpha \\log A_h + \\beta g(d_{ih})`.
+    computed as a softmax of :math:`u_{ih} = \alpha \log A_h + \beta g(d_{ih})`.
     Chunks of locations are processed in a loop; the work per chunk is vectorised over
     locations and hubs.
 
@@ -552,7 +556,7 @@ def huff_probabilities(
     probabilities_t = np.empty((n_hubs, n_loc), dtype=work_dtype)  # hub-major
     dominant = np.zeros(n_loc, dtype=np.intp)
     dominant_probability = np.empty(n_loc, dtype=work_dtype)
-    step = _chunk_rows(n_loc, n_hubs)
+    step = _chunk_rows(n_hubs)
     best = np.empty(step, dtype=work_dtype)
     is_better = np.empty(step, dtype=bool)
     for start in range(0, n_loc, step):
@@ -590,14 +594,15 @@ def huff_probabilities(
 def threshold_zones(
     probabilities: ArrayLike, thresholds: Sequence[float] = (0.25, 0.5, 0.75)
 ) -> NDArray[np.uint8]:
-    """Probability-threshold zone level of each location for each hub.
+    r"""Probability-threshold zone level of each location for each hub.
 
     Parameters
     ----------
     probabilities : array_like, shape (m, h)
         Huff probabilities, e.g. :attr:`HuffResult.probabilities`.
     thresholds : sequence of float, increasing, each in (0, 1]
-        Zone ``k`` (1-based) of hub ``h`` is where :math:`P_{ih} \\ge` ``thresholds[k-1]``.
+        Zone ``k`` (1-based) of hub ``h`` is where
+        :math:`P_{ih} \ge` ``thresholds[k-1]``.
 
     Returns
     -------
@@ -613,7 +618,8 @@ def threshold_zones(
     levels = np.asarray([_check_threshold(t, "thresholds") for t in thresholds])
     if levels.size == 0 or np.any(np.diff(levels) <= 0) or levels.size > 255:
         raise ValidationError(
-            f"thresholds must be 1..255 strictly increasing values, got {list(thresholds)}"
+            "thresholds must be 1..255 strictly increasing values, got "
+            f"{list(thresholds)}"
         )
     prob = np.asarray(probabilities)
     zone = np.zeros_like(prob, dtype=np.uint8)  # keeps column-major layout
@@ -632,7 +638,7 @@ def gravity_potential(
     min_cost: float = 0.0,
     max_memory_bytes: int = DEFAULT_MAX_MEMORY_BYTES,
 ) -> NDArray[np.floating]:
-    """Gravity (Stewart/Hansen) potential :math:`\\sum_j M_j f(d_{ij})` at each location.
+    r"""Gravity (Stewart/Hansen) potential :math:`\sum_j M_j f(d_{ij})` per location.
 
     Parameters
     ----------
@@ -688,7 +694,7 @@ def gravity_potential(
 
     log_mass = np.log(mass).astype(work_dtype)[:, None]
     potential = np.empty(n_loc, dtype=work_dtype)
-    step = _chunk_rows(n_loc, n_centres)
+    step = _chunk_rows(n_centres)
     work = np.empty((n_centres, step), dtype=work_dtype)
     for start in range(0, n_loc, step):
         stop = min(start + step, n_loc)
@@ -782,14 +788,15 @@ def catchment_population(
     missing = np.flatnonzero(~np.isfinite(pop))
     if missing.size:
         raise ValidationError(
-            f"population is missing for {missing.size} units: {_names(names, missing)}; "
-            "supply a population for every unit (0 if it is uninhabited) or drop the "
-            "units before assigning"
+            f"population is missing for {missing.size} units: "
+            f"{_names(names, missing)}; supply a population for every unit (0 if "
+            "uninhabited) or drop the units before assigning"
         )
     negative = np.flatnonzero(pop < 0)
     if negative.size:
         raise ValidationError(
-            f"population is negative for {_names(names, negative)}; populations must be >= 0"
+            f"population is negative for {_names(names, negative)}; populations must "
+            "be >= 0"
         )
     if not np.issubdtype(assigned.dtype, np.integer) or (
         assigned.size and (assigned.min() < _NO_HUB or assigned.max() >= len(hub_tuple))
@@ -800,7 +807,9 @@ def catchment_population(
         )
 
     in_hub = assigned >= 0
-    by_hub = np.bincount(assigned[in_hub], weights=pop[in_hub], minlength=len(hub_tuple))
+    by_hub = np.bincount(
+        assigned[in_hub], weights=pop[in_hub], minlength=len(hub_tuple)
+    )
     count = np.bincount(assigned[in_hub], minlength=len(hub_tuple)).astype(np.intp)
     return CatchmentPopulation(
         hubs=hub_tuple,

@@ -2,10 +2,10 @@
 
 Turns an outline of the country (any CRS) into a regular grid in the KZ Albers
 equal-area CRS (:data:`KZ_AEA`, CONVENTIONS 1.2), computes great-circle distances from
-cell centres to hubs, runs the numpy core (:mod:`kzspatial.catchments`) on them, and turns
-the per-cell results back into rasters (for :func:`kzspatial.raster.write_cog`) and
-dissolved polygons (for the GeoPackage writer). Also runs Huff on district polygons
-through their representative points.
+cell centres to hubs, runs the numpy core (:mod:`kzspatial.catchments`) on them, and
+turns the per-cell results back into rasters (for :func:`kzspatial.raster.write_cog`)
+and dissolved polygons (for the GeoPackage writer). Also runs Huff on district
+polygons through their representative points.
 
 Cells are identified by their position among the *inside* cells in row-major order;
 every per-cell array has shape ``(n_cells,)`` in that order. Grid and district results
@@ -18,14 +18,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import rasterio.features
 import shapely
 from affine import Affine
 from numpy.typing import ArrayLike, NDArray
-
-import geopandas as gpd
 from pyproj import CRS, Transformer
 
 from ._errors import AlignmentError, CRSError, ValidationError
@@ -253,8 +252,10 @@ def _unit_vectors(lon: ArrayLike, lat: ArrayLike) -> NDArray[np.float64]:
     return np.stack([cos_phi * np.cos(lam), cos_phi * np.sin(lam), np.sin(phi)])
 
 
-def points_to_cells(grid: NationalGrid, lon: ArrayLike, lat: ArrayLike) -> NDArray[np.intp]:
-    """Inside-cell index of each point, -1 when it falls outside the grid or the outline.
+def points_to_cells(
+    grid: NationalGrid, lon: ArrayLike, lat: ArrayLike
+) -> NDArray[np.intp]:
+    """Inside-cell index of each point; -1 outside the grid or the outline.
 
     Parameters
     ----------
@@ -284,7 +285,7 @@ def distances_to_hubs_km(
     *,
     max_memory_bytes: int = DEFAULT_MAX_MEMORY_BYTES,
 ) -> NDArray[np.float32]:
-    """Great-circle distances from every inside cell centre to every hub.
+    r"""Great-circle distances from every inside cell centre to every hub.
 
     Parameters
     ----------
@@ -296,10 +297,10 @@ def distances_to_hubs_km(
     Returns
     -------
     numpy.ndarray of float32, shape (n_cells, h)
-        Kilometres on the WGS84 mean sphere (as :func:`kzspatial.distance.great_circle_km`),
-        column-major. Computed from chord lengths between unit vectors,
-        :math:`d = 2R \\arcsin(c/2)`, which is well conditioned for short distances even
-        in float32 (error below a metre).
+        Kilometres on the WGS84 mean sphere (as
+        :func:`kzspatial.distance.great_circle_km`), column-major. Computed from
+        chord lengths between unit vectors, :math:`d = 2R \arcsin(c/2)`, which is
+        well conditioned for short distances even in float32 (error below a metre).
 
     Raises
     ------
@@ -422,15 +423,17 @@ def to_raster(grid: NationalGrid, values: ArrayLike, *, fill: float) -> NDArray:
     cell_values = np.asarray(values)
     if cell_values.shape != (grid.n_cells,):
         raise AlignmentError(
-            f"values have shape {cell_values.shape}, the grid has {grid.n_cells} inside "
-            "cells"
+            f"values have shape {cell_values.shape}, the grid has {grid.n_cells} "
+            "inside cells"
         )
     raster = np.full(grid.shape, fill, dtype=cell_values.dtype)
     raster[grid.inside] = cell_values
     return raster
 
 
-def hub_class_raster(grid: NationalGrid, dominant_index: ArrayLike) -> NDArray[np.uint8]:
+def hub_class_raster(
+    grid: NationalGrid, dominant_index: ArrayLike
+) -> NDArray[np.uint8]:
     """Dominant hub as a uint8 class raster: 1..h for the hubs, 0 outside (nodata).
 
     Parameters
@@ -458,15 +461,17 @@ def _polygons_by_class(
     ):
         parts.setdefault(int(value), []).append(shapely.geometry.shape(geojson))
     # Same-class pieces from one raster never overlap: a MultiPolygon is their dissolve.
-    return {value: shapely.MultiPolygon(polys) for value, polys in sorted(parts.items())}
+    return {
+        value: shapely.MultiPolygon(polys) for value, polys in sorted(parts.items())
+    }
 
 
-def _catchment_frame(
-    rows: list[dict], crs: CRS
-) -> gpd.GeoDataFrame:
+def _catchment_frame(rows: list[dict], crs: CRS) -> gpd.GeoDataFrame:
     frame = gpd.GeoDataFrame(
-        rows, columns=["hub", "rule", "year", "population", "area_km2", "geometry"],
-        geometry="geometry", crs=crs,
+        rows,
+        columns=["hub", "rule", "year", "population", "area_km2", "geometry"],
+        geometry="geometry",
+        crs=crs,
     )
     frame["year"] = frame["year"].astype("Int16")
     frame["population"] = frame["population"].astype("float64")
@@ -479,8 +484,8 @@ def _check_cell_population(grid: NationalGrid, cell_population: ArrayLike | None
     pop = np.asarray(cell_population, dtype=np.float64)
     if pop.shape != (grid.n_cells,):
         raise AlignmentError(
-            f"cell_population has shape {pop.shape}; the grid has {grid.n_cells} inside "
-            "cells (see population_to_cells)"
+            f"cell_population has shape {pop.shape}; the grid has {grid.n_cells} "
+            "inside cells (see population_to_cells)"
         )
     return pop
 
@@ -637,7 +642,7 @@ def polygon_huff(
     alpha: float = 1.0,
     min_cost_km: float = DEFAULT_MIN_COST_KM,
 ) -> pd.DataFrame:
-    """Huff probabilities for polygons (e.g. the 224 districts) from representative points.
+    """Huff probabilities for polygons (e.g. districts) at their representative points.
 
     Parameters
     ----------
@@ -720,8 +725,8 @@ def flow_catchment_polygons(
     -------
     GeoDataFrame
         One row per hub with members: ``hub``, ``rule`` (``"flow_share>=t"``), ``year``,
-        ``population``, ``area_km2`` (computed in :data:`KZ_AEA`), geometry in the CRS of
-        ``regions``. Regions outside every catchment are not included.
+        ``population``, ``area_km2`` (computed in :data:`KZ_AEA`), geometry in the CRS
+        of ``regions``. Regions outside every catchment are not included.
 
     Raises
     ------

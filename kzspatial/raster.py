@@ -1,7 +1,7 @@
 """Cloud-Optimised GeoTIFF output with QGIS sidecar styles (edge module: writes disk).
 
-One variable per single-band file (CONVENTIONS 5): QGIS shows multi-band float rasters as
-RGB composites. Files are written with GDAL's COG driver through rasterio (deflate,
+One variable per single-band file (CONVENTIONS 5): QGIS shows multi-band float rasters
+as RGB composites. Files are written with GDAL's COG driver through rasterio (deflate,
 predictor, internal tiles and overviews), atomically (temporary file in the target
 folder, then :func:`os.replace`), and never over an existing file unless asked. Next to
 each ``name.tif`` a ``name.qml`` is written, which QGIS loads automatically: a paletted
@@ -55,7 +55,7 @@ def _category_colours(
     colormap: Mapping[int, tuple[int, ...]] | None,
 ) -> dict[int, tuple[int, int, int, int]]:
     if colormap is not None:
-        return {int(v): (tuple(c) + (255,))[:4] for v, c in colormap.items()}
+        return {int(v): (*tuple(c), 255)[:4] for v, c in colormap.items()}
     return {
         int(v): _hex_to_rgba(CATEGORY_COLOURS[k % len(CATEGORY_COLOURS)])
         for k, v in enumerate(sorted(categories))
@@ -256,12 +256,14 @@ def write_cog(
         )
     band = np.asarray(array)
     if band.ndim != 2:
-        raise ValidationError(f"write_cog writes one band: array must be 2-D, got {band.shape}")
+        raise ValidationError(
+            f"write_cog writes one band: array must be 2-D, got {band.shape}"
+        )
     categorical = colormap is not None or categories is not None
     if colormap is not None and band.dtype != np.uint8:
         raise ValidationError(
-            f"a colour table needs a uint8 band, got {band.dtype}; cast class codes with "
-            ".astype('uint8')"
+            f"a colour table needs a uint8 band, got {band.dtype}; cast class codes "
+            "with .astype('uint8')"
         )
     if blocksize < 128 or blocksize % 16:
         raise ValidationError(
@@ -296,7 +298,9 @@ def write_cog(
             if nodata is not None and not (is_float and math.isnan(nodata)):
                 finite = finite[finite != nodata]
             value_range = (
-                (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+                (float(finite.min()), float(finite.max()))
+                if finite.size
+                else (0.0, 1.0)
             )
         qml = _pseudocolour_qml(*map(float, value_range))
 

@@ -1,5 +1,7 @@
 """Tests of the numpy catchment core: flow shares, Huff, potential, population."""
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -41,7 +43,7 @@ def toy() -> FlowCatchments:
     return flow_shares(TOY_F, IDS, ["b", "c"])
 
 
-# --- flow shares -------------------------------------------------------------------------
+# --- flow shares ---------------------------------------------------------------------
 
 
 def test_flow_shares_hand_computed(toy):
@@ -106,11 +108,22 @@ def test_flow_catchments_per_year():
 @pytest.mark.parametrize(
     ("F", "ids", "hubs", "error", "match"),
     [
-        (TOY_F, IDS, ["b", "Almaty"], AlignmentError, r"hubs \['Almaty'\] are not among"),
+        (
+            TOY_F,
+            IDS,
+            ["b", "Almaty"],
+            AlignmentError,
+            r"hubs \['Almaty'\] are not among",
+        ),
         (TOY_F, IDS[:3], ["b"], AlignmentError, "4 rows but 3 ids"),
         (TOY_F[:3], IDS, ["b"], ValidationError, "must be square"),
-        (np.where(np.eye(4, k=1) > 0, -1.0, TOY_F), IDS, ["b"], ValidationError,
-         r"origins \['a', 'b', 'c'\] are missing, infinite or negative"),
+        (
+            np.where(np.eye(4, k=1) > 0, -1.0, TOY_F),
+            IDS,
+            ["b"],
+            ValidationError,
+            r"origins \['a', 'b', 'c'\] are missing, infinite or negative",
+        ),
         (TOY_F, ["a", "a", "c", "d"], ["c"], AlignmentError, "not unique"),
     ],
     ids=["hub-outside-study-area", "ids-length", "not-square", "negative", "dup-ids"],
@@ -127,7 +140,7 @@ def test_flow_catchments_error_names_year():
         flow_catchments({2010: TOY_F, 2015: bad}, IDS, ["b"])
 
 
-# --- Huff --------------------------------------------------------------------------------
+# --- Huff ----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -189,14 +202,18 @@ def test_raising_attractiveness_grows_catchment_monotonically():
         result = huff_probabilities(cost, attractiveness, -2.0)
         sizes.append(int((result.dominant_index == 2).sum()))
         probability.append(result.probabilities[:, 2].astype(float))
-    assert all(a < b for a, b in zip(sizes, sizes[1:], strict=False)), sizes
-    assert all(np.all(a <= b * (1 + F32_RTOL)) for a, b in zip(probability, probability[1:], strict=False))
+    assert all(a < b for a, b in pairwise(sizes)), sizes
+    assert all(np.all(a <= b * (1 + F32_RTOL)) for a, b in pairwise(probability))
 
 
 def test_location_at_hub_needs_min_cost_and_is_then_assigned_to_it():
     cost = np.array([[0.0, 700.0, 1200.0], [700.0, 0.0, 800.0]])
-    with pytest.raises(ValidationError, match=r"'Astana' has zero costs.*pass min_cost"):
-        huff_probabilities(cost, [1.3e6, 2.2e6, 1.2e6], -2.0, hubs=["Astana", "Almaty", "S"])
+    with pytest.raises(
+        ValidationError, match=r"'Astana' has zero costs.*pass min_cost"
+    ):
+        huff_probabilities(
+            cost, [1.3e6, 2.2e6, 1.2e6], -2.0, hubs=["Astana", "Almaty", "S"]
+        )
     result = huff_probabilities(cost, [1.3e6, 2.2e6, 1.2e6], -2.0, min_cost=5.0)
     assert_array_equal(result.dominant_index, [0, 1])
 
@@ -204,7 +221,10 @@ def test_location_at_hub_needs_min_cost_and_is_then_assigned_to_it():
 @pytest.mark.parametrize(
     ("attractiveness", "match"),
     [
-        ([1.0, 0.0, 2.0], r"positive and finite; got 'Almaty'=0\.0; every hub needs A > 0"),
+        (
+            [1.0, 0.0, 2.0],
+            r"positive and finite; got 'Almaty'=0\.0; every hub needs A > 0",
+        ),
         ([1.0, -3.0, 2.0], r"'Almaty'=-3\.0"),
         ([np.nan, 1.0, 2.0], r"'Astana'=nan"),
     ],
@@ -213,27 +233,48 @@ def test_location_at_hub_needs_min_cost_and_is_then_assigned_to_it():
 def test_huff_bad_attractiveness_names_hub(attractiveness, match):
     with pytest.raises(ValidationError, match=match):
         huff_probabilities(
-            [[1.0, 2.0, 3.0]], attractiveness, -2.0, hubs=["Astana", "Almaty", "Shymkent"]
+            [[1.0, 2.0, 3.0]],
+            attractiveness,
+            -2.0,
+            hubs=["Astana", "Almaty", "Shymkent"],
         )
 
 
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"attractiveness": [1.0, 2.0]}, AlignmentError, r"shape \(2,\), expected \(3,\)"),
+        (
+            {"attractiveness": [1.0, 2.0]},
+            AlignmentError,
+            r"shape \(2,\), expected \(3,\)",
+        ),
         ({"hubs": ["a", "b"]}, AlignmentError, "2 hub names for 3 hub columns"),
         ({"cost_to_hubs": [1.0, 2.0, 3.0]}, ValidationError, "must be 2-D"),
-        ({"cost_to_hubs": [[1.0, np.nan, 3.0]]}, ValidationError, "'hub 1' has missing"),
+        (
+            {"cost_to_hubs": [[1.0, np.nan, 3.0]]},
+            ValidationError,
+            "'hub 1' has missing",
+        ),
         ({"cost_to_hubs": [[1.0, 2.0, -3.0]]}, ValidationError, "'hub 2' has negative"),
         ({"cost_func": "gauss"}, ValidationError, r"valid names are \['exp', 'pow'\]"),
         ({"beta": np.inf}, ValidationError, "beta must be finite"),
     ],
-    ids=["attractiveness-shape", "hub-names", "1d-cost", "nan-cost", "negative-cost",
-         "cost-func", "beta"],
+    ids=[
+        "attractiveness-shape",
+        "hub-names",
+        "1d-cost",
+        "nan-cost",
+        "negative-cost",
+        "cost-func",
+        "beta",
+    ],
 )
 def test_huff_input_errors(kwargs, error, match):
-    args = {"cost_to_hubs": [[1.0, 2.0, 3.0]], "attractiveness": [1.0, 2.0, 3.0],
-            "beta": -2.0} | kwargs
+    args = {
+        "cost_to_hubs": [[1.0, 2.0, 3.0]],
+        "attractiveness": [1.0, 2.0, 3.0],
+        "beta": -2.0,
+    } | kwargs
     with pytest.raises(error, match=match):
         huff_probabilities(**args)
 
@@ -241,7 +282,9 @@ def test_huff_input_errors(kwargs, error, match):
 def test_huff_refuses_outputs_over_memory_budget():
     cost = np.ones((1000, 20))
     # 1000 x (20 + 1) x 4 B + 1000 x 8 B = 92,000 B
-    with pytest.raises(ValidationError, match=r"1,000 locations x 20 hubs would need 89\.8 KiB"):
+    with pytest.raises(
+        ValidationError, match=r"1,000 locations x 20 hubs would need 89\.8 KiB"
+    ):
         huff_probabilities(cost, np.ones(20), -2.0, max_memory_bytes=50_000)
 
 
@@ -253,7 +296,7 @@ def test_threshold_zones_levels():
         threshold_zones(probabilities, [0.5, 0.25])
 
 
-# --- gravity potential -------------------------------------------------------------------
+# --- gravity potential ---------------------------------------------------------------
 
 
 def test_gravity_potential_hand_computed():
@@ -271,11 +314,13 @@ def test_gravity_potential_widens_dtype_instead_of_overflowing():
 
 
 def test_gravity_potential_missing_mass_names_centre():
-    with pytest.raises(ValidationError, match=r"masses must be positive and finite; got 'Taraz'=nan"):
+    with pytest.raises(
+        ValidationError, match=r"masses must be positive and finite; got 'Taraz'=nan"
+    ):
         gravity_potential([[1.0, 2.0]], [1.0, np.nan], -1.0, labels=["Oral", "Taraz"])
 
 
-# --- population --------------------------------------------------------------------------
+# --- population ----------------------------------------------------------------------
 
 
 def test_population_totals_reconcile_with_inputs(toy):
@@ -289,7 +334,9 @@ def test_population_totals_reconcile_with_inputs(toy):
     strict = flow_shares(TOY_F, IDS, ["b", "c"], threshold=0.55)
     result = catchment_population(strict.catchment_index, population, strict.hubs)
     assert result.unassigned == 0.4e6 and result.n_unassigned == 1
-    assert_allclose(result.population.sum() + result.unassigned, population.sum(), rtol=RTOL)
+    assert_allclose(
+        result.population.sum() + result.unassigned, population.sum(), rtol=RTOL
+    )
 
 
 def test_missing_population_names_regions(toy):

@@ -1,5 +1,6 @@
 """Tests of the grid/geometry adapter of catchments, on a synthetic country outline."""
 
+import geopandas as gpd
 import numpy as np
 import pyogrio
 import pytest
@@ -13,15 +14,14 @@ from _synthetic import (
 )
 from numpy.testing import assert_allclose, assert_array_equal
 
-import geopandas as gpd
 from kzspatial._constants import RTOL
 from kzspatial._errors import AlignmentError, CRSError, ValidationError
 from kzspatial.catchments import flow_shares
 from kzspatial.distance import great_circle_km
 from kzspatial.gridding import (
     KZ_AEA,
-    dominance_polygons,
     distances_to_hubs_km,
+    dominance_polygons,
     flow_catchment_polygons,
     grid_huff,
     hub_class_raster,
@@ -97,15 +97,21 @@ def test_cell_at_hub_is_assigned_to_it(outline, cell_size_m):
 def test_raising_attractiveness_grows_grid_catchment(grid):
     sizes = []
     for factor in [0.5, 1.0, 2.0, 4.0]:
-        attractiveness = HUB_POPULATION | {"Shymkent": HUB_POPULATION["Shymkent"] * factor}
+        attractiveness = HUB_POPULATION | {
+            "Shymkent": HUB_POPULATION["Shymkent"] * factor
+        }
         result = grid_huff(grid, centre_points(), attractiveness, -2.0)
         sizes.append(int((result.dominant_index == 2).sum()))
     assert sizes == sorted(sizes) and sizes[0] < sizes[-1], sizes
 
 
 def test_hub_outside_study_area_is_refused(grid):
-    hubs = gpd.GeoSeries.from_xy([71.43, 30.52], [51.13, 50.45], index=["Astana", "Kyiv"], crs=4326)
-    with pytest.raises(ValidationError, match=r"outside the study area: 'Kyiv' at lon=30\.5200"):
+    hubs = gpd.GeoSeries.from_xy(
+        [71.43, 30.52], [51.13, 50.45], index=["Astana", "Kyiv"], crs=4326
+    )
+    with pytest.raises(
+        ValidationError, match=r"outside the study area: 'Kyiv' at lon=30\.5200"
+    ):
         grid_huff(grid, hubs, [1.0, 1.0], -2.0)
 
 
@@ -116,7 +122,10 @@ def test_swapped_lonlat_hub_is_refused(grid):
 
 
 def test_grid_too_big_states_the_size(outline):
-    with pytest.raises(ValidationError, match=r"a 10 m grid of 164,243 x 296,178 = [\d,]+ cells would need 1\.5 TiB"):
+    with pytest.raises(
+        ValidationError,
+        match=r"a 10 m grid of 164,243 x 296,178 = [\d,]+ cells would need 1\.5 TiB",
+    ):
         national_grid(outline, 10.0)
 
 
@@ -128,8 +137,16 @@ def test_huff_over_budget_states_the_size(grid):
 @pytest.mark.parametrize(
     ("attractiveness", "error", "match"),
     [
-        ({"Astana": 1.0, "Almaty": 0.0, "Shymkent": 1.0}, ValidationError, r"'Almaty'=0\.0"),
-        ({"Astana": 1.0, "Almaty": 2.0}, AlignmentError, r"no attractiveness for hubs \['Shymkent'\]"),
+        (
+            {"Astana": 1.0, "Almaty": 0.0, "Shymkent": 1.0},
+            ValidationError,
+            r"'Almaty'=0\.0",
+        ),
+        (
+            {"Astana": 1.0, "Almaty": 2.0},
+            AlignmentError,
+            r"no attractiveness for hubs \['Shymkent'\]",
+        ),
     ],
     ids=["zero", "missing"],
 )
@@ -158,7 +175,7 @@ def test_to_raster_places_cells(grid, huff):
 
 @pytest.fixture(scope="module")
 def settlements(grid):
-    """Points in every 7th cell with integer populations, plus one outside the country."""
+    """Points in every 7th cell, plus one outside the country."""
     lon, lat = grid.centres_lonlat
     pick = np.arange(0, grid.n_cells, 7)
     population = (pick % 1000 + 1).astype(float)
@@ -174,27 +191,48 @@ def test_population_reconciles_through_cells_and_polygons(grid, huff, settlement
     cell_population, placed = population_to_cells(grid, lon, lat, population)
     assert placed.unassigned == 12345.0 and placed.n_unassigned == 1
     assert placed.total == population.sum()
-    assert_allclose(cell_population.sum() + placed.unassigned, population.sum(), rtol=RTOL)
-    polygons = dominance_polygons(grid, huff, cell_population=cell_population, year=2023)
+    assert_allclose(
+        cell_population.sum() + placed.unassigned, population.sum(), rtol=RTOL
+    )
+    polygons = dominance_polygons(
+        grid, huff, cell_population=cell_population, year=2023
+    )
     assert_allclose(polygons["population"].sum(), cell_population.sum(), rtol=RTOL)
 
 
 def test_missing_settlement_population_names_point(grid):
     with pytest.raises(ValidationError, match=r"missing for 1 units: \['Aral'\]"):
-        population_to_cells(grid, [61.7, 63.6], [46.8, 53.2], [np.nan, 1.0], point_ids=["Aral", "Kostanay"])
+        population_to_cells(
+            grid,
+            [61.7, 63.6],
+            [46.8, 53.2],
+            [np.nan, 1.0],
+            point_ids=["Aral", "Kostanay"],
+        )
 
 
 def test_dominance_polygons_ready_for_geopackage(grid, huff, tmp_path):
     polygons = dominance_polygons(grid, huff, year=2023)
-    assert list(polygons.columns) == ["hub", "rule", "year", "population", "area_km2", "geometry"]
+    assert list(polygons.columns) == [
+        "hub",
+        "rule",
+        "year",
+        "population",
+        "area_km2",
+        "geometry",
+    ]
     assert list(polygons["hub"]) == list(HUBS)
     assert polygons.crs.equals(KZ_AEA) and polygons.is_valid.all()
-    assert (polygons["rule"] == "huff_dominant").all() and (polygons["year"] == 2023).all()
+    assert (polygons["rule"] == "huff_dominant").all() and (
+        polygons["year"] == 2023
+    ).all()
     # equal-area cells: polygon areas are cell counts x cell area
     counts = np.bincount(huff.dominant_index, minlength=3)
     assert_allclose(polygons["area_km2"], counts * grid.cell_area_km2, rtol=RTOL)
     # each hub lies in its own polygon
-    for hub, geometry in zip(polygons["hub"], polygons.to_crs(4326).geometry, strict=True):
+    for hub, geometry in zip(
+        polygons["hub"], polygons.to_crs(4326).geometry, strict=True
+    ):
         assert geometry.covers(shapely.Point(CENTRES_LONLAT[hub]))
     path = tmp_path / "catchments.gpkg"
     pyogrio.write_dataframe(polygons.to_crs(4326), path, layer="catchments")
@@ -214,7 +252,11 @@ def test_threshold_polygons_are_nested(grid, huff):
 def districts(outline):
     """The outline cut into 2x2-degree boxes, as stand-in districts."""
     country = outline.geometry.iloc[0]
-    boxes = [shapely.box(x, y, x + 2, y + 2) for x in range(46, 88, 2) for y in range(40, 56, 2)]
+    boxes = [
+        shapely.box(x, y, x + 2, y + 2)
+        for x in range(46, 88, 2)
+        for y in range(40, 56, 2)
+    ]
     pieces = [country.intersection(b) for b in boxes]
     pieces = [p for p in pieces if p.area > 0.05]
     return gpd.GeoDataFrame(
@@ -231,7 +273,7 @@ def test_polygon_huff_on_districts(districts):
         home = districts.index[districts.covers(shapely.Point(CENTRES_LONLAT[hub]))][0]
         assert frame.loc[home, "dominant_hub"] == hub
     hubs = gpd.GeoSeries.from_xy([20.0], [50.0], index=["Warsaw"], crs=4326)
-    with pytest.raises(ValidationError, match="'Warsaw' at lon=20.0000"):
+    with pytest.raises(ValidationError, match=r"'Warsaw' at lon=20\.0000"):
         polygon_huff(districts, hubs, [1.0], -2.0)
 
 
@@ -239,7 +281,13 @@ def test_flow_catchment_polygons(districts):
     regions = districts.iloc[:5]
     ids = list(regions.index)
     flows = np.array(
-        [[0, 5, 1, 1, 0], [2, 0, 2, 0, 0], [6, 1, 0, 0, 0], [0, 0, 0, 0, 9], [1, 1, 1, 1, 0]]
+        [
+            [0, 5, 1, 1, 0],
+            [2, 0, 2, 0, 0],
+            [6, 1, 0, 0, 0],
+            [0, 0, 0, 0, 9],
+            [1, 1, 1, 1, 0],
+        ]
     )
     fc = flow_shares(flows, ids, [ids[0], ids[4]], year=2020)
     population = np.array([10.0, 20.0, 30.0, 40.0, 50.0])
@@ -249,4 +297,6 @@ def test_flow_catchment_polygons(districts):
     assert_allclose(polygons["population"], [60.0, 90.0])
     area = regions.to_crs(KZ_AEA).area / 1e6
     assert_allclose(polygons["area_km2"].sum(), area.sum(), rtol=RTOL)
-    assert (polygons["rule"] == "flow_share>=0.15").all() and (polygons["year"] == 2020).all()
+    assert (polygons["rule"] == "flow_share>=0.15").all() and (
+        polygons["year"] == 2020
+    ).all()

@@ -1,4 +1,4 @@
-"""Tests of the COG + QML writer: read back CRS, transform, nodata, palette, tags, style."""
+"""Tests of the COG + QML writer: CRS, transform, nodata, palette, tags, style."""
 
 import math
 import xml.etree.ElementTree as ET
@@ -8,8 +8,8 @@ import pytest
 import rasterio
 from affine import Affine
 from numpy.testing import assert_array_equal
-
 from pyproj import CRS
+
 from kzspatial._errors import OverwriteError, ValidationError
 from kzspatial.gridding import KZ_AEA
 from kzspatial.raster import CATEGORY_COLOURS, write_cog
@@ -70,15 +70,27 @@ def test_dominant_hub_band_reads_back(tmp_path, classes):
     assert renderer.get("type") == "paletted"
     entries = renderer.findall("colorPalette/paletteEntry")
     assert [(e.get("value"), e.get("label")) for e in entries] == [
-        ("1", "Astana"), ("2", "Almaty"), ("3", "Shymkent")
+        ("1", "Astana"),
+        ("2", "Almaty"),
+        ("3", "Shymkent"),
     ]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["dominant_hub.qml", "dominant_hub.tif"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "dominant_hub.qml",
+        "dominant_hub.tif",
+    ]
 
 
 def test_explicit_colormap_is_written(tmp_path, classes):
     colours = {1: (255, 0, 0), 2: (0, 255, 0), 3: (0, 0, 255, 128)}
-    path = write_cog(tmp_path / "d.tif", classes, TRANSFORM, KZ_AEA, nodata=0,
-                     colormap=colours, categories=HUB_LABELS)
+    path = write_cog(
+        tmp_path / "d.tif",
+        classes,
+        TRANSFORM,
+        KZ_AEA,
+        nodata=0,
+        colormap=colours,
+        categories=HUB_LABELS,
+    )
     with rasterio.open(path) as src:
         assert src.colormap(1)[1] == (255, 0, 0, 255)
         assert src.colormap(1)[3] == (0, 0, 255, 255)  # TIFF palettes carry no alpha
@@ -87,8 +99,15 @@ def test_explicit_colormap_is_written(tmp_path, classes):
 
 
 def test_probability_band_reads_back(tmp_path, probability):
-    path = write_cog(tmp_path / "p_astana.tif", probability, TRANSFORM, KZ_AEA,
-                     nodata=np.nan, value_range=(0.0, 1.0), description="P(Astana)")
+    path = write_cog(
+        tmp_path / "p_astana.tif",
+        probability,
+        TRANSFORM,
+        KZ_AEA,
+        nodata=np.nan,
+        value_range=(0.0, 1.0),
+        description="P(Astana)",
+    )
     with rasterio.open(path) as src:
         assert math.isnan(src.nodata) and src.dtypes == ("float32",)
         assert src.tags(ns="IMAGE_STRUCTURE")["PREDICTOR"] == "3"
@@ -101,16 +120,20 @@ def test_probability_band_reads_back(tmp_path, probability):
 
 
 def test_default_ramp_spans_finite_data(tmp_path, probability):
-    path = write_cog(tmp_path / "potential.tif", probability * 100, TRANSFORM, KZ_AEA,
-                     nodata=np.nan)
+    path = write_cog(
+        tmp_path / "potential.tif", probability * 100, TRANSFORM, KZ_AEA, nodata=np.nan
+    )
     shader = _qml(path).find("rastershader/colorrampshader")
-    assert float(shader.get("maximumValue")) == pytest.approx(np.nanmax(probability * 100))
+    assert float(shader.get("maximumValue")) == pytest.approx(
+        np.nanmax(probability * 100)
+    )
 
 
 def test_large_band_gets_overviews(tmp_path):
     band = np.tile(np.arange(1, 4, dtype=np.uint8), (1100, 400))[:, :1100]
-    path = write_cog(tmp_path / "big.tif", band, TRANSFORM, KZ_AEA, nodata=0,
-                     categories=HUB_LABELS)
+    path = write_cog(
+        tmp_path / "big.tif", band, TRANSFORM, KZ_AEA, nodata=0, categories=HUB_LABELS
+    )
     with rasterio.open(path) as src:
         assert src.overviews(1) == [2, 4]
         assert src.block_shapes == [(512, 512)]
@@ -119,13 +142,23 @@ def test_large_band_gets_overviews(tmp_path):
 def test_refuses_to_overwrite(tmp_path, classes):
     path = tmp_path / "d.tif"
     write_cog(path, classes, TRANSFORM, KZ_AEA, nodata=0, categories=HUB_LABELS)
-    with pytest.raises(OverwriteError, match=r"d\.tif, .*d\.qml already exist\(s\); pass overwrite=True"):
+    with pytest.raises(
+        OverwriteError,
+        match=r"d\.tif, .*d\.qml already exist\(s\); pass overwrite=True",
+    ):
         write_cog(path, classes, TRANSFORM, KZ_AEA, nodata=0, categories=HUB_LABELS)
     path.unlink()  # the sidecar alone also blocks
     with pytest.raises(OverwriteError, match=r"d\.qml already exist"):
         write_cog(path, classes, TRANSFORM, KZ_AEA, nodata=0, categories=HUB_LABELS)
-    write_cog(path, classes * 0 + 1, TRANSFORM, KZ_AEA, nodata=0, categories=HUB_LABELS,
-              overwrite=True)
+    write_cog(
+        path,
+        classes * 0 + 1,
+        TRANSFORM,
+        KZ_AEA,
+        nodata=0,
+        categories=HUB_LABELS,
+        overwrite=True,
+    )
     with rasterio.open(path) as src:
         assert (src.read(1) == 1).all()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.qml", "d.tif"]
@@ -146,7 +179,11 @@ def test_failed_write_leaves_no_file(tmp_path, classes, monkeypatch):
     ("array", "kwargs", "match"),
     [
         (np.zeros((2, 3, 4), np.uint8), {}, "must be 2-D"),
-        (np.zeros((3, 4), np.float32), {"colormap": {1: (1, 2, 3)}}, "needs a uint8 band"),
+        (
+            np.zeros((3, 4), np.float32),
+            {"colormap": {1: (1, 2, 3)}},
+            "needs a uint8 band",
+        ),
         (np.zeros((3, 4), np.uint8), {"blocksize": 100}, "multiple of 16"),
     ],
     ids=["3d", "colormap-on-float", "blocksize"],
