@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import geopandas as gpd
 import numpy as np
@@ -75,6 +75,12 @@ _BYTES_PER_GRID_CELL = 1 + 16 + 12 + 4
 _CHUNK = 2**17
 
 
+@lru_cache(maxsize=16)
+def _transformer(source: CRS, target: CRS) -> Transformer:
+    # building a Transformer costs tens of ms; grids and hubs reuse a few CRS pairs
+    return Transformer.from_crs(source, target, always_xy=True)
+
+
 @dataclass(frozen=True, eq=False)
 class NationalGrid:
     """A regular grid over a study area, with the cells inside it marked.
@@ -130,8 +136,7 @@ class NationalGrid:
         Cached: the inverse projection is the slowest step of a grid Huff run (about
         0.4 µs per cell), and one grid serves many hub sets, years and parameters.
         """
-        to_lonlat = Transformer.from_crs(self.crs, _WGS84, always_xy=True)
-        lon, lat = to_lonlat.transform(*self.centres_xy)
+        lon, lat = _transformer(self.crs, _WGS84).transform(*self.centres_xy)
         lon.flags.writeable = lat.flags.writeable = False
         return lon, lat
 
@@ -267,8 +272,9 @@ def points_to_cells(
     -------
     numpy.ndarray of intp, shape (k,)
     """
-    to_grid = Transformer.from_crs(_WGS84, grid.crs, always_xy=True)
-    x, y = to_grid.transform(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+    x, y = _transformer(_WGS84, grid.crs).transform(
+        np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    )
     col_row = ~grid.transform * (np.asarray(x), np.asarray(y))
     col = np.floor(col_row[0]).astype(np.intp)
     row = np.floor(col_row[1]).astype(np.intp)
