@@ -1,7 +1,8 @@
 """Synthetic Kazakhstan-like fixtures for the catchment tests and benchmark.
 
 The outline is a hand-drawn 37-vertex polygon following the rough shape of Kazakhstan
-(46.5-87.3 E, 40.6-55.4 N; about 2.7 million km² in KZ Albers), *not* the real border.
+(46.5-87.3 E, 40.6-55.4 N; about 2.85 million km² in KZ Albers against the real
+country's 2.72 million), *not* the real border.
 Centre coordinates are approximate city locations (rounded from public gazetteers).
 """
 
