@@ -37,6 +37,7 @@ from .catchments import (
     check_memory,
     huff_probabilities,
 )
+from .crs import KZ_AEA
 from .distance import EARTH_RADIUS_KM, great_circle_km
 
 __all__ = [
@@ -55,16 +56,6 @@ __all__ = [
     "threshold_polygons",
     "to_raster",
 ]
-
-KZ_AEA = CRS.from_wkt(
-    CRS(
-        "+proj=aea +lat_0=48 +lon_0=67 +lat_1=45 +lat_2=51 +x_0=0 +y_0=0 "
-        "+ellps=WGS84 +units=m +no_defs"
-    )
-    .to_wkt("WKT2_2019")
-    .replace('"unknown"', '"KZ Albers Equal Area (kzspatial)"', 1)
-)
-"""Custom Albers equal-area CRS for Kazakhstan (max angular distortion 0.77 deg)."""
 
 DEFAULT_MIN_COST_KM = 5.0
 """Distance floor for power decay: a hub city is not a point (CONVENTIONS 5)."""
