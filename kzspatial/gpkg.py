@@ -213,7 +213,9 @@ def _validate(
     problems: list[str] = []
     if not layers:
         problems.append("layers is empty; pass e.g. {'regions': regions_gdf}")
-    names = list(layers) + [f"{n}{EQUAL_AREA_SUFFIX}" for n in equal_area]
+    # An equal-area copy follows its source layer.
+    names = [n for name in layers for n in
+             ((name, f"{name}{EQUAL_AREA_SUFFIX}") if name in equal_area else (name,))]
     for name, frame in layers.items():
         if not isinstance(name, str) or not _LAYER_NAME.match(name) or _RESERVED.match(name):
             problems.append(

@@ -68,6 +68,8 @@ def main(path: str, png: str) -> None:
     job.waitForFinished()
     saved = job.renderedImage().save(png, "png")
     print(json.dumps({"layers": report, "png": png, "saved": bool(saved)}, ensure_ascii=False))
+    # Layers must go before the application, or the interpreter crashes on exit.
+    del job, settings, drawn, layers, layer
     app.exitQgis()
 
 
