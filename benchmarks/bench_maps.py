@@ -1,13 +1,16 @@
 """Benchmark of kzspatial's HTML flow maps against the issue-7 targets.
 
-Targets: a 40,000-flow district OD (224 zones) in top-N or threshold mode -> HTML under 5 MB in
-under 3 s (build + offline save); the 380-flow regional map offline under 1.5 MB.
+Targets: a 40,000-flow district OD (224 zones) in top-N or threshold mode -> HTML under
+5 MB in under 3 s (build + offline save); the 380-flow regional map offline under 1.5
+MB.
 
-Synthetic data from ``tests/kz_synthetic.py`` (Voronoi regions/districts, gravity flows).
-Times are medians of ``--repeat`` runs of ``flow_map`` + ``save_map(offline=True)``.
+Synthetic data from ``tests/kz_synthetic.py`` (Voronoi regions/districts, gravity
+flows). Times are medians of ``--repeat`` runs of ``flow_map`` +
+``save_map(offline=True)``.
 
-    PYTHONPATH=. python benchmarks/bench_maps.py            # writes benchmarks/results/maps.md
-    PYTHONPATH=. python benchmarks/bench_maps.py --smoke    # tiny, fast, writes nothing
+    PYTHONPATH=. python benchmarks/bench_maps.py            # writes
+    benchmarks/results/maps.md PYTHONPATH=. python benchmarks/bench_maps.py --smoke    #
+    tiny, fast, writes nothing
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-# The synthetic generators live with the tests; reuse them rather than keep a second copy.
+# The synthetic generators live with the tests; reuse them rather than keep a second
+# copy.
 sys.path.insert(0, str(HERE.parent / "tests"))
 
 import branca  # noqa: E402
@@ -59,36 +63,71 @@ def run(*, smoke: bool, repeat: int) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for top_n in (500, 5000):  # 5000 = flow_map's default max_flows
-            results.append(_run(districts, district_flows, folder,
-                                f"district {n_flows:,} flows, top {top_n}", repeat,
-                                mode="top", top_n=top_n) | {"kind": "district"})
-        results.append(_run(districts, district_flows, folder,
-                            f"district {n_flows:,} flows, threshold {threshold:,.0f} (2 %)",
-                            repeat, mode="threshold", threshold=threshold)
-                       | {"kind": "district"})
-        results.append(_run(regions, regional_flows, folder,
-                            f"regional {len(regional_flows)} flows, all, hubs + catchments",
-                            repeat, mode="threshold", threshold=0, hubs=syn.HUB_IDS,
-                            catchments=syn.catchments(regions)) | {"kind": "regional"})
+            results.append(
+                _run(
+                    districts,
+                    district_flows,
+                    folder,
+                    f"district {n_flows:,} flows, top {top_n}",
+                    repeat,
+                    mode="top",
+                    top_n=top_n,
+                )
+                | {"kind": "district"}
+            )
+        results.append(
+            _run(
+                districts,
+                district_flows,
+                folder,
+                f"district {n_flows:,} flows, threshold {threshold:,.0f} (2 %)",
+                repeat,
+                mode="threshold",
+                threshold=threshold,
+            )
+            | {"kind": "district"}
+        )
+        results.append(
+            _run(
+                regions,
+                regional_flows,
+                folder,
+                f"regional {len(regional_flows)} flows, all, hubs + catchments",
+                repeat,
+                mode="threshold",
+                threshold=0,
+                hubs=syn.HUB_IDS,
+                catchments=syn.catchments(regions),
+            )
+            | {"kind": "regional"}
+        )
     return results
 
 
 def _table(results: list[dict]) -> str:
-    lines = ["| case | build + offline save (s) | HTML (MB) | target |", "|---|---|---|---|"]
+    lines = [
+        "| case | build + offline save (s) | HTML (MB) | target |",
+        "|---|---|---|---|",
+    ]
     for r in results:
         target = f"< {TARGET_SIZE_MB[r['kind']]} MB"
         if r["kind"] in TARGET_SECONDS:
             target += f", < {TARGET_SECONDS[r['kind']]} s"
         ok = r["mb"] < TARGET_SIZE_MB[r["kind"]] and r["seconds"] < TARGET_SECONDS.get(
-            r["kind"], float("inf"))
-        lines.append(f"| {r['case']} | {r['seconds']:.2f} | {r['mb']:.2f} | {target} "
-                     f"{'met' if ok else 'MISSED'} |")
+            r["kind"], float("inf")
+        )
+        lines.append(
+            f"| {r['case']} | {r['seconds']:.2f} | {r['mb']:.2f} | {target} "
+            f"{'met' if ok else 'MISSED'} |"
+        )
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="tiny problem, write nothing")
+    parser.add_argument(
+        "--smoke", action="store_true", help="tiny problem, write nothing"
+    )
     parser.add_argument("--repeat", type=int, default=3, help="runs per case (median)")
     args = parser.parse_args()
     results = run(smoke=args.smoke, repeat=1 if args.smoke else args.repeat)

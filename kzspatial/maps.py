@@ -1,21 +1,24 @@
 """Interactive flow maps of internal migration (folium / Leaflet), with an offline HTML writer.
 
-Flows are drawn as curved, directed arcs: quadratic Bézier curves computed in Web Mercator
-(EPSG:3857, the projection Leaflet displays), bent to the right of travel so that A→B and B→A
-separate, with a chevron arrowhead at the destination. Widths scale with the square root of
-volume and the largest flows are drawn last, on top. A diverging choropleth of net migration sits
-underneath. All flows go into ONE GeoJSON layer: one Leaflet polyline per flow would make the
-HTML an order of magnitude larger (0.19 MB vs 0.9 MB for 380 flows; 13 MB vs 65 MB for 40k).
+Flows are drawn as curved, directed arcs: quadratic Bézier curves computed in Web
+Mercator (EPSG:3857, the projection Leaflet displays), bent to the right of travel so
+that A→B and B→A separate, with a chevron arrowhead at the destination. Widths scale
+with the square root of volume and the largest flows are drawn last, on top. A diverging
+choropleth of net migration sits underneath. All flows go into ONE GeoJSON layer: one
+Leaflet polyline per flow would make the HTML an order of magnitude larger (0.19 MB vs
+0.9 MB for 380 flows; 13 MB vs 65 MB for 40k).
 
-Years: a map shows one year. Pass ``year=`` to pick it from a multi-year OD table and build one
-map per year; a year switch inside one HTML would multiply its size by the number of years.
+Years: a map shows one year. Pass ``year=`` to pick it from a multi-year OD table and
+build one map per year; a year switch inside one HTML would multiply its size by the
+number of years.
 
-folium is imported lazily inside the functions, so importing :mod:`kzspatial` stays light.
+folium is imported lazily inside the functions, so importing :mod:`kzspatial` stays
+light.
 
 References
 ----------
-Conventions verified for this project: ``docs/CONVENTIONS.md`` section 2 (folium flow maps,
-offline behaviour, headless-browser checks).
+Conventions verified for this project: ``docs/CONVENTIONS.md`` section 2 (folium flow
+maps, offline behaviour, headless-browser checks).
 """
 
 from __future__ import annotations
@@ -48,7 +51,8 @@ _MODES = ("top", "threshold", "net", "residual")
 # Spherical Web Mercator radius (EPSG:3857 uses the WGS84 semi-major axis on a sphere).
 _MERCATOR_RADIUS_M = 6378137.0
 _MAX_MERCATOR_LAT = 85.05112878
-# 4 decimals of a degree are about 11 m: invisible at country zoom, and shortens the JSON.
+# 4 decimals of a degree are about 11 m: invisible at country zoom, and shortens the
+# JSON.
 _COORD_DECIMALS = 4
 # Kazakhstan, [[south, west], [north, east]], used when a map has nothing to fit to.
 _KZ_BOUNDS = [[40.6, 46.5], [55.4, 87.3]]
@@ -59,8 +63,16 @@ _FLOW_COLOR = "#252525"
 # ColorBrewer PRGn ends: observed above the model (green) / below it (purple).
 _RESIDUAL_COLORS = {"positive": "#1b7837", "negative": "#762a83"}
 # ColorBrewer Set2, for catchments (categorical).
-_CATCHMENT_COLORS = ["#66c2a5", "#fc8d62", "#8da0cb", "#e78ac3",
-                     "#a6d854", "#ffd92f", "#e5c494", "#b3b3b3"]
+_CATCHMENT_COLORS = [
+    "#66c2a5",
+    "#fc8d62",
+    "#8da0cb",
+    "#e78ac3",
+    "#a6d854",
+    "#ffd92f",
+    "#e5c494",
+    "#b3b3b3",
+]
 _FLOW_CLASS = "kz-flow"
 
 
@@ -81,8 +93,13 @@ class FlowArcs(NamedTuple):
 
 def _to_mercator(lonlat: NDArray[np.float64]) -> NDArray[np.float64]:
     lon, lat = np.radians(lonlat[..., 0]), np.radians(lonlat[..., 1])
-    return np.stack([_MERCATOR_RADIUS_M * lon,
-                     _MERCATOR_RADIUS_M * np.log(np.tan(np.pi / 4 + lat / 2))], axis=-1)
+    return np.stack(
+        [
+            _MERCATOR_RADIUS_M * lon,
+            _MERCATOR_RADIUS_M * np.log(np.tan(np.pi / 4 + lat / 2)),
+        ],
+        axis=-1,
+    )
 
 
 def _from_mercator(xy: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -121,37 +138,40 @@ def flow_arcs(
 ) -> FlowArcs:
     """Curved, directed flow lines between origin and destination points.
 
-    Each flow is a quadratic Bézier curve computed in Web Mercator (EPSG:3857) with its control
-    point at ``midpoint + bend * (dy, -dx)``, i.e. to the right of the direction of travel, so
-    the arcs for A→B and B→A lie on opposite sides of the chord. A chevron at the destination
-    points along the curve's end tangent.
+    Each flow is a quadratic Bézier curve computed in Web Mercator (EPSG:3857) with its
+    control point at ``midpoint + bend * (dy, -dx)``, i.e. to the right of the direction
+    of travel, so the arcs for A→B and B→A lie on opposite sides of the chord. A chevron
+    at the destination points along the curve's end tangent.
 
     Parameters
     ----------
     origin_xy, destination_xy : array_like, shape (n_flows, 2)
-        Longitude/latitude in degrees (EPSG:4326). A single pair of shape (2,) is accepted.
+        Longitude/latitude in degrees (EPSG:4326). A single pair of shape (2,) is
+        accepted.
     bend : float, default 0.2
-        Offset of the control point as a fraction of the chord length; 0 gives straight lines.
+        Offset of the control point as a fraction of the chord length; 0 gives straight
+        lines.
     n_vertices : int, default 16
         Vertices per arc, endpoints included (at least 3).
     head_fraction : float, default 0.15
         Length of each chevron wing as a fraction of the chord length.
     head_max_length : float, default 100000
-        Upper limit of the wing length in EPSG:3857 metres, so long flows do not get huge heads.
+        Upper limit of the wing length in EPSG:3857 metres, so long flows do not get
+        huge heads.
     head_angle : float, default 25
         Angle in degrees between each wing and the arc's end tangent.
 
     Returns
     -------
     FlowArcs
-        ``arcs`` of shape (n_flows, n_vertices, 2) and ``arrowheads`` of shape (n_flows, 3, 2),
-        both longitude/latitude in degrees.
+        ``arcs`` of shape (n_flows, n_vertices, 2) and ``arrowheads`` of shape (n_flows,
+        3, 2), both longitude/latitude in degrees.
 
     Raises
     ------
     ValidationError
-        On mismatched shapes, coordinates outside EPSG:4326, origin equal to destination, or
-        invalid options.
+        On mismatched shapes, coordinates outside EPSG:4326, origin equal to
+        destination, or invalid options.
 
     Examples
     --------
@@ -170,7 +190,7 @@ def flow_arcs(
         raise ValidationError(f"n_vertices must be an integer >= 3; got {n_vertices!r}")
     if not np.isfinite(bend):
         raise ValidationError(f"bend must be finite; got {bend!r}")
-    if not (0 < head_fraction and 0 < head_max_length and 0 < head_angle < 90):
+    if not (head_fraction > 0 and head_max_length > 0 and 0 < head_angle < 90):
         raise ValidationError(
             "head_fraction and head_max_length must be > 0 and head_angle in (0, 90); got "
             f"{head_fraction!r}, {head_max_length!r}, {head_angle!r}"
@@ -189,9 +209,11 @@ def flow_arcs(
     control = (start + end) / 2 + bend * right_normal
 
     t = np.linspace(0.0, 1.0, int(n_vertices))[np.newaxis, :, np.newaxis]
-    curve = ((1 - t) ** 2 * start[:, np.newaxis]
-             + 2 * (1 - t) * t * control[:, np.newaxis]
-             + t**2 * end[:, np.newaxis])
+    curve = (
+        (1 - t) ** 2 * start[:, np.newaxis]
+        + 2 * (1 - t) * t * control[:, np.newaxis]
+        + t**2 * end[:, np.newaxis]
+    )
 
     # End tangent of a quadratic Bézier is 2 (P2 - P1); only its direction matters.
     tangent = end - control
@@ -200,10 +222,20 @@ def flow_arcs(
     angle = np.radians(head_angle)
     cos_a, sin_a = np.cos(angle), np.sin(angle)
     back = -tangent
-    left = np.stack([back[:, 0] * cos_a - back[:, 1] * sin_a,
-                     back[:, 0] * sin_a + back[:, 1] * cos_a], axis=1)
-    right = np.stack([back[:, 0] * cos_a + back[:, 1] * sin_a,
-                      -back[:, 0] * sin_a + back[:, 1] * cos_a], axis=1)
+    left = np.stack(
+        [
+            back[:, 0] * cos_a - back[:, 1] * sin_a,
+            back[:, 0] * sin_a + back[:, 1] * cos_a,
+        ],
+        axis=1,
+    )
+    right = np.stack(
+        [
+            back[:, 0] * cos_a + back[:, 1] * sin_a,
+            -back[:, 0] * sin_a + back[:, 1] * cos_a,
+        ],
+        axis=1,
+    )
     heads = np.stack([end + wing * left, end, end + wing * right], axis=1)
     return FlowArcs(arcs=_from_mercator(curve), arrowheads=_from_mercator(heads))
 
@@ -224,17 +256,23 @@ def _require_columns(frame: pd.DataFrame, columns: Sequence[str], what: str) -> 
 def _anchor_points(regions_gdf: gpd.GeoDataFrame, region_id_col: str) -> pd.DataFrame:
     """Longitude/latitude of a point inside each region, indexed by region id (as str)."""
     if regions_gdf.crs is None:
-        raise CRSError("regions_gdf has no CRS; set it, e.g. regions_gdf.set_crs('EPSG:4326')")
+        raise CRSError(
+            "regions_gdf has no CRS; set it, e.g. regions_gdf.set_crs('EPSG:4326')"
+        )
     _require_columns(regions_gdf, [region_id_col], "regions_gdf")
     ids = regions_gdf[region_id_col].astype(str)
     if ids.duplicated().any():
         dup = sorted(ids[ids.duplicated()].unique().tolist())
-        raise ValidationError(f"regions_gdf has duplicate {region_id_col!r} values: {dup[:10]}")
-    # representative_point lies inside the polygon, unlike the centroid of a crescent-shaped
-    # region around an enclave (Almaty region around Almaty city).
+        raise ValidationError(
+            f"regions_gdf has duplicate {region_id_col!r} values: {dup[:10]}"
+        )
+    # representative_point lies inside the polygon, unlike the centroid of a crescent-
+    # shaped region around an enclave (Almaty region around Almaty city).
     points = regions_gdf.geometry.to_crs("EPSG:4326").representative_point()
-    return pd.DataFrame({"lon": points.x.to_numpy(), "lat": points.y.to_numpy()},
-                        index=pd.Index(ids.to_numpy(), name=region_id_col))
+    return pd.DataFrame(
+        {"lon": points.x.to_numpy(), "lat": points.y.to_numpy()},
+        index=pd.Index(ids.to_numpy(), name=region_id_col),
+    )
 
 
 def _check_flows(
@@ -263,20 +301,25 @@ def _check_flows(
                     f"no flows for year={year!r}; available: {sorted(years.tolist())}"
                 )
     elif year is not None:
-        raise ValidationError(f"year={year!r} given but flows_df has no {YEAR!r} column")
+        raise ValidationError(
+            f"year={year!r} given but flows_df has no {YEAR!r} column"
+        )
 
     flows[origin_col] = flows[origin_col].astype(str)
     flows[destination_col] = flows[destination_col].astype(str)
     values = pd.to_numeric(flows[value_col], errors="coerce")
     problems = []
     if values.isna().any():
-        problems.append(f"{int(values.isna().sum())} non-numeric or missing {value_col!r}")
+        problems.append(
+            f"{int(values.isna().sum())} non-numeric or missing {value_col!r}"
+        )
     if (values < 0).any():
         problems.append(f"{int((values < 0).sum())} negative {value_col!r} values")
     if flows.duplicated([origin_col, destination_col]).any():
         problems.append("duplicate origin-destination pairs (aggregate them first)")
-    unknown = sorted((set(flows[origin_col]) | set(flows[destination_col]))
-                     - set(anchors.index))
+    unknown = sorted(
+        (set(flows[origin_col]) | set(flows[destination_col])) - set(anchors.index)
+    )
     if problems:
         raise ValidationError("flows_df: " + "; ".join(problems))
     if unknown:
@@ -316,14 +359,14 @@ def flow_lines(
 ) -> gpd.GeoDataFrame:
     """OD rows as curved LineString arcs in EPSG:4326, e.g. for the GeoPackage ``od_flows``.
 
-    The arcs are the same as in :func:`flow_map` (without the arrowheads: QGIS draws them with
-    a marker line at the last vertex).
+    The arcs are the same as in :func:`flow_map` (without the arrowheads: QGIS draws
+    them with a marker line at the last vertex).
 
     Parameters
     ----------
     regions_gdf : geopandas.GeoDataFrame
-        One row per region with a CRS and ``region_id_col``; each flow is anchored at a point
-        inside its region (``representative_point``).
+        One row per region with a CRS and ``region_id_col``; each flow is anchored at a
+        point inside its region (``representative_point``).
     flows_df : pandas.DataFrame
         OD table, one row per (origin, destination) pair; all columns are kept.
     value_col, region_id_col, origin_col, destination_col : str
@@ -336,8 +379,8 @@ def flow_lines(
     Returns
     -------
     geopandas.GeoDataFrame
-        The OD rows with ``geometry`` (LineString, EPSG:4326), in input order. Self-flows
-        (origin equal to destination) have no arc and are omitted.
+        The OD rows with ``geometry`` (LineString, EPSG:4326), in input order.
+        Self-flows (origin equal to destination) have no arc and are omitted.
 
     Raises
     ------
@@ -348,12 +391,24 @@ def flow_lines(
     import shapely
 
     anchors = _anchor_points(regions_gdf, region_id_col)
-    flows = _check_flows(flows_df, anchors, origin_col=origin_col,
-                         destination_col=destination_col, value_col=value_col, year=year)
+    flows = _check_flows(
+        flows_df,
+        anchors,
+        origin_col=origin_col,
+        destination_col=destination_col,
+        value_col=value_col,
+        year=year,
+    )
     if flows.empty:
         return gpd.GeoDataFrame(flows, geometry=gpd.GeoSeries([], crs="EPSG:4326"))
-    arcs = _arcs_for(flows, anchors, origin_col=origin_col, destination_col=destination_col,
-                     bend=bend, n_vertices=n_vertices).arcs
+    arcs = _arcs_for(
+        flows,
+        anchors,
+        origin_col=origin_col,
+        destination_col=destination_col,
+        bend=bend,
+        n_vertices=n_vertices,
+    ).arcs
     geometry = shapely.linestrings(np.round(arcs, 6))
     return gpd.GeoDataFrame(flows, geometry=geometry, crs="EPSG:4326")
 
@@ -383,15 +438,15 @@ def _select_flows(
         reverse.index.names = [origin_col, destination_col]
         pairs = flows.set_index([origin_col, destination_col])[value_col]
         back = reverse.reindex(pairs.index).fillna(0.0)
-        net = pd.DataFrame({value_col: pairs.to_numpy(), "reverse": back.to_numpy(),
-                            "_size": (pairs - back).to_numpy()}, index=pairs.index)
-        # Pairs observed in one direction only still have a net flow.
-        only_back = reverse.index.difference(pairs.index)
-        if len(only_back):
-            extra = pd.DataFrame({value_col: 0.0, "reverse": reverse.loc[only_back].to_numpy(),
-                                  "_size": -reverse.loc[only_back].to_numpy()},
-                                 index=only_back)
-            net = pd.concat([net, extra])
+        # Every positive net flow i→j has its own row F_ij > 0, so the rows suffice.
+        net = pd.DataFrame(
+            {
+                value_col: pairs.to_numpy(),
+                "reverse": back.to_numpy(),
+                "_size": (pairs - back).to_numpy(),
+            },
+            index=pairs.index,
+        )
         chosen = net[net["_size"] > 0].reset_index()
         label = "net persons"
     elif mode == "residual":
@@ -413,8 +468,11 @@ def _select_flows(
         chosen = chosen[chosen["_size"] > 0]
         label = "persons"
 
-    order = chosen.sort_values(["_size", origin_col, destination_col],
-                               ascending=[False, True, True], kind="stable")
+    order = chosen.sort_values(
+        ["_size", origin_col, destination_col],
+        ascending=[False, True, True],
+        kind="stable",
+    )
     if mode == "threshold":
         order = order[order["_size"] >= threshold]
     else:
@@ -439,7 +497,9 @@ def _check_options(
     if int(top_n) != top_n or top_n < 1:
         raise ValidationError(f"top_n must be a positive integer; got {top_n!r}")
     if int(max_flows) != max_flows or max_flows < 1:
-        raise ValidationError(f"max_flows must be a positive integer; got {max_flows!r}")
+        raise ValidationError(
+            f"max_flows must be a positive integer; got {max_flows!r}"
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -504,7 +564,8 @@ def _add_regions_layer(
     names = regions_gdf[name_col].astype(str).to_numpy() if name_col else ids
     layer_data = gpd.GeoDataFrame(
         {"region_id": ids, "name": names, "net_migration": np.round(net.to_numpy(), 0)},
-        geometry=_round_geometry(geometry).to_numpy(), crs="EPSG:4326",
+        geometry=_round_geometry(geometry).to_numpy(),
+        crs="EPSG:4326",
     )
 
     finite = net[np.isfinite(net)]
@@ -513,23 +574,35 @@ def _add_regions_layer(
     # Each side is scaled to its own extreme, with white exactly at zero: the republican
     # cities' large gains would otherwise wash out every losing region.
     colormap = cm.LinearColormap(
-        _NET_COLORS, index=[_nice(low), _nice(low / 2), 0.0, _nice(high / 2), _nice(high)],
-        vmin=_nice(low), vmax=_nice(high), caption=caption,
+        _NET_COLORS,
+        index=[_nice(low), _nice(low / 2), 0.0, _nice(high / 2), _nice(high)],
+        vmin=_nice(low),
+        vmax=_nice(high),
+        caption=caption,
     )
 
     def style(feature: dict[str, Any]) -> dict[str, Any]:
         value = feature["properties"]["net_migration"]
         fill = "#d9d9d9" if value is None or not np.isfinite(value) else colormap(value)
-        return {"fillColor": fill, "fillOpacity": 0.8, "color": "#ffffff", "weight": 0.8}
+        return {
+            "fillColor": fill,
+            "fillOpacity": 0.8,
+            "color": "#ffffff",
+            "weight": 0.8,
+        }
 
-    group = folium.FeatureGroup(name="Net migration", overlay=True, control=True, show=True)
+    group = folium.FeatureGroup(
+        name="Net migration", overlay=True, control=True, show=True
+    )
     folium.GeoJson(
         layer_data.__geo_interface__,
         style_function=style,
         highlight_function=lambda _: {"weight": 2.5, "color": "#444444"},
         tooltip=folium.GeoJsonTooltip(
             fields=["name", "region_id", "net_migration"],
-            aliases=["Region", "Code", "Net migration (persons)"], localize=True, sticky=True,
+            aliases=["Region", "Code", "Net migration (persons)"],
+            localize=True,
+            sticky=True,
         ),
         name="Net migration",
     ).add_to(group)
@@ -554,32 +627,51 @@ def _flow_features(
     head_xy = np.round(arcs.arrowheads, _COORD_DECIMALS).tolist()
     origin_names = names.loc[chosen[origin_col]].to_numpy()
     destination_names = names.loc[chosen[destination_col]].to_numpy()
-    routes = [f"{o} → {d}" for o, d in zip(origin_names, destination_names, strict=True)]
+    routes = [
+        f"{o} → {d}" for o, d in zip(origin_names, destination_names, strict=True)
+    ]
 
     columns: dict[str, tuple[str, str]] = {}  # property -> (source column, alias)
     if mode == "net":
-        columns = {"net": ("_size", "Net persons"), "persons": (value_col, "Persons (this way)"),
-                   "reverse": ("reverse", "Persons (opposite way)")}
+        columns = {
+            "net": ("_size", "Net persons"),
+            "persons": (value_col, "Persons (this way)"),
+            "reverse": ("reverse", "Persons (opposite way)"),
+        }
     else:
         columns["persons"] = (value_col, "Persons")
         if fitted_col in chosen.columns:
             columns["fitted"] = (fitted_col, "Fitted (model)")
         if residual_col in chosen.columns:
             columns["residual"] = (residual_col, "Residual (observed − fitted)")
-    values = {prop: np.round(pd.to_numeric(chosen[col]).to_numpy(dtype=np.float64), 1).tolist()
-              for prop, (col, _) in columns.items()}
+    values = {
+        prop: np.round(
+            pd.to_numeric(chosen[col]).to_numpy(dtype=np.float64), 1
+        ).tolist()
+        for prop, (col, _) in columns.items()
+    }
     sizes = chosen["_size"].to_numpy(dtype=np.float64).tolist()
-    signs = (np.sign(pd.to_numeric(chosen[residual_col])).tolist()
-             if mode == "residual" else [1.0] * len(chosen))
+    signs = (
+        np.sign(pd.to_numeric(chosen[residual_col])).tolist()
+        if mode == "residual"
+        else [1.0] * len(chosen)
+    )
 
     features = []
     for i, route in enumerate(routes):
         properties = {"route": route, "_size": sizes[i], "_sign": signs[i]}
         properties.update({prop: values[prop][i] for prop in columns})
-        features.append({
-            "type": "Feature", "id": i, "properties": properties,
-            "geometry": {"type": "MultiLineString", "coordinates": [arc_xy[i], head_xy[i]]},
-        })
+        features.append(
+            {
+                "type": "Feature",
+                "id": i,
+                "properties": properties,
+                "geometry": {
+                    "type": "MultiLineString",
+                    "coordinates": [arc_xy[i], head_xy[i]],
+                },
+            }
+        )
     fields = ["route", *columns]
     aliases = ["Flow", *(alias for _, alias in columns.values())]
     return features, fields, aliases
@@ -609,17 +701,23 @@ def _add_flow_layer(
             color = _RESIDUAL_COLORS["positive" if props["_sign"] > 0 else "negative"]
         else:
             color = _FLOW_COLOR
-        return {"color": color, "weight": _width(props["_size"], size_max),
-                "opacity": round((0.35 + 0.55 * np.sqrt(share)) * 20) / 20,
-                "lineCap": "round", "lineJoin": "round", "className": _FLOW_CLASS}
+        return {
+            "color": color,
+            "weight": _width(props["_size"], size_max),
+            "opacity": round((0.35 + 0.55 * np.sqrt(share)) * 20) / 20,
+            "lineCap": "round",
+            "lineJoin": "round",
+            "className": _FLOW_CLASS,
+        }
 
     group = folium.FeatureGroup(name=name, overlay=True, control=True, show=True)
     folium.GeoJson(
         {"type": "FeatureCollection", "features": features},
         style_function=style,
         highlight_function=lambda _: {"color": "#ff7f00", "opacity": 1.0},
-        tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases, localize=True,
-                                      sticky=True),
+        tooltip=folium.GeoJsonTooltip(
+            fields=fields, aliases=aliases, localize=True, sticky=True
+        ),
         name=name,
     ).add_to(group)
     group.add_to(m)
@@ -635,7 +733,9 @@ def _add_hubs(
 ) -> None:
     import folium
 
-    if isinstance(hubs, str) or not (hasattr(hubs, "geometry") or isinstance(hubs, Sequence)):
+    if isinstance(hubs, str) or not (
+        hasattr(hubs, "geometry") or isinstance(hubs, Sequence)
+    ):
         raise ValidationError(
             "hubs must be a GeoDataFrame of points or a sequence of region ids; got "
             f"{type(hubs).__name__}"
@@ -644,8 +744,11 @@ def _add_hubs(
         if hubs.crs is None:
             raise CRSError("hubs has no CRS; set it, e.g. hubs.set_crs('EPSG:4326')")
         points = hubs.geometry.to_crs("EPSG:4326").representative_point()
-        labels = (hubs[name_col].astype(str).tolist() if name_col and name_col in hubs
-                  else [f"Hub {i + 1}" for i in range(len(hubs))])
+        labels = (
+            hubs[name_col].astype(str).tolist()
+            if name_col and name_col in hubs
+            else [f"Hub {i + 1}" for i in range(len(hubs))]
+        )
         latlons = list(zip(points.y.tolist(), points.x.tolist(), strict=True))
     else:
         hub_ids = [str(h) for h in hubs]
@@ -657,11 +760,19 @@ def _add_hubs(
 
     group = folium.FeatureGroup(name="Hubs", overlay=True, control=True, show=True)
     for label, (lat, lon) in zip(labels, latlons, strict=True):
-        # A ring, not a disc: the arrowheads of flows ending at the hub stay visible inside.
+        # A ring, not a disc: the arrowheads of flows ending at the hub stay visible
+        # inside.
         folium.CircleMarker(
-            location=[round(lat, _COORD_DECIMALS), round(lon, _COORD_DECIMALS)], radius=9,
-            color="#000000", weight=2.5, fill=True, fill_color="#ffffff", fill_opacity=0.0,
-            tooltip=folium.Tooltip(label, permanent=True, direction="right", offset=(10, 0)),
+            location=[round(lat, _COORD_DECIMALS), round(lon, _COORD_DECIMALS)],
+            radius=9,
+            color="#000000",
+            weight=2.5,
+            fill=True,
+            fill_color="#ffffff",
+            fill_opacity=0.0,
+            tooltip=folium.Tooltip(
+                label, permanent=True, direction="right", offset=(10, 0)
+            ),
         ).add_to(group)
     group.add_to(m)
 
@@ -677,21 +788,34 @@ def _add_catchments(
     import geopandas as gpd
 
     if catchments.crs is None:
-        raise CRSError("catchments has no CRS; set it, e.g. catchments.set_crs('EPSG:4326')")
+        raise CRSError(
+            "catchments has no CRS; set it, e.g. catchments.set_crs('EPSG:4326')"
+        )
     _require_columns(catchments, [hub_col], "catchments")
     geometry = catchments.geometry.to_crs("EPSG:4326")
     if simplify_tolerance:
         geometry = geometry.simplify(simplify_tolerance, preserve_topology=True)
     hubs = catchments[hub_col].astype(str)
-    palette = {hub: _CATCHMENT_COLORS[i % len(_CATCHMENT_COLORS)]
-               for i, hub in enumerate(sorted(hubs.unique()))}
-    data = gpd.GeoDataFrame({"hub": hubs.to_numpy()},
-                            geometry=_round_geometry(geometry).to_numpy(), crs="EPSG:4326")
-    group = folium.FeatureGroup(name="Catchments", overlay=True, control=True, show=False)
+    palette = {
+        hub: _CATCHMENT_COLORS[i % len(_CATCHMENT_COLORS)]
+        for i, hub in enumerate(sorted(hubs.unique()))
+    }
+    data = gpd.GeoDataFrame(
+        {"hub": hubs.to_numpy()},
+        geometry=_round_geometry(geometry).to_numpy(),
+        crs="EPSG:4326",
+    )
+    group = folium.FeatureGroup(
+        name="Catchments", overlay=True, control=True, show=False
+    )
     folium.GeoJson(
         data.__geo_interface__,
-        style_function=lambda f: {"fillColor": palette[f["properties"]["hub"]],
-                                  "fillOpacity": 0.45, "color": "#555555", "weight": 1.2},
+        style_function=lambda f: {
+            "fillColor": palette[f["properties"]["hub"]],
+            "fillOpacity": 0.45,
+            "color": "#555555",
+            "weight": 1.2,
+        },
         tooltip=folium.GeoJsonTooltip(fields=["hub"], aliases=["Catchment of"]),
         name="Catchments",
     ).add_to(group)
@@ -699,26 +823,37 @@ def _add_catchments(
 
 
 def _add_flow_legend(
-    m: folium.Map, *, title: str, subtitle: str, size_label: str, size_max: float, mode: str
+    m: folium.Map,
+    *,
+    title: str,
+    subtitle: str,
+    size_label: str,
+    size_max: float,
+    mode: str,
 ) -> None:
     from html import escape
 
     import branca.element
 
-    samples = sorted({_nice(size_max), _nice(size_max / 4), _nice(size_max / 16)}, reverse=True)
+    samples = sorted(
+        {_nice(size_max), _nice(size_max / 4), _nice(size_max / 16)}, reverse=True
+    )
     color = _FLOW_COLOR if mode != "residual" else _RESIDUAL_COLORS["positive"]
     rows = "".join(
         f'<div class="kz-row"><svg width="44" height="14"><line x1="2" y1="7" x2="42" y2="7" '
         f'stroke="{color}" stroke-linecap="round" stroke-width="{_width(v, size_max)}"/></svg>'
         f"<span>{v:,.0f}</span></div>"
-        for v in samples if v > 0
+        for v in samples
+        if v > 0
     )
     if mode == "residual":
         rows += "".join(
             f'<div class="kz-row"><svg width="44" height="14"><line x1="2" y1="7" x2="42" '
             f'y2="7" stroke="{c}" stroke-width="4"/></svg><span>{escape(text)}</span></div>'
-            for c, text in ((_RESIDUAL_COLORS["positive"], "more than the model"),
-                            (_RESIDUAL_COLORS["negative"], "fewer than the model"))
+            for c, text in (
+                (_RESIDUAL_COLORS["positive"], "more than the model"),
+                (_RESIDUAL_COLORS["negative"], "fewer than the model"),
+            )
         )
     html = (
         f'<div class="kz-legend"><div class="kz-title">{escape(title)}</div>'
@@ -778,14 +913,16 @@ def flow_map(
 ) -> folium.Map:
     """Interactive map of migration flows over a net-migration choropleth.
 
-    Layers, bottom to top: optional basemap tiles, net migration by region (diverging, white at
-    zero), optional catchments (hidden by default), the flows as one GeoJSON layer, hubs; plus a
-    colour legend, a flow-width legend with the title, and a layer control.
+    Layers, bottom to top: optional basemap tiles, net migration by region (diverging,
+    white at zero), optional catchments (hidden by default), the flows as one GeoJSON
+    layer, hubs; plus a colour legend, a flow-width legend with the title, and a layer
+    control.
 
     Parameters
     ----------
     regions_gdf : geopandas.GeoDataFrame
-        One polygon per region, any CRS, with ``region_id_col`` and (optionally) ``name_col``.
+        One polygon per region, any CRS, with ``region_id_col`` and (optionally)
+        ``name_col``.
     flows_df : pandas.DataFrame
         Long OD table: ``origin_col``, ``destination_col``, ``value_col``; optionally
         ``fitted_col``, ``residual_col`` and ``year``. Self-flows are ignored.
@@ -793,9 +930,10 @@ def flow_map(
         Observed persons; also used for the net-migration choropleth.
     mode : {"top", "threshold", "net", "residual"}, default "top"
         ``"top"``: the ``top_n`` largest flows. ``"threshold"``: every flow with
-        ``value >= threshold``. ``"net"``: the ``top_n`` largest net flows ``F_ij - F_ji``,
-        drawn from the net sender to the net receiver. ``"residual"``: the ``top_n`` flows with
-        the largest ``|residual|`` (observed − fitted), green above the model, purple below.
+        ``value >= threshold``. ``"net"``: the ``top_n`` largest net flows ``F_ij -
+        F_ji``, drawn from the net sender to the net receiver. ``"residual"``: the
+        ``top_n`` flows with the largest ``|residual|`` (observed − fitted), green above
+        the model, purple below.
     top_n : int, default 50
         Number of flows drawn in the ``"top"``, ``"net"`` and ``"residual"`` modes.
     threshold : float, optional
@@ -803,25 +941,25 @@ def flow_map(
     year : int, optional
         Year to map when ``flows_df`` has a ``year`` column with several years.
     max_flows : int, default 5000
-        Upper limit on drawn flows; more raises, as the HTML would grow past a few MB and the
-        map become an unreadable hairball. Keep the full OD in the GeoPackage.
+        Upper limit on drawn flows; more raises, as the HTML would grow past a few MB
+        and the map become an unreadable hairball. Keep the full OD in the GeoPackage.
     region_id_col, name_col, origin_col, destination_col, fitted_col, residual_col : str
         Column names. ``name_col=None`` labels regions by their ids.
     net_migration_col : str, optional
         Column of ``regions_gdf`` holding net migration; by default it is computed from
         ``flows_df`` as inflow − outflow.
     hubs : geopandas.GeoDataFrame or sequence of str, optional
-        Hub points (labelled by ``name_col`` when present) or region ids whose anchor points
-        mark the hubs.
+        Hub points (labelled by ``name_col`` when present) or region ids whose anchor
+        points mark the hubs.
     catchments : geopandas.GeoDataFrame, optional
         Catchment polygons with a ``hub_col`` column, shown as a toggleable layer.
     hub_col : str, default "hub"
         Column of ``catchments`` naming each polygon's hub.
     tiles : {None, "OpenStreetMap"} or str, optional
-        Basemap: None (the regions are the basemap; nothing is fetched), a folium/xyzservices
-        name, or a URL template such as ``"https://tile.example.org/{z}/{x}/{y}.png"``, which
-        needs ``attribution``. Unreachable tiles leave a grey background; regions and flows
-        still show.
+        Basemap: None (the regions are the basemap; nothing is fetched), a
+        folium/xyzservices name, or a URL template such as
+        ``"https://tile.example.org/{z}/{x}/{y}.png"``, which needs ``attribution``.
+        Unreachable tiles leave a grey background; regions and flows still show.
     attribution : str, optional
         Attribution for a URL ``tiles`` template.
     title : str, optional
@@ -829,8 +967,8 @@ def flow_map(
     bend, n_vertices : float, int
         Arc shape, see :func:`flow_arcs`.
     simplify_tolerance : float or None, default 0.005
-        Douglas–Peucker tolerance in degrees (about 500 m) for region and catchment outlines,
-        to keep the HTML small; None keeps the full detail.
+        Douglas–Peucker tolerance in degrees (about 500 m) for region and catchment
+        outlines, to keep the HTML small; None keeps the full detail.
     m : folium.Map, optional
         Existing map to draw on (tiles and bounds are left as they are).
 
@@ -842,7 +980,8 @@ def flow_map(
     Raises
     ------
     ValidationError
-        On bad options, missing columns, bad values, or more than ``max_flows`` flows selected.
+        On bad options, missing columns, bad values, or more than ``max_flows`` flows
+        selected.
     AlignmentError
         When flow or hub ids are missing from ``regions_gdf``.
     CRSError
@@ -857,20 +996,36 @@ def flow_map(
 
     _check_options(mode, top_n, threshold, max_flows)
     if tiles is not None and "{" in tiles and not attribution:
-        raise ValidationError("a URL tiles template needs attribution= (the tile provider's)")
+        raise ValidationError(
+            "a URL tiles template needs attribution= (the tile provider's)"
+        )
     if name_col is not None:
         _require_columns(regions_gdf, [name_col], "regions_gdf")
     anchors = _anchor_points(regions_gdf, region_id_col)
     names = pd.Series(
-        (regions_gdf[name_col] if name_col else regions_gdf[region_id_col]).astype(str).to_numpy(),
+        (regions_gdf[name_col] if name_col else regions_gdf[region_id_col])
+        .astype(str)
+        .to_numpy(),
         index=anchors.index,
     )
-    flows = _check_flows(flows_df, anchors, origin_col=origin_col,
-                         destination_col=destination_col, value_col=value_col, year=year)
+    flows = _check_flows(
+        flows_df,
+        anchors,
+        origin_col=origin_col,
+        destination_col=destination_col,
+        value_col=value_col,
+        year=year,
+    )
     chosen, size_label = _select_flows(
-        flows, mode=mode, value_col=value_col, origin_col=origin_col,
-        destination_col=destination_col, fitted_col=fitted_col, residual_col=residual_col,
-        top_n=top_n, threshold=threshold,
+        flows,
+        mode=mode,
+        value_col=value_col,
+        origin_col=origin_col,
+        destination_col=destination_col,
+        fitted_col=fitted_col,
+        residual_col=residual_col,
+        top_n=top_n,
+        threshold=threshold,
     )
     if len(chosen) > max_flows:
         raise ValidationError(
@@ -879,45 +1034,96 @@ def flow_map(
         )
 
     if m is None:
-        m = folium.Map(tiles=tiles, attr=attribution, prefer_canvas=len(chosen) > 2000,
-                       control_scale=True, zoom_snap=0.25)
+        m = folium.Map(
+            tiles=tiles,
+            attr=attribution,
+            prefer_canvas=len(chosen) > 2000,
+            control_scale=True,
+            zoom_snap=0.25,
+        )
         bounds = regions_gdf.geometry.to_crs("EPSG:4326").total_bounds
-        m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]]
-                     if np.all(np.isfinite(bounds)) else _KZ_BOUNDS)
+        m.fit_bounds(
+            [[bounds[1], bounds[0]], [bounds[3], bounds[2]]]
+            if np.all(np.isfinite(bounds))
+            else _KZ_BOUNDS
+        )
 
     year_text = f", {year}" if year is not None else ""
-    net = _net_migration(regions_gdf, flows, region_id_col=region_id_col, origin_col=origin_col,
-                         destination_col=destination_col, value_col=value_col,
-                         net_migration_col=net_migration_col)
-    _add_regions_layer(m, regions_gdf, net, region_id_col=region_id_col, name_col=name_col,
-                       simplify_tolerance=simplify_tolerance,
-                       caption=f"Net migration (persons){year_text}")
+    net = _net_migration(
+        regions_gdf,
+        flows,
+        region_id_col=region_id_col,
+        origin_col=origin_col,
+        destination_col=destination_col,
+        value_col=value_col,
+        net_migration_col=net_migration_col,
+    )
+    _add_regions_layer(
+        m,
+        regions_gdf,
+        net,
+        region_id_col=region_id_col,
+        name_col=name_col,
+        simplify_tolerance=simplify_tolerance,
+        caption=f"Net migration (persons){year_text}",
+    )
     if catchments is not None:
-        _add_catchments(m, catchments, hub_col=hub_col, simplify_tolerance=simplify_tolerance)
+        _add_catchments(
+            m, catchments, hub_col=hub_col, simplify_tolerance=simplify_tolerance
+        )
 
-    selection = {"top": f"top {len(chosen)} flows", "net": f"top {len(chosen)} net flows",
-                 "threshold": f"{len(chosen)} flows ≥ {threshold:,.0f} persons"
-                 if threshold is not None else "",
-                 "residual": f"top {len(chosen)} model residuals"}[mode]
+    selection = {
+        "top": f"top {len(chosen)} flows",
+        "net": f"top {len(chosen)} net flows",
+        "threshold": f"{len(chosen)} flows ≥ {threshold:,.0f} persons"
+        if threshold is not None
+        else "",
+        "residual": f"top {len(chosen)} model residuals",
+    }[mode]
     size_max = float(chosen["_size"].max()) if len(chosen) else 1.0
     if len(chosen):
-        arcs = _arcs_for(chosen, anchors, origin_col=origin_col,
-                         destination_col=destination_col, bend=bend, n_vertices=n_vertices)
-        features, fields, aliases = _flow_features(
-            chosen, arcs, names, mode=mode, value_col=value_col, origin_col=origin_col,
-            destination_col=destination_col, fitted_col=fitted_col, residual_col=residual_col,
+        arcs = _arcs_for(
+            chosen,
+            anchors,
+            origin_col=origin_col,
+            destination_col=destination_col,
+            bend=bend,
+            n_vertices=n_vertices,
         )
-        _add_flow_layer(m, features, fields, aliases, mode=mode, size_max=size_max,
-                        name=f"Flows ({selection})")
+        features, fields, aliases = _flow_features(
+            chosen,
+            arcs,
+            names,
+            mode=mode,
+            value_col=value_col,
+            origin_col=origin_col,
+            destination_col=destination_col,
+            fitted_col=fitted_col,
+            residual_col=residual_col,
+        )
+        _add_flow_layer(
+            m,
+            features,
+            fields,
+            aliases,
+            mode=mode,
+            size_max=size_max,
+            name=f"Flows ({selection})",
+        )
     if hubs is not None:
         _add_hubs(m, hubs, anchors, names, name_col=name_col)
 
     _add_flow_legend(
-        m, title=title or f"Internal migration{year_text}",
+        m,
+        title=title or f"Internal migration{year_text}",
         subtitle=selection.capitalize() if len(chosen) else "No flows selected",
-        size_label=size_label, size_max=size_max, mode=mode,
+        size_label=size_label,
+        size_max=size_max,
+        mode=mode,
     )
-    if not any(isinstance(child, folium.LayerControl) for child in m._children.values()):
+    if not any(
+        isinstance(child, folium.LayerControl) for child in m._children.values()
+    ):
         folium.LayerControl(collapsed=False).add_to(m)
     return m
 
@@ -932,7 +1138,8 @@ _VENDORED = {
     "https://code.jquery.com/jquery-3.7.1.min.js": "jquery.min.js",
     "https://cdnjs.cloudflare.com/ajax/libs/d3/3.5.5/d3.min.js": "d3.min.js",
 }
-# folium's default icon-marker assets; only L.AwesomeMarkers icons (folium.Icon) need them.
+# folium's default icon-marker assets; only L.AwesomeMarkers icons (folium.Icon) need
+# them.
 _ICON_ASSETS = (
     "https://cdn.jsdelivr.net/npm/bootstrap@5.2.2/dist/js/bootstrap.bundle.min.js",
     "https://cdnjs.cloudflare.com/ajax/libs/Leaflet.awesome-markers/2.0.2/leaflet.awesome-markers.js",
@@ -946,8 +1153,8 @@ _SCRIPT_SRC = re.compile(r'<script\b[^>]*\bsrc="(https?://[^"]+)"[^>]*>\s*</scri
 _STYLESHEET = re.compile(r'<link\b[^>]*\bhref="(https?://[^"]+\.css)"[^>]*>\s*')
 _FALLBACK = (
     "<script>if (typeof L === 'undefined') {document.body.insertAdjacentHTML('afterbegin', "
-    "'<div class=\"kz-map-fallback\" style=\"position:fixed;z-index:9999;top:0;left:0;right:0;"
-    "padding:16px;background:#fff3cd;color:#664d03;font:15px Arial,sans-serif\">The map "
+    '\'<div class="kz-map-fallback" style="position:fixed;z-index:9999;top:0;left:0;right:0;'
+    'padding:16px;background:#fff3cd;color:#664d03;font:15px Arial,sans-serif">The map '
     "library (Leaflet) could not be loaded, so this map cannot be shown. Save it with "
     "offline=True, or open it with network access; the data are also in the GeoPackage "
     "output.</div>');}</script>"
@@ -955,7 +1162,11 @@ _FALLBACK = (
 
 
 def _asset_text(name: str) -> str:
-    return resources.files("kzspatial").joinpath("_assets", name).read_text(encoding="utf-8")
+    return (
+        resources.files("kzspatial")
+        .joinpath("_assets", name)
+        .read_text(encoding="utf-8")
+    )
 
 
 def _png_data_uri(name: str) -> str:
@@ -964,10 +1175,13 @@ def _png_data_uri(name: str) -> str:
 
 
 def _leaflet_css() -> str:
-    # The stylesheet refers to images/*.png next to it; inline them so nothing is fetched.
-    return re.sub(r"url\(images/([\w.-]+\.png)\)",
-                  lambda match: f"url({_png_data_uri(match.group(1))})",
-                  _asset_text("leaflet.css"))
+    # The stylesheet refers to images/*.png next to it; inline them so nothing is
+    # fetched.
+    return re.sub(
+        r"url\(images/([\w.-]+\.png)\)",
+        lambda match: f"url({_png_data_uri(match.group(1))})",
+        _asset_text("leaflet.css"),
+    )
 
 
 def _inline_assets(html: str) -> str:
@@ -997,8 +1211,11 @@ def _inline_assets(html: str) -> str:
     def stylesheet(match: re.Match[str]) -> str:
         url = match.group(1)
         if url in _VENDORED:
-            css = _leaflet_css() if _VENDORED[url] == "leaflet.css" else _asset_text(
-                _VENDORED[url])
+            css = (
+                _leaflet_css()
+                if _VENDORED[url] == "leaflet.css"
+                else _asset_text(_VENDORED[url])
+            )
             return f"<style>{css}</style>\n"
         if url in _ICON_ASSETS and not uses_icons:
             return ""
@@ -1032,10 +1249,11 @@ def save_map(
     path : str or os.PathLike
         Output ``.html`` file; parent directories are created.
     offline : bool, default True
-        Inline Leaflet, jQuery and d3 (vendored, see ``kzspatial/_assets/README.md``) and drop
-        folium's unused icon assets (bootstrap, Font Awesome, awesome-markers), so the file
-        renders with no network. Basemap tiles are still requested; without network they stay
-        grey. With False the file loads its scripts from the CDNs (smaller, needs network).
+        Inline Leaflet, jQuery and d3 (vendored, see ``kzspatial/_assets/README.md``)
+        and drop folium's unused icon assets (bootstrap, Font Awesome, awesome-markers),
+        so the file renders with no network. Basemap tiles are still requested; without
+        network they stay grey. With False the file loads its scripts from the CDNs
+        (smaller, needs network).
     overwrite : bool, default False
         Replace an existing file; otherwise an existing ``path`` raises.
 
@@ -1049,13 +1267,14 @@ def save_map(
     OverwriteError
         If ``path`` exists and ``overwrite`` is False.
     ValidationError
-        If ``offline`` and the map uses assets kzspatial does not vendor (icon markers, plugins).
+        If ``offline`` and the map uses assets kzspatial does not vendor (icon markers,
+        plugins).
 
     Notes
     -----
     The file is written to a temporary file in the same folder and moved into place with
-    :func:`os.replace`, so an interrupted run leaves an earlier map intact. Either way a short
-    script shows a message instead of a blank page when Leaflet fails to load.
+    :func:`os.replace`, so an interrupted run leaves an earlier map intact. Either way a
+    short script shows a message instead of a blank page when Leaflet fails to load.
     """
     target = Path(path)
     if target.exists() and not overwrite:
@@ -1063,10 +1282,15 @@ def save_map(
     html = m.get_root().render()
     if offline:
         html = _inline_assets(html)
-    html = html.replace("</body>", _FALLBACK + "\n</body>", 1) if "</body>" in html \
+    html = (
+        html.replace("</body>", _FALLBACK + "\n</body>", 1)
+        if "</body>" in html
         else html + _FALLBACK
+    )
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    fd, tmp_name = tempfile.mkstemp(
+        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
+    )
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(html)

@@ -4,9 +4,9 @@ Run with Debian's Python, which has PyQGIS (python3-qgis), NOT the project venv:
 
     QT_QPA_PLATFORM=offscreen /usr/bin/python3 tests/qgis_check.py out.gpkg map.png
 
-Prints one JSON object: ``{"layers": {name: {...}}, "png": path, "saved": bool}``, where each
-layer reports validity, renderer type, geometry type, feature count, the number of styles stored
-in the GeoPackage and the metadata title QGIS read.
+Prints one JSON object: ``{"layers": {name: {...}}, "png": path, "saved": bool}``, where
+each layer reports validity, renderer type, geometry type, feature count, the number of
+styles stored in the GeoPackage and the metadata title QGIS read.
 """
 
 import json
@@ -15,7 +15,7 @@ import sys
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from qgis.core import (  # noqa: E402
+from qgis.core import (
     QgsApplication,
     QgsCoordinateReferenceSystem,
     QgsMapRendererParallelJob,
@@ -23,8 +23,8 @@ from qgis.core import (  # noqa: E402
     QgsProviderRegistry,
     QgsVectorLayer,
 )
-from qgis.PyQt.QtCore import QSize  # noqa: E402
-from qgis.PyQt.QtGui import QColor  # noqa: E402
+from qgis.PyQt.QtCore import QSize
+from qgis.PyQt.QtGui import QColor
 
 # Drawn in this order from the top; other layers are checked but not drawn.
 DRAW_ORDER = ["od_flows", "regions"]
@@ -36,7 +36,9 @@ def main(path: str, png: str) -> None:
     path = os.path.abspath(path)
     report = {}
     layers = {}
-    for sub in QgsProviderRegistry.instance().providerMetadata("ogr").querySublayers(path):
+    for sub in (
+        QgsProviderRegistry.instance().providerMetadata("ogr").querySublayers(path)
+    ):
         name = sub.name()
         layer = QgsVectorLayer(f"{path}|layername={name}", name, "ogr")
         count, _, _, _, error = layer.listStylesInDatabase()
@@ -67,7 +69,11 @@ def main(path: str, png: str) -> None:
     job.start()
     job.waitForFinished()
     saved = job.renderedImage().save(png, "png")
-    print(json.dumps({"layers": report, "png": png, "saved": bool(saved)}, ensure_ascii=False))
+    print(
+        json.dumps(
+            {"layers": report, "png": png, "saved": bool(saved)}, ensure_ascii=False
+        )
+    )
     # Layers must go before the application, or the interpreter crashes on exit.
     del job, settings, drawn, layers, layer
     app.exitQgis()

@@ -6,12 +6,12 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
+import kz_synthetic as syn
 import numpy as np
 import pandas as pd
 import pyogrio
 import pytest
 
-import kz_synthetic as syn
 from kzspatial._errors import OverwriteError, ValidationError
 from kzspatial.gpkg import kz_albers_crs, render_default_style, write_geopackage
 from kzspatial.maps import flow_lines
@@ -23,8 +23,11 @@ QMD_URI = "http://mrcc.com/qgis.dtd"
 def layers():
     regions = syn.regions()
     flows = syn.od_flows(regions)
-    net = (flows.groupby("destination")["flow"].sum()
-           .sub(flows.groupby("origin")["flow"].sum(), fill_value=0))
+    net = (
+        flows.groupby("destination")["flow"]
+        .sum()
+        .sub(flows.groupby("origin")["flow"].sum(), fill_value=0)
+    )
     regions["net_migration"] = regions["region_id"].map(net).astype(float)
     regions["fid"] = np.arange(101, 121, dtype=np.int64)  # stable ids, not row numbers
     cities = regions[regions["region_id"].isin(syn.HUB_IDS)].copy()
@@ -36,8 +39,9 @@ def layers():
         "od_flows": flow_lines(regions, flows),
         "catchments": syn.catchments(regions),
         "od_matrix": flows,
-        "moran_global": pd.DataFrame({"variable": ["net_migration"], "I": [0.21],
-                                      "p_sim": [0.03]}),
+        "moran_global": pd.DataFrame(
+            {"variable": ["net_migration"], "I": [0.21], "p_sim": [0.03]}
+        ),
     }
 
 
@@ -45,8 +49,12 @@ def layers():
 def gpkg(layers, tmp_path_factory):
     path = tmp_path_factory.mktemp("gpkg") / "out" / "kzspatial.gpkg"
     return write_geopackage(
-        path, layers, equal_area=["regions"],
-        metadata={"regions": {"title": "Регионы Казахстана", "abstract": "Synthetic — test"}},
+        path,
+        layers,
+        equal_area=["regions"],
+        metadata={
+            "regions": {"title": "Регионы Казахстана", "abstract": "Synthetic — test"}
+        },
         provenance={"kzspatial_version": "0.1.0", "seed": 42},
     )
 
@@ -60,12 +68,26 @@ def _query(path, sql, *args):
 
 def test_layers_and_types(gpkg):
     listed = dict(pyogrio.list_layers(gpkg).tolist())
-    assert set(listed) == {"regions", "regions_kz_aea", "districts", "cities", "od_flows",
-                           "catchments", "od_matrix", "moran_global", "layer_styles"}
+    assert set(listed) == {
+        "regions",
+        "regions_kz_aea",
+        "districts",
+        "cities",
+        "od_flows",
+        "catchments",
+        "od_matrix",
+        "moran_global",
+        "layer_styles",
+    }
     assert listed["od_flows"] == "LineString" and listed["cities"] == "Point"
     assert listed["od_matrix"] is None
     kinds = dict(_query(gpkg, "SELECT table_name, data_type FROM gpkg_contents"))
-    assert kinds["od_matrix"] == kinds["moran_global"] == kinds["layer_styles"] == "attributes"
+    assert (
+        kinds["od_matrix"]
+        == kinds["moran_global"]
+        == kinds["layer_styles"]
+        == "attributes"
+    )
     assert kinds["regions"] == "features"
 
 
@@ -77,8 +99,11 @@ def test_round_trip_keeps_values_fids_and_cyrillic(gpkg, layers):
     assert regions["name_kk"].tolist() == expected["name_kk"].tolist()
     assert regions["name_ru"].iloc[5] == "Западно-Казахстанская область"
     np.testing.assert_allclose(regions["net_migration"], expected["net_migration"])
-    assert regions.geometry.reset_index(drop=True).geom_equals(
-        expected.geometry.reset_index(drop=True)).all()
+    assert (
+        regions.geometry.reset_index(drop=True)
+        .geom_equals(expected.geometry.reset_index(drop=True))
+        .all()
+    )
 
     districts = pyogrio.read_dataframe(gpkg, layer="districts", fid_as_index=True)
     assert districts.index.tolist() == list(range(1, 31))  # numbered from 1 when no fid
@@ -90,8 +115,11 @@ def test_round_trip_keeps_values_fids_and_cyrillic(gpkg, layers):
 def test_equal_area_copy(gpkg):
     copy = pyogrio.read_dataframe(gpkg, layer="regions_kz_aea")
     assert copy.crs.equals(kz_albers_crs())
-    info = _query(gpkg, "SELECT srs_name FROM gpkg_spatial_ref_sys s JOIN gpkg_contents c "
-                        "ON s.srs_id = c.srs_id WHERE c.table_name = 'regions_kz_aea'")
+    info = _query(
+        gpkg,
+        "SELECT srs_name FROM gpkg_spatial_ref_sys s JOIN gpkg_contents c "
+        "ON s.srs_id = c.srs_id WHERE c.table_name = 'regions_kz_aea'",
+    )
     assert info == [("KZ Albers Equal Area (kzspatial)",)]
     # Kazakhstan's area is about 2.7 million km²; the synthetic outline is close to it
     assert 2.0e12 < copy.area.sum() < 3.2e12
@@ -101,20 +129,37 @@ def test_geopackage_version_and_validity(gpkg):
     assert _query(gpkg, "PRAGMA user_version") == [(10200,)]
     assert _query(gpkg, "PRAGMA integrity_check") == [("ok",)]
     result = subprocess.run(
-        [sys.executable, "-m", "osgeo_utils.samples.validate_gpkg", "--extra",
-         "--warning-as-error", str(gpkg)],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "osgeo_utils.samples.validate_gpkg",
+            "--extra",
+            "--warning-as-error",
+            str(gpkg),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_layer_styles_follow_qgis_convention(gpkg):
-    rows = _query(gpkg, "SELECT f_table_catalog, f_table_schema, f_table_name, "
-                        "f_geometry_column, useAsDefault, update_time, styleQML "
-                        "FROM layer_styles ORDER BY id")
+    rows = _query(
+        gpkg,
+        "SELECT f_table_catalog, f_table_schema, f_table_name, "
+        "f_geometry_column, useAsDefault, update_time, styleQML "
+        "FROM layer_styles ORDER BY id",
+    )
     by_layer = {r[2]: r for r in rows}
-    assert set(by_layer) == {"regions", "regions_kz_aea", "districts", "cities", "od_flows",
-                             "catchments"}
+    assert set(by_layer) == {
+        "regions",
+        "regions_kz_aea",
+        "districts",
+        "cities",
+        "od_flows",
+        "catchments",
+    }
     for catalog, schema, _, geometry_column, default, update_time, qml in rows:
         assert catalog == "" and schema == ""  # '' not NULL: QGIS filters on equality
         assert geometry_column == "geom"
@@ -127,20 +172,35 @@ def test_layer_styles_follow_qgis_convention(gpkg):
     flows_qml = by_layer["od_flows"][6]
     assert '"lastvertex"' in flows_qml and '"filled_arrowhead"' in flows_qml
     assert "sqrt(coalesce(&#34;flow&#34;, 0) / " in flows_qml
-    assert '<alias field="net_migration" index="6" name="Net migration (persons)"/>' in \
-        by_layer["regions"][6]
+    assert (
+        '<alias field="net_migration" index="6" name="Net migration (persons)"/>'
+        in by_layer["regions"][6]
+    )
 
 
 def test_qgis_metadata_and_provenance(gpkg):
-    rows = _query(gpkg, "SELECT r.table_name, m.metadata FROM gpkg_metadata m JOIN "
-                        "gpkg_metadata_reference r ON r.md_file_id = m.id WHERE "
-                        "m.md_standard_uri = ? AND r.reference_scope = 'table'", QMD_URI)
+    rows = _query(
+        gpkg,
+        "SELECT r.table_name, m.metadata FROM gpkg_metadata m JOIN "
+        "gpkg_metadata_reference r ON r.md_file_id = m.id WHERE "
+        "m.md_standard_uri = ? AND r.reference_scope = 'table'",
+        QMD_URI,
+    )
     documents = {table: ET.fromstring(xml.split("\n", 1)[1]) for table, xml in rows}
-    assert set(documents) == {"regions", "regions_kz_aea", "districts", "cities", "od_flows",
-                              "catchments", "od_matrix", "moran_global"}
+    assert set(documents) == {
+        "regions",
+        "regions_kz_aea",
+        "districts",
+        "cities",
+        "od_flows",
+        "catchments",
+        "od_matrix",
+        "moran_global",
+    }
     assert documents["regions"].findtext("title") == "Регионы Казахстана"
     assert documents["regions_kz_aea"].findtext("title") == (
-        "Регионы Казахстана (KZ Albers Equal Area)")
+        "Регионы Казахстана (KZ Albers Equal Area)"
+    )
     assert documents["regions"].findtext("abstract").startswith("Synthetic — test")
     assert "seed=42" in documents["od_flows"].findtext("abstract")
     info = pyogrio.read_info(gpkg, layer="od_flows")
@@ -163,8 +223,9 @@ def test_diverging_classes_break_at_zero():
 
 def test_custom_style_overrides_default(layers, tmp_path):
     qml = render_default_style("districts", layers["districts"])
-    path = write_geopackage(tmp_path / "a.gpkg", {"regions": layers["regions"]},
-                            styles={"regions": qml})
+    path = write_geopackage(
+        tmp_path / "a.gpkg", {"regions": layers["regions"]}, styles={"regions": qml}
+    )
     assert _query(path, "SELECT styleQML FROM layer_styles") == [(qml,)]
 
 
@@ -181,23 +242,41 @@ def test_interrupted_write_leaves_earlier_file_intact(layers, tmp_path):
     before = path.read_bytes()
     failing = pd.DataFrame({"value": np.array([1 + 2j, 3j])})  # complex has no OGR type
     with pytest.raises(NotImplementedError, match="complex128") as caught:
-        write_geopackage(path, {"cities": layers["cities"], "broken": failing}, overwrite=True)
-    assert any("left unchanged" in note for note in getattr(caught.value, "__notes__", []))
+        write_geopackage(
+            path, {"cities": layers["cities"], "broken": failing}, overwrite=True
+        )
+    assert any(
+        "left unchanged" in note for note in getattr(caught.value, "__notes__", [])
+    )
     assert path.read_bytes() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.gpkg"]  # no temporary leftovers
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "a.gpkg"
+    ]  # no temporary leftovers
 
 
 def test_validation_reports_every_problem(layers, tmp_path):
     no_crs = layers["districts"].set_crs(None, allow_override=True)
     bad_fid = layers["cities"].assign(fid=[1, 1, 2])
     with pytest.raises(ValidationError) as caught:
-        write_geopackage(tmp_path / "a.gpkg",
-                         {"Regions": layers["regions"], "districts": no_crs, "cities": bad_fid,
-                          "numbers": [1, 2]},
-                         equal_area=["od_matrix"], styles={"nowhere": "<qgis/>"})
+        write_geopackage(
+            tmp_path / "a.gpkg",
+            {
+                "Regions": layers["regions"],
+                "districts": no_crs,
+                "cities": bad_fid,
+                "numbers": [1, 2],
+            },
+            equal_area=["od_matrix"],
+            styles={"nowhere": "<qgis/>"},
+        )
     message = str(caught.value)
-    for expected in ("'Regions' is not allowed", "'districts' has no CRS",
-                     "'fid' must hold unique integers", "'numbers' is a list",
-                     "equal_area names 'od_matrix'", "styles names unknown layer(s) ['nowhere']"):
+    for expected in (
+        "'Regions' is not allowed",
+        "'districts' has no CRS",
+        "'fid' must hold unique integers",
+        "'numbers' is a list",
+        "equal_area names 'od_matrix'",
+        "styles names unknown layer(s) ['nowhere']",
+    ):
         assert expected in message
     assert not (tmp_path / "a.gpkg").exists()

@@ -4,13 +4,13 @@ import re
 import time
 
 import folium
+import kz_synthetic as syn
 import numpy as np
 import pandas as pd
 import pytest
 import shapely
 from pyproj import Transformer
 
-import kz_synthetic as syn
 from kzspatial._errors import AlignmentError, CRSError, OverwriteError, ValidationError
 from kzspatial.maps import flow_arcs, flow_lines, flow_map, save_map
 
@@ -35,8 +35,13 @@ def _children(element):
 
 def _flow_features(m):
     """Properties of the features in the map's flow layer (the GeoJSON holding "route")."""
-    layers = [c for c in _children(m) if isinstance(c, folium.GeoJson)
-              and c.data["features"] and "route" in c.data["features"][0]["properties"]]
+    layers = [
+        c
+        for c in _children(m)
+        if isinstance(c, folium.GeoJson)
+        and c.data["features"]
+        and "route" in c.data["features"][0]["properties"]
+    ]
     assert len(layers) == 1
     return [f["properties"] for f in layers[0].data["features"]]
 
@@ -85,16 +90,24 @@ def test_flow_arcs_bend_to_the_right_so_opposite_flows_separate():
 
 def test_flow_arcs_zero_bend_is_straight_in_web_mercator():
     arc = flow_arcs([ASTANA], [ALMATY], bend=0.0, n_vertices=5).arcs[0]
-    x, y = Transformer.from_crs(4326, 3857, always_xy=True).transform(arc[:, 0], arc[:, 1])
+    x, y = Transformer.from_crs(4326, 3857, always_xy=True).transform(
+        arc[:, 0], arc[:, 1]
+    )
     line = shapely.LineString([(x[0], y[0]), (x[-1], y[-1])])
-    assert max(line.distance(shapely.Point(p)) for p in zip(x, y, strict=True)) < 1.0  # metres
+    assert (
+        max(line.distance(shapely.Point(p)) for p in zip(x, y, strict=True)) < 1.0
+    )  # metres
 
 
 def test_flow_arcs_arrowhead_wings_are_symmetric_in_web_mercator():
     heads = flow_arcs([ASTANA], [ALMATY]).arrowheads[0]
-    x, y = Transformer.from_crs(4326, 3857, always_xy=True).transform(heads[:, 0], heads[:, 1])
+    x, y = Transformer.from_crs(4326, 3857, always_xy=True).transform(
+        heads[:, 0], heads[:, 1]
+    )
     left, tip, right = np.column_stack([x, y])
-    assert np.linalg.norm(left - tip) == pytest.approx(np.linalg.norm(right - tip), rel=1e-6)
+    assert np.linalg.norm(left - tip) == pytest.approx(
+        np.linalg.norm(right - tip), rel=1e-6
+    )
 
 
 @pytest.mark.parametrize(
@@ -108,7 +121,15 @@ def test_flow_arcs_arrowhead_wings_are_symmetric_in_web_mercator():
         ([ASTANA], [ALMATY], {"n_vertices": 2}, "n_vertices"),
         ([ASTANA], [ALMATY], {"head_angle": 95}, "head_angle"),
     ],
-    ids=["self-flow", "mismatch", "bad-shape", "latitude", "nan", "vertices", "head-angle"],
+    ids=[
+        "self-flow",
+        "mismatch",
+        "bad-shape",
+        "latitude",
+        "nan",
+        "vertices",
+        "head-angle",
+    ],
 )
 def test_flow_arcs_errors(origins, destinations, options, match):
     with pytest.raises(ValidationError, match=match):
@@ -119,8 +140,19 @@ def test_flow_arcs_errors(origins, destinations, options, match):
 
 
 def test_flow_lines_are_curved_linestrings_in_4326(regions, flows):
-    with_self = pd.concat([flows, pd.DataFrame({"year": [2023], "origin": ["KZ-71"],
-                                                "destination": ["KZ-71"], "flow": [5]})])
+    with_self = pd.concat(
+        [
+            flows,
+            pd.DataFrame(
+                {
+                    "year": [2023],
+                    "origin": ["KZ-71"],
+                    "destination": ["KZ-71"],
+                    "flow": [5],
+                }
+            ),
+        ]
+    )
     lines = flow_lines(regions, with_self, n_vertices=16)
     assert len(lines) == len(flows)  # the self-flow has no arc
     assert lines.crs.to_epsg() == 4326
@@ -136,7 +168,9 @@ def test_top_mode_draws_the_largest_flows_largest_last(regions, flows):
     features = _flow_features(flow_map(regions, flows, mode="top", top_n=25))
     names = _names(regions)
     expected = flows.sort_values("flow", ascending=False).head(25)
-    assert {f["route"] for f in features} == {_route(r, names) for _, r in expected.iterrows()}
+    assert {f["route"] for f in features} == {
+        _route(r, names) for _, r in expected.iterrows()
+    }
     sizes = [f["persons"] for f in features]
     assert sizes == sorted(sizes)  # ascending: the largest is drawn last, on top
     assert {"fitted", "residual"} <= set(features[0])
@@ -144,7 +178,9 @@ def test_top_mode_draws_the_largest_flows_largest_last(regions, flows):
 
 def test_threshold_mode_keeps_flows_at_or_above_threshold(regions, flows):
     threshold = float(flows["flow"].quantile(0.9))
-    features = _flow_features(flow_map(regions, flows, mode="threshold", threshold=threshold))
+    features = _flow_features(
+        flow_map(regions, flows, mode="threshold", threshold=threshold)
+    )
     assert len(features) == int((flows["flow"] >= threshold).sum())
     assert min(f["persons"] for f in features) >= threshold
 
@@ -155,8 +191,9 @@ def test_net_mode_draws_net_flows_from_sender_to_receiver(regions, flows):
     net = (matrix - matrix.T).stack()
     names = _names(regions)
     expected = net[net > 0].sort_values(ascending=False).head(15)
-    assert {f["route"] for f in features} == {f"{names[o]} → {names[d]}" for o, d in
-                                              expected.index}
+    assert {f["route"] for f in features} == {
+        f"{names[o]} → {names[d]}" for o, d in expected.index
+    }
     for feature in features:
         assert feature["net"] == pytest.approx(feature["persons"] - feature["reverse"])
         assert feature["net"] > 0
@@ -164,17 +201,24 @@ def test_net_mode_draws_net_flows_from_sender_to_receiver(regions, flows):
 
 def test_residual_mode_ranks_by_absolute_residual(regions, flows):
     features = _flow_features(flow_map(regions, flows, mode="residual", top_n=20))
-    expected = flows.loc[flows["residual"].abs().sort_values(ascending=False).index[:20]]
+    expected = flows.loc[
+        flows["residual"].abs().sort_values(ascending=False).index[:20]
+    ]
     names = _names(regions)
-    assert {f["route"] for f in features} == {_route(r, names) for _, r in expected.iterrows()}
+    assert {f["route"] for f in features} == {
+        _route(r, names) for _, r in expected.iterrows()
+    }
     assert all(np.sign(f["residual"]) == f["_sign"] for f in features)
 
 
 def test_residual_mode_computes_residual_from_fitted(regions, flows):
-    features = _flow_features(flow_map(regions, flows.drop(columns="residual"),
-                                       mode="residual", top_n=5))
-    assert all(f["residual"] == pytest.approx(f["persons"] - f["fitted"], abs=0.1)
-               for f in features)
+    features = _flow_features(
+        flow_map(regions, flows.drop(columns="residual"), mode="residual", top_n=5)
+    )
+    assert all(
+        f["residual"] == pytest.approx(f["persons"] - f["fitted"], abs=0.1)
+        for f in features
+    )
 
 
 def test_year_selects_one_year(regions):
@@ -188,8 +232,14 @@ def test_year_selects_one_year(regions):
 
 
 def test_map_layers_legend_and_single_flow_layer(regions, flows):
-    m = flow_map(regions, flows, top_n=40, hubs=syn.HUB_IDS,
-                 catchments=syn.catchments(regions), title="Migration 2023")
+    m = flow_map(
+        regions,
+        flows,
+        top_n=40,
+        hubs=syn.HUB_IDS,
+        catchments=syn.catchments(regions),
+        title="Migration 2023",
+    )
     html = _html(m)
     assert html.count("L.geoJson(") == 3  # regions, catchments, flows: one layer each
     assert "L.polyline(" not in html
@@ -210,10 +260,16 @@ def test_map_rounds_coordinates(regions, flows):
 
 def test_tiles_are_optional_and_configurable(regions, flows):
     assert "tile.openstreetmap.org" not in _html(flow_map(regions, flows, top_n=5))
-    assert "tile.openstreetmap.org" in _html(flow_map(regions, flows, top_n=5,
-                                                      tiles="OpenStreetMap"))
-    custom = flow_map(regions, flows, top_n=5, tiles="https://t.example/{z}/{x}/{y}.png",
-                      attribution="Example")
+    assert "tile.openstreetmap.org" in _html(
+        flow_map(regions, flows, top_n=5, tiles="OpenStreetMap")
+    )
+    custom = flow_map(
+        regions,
+        flows,
+        top_n=5,
+        tiles="https://t.example/{z}/{x}/{y}.png",
+        attribution="Example",
+    )
     assert "t.example" in _html(custom)
 
 
@@ -240,19 +296,41 @@ def test_net_migration_from_column(regions, flows):
     [
         ({"mode": "biggest"}, ValidationError, "mode must be one of"),
         ({"mode": "threshold"}, ValidationError, "needs threshold="),
-        ({"mode": "top", "threshold": 10}, ValidationError, "only used with mode='threshold'"),
+        (
+            {"mode": "top", "threshold": 10},
+            ValidationError,
+            "only used with mode='threshold'",
+        ),
         ({"top_n": 0}, ValidationError, "top_n must be a positive integer"),
-        ({"mode": "threshold", "threshold": 0, "max_flows": 100}, ValidationError,
-         "more than max_flows=100"),
+        (
+            {"mode": "threshold", "threshold": 0, "max_flows": 100},
+            ValidationError,
+            "more than max_flows=100",
+        ),
         ({"value_col": "persons"}, ValidationError, r"lacks column\(s\) \['persons'\]"),
         ({"name_col": "name_xx"}, ValidationError, "regions_gdf lacks column"),
-        ({"tiles": "https://t.example/{z}/{x}/{y}.png"}, ValidationError, "attribution"),
+        (
+            {"tiles": "https://t.example/{z}/{x}/{y}.png"},
+            ValidationError,
+            "attribution",
+        ),
         ({"year": 1999}, ValidationError, "no flows for year=1999"),
         ({"hubs": ["KZ-00"]}, AlignmentError, r"hub id\(s\) \['KZ-00'\]"),
         ({"hubs": "KZ-71"}, ValidationError, "sequence of region ids"),
     ],
-    ids=["mode", "no-threshold", "threshold-in-top", "top-n", "max-flows", "value-col",
-         "name-col", "tiles-attribution", "year", "hub-id", "hub-str"],
+    ids=[
+        "mode",
+        "no-threshold",
+        "threshold-in-top",
+        "top-n",
+        "max-flows",
+        "value-col",
+        "name-col",
+        "tiles-attribution",
+        "year",
+        "hub-id",
+        "hub-str",
+    ],
 )
 def test_flow_map_option_errors(regions, flows, options, error, match):
     with pytest.raises(error, match=match):
@@ -283,8 +361,14 @@ def test_flow_map_data_errors(regions, flows):
 
 
 def test_offline_html_is_self_contained_and_small(regions, flows, tmp_path):
-    m = flow_map(regions, flows, mode="threshold", threshold=0, hubs=syn.HUB_IDS,
-                 catchments=syn.catchments(regions))
+    m = flow_map(
+        regions,
+        flows,
+        mode="threshold",
+        threshold=0,
+        hubs=syn.HUB_IDS,
+        catchments=syn.catchments(regions),
+    )
     path = save_map(m, tmp_path / "regional.html")
     html = path.read_text(encoding="utf-8")
     stripped = re.sub(r"\s+", "", html)
@@ -299,9 +383,13 @@ def test_offline_html_is_self_contained_and_small(regions, flows, tmp_path):
 
 
 def test_online_html_keeps_cdn_links(regions, flows, tmp_path):
-    html = save_map(flow_map(regions, flows, top_n=5), tmp_path / "m.html",
-                    offline=False).read_text(encoding="utf-8")
-    assert '<script src="https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js">' in html
+    html = save_map(
+        flow_map(regions, flows, top_n=5), tmp_path / "m.html", offline=False
+    ).read_text(encoding="utf-8")
+    assert (
+        '<script src="https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js">'
+        in html
+    )
     assert "typeof L === 'undefined'" in html
 
 
@@ -332,4 +420,6 @@ def test_district_map_from_40k_flows_is_small_and_fast(tmp_path):
     path = save_map(m, tmp_path / "districts.html")
     elapsed = time.perf_counter() - start
     assert path.stat().st_size < 5e6
-    assert elapsed < 3.0 * 2  # target 3 s (benchmarks/bench_maps.py); slack for shared CI
+    assert (
+        elapsed < 3.0 * 2
+    )  # target 3 s (benchmarks/bench_maps.py); slack for shared CI

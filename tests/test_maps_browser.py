@@ -1,36 +1,51 @@
 """Flow maps rendered in a real headless Chromium with every network request aborted.
 
-Needs Debian's ``chromium`` (``apt-get install -y chromium``) and the playwright Python package;
-no ``playwright install`` is needed, the system browser is used.
+Needs Debian's ``chromium`` (``apt-get install -y chromium``) and the playwright Python
+package; no ``playwright install`` is needed, the system browser is used.
 """
 
 from pathlib import Path
 
+import kz_synthetic as syn
 import pytest
 
-import kz_synthetic as syn
 from kzspatial.maps import flow_map, save_map
 
 pytestmark = pytest.mark.browser
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
-    pytest.skip("/usr/bin/chromium is absent (apt-get install -y chromium)",
-                allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-Image = pytest.importorskip("PIL.Image", reason="Pillow is needed to inspect screenshots")
+    pytest.skip(
+        "/usr/bin/chromium is absent (apt-get install -y chromium)",
+        allow_module_level=True,
+    )
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="playwright is not installed"
+)
+Image = pytest.importorskip(
+    "PIL.Image", reason="Pillow is needed to inspect screenshots"
+)
 
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--no-first-run", "--disable-quic", "--hide-scrollbars"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--hide-scrollbars",
+]
 N_FLOWS = 80
 
 
 @pytest.fixture(scope="module")
 def browser():
     with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                              args=FLAGS)
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=FLAGS
+        )
         yield chromium
         chromium.close()
 
@@ -38,11 +53,19 @@ def browser():
 @pytest.fixture(scope="module")
 def map_html(tmp_path_factory):
     regions = syn.regions()
-    m = flow_map(regions, syn.od_flows(regions), top_n=N_FLOWS, hubs=syn.HUB_IDS,
-                 catchments=syn.catchments(regions), tiles="OpenStreetMap")
+    m = flow_map(
+        regions,
+        syn.od_flows(regions),
+        top_n=N_FLOWS,
+        hubs=syn.HUB_IDS,
+        catchments=syn.catchments(regions),
+        tiles="OpenStreetMap",
+    )
     folder = tmp_path_factory.mktemp("maps")
-    return {"offline": save_map(m, folder / "offline.html"),
-            "online": save_map(m, folder / "online.html", offline=False)}
+    return {
+        "offline": save_map(m, folder / "offline.html"),
+        "online": save_map(m, folder / "online.html", offline=False),
+    }
 
 
 def _open(browser, path):
