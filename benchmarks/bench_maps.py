@@ -139,16 +139,19 @@ def main() -> None:
     report.parent.mkdir(exist_ok=True)
     report.write_text(
         "# Flow-map benchmark (issue 7, target 4)\n\n"
-        f"Date: {dt.date.today().isoformat()}. Machine: {platform.machine()}, {_cpu_model()}, "
+        f"Date: {dt.date.today().isoformat()}. Machine: {platform.machine()}, "
+        f"{_cpu_model()}, "
         f"{os.cpu_count()} cores, shared with other jobs; "
         f"Python {platform.python_version()}, folium {folium.__version__}, "
         f"branca {branca.__version__}, geopandas {geopandas.__version__}.\n\n"
-        f"Median of {args.repeat} runs of `flow_map` + `save_map(offline=True)` (Leaflet, "
+        f"Median of {args.repeat} runs of `flow_map` + `save_map(offline=True)` "
+        "(Leaflet, "
         "jQuery and d3 inlined, about 0.4 MB of the size). Synthetic Voronoi zones and "
         "gravity flows from `tests/kz_synthetic.py`; 16-vertex arcs with arrowheads, "
         "coordinates rounded to 4 decimals, region outlines simplified at 0.005°.\n\n"
         f"{table}\n\n"
-        "Drawing all 40,000 flows is refused by default (`max_flows=5000`): as one GeoJSON "
+        "Drawing all 40,000 flows is refused by default (`max_flows=5000`): as one "
+        "GeoJSON "
         "layer that is about 13 MB and an unreadable hairball; keep the full OD in the "
         "GeoPackage.\n",
         encoding="utf-8",

@@ -101,7 +101,7 @@ _FLOW_COLOR = "37,37,37,255"
 
 
 def kz_albers_crs() -> CRS:
-    """Custom Albers equal-area CRS for Kazakhstan, named so QGIS does not show "unknown".
+    """Custom Albers equal-area CRS for Kazakhstan, named (QGIS shows the name).
 
     Standard parallels 45° and 51° N, central meridian 67° E, WGS84. All equal-area CRSs
     give identical areas; this one keeps shapes best over Kazakhstan (max. angular
@@ -157,7 +157,7 @@ def _nice(value: float) -> float:
 
 
 def _diverging_classes(values: pd.Series) -> list[dict[str, Any]]:
-    """Up to three classes per side of zero, split at the terciles of each side's magnitudes.
+    """Up to three classes per side of zero, split at the terciles of each side.
 
     Zero is always a break, so colours change sign exactly where net migration does;
     each side gets its own breaks because gains concentrate in a few cities while losses
@@ -253,7 +253,7 @@ def _validate(
     styles: Mapping[str, str],
     metadata: Mapping[str, Mapping[str, Any]],
 ) -> list[str]:
-    """Names of all layers to be written; raises one ValidationError listing every problem."""
+    """Names of the layers to write; one ValidationError lists every problem."""
     problems: list[str] = []
     if not layers:
         problems.append("layers is empty; pass e.g. {'regions': regions_gdf}")
@@ -272,8 +272,10 @@ def _validate(
             or _RESERVED.match(name)
         ):
             problems.append(
-                f"layer name {name!r} is not allowed: use lowercase snake_case ASCII starting "
-                "with a letter (at most 63 characters), not gpkg_*/rtree_*/sqlite_*/layer_styles"
+                f"layer name {name!r} is not allowed: use lowercase snake_case ASCII "
+                "starting "
+                "with a letter (at most 63 characters), not "
+                "gpkg_*/rtree_*/sqlite_*/layer_styles"
             )
         if not isinstance(frame, pd.DataFrame):
             problems.append(
@@ -373,7 +375,8 @@ def _ensure_metadata_tables(con: sqlite3.Connection) -> None:
             con.execute(
                 "INSERT INTO gpkg_extensions (table_name, column_name, extension_name, "
                 "definition, scope) VALUES (?, NULL, 'gpkg_metadata', "
-                "'http://www.geopackage.org/spec120/#extension_metadata', 'read-write')",
+                "'http://www.geopackage.org/spec120/#extension_metadata', "
+                "'read-write')",
                 (table,),
             )
 
@@ -384,7 +387,7 @@ def _write_qgis_metadata(
     metadata: Mapping[str, Mapping[str, Any]],
     provenance: Mapping[str, Any],
 ) -> None:
-    """One QMD document per layer in gpkg_metadata, linked through gpkg_metadata_reference."""
+    """Write one QMD document per layer into gpkg_metadata (+ a reference row)."""
     template = _templates().get_template("layer_metadata.qmd.j2")
     provenance_text = "; ".join(f"{k}={v}" for k, v in provenance.items())
     with sqlite3.connect(path) as con:
@@ -404,12 +407,14 @@ def _write_qgis_metadata(
                 ],
             )
             cursor = con.execute(
-                "INSERT INTO gpkg_metadata (md_scope, md_standard_uri, mime_type, metadata) "
+                "INSERT INTO gpkg_metadata (md_scope, md_standard_uri, mime_type, "
+                "metadata) "
                 "VALUES ('dataset', ?, 'text/xml', ?)",
                 (_QGIS_MD_URI, qmd),
             )
             con.execute(
-                "INSERT INTO gpkg_metadata_reference (reference_scope, table_name, md_file_id) "
+                "INSERT INTO gpkg_metadata_reference (reference_scope, table_name, "
+                "md_file_id) "
                 "VALUES ('table', ?, ?)",
                 (name, cursor.lastrowid),
             )

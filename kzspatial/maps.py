@@ -1,4 +1,4 @@
-"""Interactive flow maps of internal migration (folium / Leaflet), with an offline HTML writer.
+"""Interactive flow maps of internal migration (folium/Leaflet) and an offline writer.
 
 Flows are drawn as curved, directed arcs: quadratic Bézier curves computed in Web
 Mercator (EPSG:3857, the projection Leaflet displays), bent to the right of travel so
@@ -114,13 +114,15 @@ def _as_lonlat(points: ArrayLike, name: str) -> NDArray[np.float64]:
         arr = arr[np.newaxis, :]
     if arr.ndim != 2 or arr.shape[1] != 2:
         raise ValidationError(
-            f"{name} must have shape (n_flows, 2) of longitude/latitude; got shape {arr.shape}"
+            f"{name} must have shape (n_flows, 2) of longitude/latitude; got shape "
+            f"{arr.shape}"
         )
     if not np.all(np.isfinite(arr)):
         raise ValidationError(f"{name} contains NaN or infinite coordinates")
     if np.any(np.abs(arr[:, 1]) > _MAX_MERCATOR_LAT) or np.any(np.abs(arr[:, 0]) > 180):
         raise ValidationError(
-            f"{name} is out of range for EPSG:4326 longitude/latitude (|lat| <= 85.05 for "
+            f"{name} is out of range for EPSG:4326 longitude/latitude (|lat| <= 85.05 "
+            "for "
             "Web Mercator); reproject the points to EPSG:4326"
         )
     return arr
@@ -192,7 +194,8 @@ def flow_arcs(
         raise ValidationError(f"bend must be finite; got {bend!r}")
     if not (head_fraction > 0 and head_max_length > 0 and 0 < head_angle < 90):
         raise ValidationError(
-            "head_fraction and head_max_length must be > 0 and head_angle in (0, 90); got "
+            "head_fraction and head_max_length must be > 0 and head_angle in (0, 90); "
+            "got "
             f"{head_fraction!r}, {head_max_length!r}, {head_angle!r}"
         )
 
@@ -202,7 +205,8 @@ def flow_arcs(
     same = np.flatnonzero(length == 0)
     if same.size:
         raise ValidationError(
-            f"origin equals destination for {same.size} flow(s) (rows {same[:10].tolist()}); "
+            f"origin equals destination for {same.size} flow(s) (rows "
+            f"{same[:10].tolist()}); "
             "self-flows have no arc, drop them first"
         )
     right_normal = np.stack([chord[:, 1], -chord[:, 0]], axis=1)
@@ -240,7 +244,7 @@ def flow_arcs(
     return FlowArcs(arcs=_from_mercator(curve), arrowheads=_from_mercator(heads))
 
 
-# --------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 # Input checks shared by flow_lines and flow_map
 
 
@@ -248,13 +252,14 @@ def _require_columns(frame: pd.DataFrame, columns: Sequence[str], what: str) -> 
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise ValidationError(
-            f"{what} lacks column(s) {missing}; it has {list(frame.columns)}. Pass the actual "
+            f"{what} lacks column(s) {missing}; it has {list(frame.columns)}. Pass the "
+            "actual "
             "names via the *_col arguments"
         )
 
 
 def _anchor_points(regions_gdf: gpd.GeoDataFrame, region_id_col: str) -> pd.DataFrame:
-    """Longitude/latitude of a point inside each region, indexed by region id (as str)."""
+    """Longitude/latitude of a point inside each region, indexed by region id (str)."""
     if regions_gdf.crs is None:
         raise CRSError(
             "regions_gdf has no CRS; set it, e.g. regions_gdf.set_crs('EPSG:4326')"
@@ -291,7 +296,8 @@ def _check_flows(
         years = pd.unique(flows[YEAR])
         if year is None and len(years) > 1:
             raise ValidationError(
-                f"flows_df holds {len(years)} years {sorted(years.tolist())[:10]}; a map shows "
+                f"flows_df holds {len(years)} years {sorted(years.tolist())[:10]}; a "
+                "map shows "
                 "one year, pass year=... (one map per year)"
             )
         if year is not None:
@@ -357,7 +363,7 @@ def flow_lines(
     bend: float = 0.2,
     n_vertices: int = 16,
 ) -> gpd.GeoDataFrame:
-    """OD rows as curved LineString arcs in EPSG:4326, e.g. for the GeoPackage ``od_flows``.
+    """OD rows as curved LineString arcs in EPSG:4326 (the GeoPackage ``od_flows``).
 
     The arcs are the same as in :func:`flow_map` (without the arrowheads: QGIS draws
     them with a marker line at the last vertex).
@@ -413,7 +419,7 @@ def flow_lines(
     return gpd.GeoDataFrame(flows, geometry=geometry, crs="EPSG:4326")
 
 
-# --------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 # Flow selection
 
 
@@ -454,7 +460,8 @@ def _select_flows(
         if residual_col not in chosen.columns:
             if fitted_col not in chosen.columns:
                 raise ValidationError(
-                    f"mode='residual' needs a {residual_col!r} or {fitted_col!r} column in "
+                    f"mode='residual' needs a {residual_col!r} or {fitted_col!r} "
+                    "column in "
                     f"flows_df; it has {list(flows.columns)}"
                 )
             chosen[residual_col] = chosen[value_col] - chosen[fitted_col]
@@ -488,11 +495,13 @@ def _check_options(
     if mode == "threshold":
         if threshold is None or not np.isfinite(threshold) or threshold < 0:
             raise ValidationError(
-                f"mode='threshold' needs threshold= a finite number >= 0; got {threshold!r}"
+                "mode='threshold' needs threshold= a finite number >= 0; got "
+                f"{threshold!r}"
             )
     elif threshold is not None:
         raise ValidationError(
-            f"threshold= is only used with mode='threshold'; mode={mode!r} draws the top_n flows"
+            f"threshold= is only used with mode='threshold'; mode={mode!r} draws the "
+            "top_n flows"
         )
     if int(top_n) != top_n or top_n < 1:
         raise ValidationError(f"top_n must be a positive integer; got {top_n!r}")
@@ -502,7 +511,7 @@ def _check_options(
         )
 
 
-# --------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 # folium layers
 
 
@@ -840,16 +849,20 @@ def _add_flow_legend(
     )
     color = _FLOW_COLOR if mode != "residual" else _RESIDUAL_COLORS["positive"]
     rows = "".join(
-        f'<div class="kz-row"><svg width="44" height="14"><line x1="2" y1="7" x2="42" y2="7" '
-        f'stroke="{color}" stroke-linecap="round" stroke-width="{_width(v, size_max)}"/></svg>'
+        '<div class="kz-row"><svg width="44" height="14"><line x1="2" y1="7" x2="42" '
+        'y2="7" '
+        f'stroke="{color}" stroke-linecap="round" '
+        f'stroke-width="{_width(v, size_max)}"/></svg>'
         f"<span>{v:,.0f}</span></div>"
         for v in samples
         if v > 0
     )
     if mode == "residual":
         rows += "".join(
-            f'<div class="kz-row"><svg width="44" height="14"><line x1="2" y1="7" x2="42" '
-            f'y2="7" stroke="{c}" stroke-width="4"/></svg><span>{escape(text)}</span></div>'
+            '<div class="kz-row"><svg width="44" height="14"><line x1="2" y1="7" '
+            'x2="42" '
+            f'y2="7" stroke="{c}" '
+            f'stroke-width="4"/></svg><span>{escape(text)}</span></div>'
             for c, text in (
                 (_RESIDUAL_COLORS["positive"], "more than the model"),
                 (_RESIDUAL_COLORS["negative"], "fewer than the model"),
@@ -862,8 +875,10 @@ def _add_flow_legend(
         f"{rows}</div>"
     )
     css = (
-        "<style>.kz-legend{background:rgba(255,255,255,.92);padding:8px 10px;border-radius:4px;"
-        "box-shadow:0 1px 4px rgba(0,0,0,.35);font:12px/1.35 'Helvetica Neue',Arial,sans-serif;"
+        "<style>.kz-legend{background:rgba(255,255,255,.92);padding:8px 10px;"
+        "border-radius:4px;"
+        "box-shadow:0 1px 4px rgba(0,0,0,.35);font:12px/1.35 'Helvetica "
+        "Neue',Arial,sans-serif;"
         "color:#222;max-width:260px}.kz-title{font-weight:bold;font-size:14px;margin-bottom:2px}"
         ".kz-sub{color:#555;margin-bottom:4px}.kz-row{display:flex;align-items:center;gap:6px}"
         ".leaflet-container{background:#eef1f4}</style>"
@@ -1029,7 +1044,8 @@ def flow_map(
     )
     if len(chosen) > max_flows:
         raise ValidationError(
-            f"{len(chosen)} flows selected, more than max_flows={max_flows}: raise threshold, "
+            f"{len(chosen)} flows selected, more than max_flows={max_flows}: raise "
+            "threshold, "
             "use mode='top' with a smaller top_n, or raise max_flows"
         )
 
@@ -1128,7 +1144,7 @@ def flow_map(
     return m
 
 
-# --------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 # Writing HTML
 
 # Exact URLs folium 0.20 / branca 0.8 emit -> vendored file in kzspatial/_assets.
@@ -1152,8 +1168,10 @@ _ICON_ASSETS = (
 _SCRIPT_SRC = re.compile(r'<script\b[^>]*\bsrc="(https?://[^"]+)"[^>]*>\s*</script>\s*')
 _STYLESHEET = re.compile(r'<link\b[^>]*\bhref="(https?://[^"]+\.css)"[^>]*>\s*')
 _FALLBACK = (
-    "<script>if (typeof L === 'undefined') {document.body.insertAdjacentHTML('afterbegin', "
-    '\'<div class="kz-map-fallback" style="position:fixed;z-index:9999;top:0;left:0;right:0;'
+    "<script>if (typeof L === 'undefined') "
+    "{document.body.insertAdjacentHTML('afterbegin', "
+    '\'<div class="kz-map-fallback" '
+    'style="position:fixed;z-index:9999;top:0;left:0;right:0;'
     'padding:16px;background:#fff3cd;color:#664d03;font:15px Arial,sans-serif">The map '
     "library (Leaflet) could not be loaded, so this map cannot be shown. Save it with "
     "offline=True, or open it with network access; the data are also in the GeoPackage "
@@ -1185,7 +1203,7 @@ def _leaflet_css() -> str:
 
 
 def _inline_assets(html: str) -> str:
-    """Replace CDN links by the vendored files; drop unused icon assets; refuse the rest."""
+    """Inline vendored CDN assets, drop unused icon assets, refuse the rest."""
     uses_icons = "L.AwesomeMarkers" in html
     unknown: list[str] = []
 
@@ -1226,8 +1244,10 @@ def _inline_assets(html: str) -> str:
     html = _STYLESHEET.sub(stylesheet, html)
     if unknown:
         raise ValidationError(
-            f"offline=True cannot inline {len(unknown)} asset(s) that kzspatial does not vendor: "
-            f"{unknown}. Remove the plugin or icon markers that need them, or save with "
+            f"offline=True cannot inline {len(unknown)} asset(s) that kzspatial does "
+            "not vendor: "
+            f"{unknown}. Remove the plugin or icon markers that need them, or save "
+            "with "
             "offline=False"
         )
     return html
@@ -1240,7 +1260,7 @@ def save_map(
     offline: bool = True,
     overwrite: bool = False,
 ) -> Path:
-    """Write a folium map as one HTML file, by default self-contained for use without network.
+    """Write a folium map as one HTML file, by default self-contained (works offline).
 
     Parameters
     ----------

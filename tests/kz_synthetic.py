@@ -1,4 +1,4 @@
-"""Synthetic stand-ins for Kazakhstan's regions, districts and OD flows (map/GeoPackage tests).
+"""Synthetic stand-ins for Kazakhstan's regions, districts and OD flows.
 
 Generated in code, nothing read from disk: Voronoi cells around approximate oblast
 centres inside a rough outline of the country, with Astana, Almaty and Shymkent cut out
@@ -144,7 +144,7 @@ _CITY_RADIUS_DEG = 0.35
 
 
 def _voronoi_cells(points: np.ndarray) -> list[shapely.Geometry]:
-    """Voronoi cells of ``points`` clipped to the outline, in the order of ``points``."""
+    """Voronoi cells of ``points`` clipped to the outline, in ``points`` order."""
     cells = shapely.voronoi_polygons(shapely.multipoints(points), extend_to=KZ_OUTLINE)
     by_point = {}
     for cell in shapely.get_parts(cells):
@@ -154,7 +154,7 @@ def _voronoi_cells(points: np.ndarray) -> list[shapely.Geometry]:
 
 
 def regions() -> gpd.GeoDataFrame:
-    """20 region polygons (EPSG:4326), three city enclaves; columns as the real layer."""
+    """20 region polygons (EPSG:4326) with three city enclaves, real-layer columns."""
     table = pd.DataFrame(
         REGIONS,
         columns=[
@@ -188,7 +188,7 @@ def regions() -> gpd.GeoDataFrame:
 
 
 def districts(n: int = 224, seed: int = 1) -> gpd.GeoDataFrame:
-    """``n`` district polygons (EPSG:4326) as Voronoi cells of random points in the outline."""
+    """``n`` district polygons (EPSG:4326): Voronoi cells of random points."""
     rng = np.random.default_rng(seed)
     minx, miny, maxx, maxy = KZ_OUTLINE.bounds
     points: list[tuple[float, float]] = []
@@ -215,7 +215,7 @@ def od_flows(
     seed: int = 0,
     years: tuple[int, ...] = (2023,),
 ) -> pd.DataFrame:
-    """Gravity-model OD table between ``zones`` with observed, fitted and residual columns.
+    """Gravity-model OD table between ``zones``: observed, fitted and residual.
 
     All ordered pairs, or a random ``n_flows`` of them; one block per year.
     """
@@ -258,7 +258,7 @@ def od_flows(
 
 
 def catchments(zones: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Zones dissolved by nearest hub (straight-line), a stand-in for model catchments."""
+    """Zones dissolved by nearest hub, a stand-in for model catchments."""
     hubs = zones[zones["region_id"].isin(HUB_IDS)]
     hub_points = hubs.geometry.representative_point()
     points = zones.geometry.representative_point()

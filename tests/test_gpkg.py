@@ -1,4 +1,4 @@
-"""Tests of kzspatial.gpkg: round trip, QGIS styles and metadata, validity, atomic writes."""
+"""Tests of kzspatial.gpkg: round trip, QGIS styles/metadata, validity, atomicity."""
 
 import re
 import sqlite3

@@ -1,4 +1,4 @@
-"""Tests of kzspatial.maps: arc geometry, flow selection, HTML content, offline writing."""
+"""Tests of kzspatial.maps: arcs, flow selection, HTML content, offline writing."""
 
 import re
 import time
@@ -34,7 +34,7 @@ def _children(element):
 
 
 def _flow_features(m):
-    """Properties of the features in the map's flow layer (the GeoJSON holding "route")."""
+    """Feature properties of the map's flow layer (the GeoJSON holding "route")."""
     layers = [
         c
         for c in _children(m)
@@ -62,7 +62,7 @@ def _route(row, names):
 
 
 def _side(arc, start, end):
-    """Sign of the cross product chord × (mid vertex - start): < 0 means right of A→B."""
+    """Sign of chord × (mid vertex - start): negative means right of A→B."""
     mid = arc[len(arc) // 2]
     chord = np.subtract(end, start)
     offset = np.subtract(mid, start)
@@ -136,7 +136,7 @@ def test_flow_arcs_errors(origins, destinations, options, match):
         flow_arcs(origins, destinations, **options)
 
 
-# ---------------------------------------------------------------------------- flow_lines
+# ---------------------------------------------------------------------------- flow_line
 
 
 def test_flow_lines_are_curved_linestrings_in_4326(regions, flows):
@@ -228,7 +228,7 @@ def test_year_selects_one_year(regions):
     assert sorted(f["persons"] for f in features) == sorted(top["flow"].astype(float))
 
 
-# ---------------------------------------------------------------------------- HTML content
+# ---------------------------------------------------------------------------- HTML cont
 
 
 def test_map_layers_legend_and_single_flow_layer(regions, flows):
@@ -396,7 +396,7 @@ def test_online_html_keeps_cdn_links(regions, flows, tmp_path):
 def test_offline_refuses_unvendored_assets(regions, flows, tmp_path):
     m = flow_map(regions, flows, top_n=5)
     folium.Marker([48.0, 68.0], icon=folium.Icon(icon="home")).add_to(m)
-    with pytest.raises(ValidationError, match="cannot inline .* offline=False"):
+    with pytest.raises(ValidationError, match=r"cannot inline .* offline=False"):
         save_map(m, tmp_path / "m.html")
     assert not list(tmp_path.iterdir())
 

@@ -69,7 +69,7 @@ def map_html(tmp_path_factory):
 
 
 def _open(browser, path):
-    """Load ``path`` with all http(s) requests aborted; return the page and its JS errors."""
+    """Load ``path`` with http(s) requests aborted; return the page and JS errors."""
     page = browser.new_page(viewport={"width": 1200, "height": 800})
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
