@@ -36,14 +36,13 @@ import numpy as np
 import pandas as pd
 
 from ._errors import OverwriteError, ValidationError
+from .crs import KZ_AEA
 
 if TYPE_CHECKING:
     import jinja2
-    from pyproj import CRS
 
 __all__ = [
     "EQUAL_AREA_SUFFIX",
-    "kz_albers_crs",
     "render_default_style",
     "write_geopackage",
 ]
@@ -98,28 +97,6 @@ _CATEGORY_COLORS = [
     "179,179,179,190",
 ]
 _FLOW_COLOR = "37,37,37,255"
-
-
-def kz_albers_crs() -> CRS:
-    """Custom Albers equal-area CRS for Kazakhstan, named (QGIS shows the name).
-
-    Standard parallels 45° and 51° N, central meridian 67° E, WGS84. All equal-area CRSs
-    give identical areas; this one keeps shapes best over Kazakhstan (max. angular
-    distortion 0.77°).
-
-    Returns
-    -------
-    pyproj.CRS
-    """
-    from pyproj import CRS
-
-    wkt = CRS(
-        "+proj=aea +lat_0=48 +lon_0=67 +lat_1=45 +lat_2=51 +x_0=0 +y_0=0 "
-        "+ellps=WGS84 +units=m +no_defs"
-    ).to_wkt("WKT2_2019")
-    return CRS.from_wkt(
-        wkt.replace('"unknown"', '"KZ Albers Equal Area (kzspatial)"', 1)
-    )
 
 
 @cache
@@ -466,7 +443,7 @@ def write_geopackage(
         attribute tables. An integer ``fid`` column is used as the feature id, otherwise
         rows are numbered from 1.
     equal_area : collection of str, optional
-        Spatial layers to copy as ``<name>_kz_aea`` in :func:`kz_albers_crs`, for areas
+        Spatial layers to copy as ``<name>_kz_aea`` in :data:`kzspatial.crs.KZ_AEA`, for areas
         and densities.
     styles : mapping of str to str, optional
         QML text per layer, overriding the default styles (see
@@ -517,7 +494,7 @@ def write_geopackage(
             frame = frame.to_crs("EPSG:4326")
         frames[name] = frame
         if name in equal_area:
-            frames[f"{name}{EQUAL_AREA_SUFFIX}"] = frame.to_crs(kz_albers_crs())
+            frames[f"{name}{EQUAL_AREA_SUFFIX}"] = frame.to_crs(KZ_AEA)
     spatial = {n for n, f in frames.items() if hasattr(f, "geometry")}
     all_styles = {
         n: qml

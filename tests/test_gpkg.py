@@ -13,7 +13,8 @@ import pyogrio
 import pytest
 
 from kzspatial._errors import OverwriteError, ValidationError
-from kzspatial.gpkg import kz_albers_crs, render_default_style, write_geopackage
+from kzspatial.crs import KZ_AEA
+from kzspatial.gpkg import render_default_style, write_geopackage
 from kzspatial.maps import flow_lines
 
 QMD_URI = "http://mrcc.com/qgis.dtd"
@@ -114,7 +115,7 @@ def test_round_trip_keeps_values_fids_and_cyrillic(gpkg, layers):
 
 def test_equal_area_copy(gpkg):
     copy = pyogrio.read_dataframe(gpkg, layer="regions_kz_aea")
-    assert copy.crs.equals(kz_albers_crs())
+    assert copy.crs.equals(KZ_AEA)
     info = _query(
         gpkg,
         "SELECT srs_name FROM gpkg_spatial_ref_sys s JOIN gpkg_contents c "
