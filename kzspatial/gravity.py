@@ -204,6 +204,14 @@ class _Design:
         """Boolean mask of the cells in the likelihood, shape ``(n_years, n, n)``."""
         return self.exclude(np.ones(self.y.shape)).astype(bool)
 
+    def n_modelled(self) -> int:
+        """Number of cells in the likelihood, counted without building the mask."""
+        both = self.active_origins & self.active_destinations
+        return int(
+            (self.active_origins.sum(axis=1) * self.active_destinations.sum(axis=1)).sum()
+            - (both.sum() if self.exclude_self else 0)
+        )
+
 
 @dataclasses.dataclass(frozen=True)
 class _Moments:
@@ -223,13 +231,14 @@ def _moments(d: _Design, w: NDArray[np.float64], scratch: NDArray[np.float64]) -
     kp, ko = d.n_pair, d.origin.shape[2]
     p = d.n_theta
     o_sl, d_sl = slice(kp, kp + ko), slice(kp + ko, p)
-    row_total = w.sum(axis=2)
-    col_total = w.sum(axis=1)
+    ones = np.ones((n_years, n, 1))
+    row_total = _matvecs(w, ones)[..., 0]
+    col_total = _matvecs(w, ones, transpose=True)[..., 0]
     row = np.empty((n_years, n, p))
     col = np.empty((n_years, n, p))
     gram = np.empty((p, p))
-    w_dest = np.matmul(w, d.destination)  # sum_j w_ij z_j
-    w_orig = np.matmul(w.transpose(0, 2, 1), d.origin)  # sum_i w_ij x_i
+    w_dest = _matvecs(w, d.destination)  # sum_j w_ij z_j
+    w_orig = _matvecs(w, d.origin, transpose=True)  # sum_i w_ij x_i
     for k, regressor in enumerate(d.pair):
         np.multiply(w, regressor, out=scratch)
         row[..., k] = scratch.sum(axis=2)
@@ -258,14 +267,42 @@ def _linear_predictor(
 ) -> NDArray[np.float64]:
     """Write ``mu = exp(eta)`` into ``out`` and zero the excluded cells."""
     kp, ko = d.n_pair, d.origin.shape[2]
-    out[...] = 0.0
-    for k, regressor in enumerate(d.pair):
-        out += theta[k] * regressor
+    np.multiply(d.pair[0], theta[0], out=out)
+    for k in range(1, kp):
+        out += theta[k] * d.pair[k]
     out += (alpha + d.origin @ theta[kp : kp + ko])[..., None]
     out += (delta + d.destination @ theta[kp + ko :])[:, None, :]
     with np.errstate(over="ignore"):
         np.exp(out, out=out)
     return d.exclude(out)
+
+
+def _matvecs(
+    mat: NDArray[np.float64], vecs: NDArray[np.float64], *, transpose: bool = False
+) -> NDArray[np.float64]:
+    """``mat[t] @ vecs[t]`` (or ``mat[t].T @ vecs[t]``) for stacked matrices.
+
+    Parameters
+    ----------
+    mat : ndarray, shape (T, n, n)
+    vecs : ndarray, shape (T, n, k)
+
+    Returns
+    -------
+    ndarray, shape (T, n, k)
+
+    Notes
+    -----
+    One BLAS matrix-vector product per year and column: for a handful of columns this
+    is several times faster than a batched ``matmul``, whose thin-matrix kernels do
+    not stream the ``n x n`` matrix at memory bandwidth.
+    """
+    out = np.empty(vecs.shape)
+    for t in range(mat.shape[0]):
+        matrix = mat[t].T if transpose else mat[t]
+        for k in range(vecs.shape[2]):
+            out[t, :, k] = matrix @ np.ascontiguousarray(vecs[t, :, k])
+    return out
 
 
 def _safe_reciprocal(x: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -281,6 +318,7 @@ def _solve_two_way(
     rhs_rows: NDArray[np.float64],
     rhs_cols: NDArray[np.float64],
     *,
+    scale: NDArray[np.float64],
     rtol: float,
     max_iter: int,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], int]:
@@ -297,9 +335,13 @@ def _solve_two_way(
     mu : ndarray, shape (T, n, n)
     row_total, col_total : ndarray, shape (T, n)
     rhs_rows, rhs_cols : ndarray, shape (T, n, m)
+    scale : ndarray, shape (m,)
+        Magnitude of each solution column (1 for log-scale effects, ``max |x|`` for a
+        regressor), the floor of the stopping rule.
     rtol : float
-        Stop when the preconditioned residual norm falls below ``rtol`` times that of
-        the right-hand side, for every year and column.
+        Stop when, for every year and column, ``max |r_j| / C_j`` (the residual in
+        solution units) falls below ``rtol`` times the larger of its initial value and
+        ``scale``: the floor keeps nearly-zero right-hand sides from chasing rounding.
     max_iter : int
 
     Returns
@@ -309,21 +351,20 @@ def _solve_two_way(
     """
     inv_r = _safe_reciprocal(row_total)[..., None]
     inv_c = _safe_reciprocal(col_total)[..., None]
-    mu_t = mu.transpose(0, 2, 1)
     col_total = col_total[..., None]
 
     def schur(v: NDArray[np.float64]) -> NDArray[np.float64]:
-        return col_total * v - np.matmul(mu_t, np.matmul(mu, v) * inv_r)
+        return col_total * v - _matvecs(mu, _matvecs(mu, v) * inv_r, transpose=True)
 
-    rhs = rhs_cols - np.matmul(mu_t, rhs_rows * inv_r)
+    rhs = rhs_cols - _matvecs(mu, rhs_rows * inv_r, transpose=True)
     zb = np.zeros_like(rhs)
     resid = rhs.copy()
     precond = inv_c * resid
     rz = np.sum(resid * precond, axis=1, keepdims=True)
-    stop = rtol**2 * rz
+    stop = rtol * np.maximum(np.abs(precond).max(axis=1, keepdims=True), scale)
     direction = precond
     n_iter = 0
-    while n_iter < max_iter and np.any(rz > stop):
+    while n_iter < max_iter and np.any(np.abs(precond).max(axis=1, keepdims=True) > stop):
         s_dir = schur(direction)
         curvature = np.sum(direction * s_dir, axis=1, keepdims=True)
         step = np.divide(rz, curvature, out=np.zeros_like(rz), where=curvature > 0)
@@ -335,7 +376,7 @@ def _solve_two_way(
         direction = precond + ratio * direction
         rz = rz_new
         n_iter += 1
-    za = (rhs_rows - np.matmul(mu, zb)) * inv_r
+    za = (rhs_rows - _matvecs(mu, zb)) * inv_r
     return za, zb, n_iter
 
 
@@ -360,6 +401,7 @@ def _partial_out(
     extra_rows: NDArray[np.float64] | None,
     extra_cols: NDArray[np.float64] | None,
     *,
+    x_scale: NDArray[np.float64],
     rtol: float,
     max_iter: int,
 ) -> tuple[_Partial, NDArray[np.float64] | None, NDArray[np.float64] | None, int]:
@@ -372,8 +414,10 @@ def _partial_out(
     if d.origin_fe and d.destination_fe:
         rows = np.concatenate([extra_rows[..., None], m.row], axis=2)
         cols = np.concatenate([extra_cols[..., None], m.col], axis=2)
+        scale = np.concatenate([[1.0], x_scale])
         sol_a, sol_b, n_cg = _solve_two_way(
-            mu, m.row_total, m.col_total, rows, cols, rtol=rtol, max_iter=max_iter
+            mu, m.row_total, m.col_total, rows, cols, scale=scale, rtol=rtol,
+            max_iter=max_iter,
         )
         extra_a, extra_b = sol_a[..., 0], sol_b[..., 0]
         za, zb = sol_a[..., 1:], sol_b[..., 1:]
@@ -412,6 +456,20 @@ def _balance(
         delta += np.log(factor, out=np.zeros_like(factor), where=factor > 0)
 
 
+def _concentrate_intercept(
+    d: _Design, mu: NDArray[np.float64], theta: NDArray[np.float64], obs_totals: NDArray[np.float64]
+) -> None:
+    """Unconstrained model: rescale so each year's fitted total equals the observed one.
+
+    This maximises the likelihood over the intercept and year effects exactly (their
+    score is ``sum(y) - sum(mu)`` per year), the analogue of :func:`_balance`.
+    """
+    log_factor = np.log(obs_totals / mu.sum(axis=(1, 2)))
+    mu *= np.exp(log_factor)[:, None, None]
+    theta[d.n_pair] += log_factor[0]  # intercept
+    theta[d.n_pair + 1 : d.n_pair + d.y.shape[0]] += log_factor[1:] - log_factor[0]
+
+
 def _check_identified(
     gram: NDArray[np.float64], hessian: NDArray[np.float64], names: Sequence[str], fe: str
 ) -> None:
@@ -446,6 +504,7 @@ class _Solution:
     delta: NDArray[np.float64]
     mu: NDArray[np.float64]
     partial: _Partial
+    xty: NDArray[np.float64]  # X'y, the sufficient statistics of theta
     n_iter: int
     converged: bool
 
@@ -458,6 +517,11 @@ def _fit(d: _Design, *, tol: float, max_iter: int, cg_max_iter: int) -> _Solutio
     scratch = np.empty_like(d.y)
     mu = np.empty_like(d.y)
     xty = _moments(d, d.y, scratch).total
+    x_scale = np.array([
+        *(max(x.max(), -x.min()) for x in d.pair),
+        *np.abs(d.origin).max(axis=(0, 1), initial=0.0),
+        *np.abs(d.destination).max(axis=(0, 1), initial=0.0),
+    ])
     fe_name = " and ".join(
         name for name, on in (("origin", d.origin_fe), ("destination", d.destination_fe)) if on
     )
@@ -467,7 +531,7 @@ def _fit(d: _Design, *, tol: float, max_iter: int, cg_max_iter: int) -> _Solutio
     delta = np.zeros((n_years, n))
     if not (d.origin_fe or d.destination_fe):
         # the unconstrained design's first origin-level column is the intercept
-        theta[d.n_pair] = np.log(d.y.sum() / d.modelled().sum())
+        theta[d.n_pair] = np.log(d.y.sum() / d.n_modelled())
     _linear_predictor(d, theta, alpha, delta, mu)
     for _ in range(1 if d.origin_fe != d.destination_fe else 5):
         _balance(d, mu, alpha, delta, obs_rows, obs_cols)
@@ -489,6 +553,7 @@ def _fit(d: _Design, *, tol: float, max_iter: int, cg_max_iter: int) -> _Solutio
             m,
             obs_rows - m.row_total,
             obs_cols - m.col_total,
+            x_scale=x_scale,
             rtol=cg_rtol,
             max_iter=cg_max_iter,
         )
@@ -513,7 +578,10 @@ def _fit(d: _Design, *, tol: float, max_iter: int, cg_max_iter: int) -> _Solutio
                 break
             shrink /= 2
         theta, alpha, delta = new
-        _balance(d, mu, alpha, delta, obs_rows, obs_cols)
+        if d.origin_fe or d.destination_fe:
+            _balance(d, mu, alpha, delta, obs_rows, obs_cols)
+        else:
+            _concentrate_intercept(d, mu, theta, obs_rows.sum(axis=1))
         loglik = loglik_kernel(mu.sum(), theta, alpha, delta)
         change = np.max(np.abs(shrink * step) / np.maximum(np.abs(theta), 1.0), initial=0.0)
         # tighten the inner solve as Newton closes in: keeps convergence quadratic
@@ -532,9 +600,26 @@ def _fit(d: _Design, *, tol: float, max_iter: int, cg_max_iter: int) -> _Solutio
     m = _moments(d, mu, scratch)
     partial = _partial_out(
         d, mu, m, np.zeros_like(obs_rows), np.zeros_like(obs_cols),
-        rtol=1e-12, max_iter=cg_max_iter,
+        x_scale=x_scale, rtol=1e-12, max_iter=cg_max_iter,
     )[0]
-    return _Solution(theta, alpha, delta, mu, partial, n_iter, converged)
+    return _Solution(theta, alpha, delta, mu, partial, xty, n_iter, converged)
+
+
+def _count_terms(y: NDArray[np.float64]) -> tuple[float, float]:
+    """``sum(y log y)`` and ``sum(log y!)`` (``gammaln(y + 1)``) of the flows.
+
+    Integer flows are tabulated first, so the special functions run once per distinct
+    value rather than once per cell.
+    """
+    peak = float(y.max())
+    if peak < 4 * y.size and np.all(y == np.floor(y)):
+        tally = np.bincount(y.astype(np.int64).ravel())
+        values = np.arange(tally.size, dtype=np.float64)
+        return (
+            float(tally @ special.xlogy(values, values)),
+            float(tally @ special.gammaln(values + 1.0)),
+        )
+    return float(special.xlogy(y, y).sum()), float(special.gammaln(y + 1.0).sum())
 
 
 # ------------------------------------------------------------------------- results
@@ -921,8 +1006,11 @@ def _cost_regressor(
     stacked = np.array(np.broadcast_to(raw, (n_years, n, n)))
     if exclude_self:
         stacked.reshape(n_years, n * n)[:, :: n + 1] = 1.0  # placeholder, excluded below
-    bad = ~np.isfinite(stacked) | (stacked < 0) | ((stacked == 0) & (cost_func == "pow"))
-    if bad.any():
+    try:
+        regressor = cost_regressor(stacked, cost_func)
+    except ValidationError:
+        # find the offending pairs only once we know there are some
+        bad = ~np.isfinite(stacked) | (stacked < 0) | ((stacked == 0) & (cost_func == "pow"))
         remedy = (
             "; power decay needs positive costs: give intra-zonal pairs a positive cost, "
             "keep self_flows='drop', or use cost_func='exp'"
@@ -933,7 +1021,6 @@ def _cost_regressor(
             f"{int(bad.sum())} modelled pairs: {_pair_labels(bad, ids, years)}{remedy}"
         )))
         return None
-    regressor = cost_regressor(stacked, cost_func)
     if exclude_self:
         regressor.reshape(n_years, n * n)[:, :: n + 1] = 0.0
     return regressor
@@ -1131,46 +1218,69 @@ def _covariances(
     """HC0 and cluster-robust sandwich covariances of theta with the effects profiled out.
 
     By the partitioned inverse, the theta block of the full sandwich is
-    ``H^-1 (sum s s') H^-1`` with scores ``s = (y - mu) x_tilde``, ``x_tilde`` the
-    regressors minus their projection on the fixed effects.
+    ``H^-1 (sum s s') H^-1`` with scores ``s = (y - mu) x_tilde``, ``x_tilde = x - za_i
+    - zb_j`` the regressors minus their projection on the fixed effects. ``x_tilde`` is
+    a linear map ``L`` of an augmented design whose zone-level columns include ``-za``
+    and ``-zb``, so every meat is ``L (weighted moments) L'`` without forming the
+    ``p`` score arrays; only the pair clusters of a panel need them.
     """
-    p = d.n_theta
-    kp, ko = d.n_pair, d.origin.shape[2]
+    p, kp = d.n_theta, d.n_pair
+    ko, kd = d.origin.shape[2], d.destination.shape[2]
+    za = sol.partial.za if d.origin_fe else np.zeros(sol.partial.za.shape[:2] + (0,))
+    zb = sol.partial.zb if d.destination_fe else np.zeros(sol.partial.zb.shape[:2] + (0,))
+    augmented = dataclasses.replace(
+        d,
+        origin=np.concatenate([d.origin, -za], axis=2),
+        destination=np.concatenate([d.destination, -zb], axis=2),
+        names=tuple(f"x{k}" for k in range(p + za.shape[2] + zb.shape[2])),
+    )
+    ko_aug = ko + za.shape[2]
+    to_theta = np.zeros((p, len(augmented.names)))
+    to_theta[np.arange(kp + ko), np.arange(kp + ko)] = 1.0
+    to_theta[kp + ko + np.arange(kd), kp + ko_aug + np.arange(kd)] = 1.0
+    if za.shape[2]:
+        to_theta[np.arange(p), kp + ko + np.arange(p)] = 1.0
+    if zb.shape[2]:
+        to_theta[np.arange(p), kp + ko_aug + kd + np.arange(p)] = 1.0
+
     bread = np.linalg.inv(sol.partial.hessian)
-    resid = d.y - sol.mu
-    scores = []
-    for k in range(p):
-        if k < kp:
-            x = d.pair[k].copy()
-        elif k < kp + ko:
-            x = np.repeat(d.origin[..., k - kp, None], d.y.shape[2], axis=2)
-        else:
-            x = np.repeat(d.destination[:, None, :, k - kp - ko], d.y.shape[1], axis=1)
-        x -= sol.partial.za[..., k, None]
-        x -= sol.partial.zb[:, None, :, k]
-        scores.append(np.multiply(x, resid, out=x))
-    meat_hc0 = np.array([[np.vdot(s, r) for r in scores] for s in scores])
-    modelled = d.modelled()
-    by_origin = np.stack([s.sum(axis=(0, 2)) for s in scores], axis=1)
-    by_destination = np.stack([s.sum(axis=(0, 1)) for s in scores], axis=1)
-    if d.y.shape[0] == 1:
-        meat_pair = meat_hc0
-    else:
-        by_pair = np.stack([s.sum(axis=0).ravel() for s in scores], axis=1)
+    scratch = np.empty_like(d.y)
+    resid = np.subtract(d.y, sol.mu)
+    first = _moments(augmented, resid, scratch)
+    by_origin = first.row.sum(axis=0) @ to_theta.T
+    by_destination = first.col.sum(axis=0) @ to_theta.T
+    if d.y.shape[0] > 1:
+        by_pair = np.zeros((d.y.shape[1] * d.y.shape[2], p))
+        for k in range(p):
+            x = np.zeros_like(d.y)
+            for term, weight in enumerate(to_theta[k]):
+                if weight == 0:
+                    continue
+                if term < kp:
+                    x += augmented.pair[term]
+                elif term < kp + ko_aug:
+                    x += augmented.origin[..., term - kp, None]
+                else:
+                    x += augmented.destination[:, None, :, term - kp - ko_aug]
+            by_pair[:, k] = np.multiply(x, resid, out=x).sum(axis=0).ravel()
         meat_pair = by_pair.T @ by_pair
+        n_pairs = int(d.modelled().any(axis=0).sum())
+    np.multiply(resid, resid, out=resid)
+    meat_hc0 = to_theta @ _moments(augmented, resid, scratch).gram @ to_theta.T
+    if d.y.shape[0] == 1:
+        meat_pair, n_pairs = meat_hc0, d.n_modelled()
 
     def sandwich(meat: NDArray[np.float64], n_clusters: int) -> NDArray[np.float64]:
         return n_clusters / (n_clusters - 1) * bread @ meat @ bread
 
-    cov_origin = sandwich(by_origin.T @ by_origin, int(modelled.any(axis=(0, 2)).sum()))
+    cov_origin = sandwich(by_origin.T @ by_origin, int(d.active_origins.any(axis=0).sum()))
     cov_destination = sandwich(
-        by_destination.T @ by_destination, int(modelled.any(axis=(0, 1)).sum())
+        by_destination.T @ by_destination, int(d.active_destinations.any(axis=0).sum())
     )
-    cov_pair = sandwich(meat_pair, int(modelled.any(axis=0).sum()))
     clustered = {
         "origin": cov_origin,
         "destination": cov_destination,
-        "two-way": cov_origin + cov_destination - cov_pair,
+        "two-way": cov_origin + cov_destination - sandwich(meat_pair, n_pairs),
     }
     return bread @ meat_hc0 @ bread, clustered
 
@@ -1282,14 +1392,23 @@ def fit_gravity(
         )
     cov_robust, cov_cluster = _covariances(design, sol)
     names = design.names
-    modelled = design.modelled()
     y, mu = design.y, sol.mu
-    n_obs = int(modelled.sum())
-    with np.errstate(divide="ignore", invalid="ignore"):
-        dev = float(2.0 * np.sum(special.xlogy(y, y) - special.xlogy(y, mu) - (y - mu)))
-        null_mu = y.sum() / n_obs
-        null_dev = float(2.0 * np.sum(special.xlogy(y, y) - special.xlogy(y, null_mu)))
-        llf = float(np.sum(special.xlogy(y, mu) - mu - special.gammaln(y + 1.0) * modelled))
+    n_obs = design.n_modelled()
+    # likelihood terms from sufficient statistics: sum(y log mu) = sum(y * eta)
+    y_log_mu = float(
+        sol.theta @ sol.xty
+        + np.sum(y.sum(axis=2) * sol.alpha)
+        + np.sum(y.sum(axis=1) * sol.delta)
+    )
+    y_total, mu_total = float(y.sum()), float(mu.sum())
+    y_log_y, log_factorials = _count_terms(y)
+    dev = 2.0 * (y_log_y - y_log_mu - y_total + mu_total)
+    null_dev = 2.0 * (y_log_y - y_total * np.log(y_total / n_obs))
+    llf = y_log_mu - mu_total - log_factorials
+    resid = np.subtract(y, mu)
+    fit_srmse = float(np.sqrt(np.vdot(resid, resid) / n_obs) / (y_total / n_obs))
+    fit_ssi = float(2.0 * np.minimum(y, mu, out=resid).sum() / (y_total + mu_total))
+    del resid
     n_params = (
         len(names)
         + (int(design.active_origins.sum()) if design.origin_fe else 0)
@@ -1308,7 +1427,8 @@ def fit_gravity(
         # identification: destination effects of each year have mean zero
         shift = np.nanmean(np.where(design.active_destinations, delta, np.nan), axis=1)
         alpha, delta = alpha + shift[:, None], delta - shift[:, None]
-    fitted = design.exclude(mu.copy(), np.nan)
+    # the fitted flows are the solution's array, NaN outside the model from here on
+    fitted = design.exclude(mu, np.nan)
     fitted = fitted if years is not None else fitted[0]
     return GravityFit(
         params=dict(zip(names, map(float, sol.theta), strict=True)),
@@ -1319,13 +1439,13 @@ def fit_gravity(
         },
         cov_robust=cov_robust,
         cov_cluster=cov_cluster,
-        deviance=dev,
-        null_deviance=null_dev,
-        llf=llf,
-        aic=-2.0 * llf + 2.0 * n_params,
-        pseudo_r2=1.0 - dev / null_dev,
-        srmse=srmse(y[modelled], mu[modelled]),
-        ssi=ssi(y[modelled], mu[modelled]),
+        deviance=float(dev),
+        null_deviance=float(null_dev),
+        llf=float(llf),
+        aic=float(-2.0 * llf + 2.0 * n_params),
+        pseudo_r2=float(1.0 - dev / null_dev),
+        srmse=fit_srmse,
+        ssi=fit_ssi,
         fitted=fitted,
         origin_effects=effects(alpha, design.active_origins, design.origin_fe),
         destination_effects=effects(delta, design.active_destinations, design.destination_fe),
