@@ -101,7 +101,8 @@ def run_spint(data, constraint):
 
     origin, destination, flow, km = long_format(data)
     flow = flow.astype(np.int64)  # spint insists on an integer dtype
-    o_pop, d_pop = data["log_pop"][origin], data["log_pop"][destination]
+    # spint takes masses and logs them itself
+    o_pop, d_pop = np.exp(data["log_pop"][origin]), np.exp(data["log_pop"][destination])
     start = time.perf_counter()
     if constraint == "doubly":
         fit = Doubly(flow, origin, destination, km, "pow")
