@@ -1,10 +1,10 @@
 """Parameter-free and one-parameter baselines for spatial-interaction models.
 
-- :func:`radiation`: the radiation model :cite:`simini2012universal`, production
+- :func:`radiation`: the radiation model (Simini et al. 2012), production
   constrained by the observed outflows; normalising each row is exactly the finite-size
-  correction of :cite:`masucci2013gravity`.
+  correction of (Masucci et al. 2013).
 - :func:`intervening_opportunities`: Stouffer's intervening opportunities in Schneider's
-  exponential form :cite:`stouffer1940intervening,schneider1959gravity`, with the
+  exponential form (Stouffer 1940; Schneider 1959), with the
   acceptance parameter fitted by Poisson maximum likelihood.
 - :func:`compare_models`: scores gravity fits and baselines on the same cells with the
   metrics of :mod:`kzspatial.gravity` (deviance, pseudo-R², SRMSE, SSI, AIC).

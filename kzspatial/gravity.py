@@ -1,8 +1,8 @@
 """Spatial-interaction (gravity) models of the Wilson family, fitted by PPML.
 
 One entry point, :func:`fit_gravity`, fits the unconstrained, production-constrained,
-attraction-constrained and doubly-constrained models :cite:`wilson1971family` by Poisson
-pseudo-maximum likelihood with a log link :cite:`silva2006log`:
+attraction-constrained and doubly-constrained models (Wilson 1971) by Poisson
+pseudo-maximum likelihood with a log link (Santos Silva and Tenreyro 2006):
 
 .. math::
 
@@ -13,7 +13,7 @@ where ``g`` is the decay regressor of :mod:`kzspatial.decay` (``log c`` for powe
 ``c`` for exponential decay), ``t`` indexes years of a panel, ``alpha`` are origin(-year)
 fixed effects (production and doubly constrained; an intercept and year effects in the
 unconstrained model), ``delta`` destination(-year) fixed effects (attraction and doubly
-constrained). Metric names follow ``spint`` :cite:`oshan2016primer`.
+constrained). Metric names follow ``spint`` (Oshan 2016).
 
 Algorithm
 ---------
@@ -51,9 +51,6 @@ standard errors are computed.
 
 References
 ----------
-.. bibliography::
-   :filter: docname in docnames
-
 - Wilson, A. G. (1971). A family of spatial interaction models, and associated
   developments. Environment and Planning A, 3(1), 1-32.
 - Santos Silva, J. M. C. and Tenreyro, S. (2006). The log of gravity. Review of
@@ -321,7 +318,7 @@ def _solve_two_way(
     scale: NDArray[np.float64],
     rtol: float,
     max_iter: int,
-) -> tuple[NDArray[np.float64], NDArray[np.float64], int]:
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Solve the information system of two-way fixed effects for several right-hand sides.
 
     Solves ``[[diag(R), M], [M^T, diag(C)]] [za; zb] = [ra; rb]`` per year by conjugate
@@ -347,7 +344,6 @@ def _solve_two_way(
     Returns
     -------
     za, zb : ndarray, shape (T, n, m)
-    n_iter : int
     """
     inv_r = _safe_reciprocal(row_total)[..., None]
     inv_c = _safe_reciprocal(col_total)[..., None]
@@ -377,7 +373,7 @@ def _solve_two_way(
         rz = rz_new
         n_iter += 1
     za = (rhs_rows - _matvecs(mu, zb)) * inv_r
-    return za, zb, n_iter
+    return za, zb
 
 
 @dataclasses.dataclass(frozen=True)
@@ -404,18 +400,17 @@ def _partial_out(
     x_scale: NDArray[np.float64],
     rtol: float,
     max_iter: int,
-) -> tuple[_Partial, NDArray[np.float64] | None, NDArray[np.float64] | None, int]:
+) -> tuple[_Partial, NDArray[np.float64] | None, NDArray[np.float64] | None]:
     """Project the regressors (and one extra right-hand side) on the fixed effects."""
     shape = m.row.shape
     za = np.zeros(shape)
     zb = np.zeros(shape)
     extra_a = extra_b = None
-    n_cg = 0
     if d.origin_fe and d.destination_fe:
         rows = np.concatenate([extra_rows[..., None], m.row], axis=2)
         cols = np.concatenate([extra_cols[..., None], m.col], axis=2)
         scale = np.concatenate([[1.0], x_scale])
-        sol_a, sol_b, n_cg = _solve_two_way(
+        sol_a, sol_b = _solve_two_way(
             mu, m.row_total, m.col_total, rows, cols, scale=scale, rtol=rtol,
             max_iter=max_iter,
         )
@@ -434,7 +429,7 @@ def _partial_out(
         - np.einsum("tik,til->kl", m.row, za)
         - np.einsum("tjk,tjl->kl", m.col, zb)
     )
-    return _Partial(za, zb, (hessian + hessian.T) / 2), extra_a, extra_b, n_cg
+    return _Partial(za, zb, (hessian + hessian.T) / 2), extra_a, extra_b
 
 
 def _balance(
@@ -590,7 +585,7 @@ def _fit(
     while n_iter < max_iter:
         n_iter += 1
         m = _moments(d, mu, scratch)
-        partial, step_a, step_b, _ = _partial_out(
+        partial, step_a, step_b = _partial_out(
             d,
             mu,
             m,

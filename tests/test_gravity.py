@@ -226,6 +226,23 @@ def test_recovers_known_parameters(constraint):
     assert low < -1.2 < high
 
 
+@pytest.mark.parametrize("constraint", CONSTRAINTS)
+def test_warm_start_does_not_change_the_estimate(constraint, monkeypatch):
+    import kzspatial.gravity as gravity
+
+    flows, cost, log_pop = simulate(2 * gravity._WARM_START_ZONES + 20, seed=21, scale=5.0)
+    origin_vars, destination_vars = covariates(constraint, log_pop)
+    kwargs = {"constraint": constraint, "origin_vars": origin_vars,
+              "destination_vars": destination_vars}
+    warm = fit_gravity(flows, cost, **kwargs)
+    monkeypatch.setattr(gravity, "_WARM_START_ZONES", 10**6)
+    cold = fit_gravity(flows, cost, **kwargs)
+    assert warm.n_iter < cold.n_iter
+    for name, value in cold.params.items():
+        assert_allclose(warm.params[name], value, rtol=1e-9)
+        assert_allclose(warm.bse_robust[name], cold.bse_robust[name], rtol=1e-7)
+
+
 # ---------------------------------------------------------------------- panels
 @pytest.mark.parametrize("constraint", ["unconstrained", "doubly"])
 def test_panel_matches_statsmodels(sm, constraint):
