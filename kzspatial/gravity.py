@@ -605,6 +605,17 @@ def _fit(
         step = np.linalg.solve(partial.hessian, grad)
         step_alpha = np.zeros_like(alpha) if step_a is None else step_a - partial.za @ step
         step_beta = np.zeros_like(delta) if step_b is None else step_b - partial.zb @ step
+        if d.origin_fe and d.destination_fe:
+            # move the free constant (alpha + c, delta - c) out of the step: mu is
+            # unchanged, and the step's size then measures the change of the fit
+            shift = np.mean(step_beta, axis=1, where=d.active_destinations, keepdims=True)
+            step_alpha += shift
+            step_beta -= shift
+        change = np.max(np.abs(step) / np.maximum(np.abs(theta), 1.0), initial=0.0)
+        if max(change, np.abs(step_alpha).max(), np.abs(step_beta).max()) < tol:
+            # the remaining step is negligible: mu, m and partial belong to the optimum
+            converged = True
+            break
         # damped Newton: halve until the (concave) log-likelihood does not decrease
         shrink = 1.0
         for _halving in range(40):
@@ -621,25 +632,24 @@ def _fit(
         else:
             _concentrate_intercept(d, mu, theta, obs_rows.sum(axis=1))
         loglik = loglik_kernel(mu.sum(), theta, alpha, delta)
-        change = np.max(np.abs(shrink * step) / np.maximum(np.abs(theta), 1.0), initial=0.0)
         # tighten the inner solve as Newton closes in: keeps convergence quadratic
-        cg_rtol = float(np.clip(change * 1e-2, 1e-13, 1e-6))
-        if change < tol:
-            converged = True
-            break
+        cg_rtol = float(np.clip(shrink * change * 1e-2, 1e-13, 1e-6))
 
-    if d.origin_fe and d.destination_fe:
+    two_way = d.origin_fe and d.destination_fe
+    if two_way:
         # Furness sweeps until both margins match the observed ones to rounding
         for _sweep in range(1000):
             _balance(d, mu, alpha, delta, obs_rows, obs_cols)
             gap = np.max(np.abs(mu.sum(axis=2) - obs_rows)) / max(obs_rows.max(), 1.0)
             if gap < 1e-14:
                 break
-    m = _moments(d, mu, scratch)
-    partial = _partial_out(
-        d, mu, m, np.zeros_like(obs_rows), np.zeros_like(obs_cols),
-        x_scale=x_scale, rtol=1e-12, max_iter=cg_max_iter,
-    )[0]
+    if two_way or not converged:
+        # moments at the final point, and the two-way projection solved tightly for SEs
+        m = _moments(d, mu, scratch)
+        partial = _partial_out(
+            d, mu, m, np.zeros_like(obs_rows), np.zeros_like(obs_cols),
+            x_scale=x_scale, rtol=1e-12, max_iter=cg_max_iter,
+        )[0]
     return _Solution(theta, alpha, delta, mu, partial, xty, n_iter, converged)
 
 
