@@ -996,10 +996,21 @@ class _QAPEvaluator:
     """Fast ``sum(G * Zp * (A Zp B'))`` for zone-relabelled fields ``Zp = Z[p][:, p]``.
 
     Relabelling the zones of the field is the same as relabelling the zone matrices,
-    so the dense field is never permuted. ``G`` is split into a rank-one part
-    ``g h'`` (exact when all flows are included) plus a sparse correction ``E`` on the
-    pairs whose row sums lose a neighbour to the excluded diagonal. Cost per
-    permutation: two sparse-times-dense products, O(n^2 k).
+    so the dense field is never permuted: with ``G = g h' + E``,
+
+    .. math::
+
+        \\sum G \\circ Z_p \\circ (A Z_p B^\\top)
+        = \\operatorname{tr}(Z^\\top \\tilde A_p Z \\tilde B_p^\\top)
+          + \\sum_{(a,b) \\in E_p} E_{p,ab} Z_{ab} (A_p Z B_p^\\top)_{ab},
+
+    where ``~A = diag(g) A``, ``~B = diag(h) B`` and ``X_p`` moves entry ``(i, k)``
+    of ``X`` to ``(p[i], p[k])``. The rank-one part ``g h'`` is exact when all flows
+    are included; ``E`` corrects the pairs whose row sums lose a neighbour to the
+    excluded diagonal and is sparse (it lives on the support of ``A B'``).
+
+    Cost per permutation: two sparse-times-dense products, O(n^2 k) flops, and one
+    transposed contraction done tile by tile so that it stays in cache.
     """
 
     def __init__(self, system: _FlowSystem, Z: NDArray[np.float64]) -> None:
@@ -1008,6 +1019,11 @@ class _QAPEvaluator:
         self.n = n
         self.Z = np.ascontiguousarray(Z)
         self.Zt = np.ascontiguousarray(Z.T)
+        # reused output buffers: fresh arrays per permutation cost more in page
+        # faults than the products themselves
+        self._X = np.empty_like(self.Z)
+        self._Y = np.empty_like(self.Z)
+        self._Yt = np.empty_like(self.Z)
         a = np.asarray(A.sum(axis=1)).ravel()
         b = np.asarray(B.sum(axis=1)).ravel()
         if np.array_equal(G, system.mask.astype(np.float64)):  # "o"/"b"
@@ -1016,22 +1032,19 @@ class _QAPEvaluator:
             with np.errstate(divide="ignore"):
                 g = np.where(a > 0, 1.0 / a, 0.0)
                 h = np.where(b > 0, 1.0 / b, 0.0)
-        A_coo = A.tocoo()
-        B_coo = B.tocoo()
-        self.a_rows, self.a_cols = A_coo.row, A_coo.col
-        self.a_vals = g[A_coo.row] * A_coo.data
-        self.b_rows, self.b_cols = B_coo.row, B_coo.col
-        self.b_vals = h[B_coo.row] * B_coo.data
+        self.A_scaled = sparse.csr_array(sparse.diags_array(g) @ A)
+        self.Bt_scaled = sparse.csr_array((sparse.diags_array(h) @ B).T)
         # correction E = G - g h' off the diagonal (Z is zero on the diagonal when it
-        # is excluded, so diagonal entries never contribute); nonzero only where
-        # A B' is, i.e. on a sparse set
+        # is excluded, so diagonal entries never contribute)
         support = (A @ B.T).tocoo()
         off = support.row != support.col
         ei, ej = support.row[off], support.col[off]
         evals = G[ei, ej] - g[ei] * h[ej]
         keep = np.abs(evals) > 0
         ei, ej, evals = ei[keep], ej[keep], evals[keep]
-        # expand each correction entry over the nonzeros of B's row j:
+        order = np.lexsort((ej, ei))  # row-major, for cache locality in X and Z
+        ei, ej, evals = ei[order], ej[order], evals[order]
+        # expand each entry over the nonzeros of B's row j:
         # (A Zp B')_ij = sum_m B_jm (A Zp)_im, and (A Zp)_i. = X_i. / g_i
         B_csr = B.tocsr()
         counts = np.diff(B_csr.indptr)[ej]
@@ -1045,26 +1058,60 @@ class _QAPEvaluator:
         self.c_coef = evals[rep] * B_csr.data[pos] / g[ei][rep]
 
     def __call__(self, perm: NDArray[np.intp]) -> float:
-        """Numerator ``z' W z`` for the field with zones relabelled by ``perm``.
+        """Numerator ``z' W z`` for the field ``Z[perm][:, perm]``.
 
-        ``perm`` maps original zone ``i`` to position ``perm[i]``; the relabelled
-        field is ``Zp[perm[i], perm[j]] = Z[i, j]``.
+        The relabelled field is never formed; instead entry ``(i, k)`` of each zone
+        matrix moves to ``(perm[i], perm[k])``.
         """
         n = self.n
-        A_p = sparse.csr_array((self.a_vals, (perm[self.a_rows], perm[self.a_cols])),
-                               shape=(n, n))
-        Bt_p = sparse.csr_array((self.b_vals, (perm[self.b_cols], perm[self.b_rows])),
-                                shape=(n, n))
-        X = A_p @ self.Z  # (diag(g) A)^p Z
-        Y = Bt_p @ self.Zt  # ((diag(h) B)^p)' Z'
-        total = float(np.einsum("ij,ji->", X, Y))
+        inverse = np.empty_like(perm)
+        inverse[perm] = np.arange(n)
+        A_p = _relabel(self.A_scaled, perm, inverse)
+        Bt_p = _relabel(self.Bt_scaled, perm, inverse)
+        X = _csr_times_dense(A_p, self.Z, self._X)  # (diag(g) A)^p Z
+        Y = _csr_times_dense(Bt_p, self.Zt, self._Y)  # ((diag(h) B)^p)' Z'
+        # sum_ij X_ij Y_ji; numpy's transposing copy is cache-blocked, einsum is not
+        np.copyto(self._Yt, Y.T)
+        total = float(np.vdot(X, self._Yt))
         if self.c_rep.size:
-            x_vals = X[perm[self.c_i], perm[self.c_m]]
+            x_vals = X.ravel().take(perm[self.c_i] * n + perm[self.c_m])
             per_entry = np.bincount(self.c_rep, weights=self.c_coef * x_vals,
                                     minlength=self.c_entry_i.size)
-            z_vals = self.Z[perm[self.c_entry_i], perm[self.c_entry_j]]
+            z_vals = self.Z.ravel().take(perm[self.c_entry_i] * n
+                                         + perm[self.c_entry_j])
             total += float(per_entry @ z_vals)
         return total
+
+
+def _csr_times_dense(mat: sparse.csr_array, dense: NDArray[np.float64],
+                     out: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``mat @ dense`` written into the C-contiguous buffer ``out``.
+
+    Uses scipy's compiled kernel directly to avoid allocating the result; falls
+    back to the public operator if that private kernel is unavailable.
+    """
+    try:
+        from scipy.sparse import _sparsetools
+
+        out.fill(0.0)
+        _sparsetools.csr_matvecs(mat.shape[0], mat.shape[1], dense.shape[1],
+                                 mat.indptr, mat.indices, mat.data, dense.ravel(),
+                                 out.ravel())
+    except (ImportError, AttributeError, TypeError, ValueError):  # pragma: no cover
+        out[...] = mat @ dense
+    return out
+
+
+def _relabel(mat: sparse.csr_array, perm: NDArray[np.intp],
+             inverse: NDArray[np.intp]) -> sparse.csr_array:
+    """Move entry ``(i, k)`` of a CSR matrix to ``(perm[i], perm[k])`` in O(nnz)."""
+    counts = np.diff(mat.indptr)[inverse]
+    indptr = np.concatenate(([0], np.cumsum(counts)))
+    # source position of every entry of the relabelled matrix, row by row
+    source = (np.repeat(mat.indptr[:-1][inverse] - indptr[:-1], counts)
+              + np.arange(indptr[-1]))
+    return sparse.csr_array((mat.data[source], perm[mat.indices[source]], indptr),
+                            shape=mat.shape)
 
 
 def _flow_inputs(
