@@ -477,21 +477,28 @@ def _permuted_indices(rng: np.random.Generator, n: int, count: int) -> NDArray[n
 
 
 def _global_sims(
-    zx: NDArray[np.float64],
+    zx: NDArray[np.float64] | None,
     zy: NDArray[np.float64],
     mat: sparse.csr_array,
     scale: float,
     permutations: int,
     rng: np.random.Generator,
 ) -> NDArray[np.float64]:
-    """``scale * zx' W zy_perm`` for a batch of permutations of ``zy`` at a time."""
+    """``scale * zx' W zy_perm`` for permutations of ``zy``, a batch at a time.
+
+    With ``zx=None`` (univariate Moran) both sides are permuted: ``zp' W zp``.
+    """
     n = zy.size
     batch = max(1, min(permutations, _BATCH_ELEMENTS // n))
     out = np.empty(permutations)
     for start in range(0, permutations, batch):
         count = min(batch, permutations - start)
         zp = zy[_permuted_indices(rng, n, count)].T  # (n, count)
-        out[start:start + count] = scale * (zx @ (mat @ zp))
+        lagged = mat @ zp
+        if zx is None:
+            out[start:start + count] = scale * np.einsum("ib,ib->b", zp, lagged)
+        else:
+            out[start:start + count] = scale * (zx @ lagged)
     return out
 
 
@@ -591,7 +598,7 @@ def morans_i(
     seed = None
     if permutations is not None:
         generator, seed = _make_rng(rng)
-        sim = _global_sims(z, z, mat, n / s0 / z2ss, permutations, generator)
+        sim = _global_sims(None, z, mat, n / s0 / z2ss, permutations, generator)
         ei_s, vi_s, se_s, z_s, pz_s = _sim_moments(value, sim, alternative)
         _freeze(sim)
         sim_fields = {
@@ -1032,8 +1039,8 @@ class _QAPEvaluator:
             with np.errstate(divide="ignore"):
                 g = np.where(a > 0, 1.0 / a, 0.0)
                 h = np.where(b > 0, 1.0 / b, 0.0)
-        self.A_scaled = sparse.csr_array(sparse.diags_array(g) @ A)
-        self.Bt_scaled = sparse.csr_array((sparse.diags_array(h) @ B).T)
+        self.A_scaled = _int64_csr(sparse.diags_array(g) @ A)
+        self.Bt_scaled = _int64_csr((sparse.diags_array(h) @ B).T)
         # correction E = G - g h' off the diagonal (Z is zero on the diagonal when it
         # is excluded, so diagonal entries never contribute)
         support = (A @ B.T).tocoo()
@@ -1083,35 +1090,47 @@ class _QAPEvaluator:
         return total
 
 
-def _csr_times_dense(mat: sparse.csr_array, dense: NDArray[np.float64],
-                     out: NDArray[np.float64]) -> NDArray[np.float64]:
-    """``mat @ dense`` written into the C-contiguous buffer ``out``.
+def _int64_csr(mat: Any) -> sparse.csr_array:
+    """CSR copy with int64 indices, so relabelled index arrays keep one dtype."""
+    out = sparse.csr_array(mat)
+    out.indptr = out.indptr.astype(np.int64)
+    out.indices = out.indices.astype(np.int64)
+    return out
 
-    Uses scipy's compiled kernel directly to avoid allocating the result; falls
-    back to the public operator if that private kernel is unavailable.
+
+def _csr_times_dense(csr: tuple[NDArray[Any], NDArray[Any], NDArray[np.float64]],
+                     dense: NDArray[np.float64],
+                     out: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``(indptr, indices, data) @ dense`` written into the C-contiguous ``out``.
+
+    Calls scipy's compiled CSR kernel directly: building a ``csr_array`` and
+    allocating the result for every permutation costs more than the product at
+    small and large ``n`` alike. Falls back to the public operator if the private
+    kernel is unavailable.
     """
+    indptr, indices, data = csr
+    n_rows = indptr.size - 1
     try:
         from scipy.sparse import _sparsetools
 
         out.fill(0.0)
-        _sparsetools.csr_matvecs(mat.shape[0], mat.shape[1], dense.shape[1],
-                                 mat.indptr, mat.indices, mat.data, dense.ravel(),
-                                 out.ravel())
+        _sparsetools.csr_matvecs(n_rows, dense.shape[0], dense.shape[1], indptr,
+                                 indices, data, dense.ravel(), out.ravel())
     except (ImportError, AttributeError, TypeError, ValueError):  # pragma: no cover
+        mat = sparse.csr_array((data, indices, indptr), shape=(n_rows, dense.shape[0]))
         out[...] = mat @ dense
     return out
 
 
-def _relabel(mat: sparse.csr_array, perm: NDArray[np.intp],
-             inverse: NDArray[np.intp]) -> sparse.csr_array:
-    """Move entry ``(i, k)`` of a CSR matrix to ``(perm[i], perm[k])`` in O(nnz)."""
+def _relabel(mat: sparse.csr_array, perm: NDArray[np.intp], inverse: NDArray[np.intp]
+             ) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.float64]]:
+    """CSR arrays of ``mat`` with entry ``(i, k)`` moved to ``(perm[i], perm[k])``."""
     counts = np.diff(mat.indptr)[inverse]
     indptr = np.concatenate(([0], np.cumsum(counts)))
     # source position of every entry of the relabelled matrix, row by row
     source = (np.repeat(mat.indptr[:-1][inverse] - indptr[:-1], counts)
               + np.arange(indptr[-1]))
-    return sparse.csr_array((mat.data[source], perm[mat.indices[source]], indptr),
-                            shape=mat.shape)
+    return indptr, perm[mat.indices[source]], mat.data[source]
 
 
 def _flow_inputs(
