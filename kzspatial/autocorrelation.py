@@ -1077,16 +1077,18 @@ class _QAPEvaluator:
         Bt_p = _relabel(self.Bt_scaled, perm, inverse)
         X = _csr_times_dense(A_p, self.Z, self._X)  # (diag(g) A)^p Z
         Y = _csr_times_dense(Bt_p, self.Zt, self._Y)  # ((diag(h) B)^p)' Z'
-        # sum_ij X_ij Y_ji; numpy's transposing copy is cache-blocked, einsum is not
+        # sum_ij X_ij Y_ji: numpy's transposing copy is cache-blocked, einsum over
+        # "ij,ji" is not; einsum rather than BLAS dot because BLAS threads spin
+        # badly when the cores are shared, and this is memory-bound anyway
         np.copyto(self._Yt, Y.T)
-        total = float(np.vdot(X, self._Yt))
+        total = float(np.einsum("ij,ij->", X, self._Yt))
         if self.c_rep.size:
             x_vals = X.ravel().take(perm[self.c_i] * n + perm[self.c_m])
             per_entry = np.bincount(self.c_rep, weights=self.c_coef * x_vals,
                                     minlength=self.c_entry_i.size)
             z_vals = self.Z.ravel().take(perm[self.c_entry_i] * n
                                          + perm[self.c_entry_j])
-            total += float(per_entry @ z_vals)
+            total += float(np.einsum("i,i->", per_entry, z_vals))
         return total
 
 
