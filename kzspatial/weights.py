@@ -56,9 +56,9 @@ def _as_ids(ids: Iterable[Any], name: str = "ids") -> tuple[str, ...]:
             "str() first."
         )
     if len(set(out)) != len(out):
-        seen: set[str] = set()
-        dups = sorted({i for i in out if i in seen or seen.add(i)})  # type: ignore[func-returns-value]
-        raise ValidationError(f"{name} contain duplicates: {dups[:10]}")
+        unique, counts = np.unique(np.asarray(out, dtype=object), return_counts=True)
+        raise ValidationError(
+            f"{name} contain duplicates: {unique[counts > 1][:10].tolist()}")
     return out
 
 
