@@ -47,10 +47,13 @@ from .regions import configuration_ids, get_region
 from .weights import SpatialWeights
 
 __all__ = [
+    "HUB_NAMES",
+    "CatchmentResults",
     "GravityResults",
     "MoranEntry",
     "StudyData",
     "autocorrelation_suite",
+    "catchment_suite",
     "flow_autocorrelation",
     "gravity_suite",
     "load_study_data",
@@ -402,7 +405,7 @@ def _out_of_sample(data, D, ids) -> pd.DataFrame:
             cov_train, _ = push_pull_covariates(data, train)
             cov_test, _ = push_pull_covariates(data, test)
         except ValidationError as exc:
-            logger.info("out-of-sample %s->%s skipped: %s", train, test, exc)
+            logger.debug("out-of-sample %s->%s skipped: %s", train, test, exc)
             continue
         fit = fit_gravity(data.matrix(train), D, constraint="production", cost_func="pow",
                           ids=ids, destination_vars=cov_train)
@@ -560,3 +563,160 @@ def flow_autocorrelation(
                          "z_rand": r.z_rand, "p_rand": r.p_rand, "p_sim": r.p_sim,
                          "null": r.null})
     return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------ catchments
+
+HUB_NAMES = {"KZ-71": "Astana", "KZ-75": "Almaty", "KZ-79": "Shymkent"}
+
+MODEL_CAVEAT = ("District and grid-cell catchments are predictions of the fitted gravity "
+                "model (Huff probabilities), not observed flows; cell and district "
+                "populations come from GeoNames points of mixed vintage, not a census.")
+
+
+@dataclass(frozen=True, eq=False)
+class CatchmentResults:
+    """Observed flow catchments and model-based (Huff) catchments of the three hubs.
+
+    Attributes
+    ----------
+    shares : pandas.DataFrame
+        Every OD year: ``year, region_id, out_migrants, share_<hub>..., other_share,
+        dominant_hub, catchment`` (threshold rule, shares of out-migrants).
+    flow_polygons : geopandas.GeoDataFrame
+        Regions dissolved by flow catchment, every year.
+    attractiveness : dict of str to float
+        Hub attractiveness ``exp(sum_k gamma_k x_hk)`` from the production-constrained
+        power model of the focus year; ``beta`` its distance decay (km).
+    region_huff, district_huff : pandas.DataFrame
+        Huff probabilities ``p_<hub>``, ``dominant_hub``, ``dominant_probability``.
+    grid, grid_huff, cell_population, potential
+        The national grid, its Huff result, GeoNames population per cell and the gravity
+        potential of the 20 regions' populations.
+    dominance, thresholds : geopandas.GeoDataFrame
+        Grid polygons (KZ Albers) of the dominant hub and of probability thresholds.
+    population : pandas.DataFrame
+        Population in each catchment under each rule, with source and vintage.
+    """
+
+    shares: pd.DataFrame
+    flow_polygons: gpd.GeoDataFrame
+    attractiveness: dict[str, float]
+    beta: float
+    cost_func: str
+    region_huff: pd.DataFrame
+    district_huff: pd.DataFrame
+    grid: object
+    grid_huff: object
+    cell_population: np.ndarray
+    potential: np.ndarray
+    dominance: gpd.GeoDataFrame
+    thresholds: gpd.GeoDataFrame
+    population: pd.DataFrame
+    caveat: str = MODEL_CAVEAT
+
+
+def catchment_suite(
+    data: StudyData, gravity: GravityResults, *, focus_year: int = 2024,
+    cell_km: float = 5.0, threshold: float = 0.15,
+) -> CatchmentResults:
+    """Flow-based and Huff catchments of Astana, Almaty and Shymkent.
+
+    Hub attractiveness and distance decay come from the production-constrained power
+    model of ``focus_year`` with destination covariates (log population, log GRP per
+    capita, unemployment): ``A_h = exp(sum_k gamma_k x_hk)``, ``f(d) = d^beta``.
+    """
+    from .catchments import catchment_population, flow_catchments, gravity_potential
+    from .catchments import huff_probabilities
+    from .gridding import (
+        distances_to_hubs_km,
+        dominance_polygons,
+        flow_catchment_polygons,
+        grid_huff,
+        national_grid,
+        polygon_huff,
+        population_to_cells,
+        threshold_polygons,
+    )
+
+    if data.borders != "2024":
+        raise ValidationError("catchments are computed in the 2024 borders (the hubs are "
+                              "separate units only there); run with borders='2024'")
+    ids = list(data.ids)
+    hub_ids = list(HUB_NAMES)
+    hub_names = [HUB_NAMES[h] for h in hub_ids]
+    by_year = {y: data.matrix(y) for y in data.years}
+    flow = flow_catchments(by_year, ids, hub_ids, threshold=threshold)
+    share_rows, polygons = [], []
+    regions = data.regions.set_index("region_id")
+    for year, res in flow.items():
+        frame = pd.DataFrame({YEAR: year, "region_id": ids, "out_migrants": res.out_migrants})
+        for k, name in enumerate(hub_names):
+            frame[f"share_{name.lower()}"] = res.shares[:, k]
+        frame["other_share"] = res.other_share
+        frame["dominant_hub"] = [hub_names[k] if k >= 0 else "none" for k in res.dominant_index]
+        frame["catchment"] = [hub_names[k] if k >= 0 else "none" for k in res.catchment_index]
+        share_rows.append(frame)
+        pop, _ = _latest(data.population, "population", year, "2024") if year >= 2022 else (None, 0)
+        poly = flow_catchment_polygons(
+            regions, res, population=None if pop is None else pop.reindex(ids).to_numpy(float))
+        polygons.append(poly.to_crs(4326))
+    shares = pd.concat(share_rows, ignore_index=True)
+
+    fit = gravity.fits[(focus_year, "production", "pow")]
+    cov, _ = push_pull_covariates(data, focus_year)
+    log_a = sum(fit.params[f"destination:{k}"] * cov[k] for k in cov)
+    attractiveness = {HUB_NAMES[h]: float(np.exp(log_a[ids.index(h)])) for h in hub_ids}
+    beta = fit.params["beta"]
+    centres = gravity.centres.set_index("region_id")
+    hubs = gpd.GeoSeries(centres.loc[hub_ids].geometry.to_numpy(), index=hub_names, crs=4326)
+    hub_cols = [ids.index(h) for h in hub_ids]
+    region_res = huff_probabilities(gravity.distance_km[:, hub_cols],
+                                    [attractiveness[n] for n in hub_names], beta, "pow",
+                                    hubs=hub_names, min_cost=5.0, dtype=np.float64)
+    region_huff = pd.DataFrame(region_res.probabilities, columns=[f"p_{n.lower()}" for n in hub_names])
+    region_huff.insert(0, "region_id", ids)
+    region_huff["dominant_hub"] = [hub_names[k] for k in region_res.dominant_index]
+    region_huff["dominant_probability"] = region_res.dominant_probability
+    district_huff = polygon_huff(data.districts.set_index("district_id"), hubs,
+                                 attractiveness, beta, "pow").reset_index()
+
+    grid = national_grid(data.outline, cell_km * 1000.0)
+    g_huff = grid_huff(grid, hubs, attractiveness, beta, "pow")
+    cities = data.cities
+    cell_pop, _ = population_to_cells(grid, cities.lon, cities.lat, cities.population)
+    pop_regions, pop_year = _latest(data.population, "population", focus_year, "2024")
+    D_cells = distances_to_hubs_km(grid, gpd.GeoSeries(centres.loc[ids].geometry.to_numpy(),
+                                                       index=ids, crs=4326))
+    potential = gravity_potential(D_cells, pop_regions.reindex(ids).to_numpy(float), beta,
+                                  "pow", labels=ids, min_cost=5.0)
+    dominance = dominance_polygons(grid, g_huff, cell_population=cell_pop, year=focus_year)
+    thresholds = threshold_polygons(grid, g_huff, (0.5, 0.75), cell_population=cell_pop,
+                                    year=focus_year)
+
+    pop_rows = []
+    focus = flow[focus_year]
+    by_flow = catchment_population(np.asarray(focus.catchment_index),
+                                   pop_regions.reindex(ids).to_numpy(float), hub_names)
+    by_huff = catchment_population(region_res.dominant_index,
+                                   pop_regions.reindex(ids).to_numpy(float), hub_names)
+    by_cells = catchment_population(g_huff.dominant_index, cell_pop, hub_names)
+    for rule, res, source in (
+        (f"regions, observed flow share >= {threshold:.0%} ({focus_year})", by_flow,
+         f"BNS population at 1 January {pop_year}"),
+        (f"regions, Huff dominant hub ({focus_year} model)", by_huff,
+         f"BNS population at 1 January {pop_year}"),
+        (f"{cell_km:g} km grid, Huff dominant hub ({focus_year} model)", by_cells,
+         "GeoNames city points (mixed vintage)")):
+        for k, name in enumerate(hub_names):
+            pop_rows.append({"rule": rule, "hub": name, "population": res.population[k],
+                             "source": source})
+        pop_rows.append({"rule": rule, "hub": "outside every catchment",
+                         "population": res.unassigned, "source": source})
+    return CatchmentResults(
+        shares=shares, flow_polygons=pd.concat(polygons, ignore_index=True),
+        attractiveness=attractiveness, beta=beta, cost_func="pow",
+        region_huff=region_huff, district_huff=district_huff, grid=grid,
+        grid_huff=g_huff, cell_population=cell_pop, potential=np.asarray(potential),
+        dominance=dominance.to_crs(4326), thresholds=thresholds.to_crs(4326),
+        population=pd.DataFrame(pop_rows))

@@ -26,7 +26,6 @@ from __future__ import annotations
 import base64
 import os
 import re
-import tempfile
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -37,6 +36,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from ._constants import DESTINATION, FLOW, ORIGIN, REGION_ID, YEAR
+from ._atomic import atomic_path
 from ._errors import AlignmentError, CRSError, OverwriteError, ValidationError
 
 if TYPE_CHECKING:
@@ -1297,7 +1297,7 @@ def save_map(
     short script shows a message instead of a blank page when Leaflet fails to load.
     """
     target = Path(path)
-    if target.exists() and not overwrite:
+    if target.exists() and not overwrite:  # refuse before rendering
         raise OverwriteError(f"{target} exists; pass overwrite=True to replace it")
     html = m.get_root().render()
     if offline:
@@ -1307,15 +1307,6 @@ def save_map(
         if "</body>" in html
         else html + _FALLBACK
     )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(html)
-        os.replace(tmp_name, target)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with atomic_path(target, overwrite=overwrite) as tmp:
+        tmp.write_text(html, encoding="utf-8")
     return target

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import os
-import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,6 +22,7 @@ import rasterio
 from affine import Affine
 from numpy.typing import ArrayLike
 
+from ._atomic import atomic_path
 from ._errors import OverwriteError, ValidationError
 
 __all__ = ["CATEGORY_COLOURS", "CONTINUOUS_RAMP", "write_cog"]
@@ -169,16 +169,6 @@ def _pseudocolour_qml(low: float, high: float) -> str:
     return _qml_tail(root, pipe)
 
 
-def _replace_atomically(path: Path, write) -> None:
-    """Call ``write(tmp_path)`` on a hidden sibling of ``path``, then rename it."""
-    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex}.tmp{path.suffix}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def write_cog(
     path: str | os.PathLike,
     array: ArrayLike,
@@ -315,6 +305,8 @@ def write_cog(
                 dst.write_colormap(1, colours)
 
     target.parent.mkdir(parents=True, exist_ok=True)
-    _replace_atomically(target, write_tif)
-    _replace_atomically(sidecar, lambda tmp: tmp.write_text(qml, encoding="utf-8"))
+    with atomic_path(target, overwrite=True) as tmp:  # existence checked above
+        write_tif(tmp)
+    with atomic_path(sidecar, overwrite=True) as tmp:
+        tmp.write_text(qml, encoding="utf-8")
     return target

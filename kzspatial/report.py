@@ -105,6 +105,7 @@ def write_autocorrelation_report(
     path: str | Path, *, entries: Sequence, by_year: pd.DataFrame,
     regions, weights: dict, provenance: Sequence[dict], seed: int, permutations: int,
     alpha: float = 0.05, by_year_weights: str = "", borders_note: str = "",
+    extra_tables: Sequence[tuple[str, str, str, pd.DataFrame]] = (),
     overwrite: bool = False, title: str | None = None,
 ) -> dict[str, Path]:
     """Render the report and write its PNG figures and CSV tables.
@@ -123,6 +124,9 @@ def write_autocorrelation_report(
         Weights used, for the summary table.
     provenance : sequence of dict
         ``title, concept, unit, licence, citation, attribution`` of each data source.
+    extra_tables : sequence of (name, title, note, DataFrame)
+        Further result tables (e.g. bivariate and flow Moran), shown and saved as
+        ``<name>.csv``.
 
     Returns
     -------
@@ -199,6 +203,10 @@ def write_autocorrelation_report(
         by_year_rows=by_year_rows, by_year_weights=by_year_weights,
         borders_note=borders_note, blocks=blocks, weights_rows=weights_rows,
         provenance=provenance,
+        extra_tables=[{"title": t, "note": note,
+                       "html": frame.to_html(index=False, float_format=lambda v: f"{v:.4g}",
+                                             border=0, na_rep="–")}
+                      for _name, t, note, frame in extra_tables if len(frame)],
         attribution="; ".join(dict.fromkeys(p["attribution"] for p in provenance)),
         versions={"kzspatial": __version__, **versions()},
     )
@@ -210,7 +218,9 @@ def write_autocorrelation_report(
     for name, data in figures.items():
         with atomic_path(files_dir / name, overwrite=True) as tmp:
             tmp.write_bytes(data)
-    for name, frame in (("moran_global.csv", summary_df), ("moran_by_year.csv", by_year)):
+    tables = [("moran_global.csv", summary_df), ("moran_by_year.csv", by_year)]
+    tables += [(f"{name}.csv", frame) for name, _t, _n, frame in extra_tables]
+    for name, frame in tables:
         with atomic_path(files_dir / name, overwrite=True) as tmp:
             frame.to_csv(tmp, index=False)
         written[name] = files_dir / name
