@@ -1,12 +1,82 @@
-"""kzspatial: spatial analysis of internal migration in Kazakhstan."""
+"""kzspatial: spatial analysis of internal migration in Kazakhstan.
+
+The public API re-exported here is the numerical core (flows, weights, Moran's I, gravity
+models, catchments) and the loaders of the real data; modules such as
+:mod:`kzspatial.maps`, :mod:`kzspatial.gpkg`, :mod:`kzspatial.raster`,
+:mod:`kzspatial.analysis` and :mod:`kzspatial.pipeline` are imported explicitly.
+"""
 
 from importlib.metadata import PackageNotFoundError, version
 
 from ._show_versions import show_versions
+from .autocorrelation import (
+    bivariate_morans_i,
+    flow_morans_i,
+    local_bivariate_morans,
+    local_flow_morans,
+    local_morans,
+    morans_i,
+)
+from .baselines import compare_models, intervening_opportunities, radiation
+from .boundaries import load_admin_centres, load_boundaries, to_equal_area
+from .catchments import flow_shares, gravity_potential, huff_probabilities
+from .crosswalk import aggregate_flows, aggregate_regions, dissolve_regions, join_regional
+from .data import fetch
+from .flows import in_flows, net_migration, out_flows, to_matrix
+from .gravity import GravityFit, fit_gravity
+from .io import load_monthly_migration, load_od_flows, read_od_csv
+from .regional_stats import (
+    load_cities,
+    load_grp_per_capita,
+    load_population,
+    load_unemployment,
+    load_wages_2022,
+)
+from .regions import resolve
+from .weights import SpatialWeights
 
 try:
     __version__ = version("kzspatial")
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
-__all__ = ["__version__", "show_versions"]
+__all__ = [
+    "GravityFit",
+    "SpatialWeights",
+    "__version__",
+    "aggregate_flows",
+    "aggregate_regions",
+    "bivariate_morans_i",
+    "compare_models",
+    "dissolve_regions",
+    "fetch",
+    "fit_gravity",
+    "flow_morans_i",
+    "flow_shares",
+    "gravity_potential",
+    "huff_probabilities",
+    "in_flows",
+    "intervening_opportunities",
+    "join_regional",
+    "load_admin_centres",
+    "load_boundaries",
+    "load_cities",
+    "load_grp_per_capita",
+    "load_monthly_migration",
+    "load_od_flows",
+    "load_population",
+    "load_unemployment",
+    "load_wages_2022",
+    "local_bivariate_morans",
+    "local_flow_morans",
+    "local_morans",
+    "morans_i",
+    "net_migration",
+    "out_flows",
+    "radiation",
+    "read_od_csv",
+    "resolve",
+    "show_versions",
+    "to_equal_area",
+    "to_matrix",
+]
