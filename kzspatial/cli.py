@@ -72,8 +72,8 @@ def data_check(
         print(check.to_string(index=False))
 
 
-def _run_options(out, maps, years, focus_year, borders, permutations, seed, offline, tiles,
-                 cell_km, overwrite):
+def _options(out, maps, years, focus_year, borders, permutations, seed, offline, tiles,
+             cell_km, overwrite, products):
     from pathlib import Path
 
     from .pipeline import RunOptions
@@ -81,7 +81,8 @@ def _run_options(out, maps, years, focus_year, borders, permutations, seed, offl
     return RunOptions(out_dir=Path(out), maps_dir=Path(maps) if maps else None,
                       years=tuple(years) if years else None, focus_year=focus_year,
                       borders=borders, permutations=permutations, seed=seed,
-                      offline=offline, tiles=tiles, cell_km=cell_km, overwrite=overwrite)
+                      offline=offline, tiles=tiles, cell_km=cell_km, overwrite=overwrite,
+                      products=frozenset(products))
 
 
 _OUT = typer.Option("output", "--out", help="Output folder (maps go to ./maps for the "
@@ -102,6 +103,26 @@ _CELL = typer.Option(5.0, "--cell-km", help="Grid cell size in km for the catchm
 _OVERWRITE = typer.Option(False, "--overwrite", help="Replace outputs of an earlier run.")
 
 
+def _execute(products, out, maps, year, focus_year, borders, permutations, seed, offline,
+             tiles, cell_km, overwrite):
+    from .pipeline import run
+
+    result = run(_options(out, maps, year, focus_year, borders, permutations, seed,
+                          offline, tiles, cell_km, overwrite, products))
+    return result
+
+
+def _print_written(result) -> None:
+    print(f"kzspatial wrote ({result.seconds:.1f} s):")
+    for name, path in result.paths.items():
+        print(f"  {name}\t{path}")
+
+
+def _print_table(title: str, frame) -> None:
+    print(f"\n## {title}")
+    print(frame.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+
+
 @app.command("run")
 def run_command(out: str = _OUT, maps: str = _MAPS, year: list[int] = _YEARS,
                 focus_year: int = _FOCUS, borders: str = _BORDERS,
@@ -110,14 +131,95 @@ def run_command(out: str = _OUT, maps: str = _MAPS, year: list[int] = _YEARS,
                 overwrite: bool = _OVERWRITE) -> None:
     """Run the main job on the default data: checks, models, Moran's I, catchments,
     maps, report, GeoPackage and rasters."""
-    from .pipeline import run
+    from .pipeline import PRODUCTS
 
-    options = _run_options(out, maps, year, focus_year, borders, permutations, seed,
-                           offline, tiles, cell_km, overwrite)
-    written = run(options)
-    print("kzspatial run wrote:")
-    for name, path in written.items():
-        print(f"  {name}\t{path}")
+    result = _execute(PRODUCTS, out, maps, year, focus_year, borders, permutations, seed,
+                      offline, tiles, cell_km, overwrite)
+    _print_written(result)
+
+
+@app.command("gravity")
+def gravity_command(out: str = _OUT, year: list[int] = _YEARS, focus_year: int = _FOCUS,
+                    borders: str = _BORDERS, overwrite: bool = _OVERWRITE) -> None:
+    """Fit the gravity models; print fit and inequality tables, write CSV tables."""
+    result = _execute({"tables"}, out, None, year, focus_year, borders, 99, 12345, True,
+                      None, 5.0, overwrite)
+    _print_table(f"Model comparison, {focus_year}", result.gravity.fit_table)
+    if len(result.gravity.inequality):
+        _print_table("Push-pull elasticities, 2023-2024 panel", result.gravity.inequality[
+            ["parameter", "estimate", "se_cluster_two_way", "ci_low_two_way",
+             "ci_high_two_way"]])
+    _print_written(result)
+
+
+@app.command("moran")
+def moran_command(out: str = _OUT, year: list[int] = _YEARS, focus_year: int = _FOCUS,
+                  borders: str = _BORDERS, permutations: int = _PERMS, seed: int = _SEED,
+                  overwrite: bool = _OVERWRITE) -> None:
+    """Global, local, bivariate and flow Moran's I; print tables, write CSV tables."""
+    import pandas as pd
+
+    result = _execute({"tables"}, out, None, year, focus_year, borders, permutations, seed,
+                      True, None, 5.0, overwrite)
+    entries, by_year, bivariate, _w, flow_moran = result.moran
+    _print_table(f"Global Moran's I, {focus_year}", pd.DataFrame([
+        {"variable": e.variable, "weights": e.weights_name, "I": e.global_.I,
+         "EI": e.global_.EI, "p_rand": e.global_.p_rand, "p_sim": e.global_.p_sim}
+        for e in entries]))
+    _print_table("Global Moran's I by year (queen)", by_year.pivot_table(
+        index="variable", columns="year", values="I").reset_index())
+    _print_table("Bivariate Moran's I", bivariate)
+    _print_table("Flow Moran's I", flow_moran.drop(columns="null"))
+    _print_written(result)
+
+
+@app.command("catchments")
+def catchments_command(out: str = _OUT, year: list[int] = _YEARS, focus_year: int = _FOCUS,
+                       cell_km: float = _CELL, overwrite: bool = _OVERWRITE) -> None:
+    """Flow and Huff catchments of Astana, Almaty, Shymkent; rasters and CSV tables."""
+    result = _execute({"rasters", "tables"}, out, None, year, focus_year, "2024", 99, 12345,
+                      True, None, cell_km, overwrite)
+    c = result.catchments
+    shares = c.shares[c.shares["year"] == focus_year]
+    _print_table(f"Flow catchments, {focus_year} (shares of out-migrants)", shares)
+    _print_table("Population by catchment", c.population)
+    print(f"\n{c.caveat}")
+    _print_written(result)
+
+
+@app.command("map")
+def map_command(out: str = _OUT, maps: str = _MAPS, year: list[int] = _YEARS,
+                focus_year: int = _FOCUS, borders: str = _BORDERS,
+                offline: bool = _OFFLINE, tiles: str = _TILES,
+                overwrite: bool = _OVERWRITE) -> None:
+    """Write the interactive flow maps (one per year, plus model residuals)."""
+    result = _execute({"maps"}, out, maps, year, focus_year, borders, 99, 12345, offline,
+                      tiles, 5.0, overwrite)
+    _print_written(result)
+
+
+@app.command("export")
+def export_command(out: str = _OUT, year: list[int] = _YEARS, focus_year: int = _FOCUS,
+                   borders: str = _BORDERS, permutations: int = _PERMS, seed: int = _SEED,
+                   overwrite: bool = _OVERWRITE) -> None:
+    """Write the styled GeoPackage (kzspatial.gpkg) for QGIS."""
+    result = _execute({"gpkg"}, out, None, year, focus_year, borders, permutations, seed,
+                      True, None, 5.0, overwrite)
+    _print_written(result)
+
+
+report_app = typer.Typer(help="Write reports.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+
+
+@report_app.command("autocorrelation")
+def report_autocorrelation(out: str = _OUT, year: list[int] = _YEARS,
+                           focus_year: int = _FOCUS, permutations: int = _PERMS,
+                           seed: int = _SEED, overwrite: bool = _OVERWRITE) -> None:
+    """Self-contained HTML spatial-autocorrelation report (+ PNG figures and CSV)."""
+    result = _execute({"report"}, out, None, year, focus_year, "2024", permutations, seed,
+                      True, None, 5.0, overwrite)
+    _print_written(result)
 
 
 def main() -> None:

@@ -36,13 +36,17 @@ from .analysis import (
 )
 from .regions import HUB_IDS
 
-__all__ = ["RunOptions", "output_targets", "run", "write_maps"]
+__all__ = ["PRODUCTS", "RunOptions", "RunResult", "output_targets", "run", "write_maps"]
 
 logger = logging.getLogger("kzspatial")
 
 # Colours of the hubs, shared by rasters and styles: Astana blue, Almaty red, Shymkent green.
 HUB_COLOURS = {"Astana": (31, 120, 180, 255), "Almaty": (227, 26, 28, 255),
                "Shymkent": (51, 160, 44, 255)}
+
+
+#: What :func:`run` can write; subcommands of the CLI write subsets.
+PRODUCTS = frozenset({"maps", "report", "gpkg", "rasters", "tables"})
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ class RunOptions:
     tiles: str | None = None
     cell_km: float = 5.0
     overwrite: bool = False
+    products: frozenset[str] = PRODUCTS
 
     @property
     def maps_folder(self) -> Path:
@@ -71,14 +76,22 @@ class RunOptions:
 
 
 def output_targets(options: RunOptions, years: Sequence[int]) -> dict[str, Path]:
-    """Every file :func:`run` writes, by product name."""
+    """Every file :func:`run` writes for ``options.products``, by name."""
     out = Path(options.out_dir)
-    targets = {"gpkg": out / "kzspatial.gpkg", "report": out / "autocorrelation.html",
-               "report_files": out / "autocorrelation_files", "tables": out / "tables"}
-    for y in years:
-        targets[f"map_{y}"] = options.maps_folder / f"flows_{y}.html"
-    targets["map_residuals"] = options.maps_folder / f"residuals_{options.focus_year}.html"
-    if options.borders == "2024":
+    wanted = options.products
+    targets = {}
+    if "gpkg" in wanted:
+        targets["gpkg"] = out / "kzspatial.gpkg"
+    if "report" in wanted:
+        targets["report"] = out / "autocorrelation.html"
+        targets["report_files"] = out / "autocorrelation_files"
+    if "tables" in wanted:
+        targets["tables"] = out / "tables"
+    if "maps" in wanted:
+        for y in years:
+            targets[f"map_{y}"] = options.maps_folder / f"flows_{y}.html"
+        targets["map_residuals"] = options.maps_folder / f"residuals_{options.focus_year}.html"
+    if options.borders == "2024" and "rasters" in wanted:
         for name in (*HUB_NAMES.values(), "dominant_hub", "potential"):
             stem = f"huff_{name.lower()}" if name in HUB_NAMES.values() else name
             targets[f"raster_{stem}"] = out / f"{stem}.tif"
@@ -243,33 +256,94 @@ def _write_tables(folder: Path, tables: dict[str, pd.DataFrame]) -> None:
         frame.to_csv(folder / f"{name}.csv", index=False)
 
 
-def run(options: RunOptions = RunOptions()) -> dict[str, Path]:
-    """Run the main job end to end and return the written paths by product.
+@dataclass(frozen=True, eq=False)
+class RunResult:
+    """What :func:`run` computed and wrote."""
+
+    paths: dict[str, Path]
+    data: StudyData
+    gravity: GravityResults
+    moran: tuple
+    catchments: CatchmentResults | None
+    seconds: float
+
+
+def _report(paths, data, options, moran) -> None:
+    from .report import write_autocorrelation_report
+
+    entries, by_year, bivariate, weights, flow_moran = moran
+    conf_years = data.indicators.groupby(YEAR)["configuration"].first()
+    borders_note = "; ".join(f"{y}: {c}" for y, c in conf_years.items()) + \
+        " (2010 = 16 units with South Kazakhstan, 2018 = 17 units, 2024 = 20 units)."
+    written = write_autocorrelation_report(
+        paths["report"], entries=entries, by_year=by_year, regions=data.regions,
+        weights=weights, provenance=data.provenance, seed=options.seed,
+        permutations=options.permutations, by_year_weights="queen",
+        borders_note=borders_note, overwrite=True,
+        extra_tables=[
+            ("moran_bivariate", "Bivariate Moran's I: income and unemployment against "
+             "neighbours' net migration", "x = GRP per capita or unemployment of a region; "
+             "y = net interregional migration rate of its neighbours (queen weights).",
+             bivariate),
+            ("flow_moran", "Moran's I of the flows", "Zone weights: 4 nearest neighbours; "
+             "flow weights origin (W⊗I), destination (I⊗W), od (W⊗W). Targets: Pearson "
+             "residuals of the doubly-constrained gravity model (default) and, for "
+             "comparison, the raw flows, which size and distance dominate.", flow_moran)])
+    # the report writes its figures next to its HTML; move them to their own target
+    written["figures"].replace(paths["report_files"])
+
+
+def _tables(data, gravity, moran, catchments) -> dict[str, pd.DataFrame]:
+    _entries, by_year, bivariate, _weights, flow_moran = moran
+    tables = {
+        "gravity_params": gravity.params, "gravity_fit": gravity.fit_table,
+        "gravity_flows": gravity.flows, "gravity_inequality": gravity.inequality,
+        "gravity_out_of_sample": gravity.out_of_sample, "indicators": data.indicators,
+        "data_check": data.data_check, "data_check_summary": data.data_check_summary,
+        "moran_by_year": by_year, "moran_bivariate": bivariate, "flow_moran": flow_moran}
+    if catchments is not None:
+        tables.update(flow_shares=catchments.shares,
+                      catchment_population=catchments.population,
+                      huff_regions=catchments.region_huff)
+    return tables
+
+
+def run(options: RunOptions = RunOptions()) -> RunResult:
+    """Run the main job (or the subset ``options.products``) end to end.
+
+    Returns
+    -------
+    RunResult
+        Written paths by product, and the computed results.
 
     Raises
     ------
     OverwriteError
         Outputs exist and ``options.overwrite`` is False (before any work is done).
+    ValidationError
+        Bad options (unknown product, focus year not loaded, ...).
     """
-    from .report import write_autocorrelation_report
+    from ._errors import ValidationError
+    from .io import DEFAULT_OD_YEARS
 
+    unknown = set(options.products) - PRODUCTS
+    if unknown:
+        raise ValidationError(f"unknown products {sorted(unknown)}; choose from "
+                              f"{sorted(PRODUCTS)}")
     start = time.perf_counter()
     years = tuple(options.years) if options.years else None
-    steps = tqdm(total=6, desc="kzspatial run", unit="step", disable=None)
     # Refuse early: the targets depend only on the options and the requested years.
-    from .io import DEFAULT_OD_YEARS
-    planned_years = list(years or DEFAULT_OD_YEARS)
-    stage = StagedOutputs(output_targets(options, planned_years), overwrite=options.overwrite)
+    stage = StagedOutputs(output_targets(options, list(years or DEFAULT_OD_YEARS)),
+                          overwrite=options.overwrite)
     stage.check()
-
+    steps = tqdm(total=5, desc="kzspatial", unit="step", disable=None)
     steps.set_postfix_str("loading and checking data")
     data = load_study_data(years, borders=options.borders)
     if options.focus_year not in data.years:
-        from ._errors import ValidationError
         raise ValidationError(f"focus year {options.focus_year} is not among the loaded "
-                              f"years {data.years}")
+                              f"years {data.years}; add it with --year")
     steps.update()
-    steps.set_postfix_str("fitting gravity models")
+    steps.set_postfix_str("gravity models")
     gravity = gravity_suite(data, focus_year=options.focus_year)
     steps.update()
     steps.set_postfix_str("Moran's I")
@@ -278,52 +352,33 @@ def run(options: RunOptions = RunOptions()) -> dict[str, Path]:
         seed=options.seed)
     flow_moran = flow_autocorrelation(data, gravity, year=options.focus_year,
                                       permutations=options.permutations, seed=options.seed)
+    moran = (entries, by_year, bivariate, weights, flow_moran)
     steps.update()
     steps.set_postfix_str("catchments")
     catchments = (catchment_suite(data, gravity, focus_year=options.focus_year,
                                   cell_km=options.cell_km)
                   if options.borders == "2024" else None)
+    if catchments is None:
+        logger.info("catchments and rasters are computed in the 2024 borders only")
     steps.update()
     steps.set_postfix_str("writing outputs")
     with stage:
         paths = {name: stage.path(name) for name in stage.targets}
-        write_maps(data, gravity, catchments, options, paths)
-        steps.update()
-        moran = (entries, by_year, bivariate, weights, flow_moran)
-        write_geopackage_products(data, gravity, catchments, moran, options, paths["gpkg"])
-        if catchments is not None:
+        if "maps" in options.products:
+            write_maps(data, gravity, catchments, options, paths)
+        if "gpkg" in options.products:
+            write_geopackage_products(data, gravity, catchments, moran, options,
+                                      paths["gpkg"])
+        if "rasters" in options.products and catchments is not None:
             write_rasters(catchments, paths)
-        conf_years = data.indicators.groupby(YEAR)["configuration"].first()
-        borders_note = "; ".join(f"{y}: {c}" for y, c in conf_years.items()) + \
-            " (2010 = 16 units with South Kazakhstan, 2018 = 17 units, 2024 = 20 units)."
-        written = write_autocorrelation_report(
-            paths["report"], entries=entries, by_year=by_year, regions=data.regions,
-            weights=weights, provenance=data.provenance, seed=options.seed,
-            permutations=options.permutations, by_year_weights="queen",
-            borders_note=borders_note, overwrite=True,
-            extra_tables=[
-                ("moran_bivariate", "Bivariate Moran's I: income and unemployment against neighbours' net "
-                 "migration", "x = GRP per capita or unemployment of a region; y = net "
-                 "interregional migration rate of its neighbours (queen weights).",
-                 bivariate),
-                ("flow_moran", "Moran's I of the flows", "Zone weights: 4 nearest neighbours; "
-                 "flow weights origin (W⊗I), destination (I⊗W), od (W⊗W). Targets: "
-                 "Pearson residuals of the doubly-constrained gravity model (default) "
-                 "and, for comparison, the raw flows, which size and distance dominate.",
-                 flow_moran)])
-        # the report writes its figures next to its HTML, inside the staging folder
-        report_files = written["figures"]
-        if report_files != paths["report_files"] and report_files.exists():
-            report_files.replace(paths["report_files"])
-        _write_tables(paths["tables"], {
-            "gravity_params": gravity.params, "gravity_fit": gravity.fit_table,
-            "gravity_flows": gravity.flows, "gravity_inequality": gravity.inequality,
-            "gravity_out_of_sample": gravity.out_of_sample, "indicators": data.indicators,
-            "data_check": data.data_check, "data_check_summary": data.data_check_summary,
-            "moran_by_year": by_year, "moran_bivariate": bivariate, "flow_moran": flow_moran,
-            **({"flow_shares": catchments.shares,
-                "catchment_population": catchments.population} if catchments else {})})
+        if "report" in options.products:
+            _report(paths, data, options, moran)
+        if "tables" in options.products:
+            _write_tables(paths["tables"], _tables(data, gravity, moran, catchments))
     steps.update()
     steps.close()
-    logger.info("finished in %.1f s", time.perf_counter() - start)
-    return {k: v for k, v in stage.targets.items() if v.exists()}
+    seconds = time.perf_counter() - start
+    logger.info("finished in %.1f s", seconds)
+    return RunResult(paths={k: v for k, v in stage.targets.items() if v.exists()},
+                     data=data, gravity=gravity, moran=moran, catchments=catchments,
+                     seconds=seconds)
