@@ -1,0 +1,161 @@
+"""`kzspatial run` end to end on the real data (marker ``data``): every product exists,
+opens, and says what it should; overwriting is refused and interruptions are harmless."""
+
+import json
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyogrio
+import pytest
+import rasterio
+
+from kzspatial._errors import OverwriteError
+from kzspatial.pipeline import RunOptions, run
+
+pytestmark = pytest.mark.data
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory):
+    root = tmp_path_factory.mktemp("run")
+    options = RunOptions(out_dir=root / "out", permutations=99, seed=7, cell_km=20.0)
+    return run(options), options
+
+
+def test_every_product_written(result):
+    res, options = result
+    assert options.maps_folder == options.out_dir / "maps"
+    names = set(res.paths)
+    assert {"gpkg", "report", "report_files", "tables", "map_2024", "map_residuals",
+            "raster_dominant_hub", "qml_dominant_hub", "raster_potential"} <= names
+    for path in res.paths.values():
+        assert path.exists(), path
+    assert not list(options.out_dir.rglob(".kzspatial-staging-*"))
+
+
+def test_geopackage_layers_styles_and_validity(result):
+    res, _ = result
+    gpkg = res.paths["gpkg"]
+    layers = {name for name, _geom in pyogrio.list_layers(gpkg)}
+    assert {"regions", "regions_kz_aea", "districts", "cities", "od_flows", "catchments",
+            "moran_global", "gravity_params", "data_check", "provenance"} <= layers
+    regions = pyogrio.read_dataframe(gpkg, layer="regions")
+    assert len(regions) == 20
+    assert {"name_en", "name_kk", "name_ru", "net_migration", "net_rate",
+            "lisa_net_rate_cluster", "huff_p_astana"} <= set(regions.columns)
+    assert regions["net_migration"].sum() == pytest.approx(0, abs=1e-6)
+    flows = pyogrio.read_dataframe(gpkg, layer="od_flows")
+    assert len(flows) == 380 * len(res.data.years)
+    with sqlite3.connect(gpkg) as con:
+        assert con.execute("PRAGMA user_version").fetchone()[0] == 10200
+        styled = {r[0] for r in con.execute("SELECT f_table_name FROM layer_styles")}
+    assert {"regions", "od_flows", "catchments"} <= styled
+    check = subprocess.run([sys.executable, "-m", "osgeo_utils.samples.validate_gpkg",
+                            str(gpkg)], capture_output=True, text=True, check=False)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_report_is_self_contained(result):
+    res, _ = result
+    html = res.paths["report"].read_text(encoding="utf-8")
+    assert not re.search(r"""(src|href)=["']https?://""", html)
+    assert html.count("data:image/png;base64,") >= 9
+    assert "With only 20 regions" in html and "seed: 7" in html
+    assert "Robustness of the verdict" in html and "I of the flows" in html
+    figures = res.paths["report_files"]
+    assert len(list(figures.glob("*.png"))) >= 9
+    assert (figures / "moran_global.csv").exists()
+
+
+def test_rasters_read_back(result):
+    res, _ = result
+    with rasterio.open(res.paths["raster_dominant_hub"]) as src:
+        assert "KZ Albers Equal Area" in src.crs.to_wkt()
+        assert src.nodata == 0
+        palette = src.colormap(1)
+        band = src.read(1)
+        assert set(np.unique(band)) <= {0, 1, 2, 3}
+    assert {palette[k][:3] for k in (1, 2, 3)} == {(31, 120, 180), (227, 26, 28),
+                                                   (51, 160, 44)}
+    with rasterio.open(res.paths["raster_huff_astana"]) as src:
+        p = src.read(1)
+        assert np.isnan(src.nodata)
+        assert np.nanmax(p) <= 1 and np.nanmin(p) >= 0
+
+
+def test_maps_offline_and_small(result):
+    res, _ = result
+    html = res.paths["map_2024"].read_text(encoding="utf-8")
+    assert not re.search(r"""<script[^>]+src=["']https?://""", html)
+    assert res.paths["map_2024"].stat().st_size < 1.5e6
+
+
+def test_refuses_to_overwrite_and_survives_interruption(result, monkeypatch):
+    res, options = result
+    with pytest.raises(OverwriteError, match="--overwrite"):
+        run(options)
+    before = res.paths["gpkg"].read_bytes()
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    import kzspatial.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "write_rasters", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run(RunOptions(out_dir=options.out_dir, permutations=9, cell_km=50.0,
+                       overwrite=True))
+    assert res.paths["gpkg"].read_bytes() == before
+    assert not list(options.out_dir.rglob(".kzspatial-staging-*"))
+
+
+@pytest.mark.browser
+def test_real_map_renders_in_chromium(result, tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("/usr/bin/chromium is absent (apt-get install -y chromium)")
+    res, _ = result
+    errors = []
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                    args=["--no-sandbox", "--disable-gpu",
+                                          "--disable-dev-shm-usage",
+                                          "--disable-background-networking"])
+        page = browser.new_page(viewport={"width": 1200, "height": 800})
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.route("http*://**", lambda route: route.abort())
+        page.goto(res.paths["map_2024"].as_uri())
+        page.wait_for_timeout(500)
+        assert page.evaluate("typeof L !== 'undefined'")
+        n_paths = page.locator("path.leaflet-interactive").count()
+        page.screenshot(path=str(tmp_path / "map.png"))
+        browser.close()
+    assert not errors
+    assert n_paths >= 60 + 20  # flows (+ arrowheads) and the 20 regions
+    assert (tmp_path / "map.png").stat().st_size > 10_000
+
+
+@pytest.mark.qgis
+def test_real_geopackage_opens_styled_in_qgis(result, tmp_path):
+    probe = subprocess.run(["/usr/bin/python3", "-c", "import qgis.core"],
+                           capture_output=True, check=False)
+    if probe.returncode != 0:
+        pytest.skip("python3-qgis is not installed (apt-get install -y "
+                    "--no-install-recommends python3-qgis qgis-providers)")
+    res, _ = result
+    script = Path(__file__).with_name("qgis_check.py")
+    out = subprocess.run(["/usr/bin/python3", str(script), str(res.paths["gpkg"]),
+                          str(tmp_path / "qgis.png")], capture_output=True, text=True,
+                         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"}, check=False)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    layers = report["layers"]
+    assert all(info["valid"] for info in layers.values())
+    assert layers["regions"]["renderer"] == "graduatedSymbol"
+    assert layers["catchments"]["renderer"] == "categorizedSymbol"
+    assert report["saved"] and (tmp_path / "qgis.png").stat().st_size > 5_000
