@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import pytest
+from conftest import validate_gpkg_command
 
 from kzspatial._errors import OverwriteError, ValidationError
 from kzspatial.crs import KZ_AEA
@@ -131,9 +132,7 @@ def test_geopackage_version_and_validity(gpkg):
     assert _query(gpkg, "PRAGMA integrity_check") == [("ok",)]
     result = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "osgeo_utils.samples.validate_gpkg",
+            *validate_gpkg_command(),
             "--extra",
             "--warning-as-error",
             str(gpkg),
