@@ -61,8 +61,14 @@ def run_case(case: str, n: int, permutations: int) -> dict:
 
         diagonal = "include" if case == "kzspatial-include" else "exclude"
         start = time.perf_counter()
-        result = flow_morans_i(flows, w, kind="od", diagonal=diagonal,
-                               permutations=permutations or None, rng=0)
+        result = flow_morans_i(
+            flows,
+            w,
+            kind="od",
+            diagonal=diagonal,
+            permutations=permutations or None,
+            rng=0,
+        )
         seconds = time.perf_counter() - start
         value = result.I
     else:  # peer: explicit ODW + esda.Moran
@@ -86,9 +92,20 @@ def run_case(case: str, n: int, permutations: int) -> dict:
 def in_subprocess(case: str, n: int, permutations: int) -> dict:
     env = dict(os.environ, PYTHONPATH=str(HERE.parent))
     out = subprocess.run(
-        [sys.executable, __file__, "--case", case, "--zones", str(n),
-         "--permutations", str(permutations)],
-        check=True, capture_output=True, text=True, env=env,
+        [
+            sys.executable,
+            __file__,
+            "--case",
+            case,
+            "--zones",
+            str(n),
+            "--permutations",
+            str(permutations),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -107,19 +124,32 @@ def versions() -> str:
     import libpysal
     import scipy
 
-    return (f"Python {platform.python_version()}, numpy {np.__version__}, "
-            f"scipy {scipy.__version__}, libpysal {libpysal.__version__}, "
-            f"esda {esda.__version__}")
+    return (
+        f"Python {platform.python_version()}, numpy {np.__version__}, "
+        f"scipy {scipy.__version__}, libpysal {libpysal.__version__}, "
+        f"esda {esda.__version__}"
+    )
 
 
 def machine() -> str:
-    mem_kb = next(int(line.split()[1]) for line in open("/proc/meminfo")
-                  if line.startswith("MemTotal"))
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
-                if line.startswith("model name")), platform.processor())
-    return (f"{platform.system()} {platform.machine()}, {cpu}, "
-            f"{os.cpu_count()} cores, {mem_kb / 2**20:.0f} GiB RAM "
-            "(shared with other jobs during the run)")
+    mem_kb = next(
+        int(line.split()[1])
+        for line in open("/proc/meminfo")
+        if line.startswith("MemTotal")
+    )
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in open("/proc/cpuinfo")
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return (
+        f"{platform.system()} {platform.machine()}, {cpu}, "
+        f"{os.cpu_count()} cores, {mem_kb / 2**20:.0f} GiB RAM "
+        "(shared with other jobs during the run)"
+    )
 
 
 def main() -> None:
@@ -128,8 +158,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--case", help=argparse.SUPPRESS)
     parser.add_argument("--zones", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--permutations", type=int, default=PERMUTATIONS,
-                        help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--permutations", type=int, default=PERMUTATIONS, help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.case:  # child process
         print(json.dumps(run_case(args.case, args.zones, args.permutations)))
@@ -148,7 +179,10 @@ def main() -> None:
             peer = measure("peer", n, permutations, repeats)
             peer_gb_per_link = peer["peak_mb"] / 1024 / links
             assert abs(peer["I"] - ours["I"]) < 1e-10 * max(1, abs(peer["I"])), (
-                "kzspatial and ODW+esda disagree", peer["I"], ours["I"])
+                "kzspatial and ODW+esda disagree",
+                peer["I"],
+                ours["I"],
+            )
             peer_cell = f"{peer['seconds']:.2f} s, {peer['peak_mb'] / 1024:.2f} GB"
             ratio = f"{peer['seconds'] / ours['seconds']:.1f}x"
         else:
@@ -171,7 +205,7 @@ def main() -> None:
         f"- machine: {machine()}",
         f"- versions: {versions()}",
         f"- problem: synthetic Poisson gravity flows, binary knn (k={K}) zone weights, "
-        f"origin-destination (`kind=\"od\"`, `W ⊗ W`) row-standardised flow "
+        f'origin-destination (`kind="od"`, `W ⊗ W`) row-standardised flow '
         f"weights, {PERMUTATIONS} permutations; medians of {repeats} runs, each in a "
         "fresh subprocess; peak memory is the subprocess's `ru_maxrss` (data "
         "generation included).",

@@ -36,7 +36,12 @@ CONSTRAINTS = ("doubly", "production", "attraction", "unconstrained")
 TOOLS = ("kzspatial", "pyfixest", "spint", "statsmodels")
 TRUE = {"beta": -1.5, "origin:log_pop": 0.8, "destination:log_pop": 0.6}
 # statsmodels needs dense dummy columns for the fixed effects: only small sizes fit
-STATSMODELS_MAX_ZONES = {"unconstrained": 1000, "production": 224, "attraction": 224, "doubly": 224}
+STATSMODELS_MAX_ZONES = {
+    "unconstrained": 1000,
+    "production": 224,
+    "attraction": 224,
+    "doubly": 224,
+}
 HERE = Path(__file__).resolve().parent
 
 
@@ -46,8 +51,11 @@ def generate(n: int, seed: int) -> dict[str, np.ndarray]:
     xy = rng.uniform(0, 2000, size=(n, 2))
     km = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1)) + 5.0
     log_pop = rng.normal(11, 1, size=n)
-    eta = (TRUE["origin:log_pop"] * log_pop[:, None] + TRUE["destination:log_pop"] * log_pop[None, :]
-           + TRUE["beta"] * np.log(km))
+    eta = (
+        TRUE["origin:log_pop"] * log_pop[:, None]
+        + TRUE["destination:log_pop"] * log_pop[None, :]
+        + TRUE["beta"] * np.log(km)
+    )
     np.fill_diagonal(eta, -np.inf)
     mu = np.exp(eta - eta.max())
     mu *= 20.0 / mu[~np.eye(n, dtype=bool)].mean()
@@ -57,7 +65,10 @@ def generate(n: int, seed: int) -> dict[str, np.ndarray]:
 
 def covariate_sides(constraint: str) -> tuple[bool, bool]:
     """Which zone covariates a model identifies: (origin, destination)."""
-    return constraint in ("unconstrained", "attraction"), constraint in ("unconstrained", "production")
+    return constraint in ("unconstrained", "attraction"), constraint in (
+        "unconstrained",
+        "production",
+    )
 
 
 # ------------------------------------------------------------------------ workers
@@ -67,8 +78,13 @@ def run_kzspatial(data, constraint):
     use_o, use_d = covariate_sides(constraint)
     pop = {"log_pop": data["log_pop"]}
     start = time.perf_counter()
-    fit = fit_gravity(data["flows"], data["km"], constraint=constraint,
-                      origin_vars=pop if use_o else None, destination_vars=pop if use_d else None)
+    fit = fit_gravity(
+        data["flows"],
+        data["km"],
+        constraint=constraint,
+        origin_vars=pop if use_o else None,
+        destination_vars=pop if use_d else None,
+    )
     elapsed = time.perf_counter() - start
     return elapsed, {k: v for k, v in fit.params.items() if k in TRUE}
 
@@ -76,7 +92,12 @@ def run_kzspatial(data, constraint):
 def long_format(data):
     n = data["flows"].shape[0]
     origin, destination = np.nonzero(~np.eye(n, dtype=bool))
-    return origin, destination, data["flows"][origin, destination], data["km"][origin, destination]
+    return (
+        origin,
+        destination,
+        data["flows"][origin, destination],
+        data["km"][origin, destination],
+    )
 
 
 def run_pyfixest(data, constraint):
@@ -84,11 +105,24 @@ def run_pyfixest(data, constraint):
     import pyfixest as pf
 
     origin, destination, flow, km = long_format(data)
-    frame = pd.DataFrame({"flow": flow, "log_d": np.log(km), "o": origin, "d": destination,
-                          "o_pop": data["log_pop"][origin], "d_pop": data["log_pop"][destination]})
+    frame = pd.DataFrame(
+        {
+            "flow": flow,
+            "log_d": np.log(km),
+            "o": origin,
+            "d": destination,
+            "o_pop": data["log_pop"][origin],
+            "d_pop": data["log_pop"][destination],
+        }
+    )
     use_o, use_d = covariate_sides(constraint)
     rhs = " + ".join(["log_d"] + ["o_pop"] * use_o + ["d_pop"] * use_d)
-    fe = {"unconstrained": "", "production": " | o", "attraction": " | d", "doubly": " | o + d"}
+    fe = {
+        "unconstrained": "",
+        "production": " | o",
+        "attraction": " | d",
+        "doubly": " | o + d",
+    }
     start = time.perf_counter()
     fit = pf.fepois(f"flow ~ {rhs}{fe[constraint]}", data=frame, vcov="hetero")
     elapsed = time.perf_counter() - start
@@ -115,8 +149,11 @@ def run_spint(data, constraint):
         params = {"origin:log_pop": fit.params[-2], "beta": fit.params[-1]}
     else:
         fit = Gravity(flow, o_pop[:, None], d_pop[:, None], km, "pow")
-        params = {"origin:log_pop": fit.params[1], "destination:log_pop": fit.params[2],
-                  "beta": fit.params[3]}
+        params = {
+            "origin:log_pop": fit.params[1],
+            "destination:log_pop": fit.params[2],
+            "beta": fit.params[3],
+        }
     elapsed = time.perf_counter() - start
     return elapsed, {k: float(v) for k, v in params.items()}
 
@@ -148,11 +185,17 @@ def run_statsmodels(data, constraint):
     start = time.perf_counter()
     fit = sm.GLM(flow, X, family=sm.families.Poisson()).fit(tol=1e-10)
     elapsed = time.perf_counter() - start
-    return elapsed, {name: float(fit.params[k]) for k, name in enumerate(names) if name in TRUE}
+    return elapsed, {
+        name: float(fit.params[k]) for k, name in enumerate(names) if name in TRUE
+    }
 
 
-RUNNERS = {"kzspatial": run_kzspatial, "pyfixest": run_pyfixest, "spint": run_spint,
-           "statsmodels": run_statsmodels}
+RUNNERS = {
+    "kzspatial": run_kzspatial,
+    "pyfixest": run_pyfixest,
+    "spint": run_spint,
+    "statsmodels": run_statsmodels,
+}
 
 
 def warm_up(tool: str, constraint: str) -> None:
@@ -167,7 +210,9 @@ def worker(tool: str, constraint: str, path: str) -> None:
     warm_up(tool, constraint)
     elapsed, params = RUNNERS[tool](data, constraint)
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    print(json.dumps({"seconds": elapsed, "peak_gb": peak_kib / 2**20, "params": params}))
+    print(
+        json.dumps({"seconds": elapsed, "peak_gb": peak_kib / 2**20, "params": params})
+    )
 
 
 # ------------------------------------------------------------------------- driver
@@ -183,7 +228,9 @@ def measure(tool, constraint, path, repeats):
     for _ in range(repeats):
         done = subprocess.run(
             [sys.executable, __file__, "--worker", tool, constraint, path],
-            capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONWARNINGS": "ignore"},
             check=False,
         )
         if done.returncode != 0:
@@ -214,15 +261,24 @@ def versions():
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--smoke", action="store_true", help="20 zones, 1 run, print only")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--smoke", action="store_true", help="20 zones, 1 run, print only"
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[20, 224, 1000, 3000])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--constraints", nargs="+", default=list(CONSTRAINTS))
     parser.add_argument("--tools", nargs="+", default=list(TOOLS))
     parser.add_argument("--output", type=Path, default=HERE / "results" / "gravity.md")
     parser.add_argument("--seed", type=int, default=20240601)
-    parser.add_argument("--worker", nargs=3, metavar=("TOOL", "CONSTRAINT", "NPZ"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--worker",
+        nargs=3,
+        metavar=("TOOL", "CONSTRAINT", "NPZ"),
+        help=argparse.SUPPRESS,
+    )
     args = parser.parse_args()
     if args.worker:
         worker(*args.worker)
@@ -287,19 +343,25 @@ def render(rows, repeats) -> str:
         peers = []
         for tool, res in results.items():
             if "error" in res:
-                lines.append(f"| {n} | {n * (n - 1):,} | {constraint} | {tool} | failed: "
-                             f"{res['error']} | | | |")
+                lines.append(
+                    f"| {n} | {n * (n - 1):,} | {constraint} | {tool} | failed: "
+                    f"{res['error']} | | | |"
+                )
                 continue
             diff = speedup = ""
             if tool != "kzspatial" and "params" in kz:
                 diff = f"{max_rel_diff(res['params'], kz['params']):.1e}"
                 speedup = f"{res['seconds'] / kz['seconds']:.1f}x"
                 peers.append(res["seconds"])
-            lines.append(f"| {n} | {n * (n - 1):,} | {constraint} | {tool} | {res['seconds']:.3f} "
-                         f"| {res['peak_gb']:.2f} | {diff} | {speedup} |")
+            lines.append(
+                f"| {n} | {n * (n - 1):,} | {constraint} | {tool} | {res['seconds']:.3f} "
+                f"| {res['peak_gb']:.2f} | {diff} | {speedup} |"
+            )
         if peers and "seconds" in kz:
-            summary.append(f"| {n} | {constraint} | {kz['seconds']:.3f} | {min(peers):.3f} "
-                           f"| {min(peers) / kz['seconds']:.1f}x | {kz['peak_gb']:.2f} |")
+            summary.append(
+                f"| {n} | {constraint} | {kz['seconds']:.3f} | {min(peers):.3f} "
+                f"| {min(peers) / kz['seconds']:.1f}x | {kz['peak_gb']:.2f} |"
+            )
     lines += [
         "",
         "## kzspatial against the fastest peer",
@@ -315,8 +377,11 @@ def render(rows, repeats) -> str:
 
 def scaling_notes(rows, memory_gb) -> list[str]:
     """How far one machine goes, extrapolated from the largest doubly-constrained fit."""
-    measured = [(n, res["kzspatial"]) for n, constraint, res in rows
-                if constraint == "doubly" and "seconds" in res.get("kzspatial", {})]
+    measured = [
+        (n, res["kzspatial"])
+        for n, constraint, res in rows
+        if constraint == "doubly" and "seconds" in res.get("kzspatial", {})
+    ]
     if not measured:
         return []
     n, kz = max(measured, key=lambda item: item[0])

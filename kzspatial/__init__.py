@@ -20,7 +20,12 @@ from .autocorrelation import (
 from .baselines import compare_models, intervening_opportunities, radiation
 from .boundaries import load_admin_centres, load_boundaries, to_equal_area
 from .catchments import flow_shares, gravity_potential, huff_probabilities
-from .crosswalk import aggregate_flows, aggregate_regions, dissolve_regions, join_regional
+from .crosswalk import (
+    aggregate_flows,
+    aggregate_regions,
+    dissolve_regions,
+    join_regional,
+)
 from .data import fetch
 from .flows import in_flows, net_migration, out_flows, to_matrix
 from .gravity import GravityFit, fit_gravity

@@ -31,11 +31,14 @@ def atomic_path(target: str | Path, *, overwrite: bool = False) -> Iterator[Path
     """
     target = Path(target)
     if target.exists() and not overwrite:
-        raise OverwriteError(f"{target} exists; pass overwrite=True (CLI: --overwrite) to "
-                             "replace it, or choose another path")
+        raise OverwriteError(
+            f"{target} exists; pass overwrite=True (CLI: --overwrite) to "
+            "replace it, or choose another path"
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part",
-                               dir=target.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=".part", dir=target.parent
+    )
     os.close(fd)
     os.unlink(tmp)  # writers such as GDAL want to create the file themselves
     tmp_path = Path(tmp)
@@ -69,14 +72,17 @@ class StagedOutputs:
         existing = [str(p) for p in self.targets.values() if p.exists()]
         if existing and not self.overwrite:
             raise OverwriteError(
-                "outputs from an earlier run exist: " + ", ".join(existing[:6])
+                "outputs from an earlier run exist: "
+                + ", ".join(existing[:6])
                 + (" ..." if len(existing) > 6 else "")
-                + "; pass --overwrite to replace them, or --out DIR for a new folder")
+                + "; pass --overwrite to replace them, or --out DIR for a new folder"
+            )
 
     def __enter__(self) -> StagedOutputs:
         self.check()
-        common = Path(os.path.commonpath([p.parent.resolve() for p in
-                                          self.targets.values()]))
+        common = Path(
+            os.path.commonpath([p.parent.resolve() for p in self.targets.values()])
+        )
         common.mkdir(parents=True, exist_ok=True)
         self._stage = Path(tempfile.mkdtemp(prefix=".kzspatial-staging-", dir=common))
         return self

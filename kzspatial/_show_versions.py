@@ -8,8 +8,21 @@ import sys
 
 __all__ = ["show_versions", "versions"]
 
-_PACKAGES = ("numpy", "scipy", "pandas", "geopandas", "shapely", "pyogrio", "pyproj",
-             "libpysal", "esda", "folium", "rasterio", "matplotlib", "pooch")
+_PACKAGES = (
+    "numpy",
+    "scipy",
+    "pandas",
+    "geopandas",
+    "shapely",
+    "pyogrio",
+    "pyproj",
+    "libpysal",
+    "esda",
+    "folium",
+    "rasterio",
+    "matplotlib",
+    "pooch",
+)
 
 
 def versions() -> dict[str, str]:

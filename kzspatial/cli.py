@@ -10,16 +10,21 @@ import typer
 
 app = typer.Typer(
     help="Spatial analysis of internal migration in Kazakhstan.",
-    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
 )
-data_app = typer.Typer(help="Inspect and check the registered source data.",
-                       no_args_is_help=True)
+data_app = typer.Typer(
+    help="Inspect and check the registered source data.", no_args_is_help=True
+)
 app.add_typer(data_app, name="data")
 
 
 @app.callback()
 def _configure(
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log details to stderr."),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Log details to stderr."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Log only errors."),
 ) -> None:
     level = logging.ERROR if quiet else (logging.DEBUG if verbose else logging.INFO)
@@ -47,13 +52,19 @@ def data_list() -> None:
 
     print("key\tdataset\tlicence\tconcept\turl")
     for entry in registry().values():
-        print(f"{entry.key}\t{entry.dataset}\t{entry.licence}\t{entry.concept}\t{entry.url}")
+        print(
+            f"{entry.key}\t{entry.dataset}\t{entry.licence}\t{entry.concept}\t{entry.url}"
+        )
 
 
 @data_app.command("check")
 def data_check(
-    tolerance: int = typer.Option(10, help="Largest difference (persons) called agreement."),
-    details: bool = typer.Option(False, help="Print every region, not only the summary."),
+    tolerance: int = typer.Option(
+        10, help="Largest difference (persons) called agreement."
+    ),
+    details: bool = typer.Option(
+        False, help="Print every region, not only the summary."
+    ),
 ) -> None:
     """Cross-check OD-derived regional nets against the monthly file (2022-2024)."""
     import warnings
@@ -65,50 +76,126 @@ def data_check(
         warnings.simplefilter("ignore", UserWarning)  # 2022 is loaded on purpose here
         od = load_od_flows(years=(2022, 2023, 2024), include_2022=True)
     check = check_od_nets(od, load_monthly_migration(), tolerance=tolerance)
-    print("Interregional net migration: OD file vs monthly file "
-          "(persons; both are nets of moves between regions)")
+    print(
+        "Interregional net migration: OD file vs monthly file "
+        "(persons; both are nets of moves between regions)"
+    )
     print(summarise_check(check).to_string(index=False))
     if details:
         print(check.to_string(index=False))
 
 
-def _options(out, maps, years, focus_year, borders, permutations, seed, offline, tiles,
-             cell_km, overwrite, products):
+def _options(
+    out,
+    maps,
+    years,
+    focus_year,
+    borders,
+    permutations,
+    seed,
+    offline,
+    tiles,
+    cell_km,
+    overwrite,
+    products,
+):
     from pathlib import Path
 
     from .pipeline import RunOptions
 
-    return RunOptions(out_dir=Path(out), maps_dir=Path(maps) if maps else None,
-                      years=tuple(years) if years else None, focus_year=focus_year,
-                      borders=borders, permutations=permutations, seed=seed,
-                      offline=offline, tiles=tiles, cell_km=cell_km, overwrite=overwrite,
-                      products=frozenset(products))
+    return RunOptions(
+        out_dir=Path(out),
+        maps_dir=Path(maps) if maps else None,
+        years=tuple(years) if years else None,
+        focus_year=focus_year,
+        borders=borders,
+        permutations=permutations,
+        seed=seed,
+        offline=offline,
+        tiles=tiles,
+        cell_km=cell_km,
+        overwrite=overwrite,
+        products=frozenset(products),
+    )
 
 
-_OUT = typer.Option("output", "--out", help="Output folder (maps go to ./maps for the "
-                    "default folder, DIR/maps otherwise).")
-_MAPS = typer.Option(None, "--maps", help="Folder for the HTML maps (overrides the default).")
-_YEARS = typer.Option(None, "--year", "-y", help="OD year to include (repeat); default: "
-                      "2010, 2015, 2020, 2021, 2023, 2024 (2022 is excluded, see README).")
+_OUT = typer.Option(
+    "output",
+    "--out",
+    help="Output folder (maps go to ./maps for the "
+    "default folder, DIR/maps otherwise).",
+)
+_MAPS = typer.Option(
+    None, "--maps", help="Folder for the HTML maps (overrides the default)."
+)
+_YEARS = typer.Option(
+    None,
+    "--year",
+    "-y",
+    help="OD year to include (repeat); default: "
+    "2010, 2015, 2020, 2021, 2023, 2024 (2022 is excluded, see README).",
+)
 _FOCUS = typer.Option(2024, "--focus-year", help="Year of the detailed results.")
-_BORDERS = typer.Option("2024", "--borders", help="Border configuration: 2024 (20 units), "
-                        "2018 (17) or 2010 (16); flows are aggregated exactly.")
+_BORDERS = typer.Option(
+    "2024",
+    "--borders",
+    help="Border configuration: 2024 (20 units), "
+    "2018 (17) or 2010 (16); flows are aggregated exactly.",
+)
 _PERMS = typer.Option(999, "--permutations", help="Permutations for pseudo p-values.")
 _SEED = typer.Option(12345, "--seed", help="Seed of every random step.")
-_OFFLINE = typer.Option(True, "--offline/--cdn", help="Inline map scripts (works without "
-                        "network) or load them from CDNs (smaller files).")
-_TILES = typer.Option(None, "--tiles", help="Basemap tiles: OpenStreetMap or a URL template; "
-                      "default none (regions are the basemap).")
-_CELL = typer.Option(5.0, "--cell-km", help="Grid cell size in km for the catchment rasters.")
-_OVERWRITE = typer.Option(False, "--overwrite", help="Replace outputs of an earlier run.")
+_OFFLINE = typer.Option(
+    True,
+    "--offline/--cdn",
+    help="Inline map scripts (works without "
+    "network) or load them from CDNs (smaller files).",
+)
+_TILES = typer.Option(
+    None,
+    "--tiles",
+    help="Basemap tiles: OpenStreetMap or a URL template; "
+    "default none (regions are the basemap).",
+)
+_CELL = typer.Option(
+    5.0, "--cell-km", help="Grid cell size in km for the catchment rasters."
+)
+_OVERWRITE = typer.Option(
+    False, "--overwrite", help="Replace outputs of an earlier run."
+)
 
 
-def _execute(products, out, maps, year, focus_year, borders, permutations, seed, offline,
-             tiles, cell_km, overwrite):
+def _execute(
+    products,
+    out,
+    maps,
+    year,
+    focus_year,
+    borders,
+    permutations,
+    seed,
+    offline,
+    tiles,
+    cell_km,
+    overwrite,
+):
     from .pipeline import run
 
-    result = run(_options(out, maps, year, focus_year, borders, permutations, seed,
-                          offline, tiles, cell_km, overwrite, products))
+    result = run(
+        _options(
+            out,
+            maps,
+            year,
+            focus_year,
+            borders,
+            permutations,
+            seed,
+            offline,
+            tiles,
+            cell_km,
+            overwrite,
+            products,
+        )
+    )
     return result
 
 
@@ -124,61 +211,156 @@ def _print_table(title: str, frame) -> None:
 
 
 @app.command("run")
-def run_command(out: str = _OUT, maps: str = _MAPS, year: list[int] = _YEARS,
-                focus_year: int = _FOCUS, borders: str = _BORDERS,
-                permutations: int = _PERMS, seed: int = _SEED, offline: bool = _OFFLINE,
-                tiles: str = _TILES, cell_km: float = _CELL,
-                overwrite: bool = _OVERWRITE) -> None:
+def run_command(
+    out: str = _OUT,
+    maps: str = _MAPS,
+    year: list[int] = _YEARS,
+    focus_year: int = _FOCUS,
+    borders: str = _BORDERS,
+    permutations: int = _PERMS,
+    seed: int = _SEED,
+    offline: bool = _OFFLINE,
+    tiles: str = _TILES,
+    cell_km: float = _CELL,
+    overwrite: bool = _OVERWRITE,
+) -> None:
     """Run the main job on the default data: checks, models, Moran's I, catchments,
     maps, report, GeoPackage and rasters."""
     from .pipeline import PRODUCTS
 
-    result = _execute(PRODUCTS, out, maps, year, focus_year, borders, permutations, seed,
-                      offline, tiles, cell_km, overwrite)
+    result = _execute(
+        PRODUCTS,
+        out,
+        maps,
+        year,
+        focus_year,
+        borders,
+        permutations,
+        seed,
+        offline,
+        tiles,
+        cell_km,
+        overwrite,
+    )
     _print_written(result)
 
 
 @app.command("gravity")
-def gravity_command(out: str = _OUT, year: list[int] = _YEARS, focus_year: int = _FOCUS,
-                    borders: str = _BORDERS, overwrite: bool = _OVERWRITE) -> None:
+def gravity_command(
+    out: str = _OUT,
+    year: list[int] = _YEARS,
+    focus_year: int = _FOCUS,
+    borders: str = _BORDERS,
+    overwrite: bool = _OVERWRITE,
+) -> None:
     """Fit the gravity models; print fit and inequality tables, write CSV tables."""
-    result = _execute({"tables"}, out, None, year, focus_year, borders, 99, 12345, True,
-                      None, 5.0, overwrite)
+    result = _execute(
+        {"tables"},
+        out,
+        None,
+        year,
+        focus_year,
+        borders,
+        99,
+        12345,
+        True,
+        None,
+        5.0,
+        overwrite,
+    )
     _print_table(f"Model comparison, {focus_year}", result.gravity.fit_table)
     if len(result.gravity.inequality):
-        _print_table("Push-pull elasticities, 2023-2024 panel", result.gravity.inequality[
-            ["parameter", "estimate", "se_cluster_two_way", "ci_low_two_way",
-             "ci_high_two_way"]])
+        _print_table(
+            "Push-pull elasticities, 2023-2024 panel",
+            result.gravity.inequality[
+                [
+                    "parameter",
+                    "estimate",
+                    "se_cluster_two_way",
+                    "ci_low_two_way",
+                    "ci_high_two_way",
+                ]
+            ],
+        )
     _print_written(result)
 
 
 @app.command("moran")
-def moran_command(out: str = _OUT, year: list[int] = _YEARS, focus_year: int = _FOCUS,
-                  borders: str = _BORDERS, permutations: int = _PERMS, seed: int = _SEED,
-                  overwrite: bool = _OVERWRITE) -> None:
+def moran_command(
+    out: str = _OUT,
+    year: list[int] = _YEARS,
+    focus_year: int = _FOCUS,
+    borders: str = _BORDERS,
+    permutations: int = _PERMS,
+    seed: int = _SEED,
+    overwrite: bool = _OVERWRITE,
+) -> None:
     """Global, local, bivariate and flow Moran's I; print tables, write CSV tables."""
     import pandas as pd
 
-    result = _execute({"tables"}, out, None, year, focus_year, borders, permutations, seed,
-                      True, None, 5.0, overwrite)
+    result = _execute(
+        {"tables"},
+        out,
+        None,
+        year,
+        focus_year,
+        borders,
+        permutations,
+        seed,
+        True,
+        None,
+        5.0,
+        overwrite,
+    )
     entries, by_year, bivariate, _w, flow_moran = result.moran
-    _print_table(f"Global Moran's I, {focus_year}", pd.DataFrame([
-        {"variable": e.variable, "weights": e.weights_name, "I": e.global_.I,
-         "EI": e.global_.EI, "p_rand": e.global_.p_rand, "p_sim": e.global_.p_sim}
-        for e in entries]))
-    _print_table("Global Moran's I by year (queen)", by_year.pivot_table(
-        index="variable", columns="year", values="I").reset_index())
+    _print_table(
+        f"Global Moran's I, {focus_year}",
+        pd.DataFrame(
+            [
+                {
+                    "variable": e.variable,
+                    "weights": e.weights_name,
+                    "I": e.global_.I,
+                    "EI": e.global_.EI,
+                    "p_rand": e.global_.p_rand,
+                    "p_sim": e.global_.p_sim,
+                }
+                for e in entries
+            ]
+        ),
+    )
+    _print_table(
+        "Global Moran's I by year (queen)",
+        by_year.pivot_table(index="variable", columns="year", values="I").reset_index(),
+    )
     _print_table("Bivariate Moran's I", bivariate)
     _print_table("Flow Moran's I", flow_moran.drop(columns="null"))
     _print_written(result)
 
 
 @app.command("catchments")
-def catchments_command(out: str = _OUT, year: list[int] = _YEARS, focus_year: int = _FOCUS,
-                       cell_km: float = _CELL, overwrite: bool = _OVERWRITE) -> None:
+def catchments_command(
+    out: str = _OUT,
+    year: list[int] = _YEARS,
+    focus_year: int = _FOCUS,
+    cell_km: float = _CELL,
+    overwrite: bool = _OVERWRITE,
+) -> None:
     """Flow and Huff catchments of Astana, Almaty, Shymkent; rasters and CSV tables."""
-    result = _execute({"rasters", "tables"}, out, None, year, focus_year, "2024", 99, 12345,
-                      True, None, cell_km, overwrite)
+    result = _execute(
+        {"rasters", "tables"},
+        out,
+        None,
+        year,
+        focus_year,
+        "2024",
+        99,
+        12345,
+        True,
+        None,
+        cell_km,
+        overwrite,
+    )
     c = result.catchments
     shares = c.shares[c.shares["year"] == focus_year]
     _print_table(f"Flow catchments, {focus_year} (shares of out-migrants)", shares)
@@ -188,23 +370,59 @@ def catchments_command(out: str = _OUT, year: list[int] = _YEARS, focus_year: in
 
 
 @app.command("map")
-def map_command(out: str = _OUT, maps: str = _MAPS, year: list[int] = _YEARS,
-                focus_year: int = _FOCUS, borders: str = _BORDERS,
-                offline: bool = _OFFLINE, tiles: str = _TILES,
-                overwrite: bool = _OVERWRITE) -> None:
+def map_command(
+    out: str = _OUT,
+    maps: str = _MAPS,
+    year: list[int] = _YEARS,
+    focus_year: int = _FOCUS,
+    borders: str = _BORDERS,
+    offline: bool = _OFFLINE,
+    tiles: str = _TILES,
+    overwrite: bool = _OVERWRITE,
+) -> None:
     """Write the interactive flow maps (one per year, plus model residuals)."""
-    result = _execute({"maps"}, out, maps, year, focus_year, borders, 99, 12345, offline,
-                      tiles, 5.0, overwrite)
+    result = _execute(
+        {"maps"},
+        out,
+        maps,
+        year,
+        focus_year,
+        borders,
+        99,
+        12345,
+        offline,
+        tiles,
+        5.0,
+        overwrite,
+    )
     _print_written(result)
 
 
 @app.command("export")
-def export_command(out: str = _OUT, year: list[int] = _YEARS, focus_year: int = _FOCUS,
-                   borders: str = _BORDERS, permutations: int = _PERMS, seed: int = _SEED,
-                   overwrite: bool = _OVERWRITE) -> None:
+def export_command(
+    out: str = _OUT,
+    year: list[int] = _YEARS,
+    focus_year: int = _FOCUS,
+    borders: str = _BORDERS,
+    permutations: int = _PERMS,
+    seed: int = _SEED,
+    overwrite: bool = _OVERWRITE,
+) -> None:
     """Write the styled GeoPackage (kzspatial.gpkg) for QGIS."""
-    result = _execute({"gpkg"}, out, None, year, focus_year, borders, permutations, seed,
-                      True, None, 5.0, overwrite)
+    result = _execute(
+        {"gpkg"},
+        out,
+        None,
+        year,
+        focus_year,
+        borders,
+        permutations,
+        seed,
+        True,
+        None,
+        5.0,
+        overwrite,
+    )
     _print_written(result)
 
 
@@ -213,12 +431,29 @@ app.add_typer(report_app, name="report")
 
 
 @report_app.command("autocorrelation")
-def report_autocorrelation(out: str = _OUT, year: list[int] = _YEARS,
-                           focus_year: int = _FOCUS, permutations: int = _PERMS,
-                           seed: int = _SEED, overwrite: bool = _OVERWRITE) -> None:
+def report_autocorrelation(
+    out: str = _OUT,
+    year: list[int] = _YEARS,
+    focus_year: int = _FOCUS,
+    permutations: int = _PERMS,
+    seed: int = _SEED,
+    overwrite: bool = _OVERWRITE,
+) -> None:
     """Self-contained HTML spatial-autocorrelation report (+ PNG figures and CSV)."""
-    result = _execute({"report"}, out, None, year, focus_year, "2024", permutations, seed,
-                      True, None, 5.0, overwrite)
+    result = _execute(
+        {"report"},
+        out,
+        None,
+        year,
+        focus_year,
+        "2024",
+        permutations,
+        seed,
+        True,
+        None,
+        5.0,
+        overwrite,
+    )
     _print_written(result)
 
 

@@ -43,8 +43,10 @@ def configuration_of(frame: pd.DataFrame) -> str | None:
 def _check_source(frame: pd.DataFrame, what: str) -> None:
     conf = configuration_of(frame)
     if conf not in (None, "2024"):
-        raise ValidationError(f"{what} must be in the 20-unit configuration '2024' to be "
-                              f"aggregated; it is in {conf!r}")
+        raise ValidationError(
+            f"{what} must be in the 20-unit configuration '2024' to be "
+            f"aggregated; it is in {conf!r}"
+        )
 
 
 def aggregate_flows(od: pd.DataFrame, to: str) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -69,15 +71,26 @@ def aggregate_flows(od: pd.DataFrame, to: str) -> tuple[pd.DataFrame, pd.DataFra
     parent = {r: parent_in(r, to) for r in fine}
     out, internal = [], []
     for year, part in od.groupby(YEAR, sort=True):
-        F = to_matrix(part[ORIGIN].tolist(), part[DESTINATION].tolist(),
-                      part[FLOW].to_numpy(), fine)
+        F = to_matrix(
+            part[ORIGIN].tolist(),
+            part[DESTINATION].tolist(),
+            part[FLOW].to_numpy(),
+            fine,
+        )
         G, dropped = aggregate_matrix(F, fine, parent, coarse)
         n = len(coarse)
         i, j = np.divmod(np.arange(n * n), n)
         off = i != j
-        out.append(pd.DataFrame({YEAR: year, ORIGIN: np.array(coarse)[i[off]],
-                                 DESTINATION: np.array(coarse)[j[off]],
-                                 FLOW: G.ravel()[off]}))
+        out.append(
+            pd.DataFrame(
+                {
+                    YEAR: year,
+                    ORIGIN: np.array(coarse)[i[off]],
+                    DESTINATION: np.array(coarse)[j[off]],
+                    FLOW: G.ravel()[off],
+                }
+            )
+        )
         internal.append(pd.DataFrame({YEAR: year, "region_id": coarse, FLOW: dropped}))
     flows = pd.concat(out, ignore_index=True)
     if np.issubdtype(od[FLOW].dtype, np.integer):
@@ -89,8 +102,12 @@ def aggregate_flows(od: pd.DataFrame, to: str) -> tuple[pd.DataFrame, pd.DataFra
 
 
 def aggregate_regions(
-    table: pd.DataFrame, to: str, *, sum_columns: Sequence[str],
-    region_col: str = "region_id", by: Sequence[str] = (YEAR,),
+    table: pd.DataFrame,
+    to: str,
+    *,
+    sum_columns: Sequence[str],
+    region_col: str = "region_id",
+    by: Sequence[str] = (YEAR,),
 ) -> pd.DataFrame:
     """Sum additive regional quantities (persons, flows) into configuration ``to``.
 
@@ -108,7 +125,9 @@ def aggregate_regions(
         raise AlignmentError(f"regions {unknown} are not in the 20-unit configuration")
     keys = [c for c in by if c in table.columns]
     mapped = table.assign(**{region_col: [parent_in(r, to) for r in table[region_col]]})
-    out = mapped.groupby([*keys, region_col], as_index=False, sort=True)[list(sum_columns)].sum()
+    out = mapped.groupby([*keys, region_col], as_index=False, sort=True)[
+        list(sum_columns)
+    ].sum()
     out["configuration"] = to
     return out
 
@@ -128,7 +147,10 @@ def dissolve_regions(regions, to: str):
 
 
 def join_regional(
-    left: pd.DataFrame, right: pd.DataFrame, *, on: Sequence[str] = ("region_id", YEAR),
+    left: pd.DataFrame,
+    right: pd.DataFrame,
+    *,
+    on: Sequence[str] = ("region_id", YEAR),
     how: str = "left",
 ) -> pd.DataFrame:
     """Join two regional tables, refusing to mix border configurations.
@@ -146,19 +168,23 @@ def join_regional(
         raise AlignmentError(
             "both tables need a single border configuration (a 'configuration' column or "
             f"attrs['configuration']); got {l_conf!r} and {r_conf!r}. Select rows of one "
-            "configuration, or aggregate with kzspatial.crosswalk first")
+            "configuration, or aggregate with kzspatial.crosswalk first"
+        )
     if l_conf != r_conf:
         raise AlignmentError(
             f"cannot join a table in the {l_conf} borders to one in the {r_conf} borders: "
             "aggregate the finer table with kzspatial.crosswalk.aggregate_regions / "
-            "aggregate_flows to the older configuration first (never pro-rate)")
+            "aggregate_flows to the older configuration first (never pro-rate)"
+        )
     right_cols = [c for c in right.columns if c not in left.columns or c in on]
     merged = left.merge(right[right_cols], on=on, how=how, indicator=True)
     missing = merged[merged["_merge"] == "left_only"]
     if how == "left" and not missing.empty:
         pairs = sorted({tuple(r) for r in missing[on].itertuples(index=False)})[:10]
-        raise AlignmentError(f"no matching rows in the right table for {pairs}; check the "
-                             "years available in both tables")
+        raise AlignmentError(
+            f"no matching rows in the right table for {pairs}; check the "
+            "years available in both tables"
+        )
     merged = merged.drop(columns="_merge")
     merged.attrs = {**left.attrs, "configuration": l_conf}
     return merged

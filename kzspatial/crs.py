@@ -13,8 +13,10 @@ __all__ = ["GEOGRAPHIC", "KZ_AEA"]
 GEOGRAPHIC = CRS.from_epsg(4326)
 
 KZ_AEA = CRS.from_wkt(
-    CRS("+proj=aea +lat_0=48 +lon_0=67 +lat_1=45 +lat_2=51 +x_0=0 +y_0=0 "
-        "+ellps=WGS84 +units=m +no_defs")
+    CRS(
+        "+proj=aea +lat_0=48 +lon_0=67 +lat_1=45 +lat_2=51 +x_0=0 +y_0=0 "
+        "+ellps=WGS84 +units=m +no_defs"
+    )
     .to_wkt("WKT2_2019")
     .replace('"unknown"', '"KZ Albers Equal Area (kzspatial)"', 1)
 )

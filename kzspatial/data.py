@@ -69,11 +69,15 @@ class DataFile:
 def registry_path() -> Path:
     """Location of ``registry.toml`` (in the wheel, or ``geodata/`` in a source checkout)."""
     here = Path(__file__).resolve().parent
-    for candidate in (here / "_geodata" / "registry.toml",
-                      here.parent / "geodata" / "registry.toml"):
+    for candidate in (
+        here / "_geodata" / "registry.toml",
+        here.parent / "geodata" / "registry.toml",
+    ):
         if candidate.is_file():
             return candidate
-    raise DataFetchError(f"kzspatial data registry not found next to {here}; reinstall kzspatial")
+    raise DataFetchError(
+        f"kzspatial data registry not found next to {here}; reinstall kzspatial"
+    )
 
 
 @functools.cache
@@ -82,11 +86,23 @@ def registry() -> dict[str, DataFile]:
     with registry_path().open("rb") as fh:
         raw = tomllib.load(fh)
     datasets = raw["datasets"]
-    fields = ("title", "licence", "citation", "attribution", "concept", "unit", "defects")
+    fields = (
+        "title",
+        "licence",
+        "citation",
+        "attribution",
+        "concept",
+        "unit",
+        "defects",
+    )
     return {
-        key: DataFile(key=key, dataset=entry["dataset"], url=entry["url"],
-                      sha256=entry["sha256"],
-                      **{f: datasets[entry["dataset"]].get(f, "") for f in fields})
+        key: DataFile(
+            key=key,
+            dataset=entry["dataset"],
+            url=entry["url"],
+            sha256=entry["sha256"],
+            **{f: datasets[entry["dataset"]].get(f, "") for f in fields},
+        )
         for key, entry in raw["files"].items()
     }
 
@@ -94,7 +110,11 @@ def registry() -> dict[str, DataFile]:
 def cache_dir() -> Path:
     """Cache folder: ``$KZSPATIAL_CACHE`` or the platform's user cache for kzspatial."""
     env = os.environ.get(CACHE_ENV)
-    return Path(env).expanduser() if env else Path(platformdirs.user_cache_dir("kzspatial"))
+    return (
+        Path(env).expanduser()
+        if env
+        else Path(platformdirs.user_cache_dir("kzspatial"))
+    )
 
 
 def _mirror_downloader(mirror: Path):
@@ -133,8 +153,10 @@ def fetch(key: str) -> Path:
     """
     files = registry()
     if key not in files:
-        raise DataFetchError(f"{key!r} is not in the kzspatial data registry "
-                             f"({registry_path()}); known keys: {sorted(files)}")
+        raise DataFetchError(
+            f"{key!r} is not in the kzspatial data registry "
+            f"({registry_path()}); known keys: {sorted(files)}"
+        )
     if key.endswith(".shp"):
         stem = key[:-4]
         for sidecar in (k for k in files if k.startswith(stem + ".") and k != key):
@@ -144,15 +166,24 @@ def fetch(key: str) -> Path:
 
 def _fetch_one(entry: DataFile) -> Path:
     target = cache_dir() / entry.relative_path
-    pooch.get_logger().setLevel(logging.WARNING)  # we log where the file came from ourselves
+    pooch.get_logger().setLevel(
+        logging.WARNING
+    )  # we log where the file came from ourselves
     mirror = os.environ.get(MIRROR_ENV)
     downloader = _mirror_downloader(Path(mirror).expanduser()) if mirror else None
-    where = (f"the mirror {MIRROR_ENV}={mirror}" if mirror
-             else f"the network (set {MIRROR_ENV} to use a local mirror)")
+    where = (
+        f"the mirror {MIRROR_ENV}={mirror}"
+        if mirror
+        else f"the network (set {MIRROR_ENV} to use a local mirror)"
+    )
     try:
         path = pooch.retrieve(
-            entry.url, known_hash=f"sha256:{entry.sha256}", fname=target.name,
-            path=target.parent, downloader=downloader, progressbar=False,
+            entry.url,
+            known_hash=f"sha256:{entry.sha256}",
+            fname=target.name,
+            path=target.parent,
+            downloader=downloader,
+            progressbar=False,
         )
     except ValueError as exc:  # pooch's checksum mismatch
         raise DataFetchError(

@@ -42,18 +42,33 @@ def check_od_nets(
     rows = []
     for year in sorted(set(od[YEAR]) & set(monthly[YEAR])):
         part = od[od[YEAR] == year]
-        F = to_matrix(part[ORIGIN].tolist(), part[DESTINATION].tolist(),
-                      part[FLOW].to_numpy(), ids)
+        F = to_matrix(
+            part[ORIGIN].tolist(),
+            part[DESTINATION].tolist(),
+            part[FLOW].to_numpy(),
+            ids,
+        )
         od_net = net_migration(F)
         other = monthly[monthly[YEAR] == year].set_index("region_id")["net"]
         other = other.reindex(ids).to_numpy(dtype=float)
         diff = od_net - other
-        verdict = np.where(np.abs(diff) <= tolerance, "agrees",
-                           np.where(np.sign(od_net) != np.sign(other), "sign differs",
-                                    "differs"))
-        rows.append(pd.DataFrame({YEAR: year, "region_id": ids, "od_net": od_net,
-                                  "monthly_net": other, "difference": diff,
-                                  "verdict": verdict}))
+        verdict = np.where(
+            np.abs(diff) <= tolerance,
+            "agrees",
+            np.where(np.sign(od_net) != np.sign(other), "sign differs", "differs"),
+        )
+        rows.append(
+            pd.DataFrame(
+                {
+                    YEAR: year,
+                    "region_id": ids,
+                    "od_net": od_net,
+                    "monthly_net": other,
+                    "difference": diff,
+                    "verdict": verdict,
+                }
+            )
+        )
     return pd.concat(rows, ignore_index=True)
 
 
@@ -78,9 +93,16 @@ def summarise_check(check: pd.DataFrame) -> pd.DataFrame:
         elif len(differ) > len(g) / 2 or n_sign > 2:
             verdict = "contradicts"
         else:
-            verdict = f"differs for {len(differ)} regions: {', '.join(differ['region_id'])}"
-        out.append({YEAR: year, "regions_agree": int(len(g) - len(differ)),
-                    "regions_differ": len(differ),
-                    "max_abs_difference": float(g["difference"].abs().max()),
-                    "verdict": verdict})
+            verdict = (
+                f"differs for {len(differ)} regions: {', '.join(differ['region_id'])}"
+            )
+        out.append(
+            {
+                YEAR: year,
+                "regions_agree": int(len(g) - len(differ)),
+                "regions_differ": len(differ),
+                "max_abs_difference": float(g["difference"].abs().max()),
+                "verdict": verdict,
+            }
+        )
     return pd.DataFrame(out)

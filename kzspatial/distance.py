@@ -19,7 +19,9 @@ EARTH_RADIUS_KM = 6371.0088
 
 def _check_lonlat(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> None:
     if lon.shape != lat.shape:
-        raise ValidationError(f"lon and lat differ in shape: {lon.shape} vs {lat.shape}")
+        raise ValidationError(
+            f"lon and lat differ in shape: {lon.shape} vs {lat.shape}"
+        )
     if not (np.all(np.isfinite(lon)) and np.all(np.isfinite(lat))):
         raise ValidationError("coordinates contain NaN or infinite values")
     if np.any(np.abs(lat) > 90) or np.any(np.abs(lon) > 360):
@@ -48,10 +50,13 @@ def great_circle_km(
     >>> round(float(great_circle_km(0, 0, 0, 1)), 3)
     111.195
     """
-    lam1, phi1, lam2, phi2 = (np.radians(np.asarray(a, dtype=np.float64))
-                              for a in (lon1, lat1, lon2, lat2))
-    h = (np.sin((phi2 - phi1) / 2) ** 2
-         + np.cos(phi1) * np.cos(phi2) * np.sin((lam2 - lam1) / 2) ** 2)
+    lam1, phi1, lam2, phi2 = (
+        np.radians(np.asarray(a, dtype=np.float64)) for a in (lon1, lat1, lon2, lat2)
+    )
+    h = (
+        np.sin((phi2 - phi1) / 2) ** 2
+        + np.cos(phi1) * np.cos(phi2) * np.sin((lam2 - lam1) / 2) ** 2
+    )
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
 
 

@@ -26,7 +26,9 @@ __all__ = [
 
 
 def to_matrix(
-    origins: Sequence[str], destinations: Sequence[str], values: ArrayLike,
+    origins: Sequence[str],
+    destinations: Sequence[str],
+    values: ArrayLike,
     ids: Sequence[str],
 ) -> NDArray[np.float64]:
     """Build the (n, n) flow matrix from pair lists; absent pairs are zero.
@@ -56,15 +58,18 @@ def to_matrix(
     if unknown:
         raise AlignmentError(f"flow pairs name regions not in ids: {unknown}")
     i = np.fromiter((position[o] for o in origins), dtype=np.intp, count=len(origins))
-    j = np.fromiter((position[d] for d in destinations), dtype=np.intp,
-                    count=len(destinations))
+    j = np.fromiter(
+        (position[d] for d in destinations), dtype=np.intp, count=len(destinations)
+    )
     v = np.asarray(values, dtype=np.float64)
     n = len(ids)
     counts = np.bincount(i * n + j, minlength=n * n)
     if np.any(counts > 1):
         dup = np.flatnonzero(counts > 1)[:5]
-        raise ValidationError("duplicated origin-destination pairs: "
-                              + ", ".join(f"{ids[k // n]}->{ids[k % n]}" for k in dup))
+        raise ValidationError(
+            "duplicated origin-destination pairs: "
+            + ", ".join(f"{ids[k // n]}->{ids[k % n]}" for k in dup)
+        )
     F = np.zeros((n, n))
     F[i, j] = v
     return F
@@ -105,7 +110,9 @@ def net_flows(F: ArrayLike) -> NDArray[np.float64]:
 
 
 def aggregate_matrix(
-    F: ArrayLike, ids: Sequence[str], parent: Mapping[str, str],
+    F: ArrayLike,
+    ids: Sequence[str],
+    parent: Mapping[str, str],
     new_ids: Sequence[str],
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Aggregate a flow matrix to coarser units by summing flows.

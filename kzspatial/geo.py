@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import geopandas as gpd
 import numpy as np
 import shapely
-
-import geopandas as gpd
 
 from ._errors import CRSError, ValidationError
 from .weights import (
@@ -47,8 +46,12 @@ def _region_ids(gdf: gpd.GeoDataFrame, id_col: str) -> list[str]:
             f"gdf[{id_col!r}].astype(str) (mind leading zeros)"
         )
     if gdf.geometry.isna().any() or gdf.geometry.is_empty.any():
-        missing = [ids[i] for i in np.flatnonzero(
-            (gdf.geometry.isna() | gdf.geometry.is_empty).to_numpy())]
+        missing = [
+            ids[i]
+            for i in np.flatnonzero(
+                (gdf.geometry.isna() | gdf.geometry.is_empty).to_numpy()
+            )
+        ]
         raise ValidationError(f"regions without geometry: {missing[:10]}")
     return ids
 

@@ -121,7 +121,9 @@ def poisson_deviance(observed: ArrayLike, fitted: ArrayLike) -> float:
     """
     y, mu = _finite_pairs(observed, fitted)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return float(2.0 * (np.sum(special.xlogy(y, y) - special.xlogy(y, mu)) - np.sum(y - mu)))
+        return float(
+            2.0 * (np.sum(special.xlogy(y, y) - special.xlogy(y, mu)) - np.sum(y - mu))
+        )
 
 
 def srmse(observed: ArrayLike, fitted: ArrayLike) -> float:
@@ -187,7 +189,9 @@ class _Design:
     def n_theta(self) -> int:
         return len(self.names)
 
-    def exclude(self, arr: NDArray[np.float64], fill: float = 0.0) -> NDArray[np.float64]:
+    def exclude(
+        self, arr: NDArray[np.float64], fill: float = 0.0
+    ) -> NDArray[np.float64]:
         """Set the cells outside the model (self-pairs, dropped zones) to ``fill``, in place."""
         n_years, n, _ = arr.shape
         if self.exclude_self:
@@ -206,7 +210,9 @@ class _Design:
         """Number of cells in the likelihood, counted without building the mask."""
         both = self.active_origins & self.active_destinations
         return int(
-            (self.active_origins.sum(axis=1) * self.active_destinations.sum(axis=1)).sum()
+            (
+                self.active_origins.sum(axis=1) * self.active_destinations.sum(axis=1)
+            ).sum()
             - (both.sum() if self.exclude_self else 0)
         )
 
@@ -223,7 +229,9 @@ class _Moments:
     total: NDArray[np.float64]  # (p,)     sum w x
 
 
-def _moments(d: _Design, w: NDArray[np.float64], scratch: NDArray[np.float64]) -> _Moments:
+def _moments(
+    d: _Design, w: NDArray[np.float64], scratch: NDArray[np.float64]
+) -> _Moments:
     """All first and second weighted moments needed by Newton's method, in p-space."""
     n_years, n, _ = w.shape
     kp, ko = d.n_pair, d.origin.shape[2]
@@ -250,7 +258,9 @@ def _moments(d: _Design, w: NDArray[np.float64], scratch: NDArray[np.float64]) -
     col[..., d_sl] = col_total[..., None] * d.destination
     gram[o_sl, o_sl] = np.einsum("ti,tik,til->kl", row_total, d.origin, d.origin)
     gram[o_sl, d_sl] = np.einsum("tik,til->kl", d.origin, w_dest)
-    gram[d_sl, d_sl] = np.einsum("tj,tjk,tjl->kl", col_total, d.destination, d.destination)
+    gram[d_sl, d_sl] = np.einsum(
+        "tj,tjk,tjl->kl", col_total, d.destination, d.destination
+    )
     gram = np.triu(gram) + np.triu(gram, 1).T
     return _Moments(row_total, col_total, row, col, gram, row.sum(axis=(0, 1)))
 
@@ -360,7 +370,9 @@ def _solve_two_way(
     stop = rtol * np.maximum(np.abs(precond).max(axis=1, keepdims=True), scale)
     direction = precond
     n_iter = 0
-    while n_iter < max_iter and np.any(np.abs(precond).max(axis=1, keepdims=True) > stop):
+    while n_iter < max_iter and np.any(
+        np.abs(precond).max(axis=1, keepdims=True) > stop
+    ):
         s_dir = schur(direction)
         curvature = np.sum(direction * s_dir, axis=1, keepdims=True)
         step = np.divide(rz, curvature, out=np.zeros_like(rz), where=curvature > 0)
@@ -411,7 +423,13 @@ def _partial_out(
         cols = np.concatenate([extra_cols[..., None], m.col], axis=2)
         scale = np.concatenate([[1.0], x_scale])
         sol_a, sol_b = _solve_two_way(
-            mu, m.row_total, m.col_total, rows, cols, scale=scale, rtol=rtol,
+            mu,
+            m.row_total,
+            m.col_total,
+            rows,
+            cols,
+            scale=scale,
+            rtol=rtol,
             max_iter=max_iter,
         )
         extra_a, extra_b = sol_a[..., 0], sol_b[..., 0]
@@ -452,7 +470,10 @@ def _balance(
 
 
 def _concentrate_intercept(
-    d: _Design, mu: NDArray[np.float64], theta: NDArray[np.float64], obs_totals: NDArray[np.float64]
+    d: _Design,
+    mu: NDArray[np.float64],
+    theta: NDArray[np.float64],
+    obs_totals: NDArray[np.float64],
 ) -> None:
     """Unconstrained model: rescale so each year's fitted total equals the observed one.
 
@@ -466,13 +487,18 @@ def _concentrate_intercept(
 
 
 def _check_identified(
-    gram: NDArray[np.float64], hessian: NDArray[np.float64], names: Sequence[str], fe: str
+    gram: NDArray[np.float64],
+    hessian: NDArray[np.float64],
+    names: Sequence[str],
+    fe: str,
 ) -> None:
     """Raise if a regressor is absorbed by the fixed effects or collinear with others."""
     scale = np.sqrt(np.diag(gram))
     absorbed = [
         name
-        for name, own, reduced in zip(names, np.diag(gram), np.diag(hessian), strict=True)
+        for name, own, reduced in zip(
+            names, np.diag(gram), np.diag(hessian), strict=True
+        )
         if own <= 0 or reduced <= 1e-10 * own
     ]
     if absorbed:
@@ -516,9 +542,11 @@ def _subsample(d: _Design, n_zones: int) -> _Design:
         pair=tuple(x[grid] for x in d.pair),
         origin=d.origin[:, zones],
         destination=d.destination[:, zones],
-        active_origins=d.active_origins[:, zones] & (y.sum(axis=2) > 0 if d.origin_fe else True),
+        active_origins=d.active_origins[:, zones]
+        & (y.sum(axis=2) > 0 if d.origin_fe else True),
         active_destinations=(
-            d.active_destinations[:, zones] & (y.sum(axis=1) > 0 if d.destination_fe else True)
+            d.active_destinations[:, zones]
+            & (y.sum(axis=1) > 0 if d.destination_fe else True)
         ),
     )
 
@@ -534,8 +562,13 @@ def _starting_theta(d: _Design, *, cg_max_iter: int) -> NDArray[np.float64] | No
         return None
     sub = _subsample(d, _WARM_START_ZONES)
     try:
-        start = _fit(sub, tol=1e-6, max_iter=30, cg_max_iter=cg_max_iter, theta_start=None)
-    except (IdentificationError, np.linalg.LinAlgError):  # e.g. a covariate constant there
+        start = _fit(
+            sub, tol=1e-6, max_iter=30, cg_max_iter=cg_max_iter, theta_start=None
+        )
+    except (
+        IdentificationError,
+        np.linalg.LinAlgError,
+    ):  # e.g. a covariate constant there
         return None
     return start.theta if start.converged else None
 
@@ -555,13 +588,17 @@ def _fit(
     scratch = np.empty_like(d.y)
     mu = np.empty_like(d.y)
     xty = _moments(d, d.y, scratch).total
-    x_scale = np.array([
-        *(max(x.max(), -x.min()) for x in d.pair),
-        *np.abs(d.origin).max(axis=(0, 1), initial=0.0),
-        *np.abs(d.destination).max(axis=(0, 1), initial=0.0),
-    ])
+    x_scale = np.array(
+        [
+            *(max(x.max(), -x.min()) for x in d.pair),
+            *np.abs(d.origin).max(axis=(0, 1), initial=0.0),
+            *np.abs(d.destination).max(axis=(0, 1), initial=0.0),
+        ]
+    )
     fe_name = " and ".join(
-        name for name, on in (("origin", d.origin_fe), ("destination", d.destination_fe)) if on
+        name
+        for name, on in (("origin", d.origin_fe), ("destination", d.destination_fe))
+        if on
     )
 
     theta = np.zeros(d.n_theta) if theta_start is None else theta_start.copy()
@@ -576,7 +613,9 @@ def _fit(
 
     def loglik_kernel(total_mu: float, th, al, de) -> float:
         # sum(y * eta) - sum(mu) from sufficient statistics
-        return float(th @ xty + np.sum(obs_rows * al) + np.sum(obs_cols * de) - total_mu)
+        return float(
+            th @ xty + np.sum(obs_rows * al) + np.sum(obs_cols * de) - total_mu
+        )
 
     loglik = loglik_kernel(mu.sum(), theta, alpha, delta)
     converged = False
@@ -603,12 +642,18 @@ def _fit(
         if step_b is not None:
             grad -= np.einsum("tjk,tj->k", m.col, step_b)
         step = np.linalg.solve(partial.hessian, grad)
-        step_alpha = np.zeros_like(alpha) if step_a is None else step_a - partial.za @ step
-        step_beta = np.zeros_like(delta) if step_b is None else step_b - partial.zb @ step
+        step_alpha = (
+            np.zeros_like(alpha) if step_a is None else step_a - partial.za @ step
+        )
+        step_beta = (
+            np.zeros_like(delta) if step_b is None else step_b - partial.zb @ step
+        )
         if d.origin_fe and d.destination_fe:
             # move the free constant (alpha + c, delta - c) out of the step: mu is
             # unchanged, and the step's size then measures the change of the fit
-            shift = np.mean(step_beta, axis=1, where=d.active_destinations, keepdims=True)
+            shift = np.mean(
+                step_beta, axis=1, where=d.active_destinations, keepdims=True
+            )
             step_alpha += shift
             step_beta -= shift
         change = np.max(np.abs(step) / np.maximum(np.abs(theta), 1.0), initial=0.0)
@@ -619,8 +664,11 @@ def _fit(
         # damped Newton: halve until the (concave) log-likelihood does not decrease
         shrink = 1.0
         for _halving in range(40):
-            new = (theta + shrink * step, alpha + shrink * step_alpha,
-                   delta + shrink * step_beta)
+            new = (
+                theta + shrink * step,
+                alpha + shrink * step_alpha,
+                delta + shrink * step_beta,
+            )
             _linear_predictor(d, *new, mu)
             new_loglik = loglik_kernel(mu.sum(), *new)
             if np.isfinite(new_loglik) and new_loglik >= loglik - 1e-12 * abs(loglik):
@@ -647,8 +695,14 @@ def _fit(
         # moments at the final point, and the two-way projection solved tightly for SEs
         m = _moments(d, mu, scratch)
         partial = _partial_out(
-            d, mu, m, np.zeros_like(obs_rows), np.zeros_like(obs_cols),
-            x_scale=x_scale, rtol=1e-12, max_iter=cg_max_iter,
+            d,
+            mu,
+            m,
+            np.zeros_like(obs_rows),
+            np.zeros_like(obs_cols),
+            x_scale=x_scale,
+            rtol=1e-12,
+            max_iter=cg_max_iter,
         )[0]
     return _Solution(theta, alpha, delta, mu, partial, xty, n_iter, converged)
 
@@ -800,7 +854,9 @@ class GravityFit:
             f"unknown cov {cov!r}; valid are ['robust', {', '.join(map(repr, _CLUSTER_SCHEMES))}]"
         )
 
-    def conf_int(self, alpha: float = 0.05, *, cov: str = "robust") -> dict[str, tuple[float, float]]:
+    def conf_int(
+        self, alpha: float = 0.05, *, cov: str = "robust"
+    ) -> dict[str, tuple[float, float]]:
         """Wald confidence intervals from the normal distribution.
 
         Parameters
@@ -823,7 +879,9 @@ class GravityFit:
             for name, s in zip(self.param_names, se, strict=True)
         }
 
-    def summary(self, *, cov: str = "robust", alpha: float = 0.05) -> list[dict[str, float | str]]:
+    def summary(
+        self, *, cov: str = "robust", alpha: float = 0.05
+    ) -> list[dict[str, float | str]]:
         """Coefficient table, one dict per parameter.
 
         Parameters
@@ -841,15 +899,17 @@ class GravityFit:
         rows = []
         for name, se in zip(self.param_names, _std_errors(self._cov(cov)), strict=True):
             z = self.params[name] / se
-            rows.append({
-                "name": name,
-                "coef": self.params[name],
-                "std_err": float(se),
-                "z": float(z),
-                "p_value": float(2 * stats.norm.sf(abs(z))),
-                "ci_low": intervals[name][0],
-                "ci_high": intervals[name][1],
-            })
+            rows.append(
+                {
+                    "name": name,
+                    "coef": self.params[name],
+                    "std_err": float(se),
+                    "z": float(z),
+                    "p_value": float(2 * stats.norm.sf(abs(z))),
+                    "ci_low": intervals[name][0],
+                    "ci_high": intervals[name][1],
+                }
+            )
         return rows
 
     def predict(
@@ -906,12 +966,21 @@ class GravityFit:
         pair = d.pair
         if cost is not None:
             regressor = _cost_regressor(
-                cost, self.cost_func, n_years, n, d.exclude_self, self.ids, self.years,
-                problems, expected_shapes=[self._cost_shape],
+                cost,
+                self.cost_func,
+                n_years,
+                n,
+                d.exclude_self,
+                self.ids,
+                self.years,
+                problems,
+                expected_shapes=[self._cost_shape],
             )
             pair = (regressor,) if regressor is not None else pair
         origin = _replace_columns(d, "origin", origin_vars, self, problems)
-        destination = _replace_columns(d, "destination", destination_vars, self, problems)
+        destination = _replace_columns(
+            d, "destination", destination_vars, self, problems
+        )
         totals = {}
         for side, values, default, has_fe in (
             ("origin", origin_totals, d.y.sum(axis=2), d.origin_fe),
@@ -920,12 +989,19 @@ class GravityFit:
             if values is None:
                 totals[side] = default
             elif not has_fe:
-                problems.append((ValidationError, (
-                    f"{side}_totals given, but a {self.constraint} model has no {side} "
-                    "constraint to rebalance to"
-                )))
+                problems.append(
+                    (
+                        ValidationError,
+                        (
+                            f"{side}_totals given, but a {self.constraint} model has no {side} "
+                            "constraint to rebalance to"
+                        ),
+                    )
+                )
             else:
-                arr = _zone_values(f"{side}_totals", values, n_years, self.ids, self.years, problems)
+                arr = _zone_values(
+                    f"{side}_totals", values, n_years, self.ids, self.years, problems
+                )
                 if arr is not None and np.any(arr < 0):
                     problems.append((ValidationError, f"{side}_totals must be >= 0"))
                 totals[side] = arr
@@ -976,18 +1052,19 @@ def _zone_label(ids: Sequence, years: Sequence | None, t: int, i: int) -> str:
     return f"{ids[i]!s}" + (f" ({years[t]})" if years is not None else "")
 
 
-def _pair_labels(
-    mask: NDArray[np.bool_], ids: Sequence, years: Sequence | None
-) -> str:
+def _pair_labels(mask: NDArray[np.bool_], ids: Sequence, years: Sequence | None) -> str:
     found = np.argwhere(mask)
     listed = [
-        f"{_zone_label(ids, years, t, i)} -> {ids[j]!s}" for t, i, j in found[:_MAX_LISTED]
+        f"{_zone_label(ids, years, t, i)} -> {ids[j]!s}"
+        for t, i, j in found[:_MAX_LISTED]
     ]
     more = f" and {len(found) - _MAX_LISTED} more" if len(found) > _MAX_LISTED else ""
     return ", ".join(listed) + more
 
 
-def _zone_list(mask: NDArray[np.bool_], ids: Sequence, years: Sequence | None) -> list[str]:
+def _zone_list(
+    mask: NDArray[np.bool_], ids: Sequence, years: Sequence | None
+) -> list[str]:
     return [_zone_label(ids, years, t, i) for t, i in np.argwhere(mask)]
 
 
@@ -1015,18 +1092,28 @@ def _zone_values(
         arr = np.tile(arr, (n_years, 1))
     elif years is None or arr.shape != (n_years, n):
         expected = f"({n},)" + (f" or ({n_years}, {n})" if years is not None else "")
-        problems.append((AlignmentError, (
-            f"{name} has shape {arr.shape}; expected {expected}, one value per zone in "
-            "the order of the flow matrix"
-        )))
+        problems.append(
+            (
+                AlignmentError,
+                (
+                    f"{name} has shape {arr.shape}; expected {expected}, one value per zone in "
+                    "the order of the flow matrix"
+                ),
+            )
+        )
         return None
     missing = ~np.isfinite(arr)
     if missing.any():
-        problems.append((ValidationError, (
-            f"{name} is missing (NaN or infinite) for zones "
-            f"{_abbreviate(_zone_list(missing, ids, years))}; fill the values or drop "
-            "those zones from flows and cost"
-        )))
+        problems.append(
+            (
+                ValidationError,
+                (
+                    f"{name} is missing (NaN or infinite) for zones "
+                    f"{_abbreviate(_zone_list(missing, ids, years))}; fill the values or drop "
+                    "those zones from flows and cost"
+                ),
+            )
+        )
         return None
     return arr
 
@@ -1044,30 +1131,49 @@ def _cost_regressor(
     expected_shapes: list[tuple[int, ...]],
 ) -> NDArray[np.float64] | None:
     """Decay regressor in the stacked layout, zero on self-pairs when they are dropped."""
-    raw = np.asarray(cost.toarray() if hasattr(cost, "toarray") else cost, dtype=np.float64)
+    raw = np.asarray(
+        cost.toarray() if hasattr(cost, "toarray") else cost, dtype=np.float64
+    )
     if raw.shape not in expected_shapes:
-        problems.append((AlignmentError, (
-            f"cost has shape {raw.shape}, expected {' or '.join(map(str, expected_shapes))} "
-            "to match the flows; order its rows and columns like the flow matrix"
-        )))
+        problems.append(
+            (
+                AlignmentError,
+                (
+                    f"cost has shape {raw.shape}, expected {' or '.join(map(str, expected_shapes))} "
+                    "to match the flows; order its rows and columns like the flow matrix"
+                ),
+            )
+        )
         return None
     stacked = np.array(np.broadcast_to(raw, (n_years, n, n)))
     if exclude_self:
-        stacked.reshape(n_years, n * n)[:, :: n + 1] = 1.0  # placeholder, excluded below
+        stacked.reshape(n_years, n * n)[:, :: n + 1] = (
+            1.0  # placeholder, excluded below
+        )
     try:
         regressor = cost_regressor(stacked, cost_func)
     except ValidationError:
         # find the offending pairs only once we know there are some
-        bad = ~np.isfinite(stacked) | (stacked < 0) | ((stacked == 0) & (cost_func == "pow"))
+        bad = (
+            ~np.isfinite(stacked)
+            | (stacked < 0)
+            | ((stacked == 0) & (cost_func == "pow"))
+        )
         remedy = (
             "; power decay needs positive costs: give intra-zonal pairs a positive cost, "
             "keep self_flows='drop', or use cost_func='exp'"
-            if cost_func == "pow" else ""
+            if cost_func == "pow"
+            else ""
         )
-        problems.append((ValidationError, (
-            f"cost is missing, negative{' or zero' if cost_func == 'pow' else ''} for "
-            f"{int(bad.sum())} modelled pairs: {_pair_labels(bad, ids, years)}{remedy}"
-        )))
+        problems.append(
+            (
+                ValidationError,
+                (
+                    f"cost is missing, negative{' or zero' if cost_func == 'pow' else ''} for "
+                    f"{int(bad.sum())} modelled pairs: {_pair_labels(bad, ids, years)}{remedy}"
+                ),
+            )
+        )
         return None
     if exclude_self:
         regressor.reshape(n_years, n * n)[:, :: n + 1] = 0.0
@@ -1087,18 +1193,28 @@ def _replace_columns(
         return current
     n_years = d.y.shape[0]
     first = d.n_pair if side == "origin" else d.n_pair + d.origin.shape[2]
-    columns = {name: first + k for k, name in enumerate(d.names[first : first + current.shape[2]])}
+    columns = {
+        name: first + k
+        for k, name in enumerate(d.names[first : first + current.shape[2]])
+    }
     replaced = current.copy()
     for name, values in new_vars.items():
         key = f"{side}:{name}"
         if key not in columns:
             known = [c.split(":", 1)[1] for c in columns if c.startswith(f"{side}:")]
-            problems.append((ValidationError, (
-                f"{side} covariate {name!r} is not in the {fit.constraint} model; "
-                f"its {side} covariates are {known}"
-            )))
+            problems.append(
+                (
+                    ValidationError,
+                    (
+                        f"{side} covariate {name!r} is not in the {fit.constraint} model; "
+                        f"its {side} covariates are {known}"
+                    ),
+                )
+            )
             continue
-        arr = _zone_values(f"{side}_vars[{name!r}]", values, n_years, fit.ids, fit.years, problems)
+        arr = _zone_values(
+            f"{side}_vars[{name!r}]", values, n_years, fit.ids, fit.years, problems
+        )
         if arr is not None:
             replaced[..., columns[key] - first] = arr
     return replaced
@@ -1106,7 +1222,9 @@ def _replace_columns(
 
 def _check_choice(name: str, value: str, valid: Sequence[str], problems: list) -> None:
     if value not in valid:
-        problems.append((ValidationError, f"unknown {name} {value!r}; valid are {list(valid)}"))
+        problems.append(
+            (ValidationError, f"unknown {name} {value!r}; valid are {list(valid)}")
+        )
 
 
 def _prepare(
@@ -1132,7 +1250,9 @@ def _prepare(
     _check_choice("empty_zones", empty_zones, ("raise", "drop"), problems)
     _raise_problems(problems)
 
-    y = np.array(flows.toarray() if hasattr(flows, "toarray") else flows, dtype=np.float64)
+    y = np.array(
+        flows.toarray() if hasattr(flows, "toarray") else flows, dtype=np.float64
+    )
     if y.ndim not in (2, 3) or y.shape[-1] != y.shape[-2]:
         raise ValidationError(
             f"flows must be a square (n, n) matrix or a stacked (n_years, n, n) panel; "
@@ -1147,16 +1267,25 @@ def _prepare(
             "stack the yearly matrices with numpy.stack"
         )
     ids = tuple(range(n)) if ids is None else tuple(ids)
-    years = (tuple(range(n_years)) if years is None else tuple(years)) if panel else None
+    years = (
+        (tuple(range(n_years)) if years is None else tuple(years)) if panel else None
+    )
     if len(ids) != n:
-        problems.append((AlignmentError, f"ids has {len(ids)} labels for {n} zones in flows"))
+        problems.append(
+            (AlignmentError, f"ids has {len(ids)} labels for {n} zones in flows")
+        )
     elif len(set(ids)) != n:
         problems.append((ValidationError, "ids contains duplicates"))
     if years is not None and (len(years) != n_years or len(set(years)) != n_years):
-        problems.append((AlignmentError, (
-            f"years must be {n_years} distinct labels, one per matrix of flows; "
-            f"got {len(years)} ({len(set(years))} distinct)"
-        )))
+        problems.append(
+            (
+                AlignmentError,
+                (
+                    f"years must be {n_years} distinct labels, one per matrix of flows; "
+                    f"got {len(years)} ({len(set(years))} distinct)"
+                ),
+            )
+        )
     _raise_problems(problems)
 
     exclude_self = self_flows == "drop"
@@ -1167,21 +1296,38 @@ def _prepare(
         ("negative", y < 0, "flows are counts of migrants and must be >= 0"),
     ):
         if bad.any():
-            problems.append((ValidationError, (
-                f"flows are {what} for {int(bad.sum())} pairs: "
-                f"{_pair_labels(bad, ids, years)}; {remedy}"
-            )))
+            problems.append(
+                (
+                    ValidationError,
+                    (
+                        f"flows are {what} for {int(bad.sum())} pairs: "
+                        f"{_pair_labels(bad, ids, years)}; {remedy}"
+                    ),
+                )
+            )
     if counts == "integer" and np.all(np.isfinite(y)):
         fractional = y != np.round(y)
         if fractional.any():
-            problems.append((ValidationError, (
-                f"flows are not integer counts for {int(fractional.sum())} pairs: "
-                f"{_pair_labels(fractional, ids, years)}; pass counts='real' to fit "
-                "non-integer flows (e.g. estimates or rates) by pseudo-likelihood"
-            )))
+            problems.append(
+                (
+                    ValidationError,
+                    (
+                        f"flows are not integer counts for {int(fractional.sum())} pairs: "
+                        f"{_pair_labels(fractional, ids, years)}; pass counts='real' to fit "
+                        "non-integer flows (e.g. estimates or rates) by pseudo-likelihood"
+                    ),
+                )
+            )
     shapes = [(n, n), (n_years, n, n)] if panel else [(n, n)]
     regressor = _cost_regressor(
-        cost, cost_func, n_years, n, exclude_self, ids, years, problems,
+        cost,
+        cost_func,
+        n_years,
+        n,
+        exclude_self,
+        ids,
+        years,
+        problems,
         expected_shapes=shapes,
     )
     zone_vars: dict[str, list[tuple[str, NDArray[np.float64]]]] = {}
@@ -1190,13 +1336,20 @@ def _prepare(
         if given is None:
             continue
         if not isinstance(given, Mapping):
-            problems.append((ValidationError, (
-                f"{side}_vars must map covariate names to arrays, e.g. "
-                f"{{'log_pop': values}}; got {type(given).__name__}"
-            )))
+            problems.append(
+                (
+                    ValidationError,
+                    (
+                        f"{side}_vars must map covariate names to arrays, e.g. "
+                        f"{{'log_pop': values}}; got {type(given).__name__}"
+                    ),
+                )
+            )
             continue
         for name, values in given.items():
-            arr = _zone_values(f"{side}_vars[{name!r}]", values, n_years, ids, years, problems)
+            arr = _zone_values(
+                f"{side}_vars[{name!r}]", values, n_years, ids, years, problems
+            )
             if arr is not None:
                 zone_vars[side].append((str(name), arr))
     _raise_problems(problems)
@@ -1207,8 +1360,10 @@ def _prepare(
     destination_fe = constraint in ("attraction", "doubly")
     for side, absorbed in (("origin", origin_fe), ("destination", destination_fe)):
         if absorbed and zone_vars[side]:
-            alternatives = {"origin": "'attraction' or 'unconstrained'",
-                            "destination": "'production' or 'unconstrained'"}[side]
+            alternatives = {
+                "origin": "'attraction' or 'unconstrained'",
+                "destination": "'production' or 'unconstrained'",
+            }[side]
             raise IdentificationError(
                 f"{side} covariates {[name for name, _ in zone_vars[side]]} are absorbed "
                 f"by the {side} fixed effects of a {constraint}-constrained model, so "
@@ -1218,8 +1373,13 @@ def _prepare(
 
     active = {}
     dropped: dict[str, list[str]] = {"origin": [], "destination": []}
-    for side, has_fe, axis in (("origin", origin_fe, 2), ("destination", destination_fe, 1)):
-        empty = (y.sum(axis=axis) == 0) if has_fe else np.zeros((n_years, n), dtype=bool)
+    for side, has_fe, axis in (
+        ("origin", origin_fe, 2),
+        ("destination", destination_fe, 1),
+    ):
+        empty = (
+            (y.sum(axis=axis) == 0) if has_fe else np.zeros((n_years, n), dtype=bool)
+        )
         if empty.any() and empty_zones == "raise":
             raise IdentificationError(
                 f"{side} zones {_abbreviate(_zone_list(empty, ids, years))} have no "
@@ -1239,17 +1399,27 @@ def _prepare(
             indicator[t] = 1.0
             origin_cols.append((f"year[{years[t]}]", indicator))
     origin_cols += [(f"origin:{name}", arr) for name, arr in zone_vars["origin"]]
-    destination_cols = [(f"destination:{name}", arr) for name, arr in zone_vars["destination"]]
+    destination_cols = [
+        (f"destination:{name}", arr) for name, arr in zone_vars["destination"]
+    ]
 
     def stack(cols: list[tuple[str, NDArray[np.float64]]]) -> NDArray[np.float64]:
-        return np.stack([arr for _, arr in cols], axis=2) if cols else np.zeros((n_years, n, 0))
+        return (
+            np.stack([arr for _, arr in cols], axis=2)
+            if cols
+            else np.zeros((n_years, n, 0))
+        )
 
     design = _Design(
         y=y,
         pair=(regressor,),
         origin=stack(origin_cols),
         destination=stack(destination_cols),
-        names=("beta", *(name for name, _ in origin_cols), *(name for name, _ in destination_cols)),
+        names=(
+            "beta",
+            *(name for name, _ in origin_cols),
+            *(name for name, _ in destination_cols),
+        ),
         origin_fe=origin_fe,
         destination_fe=destination_fe,
         exclude_self=exclude_self,
@@ -1275,7 +1445,11 @@ def _covariances(
     p, kp = d.n_theta, d.n_pair
     ko, kd = d.origin.shape[2], d.destination.shape[2]
     za = sol.partial.za if d.origin_fe else np.zeros(sol.partial.za.shape[:2] + (0,))
-    zb = sol.partial.zb if d.destination_fe else np.zeros(sol.partial.zb.shape[:2] + (0,))
+    zb = (
+        sol.partial.zb
+        if d.destination_fe
+        else np.zeros(sol.partial.zb.shape[:2] + (0,))
+    )
     augmented = dataclasses.replace(
         d,
         origin=np.concatenate([d.origin, -za], axis=2),
@@ -1321,7 +1495,9 @@ def _covariances(
     def sandwich(meat: NDArray[np.float64], n_clusters: int) -> NDArray[np.float64]:
         return n_clusters / (n_clusters - 1) * bread @ meat @ bread
 
-    cov_origin = sandwich(by_origin.T @ by_origin, int(d.active_origins.any(axis=0).sum()))
+    cov_origin = sandwich(
+        by_origin.T @ by_origin, int(d.active_origins.any(axis=0).sum())
+    )
     cov_destination = sandwich(
         by_destination.T @ by_destination, int(d.active_destinations.any(axis=0).sum())
     )
@@ -1425,14 +1601,25 @@ def fit_gravity(
     True
     """
     design, ids, years, cost_shape, dropped = _prepare(
-        flows, cost, constraint=constraint, cost_func=cost_func,
-        origin_vars=origin_vars, destination_vars=destination_vars, ids=ids,
-        years=years, self_flows=self_flows, counts=counts, empty_zones=empty_zones,
+        flows,
+        cost,
+        constraint=constraint,
+        cost_func=cost_func,
+        origin_vars=origin_vars,
+        destination_vars=destination_vars,
+        ids=ids,
+        years=years,
+        self_flows=self_flows,
+        counts=counts,
+        empty_zones=empty_zones,
     )
     n_years, n, _ = design.y.shape
     cg_max_iter = max(200, 2 * n)
     sol = _fit(
-        design, tol=tol, max_iter=max_iter, cg_max_iter=cg_max_iter,
+        design,
+        tol=tol,
+        max_iter=max_iter,
+        cg_max_iter=cg_max_iter,
         theta_start=_starting_theta(design, cg_max_iter=cg_max_iter),
     )
     if not sol.converged:
@@ -1500,7 +1687,9 @@ def fit_gravity(
         ssi=fit_ssi,
         fitted=fitted,
         origin_effects=effects(alpha, design.active_origins, design.origin_fe),
-        destination_effects=effects(delta, design.active_destinations, design.destination_fe),
+        destination_effects=effects(
+            delta, design.active_destinations, design.destination_fe
+        ),
         n_iter=sol.n_iter,
         converged=sol.converged,
         constraint=constraint,

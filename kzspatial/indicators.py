@@ -41,13 +41,18 @@ def _population_for(population: pd.DataFrame, year: int) -> tuple[pd.DataFrame, 
     latest = max(years)
     rows = population[population[YEAR] == latest]
     if rows["configuration"].nunique() != 1:
-        raise ValidationError(f"population of {latest} mixes border configurations "
-                              f"{sorted(rows['configuration'].unique())}")
+        raise ValidationError(
+            f"population of {latest} mixes border configurations "
+            f"{sorted(rows['configuration'].unique())}"
+        )
     return rows, int(latest)
 
 
 def regional_indicators(
-    od: pd.DataFrame, population: pd.DataFrame, *, grp: pd.DataFrame | None = None,
+    od: pd.DataFrame,
+    population: pd.DataFrame,
+    *,
+    grp: pd.DataFrame | None = None,
     unemployment: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Migration counts and rates per region and year, with covariates in the same borders.
@@ -80,25 +85,41 @@ def regional_indicators(
         flows_year.attrs = {**od.attrs, "configuration": "2024"}
         flows_conf, _ = aggregate_flows(flows_year, conf)
         ids = configuration_ids(conf)
-        F = to_matrix(flows_conf[ORIGIN].tolist(), flows_conf[DESTINATION].tolist(),
-                      flows_conf[FLOW].to_numpy(), ids)
+        F = to_matrix(
+            flows_conf[ORIGIN].tolist(),
+            flows_conf[DESTINATION].tolist(),
+            flows_conf[FLOW].to_numpy(),
+            ids,
+        )
         pop = pop_rows.set_index("region_id")
         missing = sorted(set(ids) - set(pop.index))
         if missing:
-            raise AlignmentError(f"population at 1 January {pop_year} lacks regions "
-                                 f"{missing} of the {conf} configuration")
-        frame = pd.DataFrame({
-            YEAR: int(year), "region_id": ids, "configuration": conf,
-            "population": pop.loc[list(ids), "population"].to_numpy(dtype=float),
-            "population_date": f"{pop_year}-01-01",
-            "in_migration": in_flows(F), "out_migration": out_flows(F),
-        })
+            raise AlignmentError(
+                f"population at 1 January {pop_year} lacks regions "
+                f"{missing} of the {conf} configuration"
+            )
+        frame = pd.DataFrame(
+            {
+                YEAR: int(year),
+                "region_id": ids,
+                "configuration": conf,
+                "population": pop.loc[list(ids), "population"].to_numpy(dtype=float),
+                "population_date": f"{pop_year}-01-01",
+                "in_migration": in_flows(F),
+                "out_migration": out_flows(F),
+            }
+        )
         frame["net_migration"] = frame["in_migration"] - frame["out_migration"]
-        for name, col in (("in_rate", "in_migration"), ("out_rate", "out_migration"),
-                          ("net_rate", "net_migration")):
+        for name, col in (
+            ("in_rate", "in_migration"),
+            ("out_rate", "out_migration"),
+            ("net_rate", "net_migration"),
+        ):
             frame[name] = 1000.0 * frame[col] / frame["population"]
         if "urban_share" in pop.columns:
-            frame["urban_share"] = pop.loc[list(ids), "urban_share"].to_numpy(dtype=float)
+            frame["urban_share"] = pop.loc[list(ids), "urban_share"].to_numpy(
+                dtype=float
+            )
         for table, column in ((grp, "grp_per_capita"), (unemployment, "unemployment")):
             frame[column] = np.nan
             if table is None:

@@ -53,15 +53,21 @@ OD_YEAR_STATUS: dict[int, str] = {
 DEFAULT_OD_YEARS = (2010, 2015, 2020, 2021, 2023, 2024)
 
 # Column names of the BNS file, mapped onto kzspatial's vocabulary.
-_BNS_COLUMNS = {"Year": YEAR, "region_emmigr": ORIGIN, "region_immigr": DESTINATION,
-                "N": FLOW}
+_BNS_COLUMNS = {
+    "Year": YEAR,
+    "region_emmigr": ORIGIN,
+    "region_immigr": DESTINATION,
+    "N": FLOW,
+}
 
 
 def _read_text(path: Path) -> str:
     raw = path.read_bytes()
     if not raw.strip():
-        raise ValidationError(f"{path}: the file is empty; expected a CSV with a header row "
-                              "and one row per origin-destination pair")
+        raise ValidationError(
+            f"{path}: the file is empty; expected a CSV with a header row "
+            "and one row per origin-destination pair"
+        )
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -73,9 +79,14 @@ def _read_text(path: Path) -> str:
 
 
 def read_od_csv(
-    path: str | Path, *, origin_col: str | None = None,
-    destination_col: str | None = None, flow_col: str | None = None,
-    year_col: str | None = None, year: int | None = None, configuration: str = "2024",
+    path: str | Path,
+    *,
+    origin_col: str | None = None,
+    destination_col: str | None = None,
+    flow_col: str | None = None,
+    year_col: str | None = None,
+    year: int | None = None,
+    configuration: str = "2024",
     counts: str = "integer",
 ) -> pd.DataFrame:
     """Read and validate an origin-destination table.
@@ -138,22 +149,28 @@ def read_od_csv(
     else:
         year_values = pd.to_numeric(table[columns[YEAR]].str.strip(), errors="coerce")
         for k in np.flatnonzero(year_values.isna().to_numpy()):
-            problems.append(f"line {line[k]}: year {table[columns[YEAR]].iat[k]!r} is not "
-                            "a number")
+            problems.append(
+                f"line {line[k]}: year {table[columns[YEAR]].iat[k]!r} is not a number"
+            )
         years = year_values.fillna(-1).astype(np.int64).to_numpy()
 
     raw_flow = table[columns[FLOW]].str.strip().str.replace(" ", "", regex=False)
     flow = pd.to_numeric(raw_flow, errors="coerce").to_numpy(dtype=float)
     for k in np.flatnonzero(~np.isfinite(flow)):
-        problems.append(f"line {line[k]}: count {table[columns[FLOW]].iat[k]!r} is not a "
-                        "number; counts must be persons (e.g. 1234)")
+        problems.append(
+            f"line {line[k]}: count {table[columns[FLOW]].iat[k]!r} is not a "
+            "number; counts must be persons (e.g. 1234)"
+        )
     for k in np.flatnonzero(flow < 0):
-        problems.append(f"line {line[k]}: count {flow[k]:g} is negative; migration counts "
-                        "are >= 0")
+        problems.append(
+            f"line {line[k]}: count {flow[k]:g} is negative; migration counts are >= 0"
+        )
     if counts == "integer":
         for k in np.flatnonzero(np.isfinite(flow) & (flow != np.round(flow))):
-            problems.append(f"line {line[k]}: count {flow[k]:g} is not a whole number of "
-                            "persons (pass counts='real' for estimates)")
+            problems.append(
+                f"line {line[k]}: count {flow[k]:g} is not a whole number of "
+                "persons (pass counts='real' for estimates)"
+            )
     elif counts != "real":
         raise ValidationError(f"counts must be 'integer' or 'real', got {counts!r}")
 
@@ -169,25 +186,41 @@ def read_od_csv(
         ids[role] = np.array(resolved, dtype=object)
     both = (ids[ORIGIN] != None) & (ids[DESTINATION] != None)  # noqa: E711
     for k in np.flatnonzero(both & (ids[ORIGIN] == ids[DESTINATION])):
-        problems.append(f"line {line[k]}: self-flow {table[columns[ORIGIN]].iat[k]!r} -> "
-                        f"{table[columns[DESTINATION]].iat[k]!r}; an interregional OD table "
-                        "has no flows within a region: delete the row")
-    keys = pd.Series([f"{y}|{o}|{d}" for y, o, d in
-                      zip(years, ids[ORIGIN], ids[DESTINATION], strict=True)])
+        problems.append(
+            f"line {line[k]}: self-flow {table[columns[ORIGIN]].iat[k]!r} -> "
+            f"{table[columns[DESTINATION]].iat[k]!r}; an interregional OD table "
+            "has no flows within a region: delete the row"
+        )
+    keys = pd.Series(
+        [
+            f"{y}|{o}|{d}"
+            for y, o, d in zip(years, ids[ORIGIN], ids[DESTINATION], strict=True)
+        ]
+    )
     dup = keys.duplicated(keep=False).to_numpy() & both
     for key in dict.fromkeys(keys[dup]):
         rows = ", ".join(str(x) for x in line[(keys == key).to_numpy()])
         y, o, d = key.split("|")
-        problems.append(f"lines {rows}: pair {o} -> {d} in {y} occurs more than once; "
-                        "keep one row per pair and year")
+        problems.append(
+            f"lines {rows}: pair {o} -> {d} in {y} occurs more than once; "
+            "keep one row per pair and year"
+        )
     if problems:
         shown = problems[:50]
         more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
-        raise ValidationError(f"{path}: {len(problems)} problem(s) in the OD table:\n  "
-                              + "\n  ".join(shown) + more)
-    out = pd.DataFrame({YEAR: years, ORIGIN: ids[ORIGIN].astype(str),
-                        DESTINATION: ids[DESTINATION].astype(str),
-                        FLOW: flow.astype(np.int64) if counts == "integer" else flow})
+        raise ValidationError(
+            f"{path}: {len(problems)} problem(s) in the OD table:\n  "
+            + "\n  ".join(shown)
+            + more
+        )
+    out = pd.DataFrame(
+        {
+            YEAR: years,
+            ORIGIN: ids[ORIGIN].astype(str),
+            DESTINATION: ids[DESTINATION].astype(str),
+            FLOW: flow.astype(np.int64) if counts == "integer" else flow,
+        }
+    )
     out = out.sort_values([YEAR, ORIGIN, DESTINATION], ignore_index=True)
     out.attrs["configuration"] = configuration
     out.attrs["source"] = str(path)
@@ -222,7 +255,9 @@ def load_od_flows(
     ValidationError
         A requested year is not in the file, or 2022 was asked for without ``include_2022``.
     """
-    wanted = tuple(DEFAULT_OD_YEARS if years is None else sorted({int(y) for y in years}))
+    wanted = tuple(
+        DEFAULT_OD_YEARS if years is None else sorted({int(y) for y in years})
+    )
     if 2022 in wanted and not include_2022:
         raise ValidationError(
             "2022 is excluded by default: its regional nets contradict the official BNS nets "
@@ -233,20 +268,42 @@ def load_od_flows(
     available = sorted(set(flows[YEAR]))
     missing = sorted(set(wanted) - set(available))
     if missing:
-        raise ValidationError(f"years {missing} are not in {entry.url}; available: "
-                              f"{available}")
+        raise ValidationError(
+            f"years {missing} are not in {entry.url}; available: {available}"
+        )
     if 2022 in wanted:
-        warnings.warn("loading 2022 OD flows: their regional nets contradict the official "
-                      "BNS nets; do not use them for conclusions", UserWarning, stacklevel=2)
+        warnings.warn(
+            "loading 2022 OD flows: their regional nets contradict the official "
+            "BNS nets; do not use them for conclusions",
+            UserWarning,
+            stacklevel=2,
+        )
     out = flows[flows[YEAR].isin(wanted)].reset_index(drop=True)
-    out.attrs.update(configuration="2024", source=entry.key, concept=entry.concept,
-                     unit=entry.unit, licence=entry.licence,
-                     year_status={y: OD_YEAR_STATUS.get(y, "unchecked") for y in wanted})
+    out.attrs.update(
+        configuration="2024",
+        source=entry.key,
+        concept=entry.concept,
+        unit=entry.unit,
+        licence=entry.licence,
+        year_status={y: OD_YEAR_STATUS.get(y, "unchecked") for y in wanted},
+    )
     return out
 
 
-_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august",
-           "september", "october", "november", "december")
+_MONTHS = (
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+)
 
 
 def load_monthly_migration(
@@ -282,13 +339,17 @@ def load_monthly_migration(
     for year in years:
         key = f"monthly_{int(year)}.csv"
         if key not in registry():
-            raise ValidationError(f"no monthly migration file for {year}; available years: "
-                                  "2022, 2023, 2024")
+            raise ValidationError(
+                f"no monthly migration file for {year}; available years: "
+                "2022, 2023, 2024"
+            )
         path = fetch(key)
         table = pd.read_csv(io.StringIO(_read_text(path)), dtype=str)
         need = {"region", "month", "arrivals", "departures", "net"}
         if not need <= set(table.columns):
-            raise ValidationError(f"{path}: missing columns {sorted(need - set(table.columns))}")
+            raise ValidationError(
+                f"{path}: missing columns {sorted(need - set(table.columns))}"
+            )
         problems = []
         region_ids = []
         for k, name in enumerate(table["region"]):
@@ -301,36 +362,64 @@ def load_monthly_migration(
         is_total = (month_name == "total").to_numpy()
         month = month_name.map({m: i + 1 for i, m in enumerate(_MONTHS)})
         for k in np.flatnonzero(month.isna().to_numpy() & ~is_total):
-            problems.append(f"line {k + 2}: unknown month {table['month'].iat[k]!r} "
-                            "(expected a month name or 'Total')")
-        values = {c: pd.to_numeric(table[c], errors="coerce") for c in
-                  ("arrivals", "departures", "net")}
+            problems.append(
+                f"line {k + 2}: unknown month {table['month'].iat[k]!r} "
+                "(expected a month name or 'Total')"
+            )
+        values = {
+            c: pd.to_numeric(table[c], errors="coerce")
+            for c in ("arrivals", "departures", "net")
+        }
         for c, v in values.items():
             for k in np.flatnonzero(v.isna().to_numpy()):
-                problems.append(f"line {k + 2}: {c} {table[c].iat[k]!r} is not a number")
-        bad_net = (values["arrivals"] - values["departures"] != values["net"]).to_numpy()
+                problems.append(
+                    f"line {k + 2}: {c} {table[c].iat[k]!r} is not a number"
+                )
+        bad_net = (
+            values["arrivals"] - values["departures"] != values["net"]
+        ).to_numpy()
         for k in np.flatnonzero(bad_net & ~values["net"].isna().to_numpy()):
             problems.append(f"line {k + 2}: net != arrivals - departures")
         if problems:
-            raise ValidationError(f"{path}: {len(problems)} problem(s):\n  "
-                                  + "\n  ".join(problems[:50]))
-        frame = pd.DataFrame({YEAR: int(year), "month": month.astype("Int64"),
-                              "region_id": region_ids,
-                              **{c: v.astype(np.int64) for c, v in values.items()}})
+            raise ValidationError(
+                f"{path}: {len(problems)} problem(s):\n  " + "\n  ".join(problems[:50])
+            )
+        frame = pd.DataFrame(
+            {
+                YEAR: int(year),
+                "month": month.astype("Int64"),
+                "region_id": region_ids,
+                **{c: v.astype(np.int64) for c, v in values.items()},
+            }
+        )
         per_region = frame.groupby("region_id")["month"].agg(
-            lambda m: "total" if m.isna().sum() == 1 and len(m) == 1 else
-            ("months" if m.notna().all() and m.nunique() == 12 and len(m) == 12 else "bad"))
+            lambda m: (
+                "total"
+                if m.isna().sum() == 1 and len(m) == 1
+                else (
+                    "months"
+                    if m.notna().all() and m.nunique() == 12 and len(m) == 12
+                    else "bad"
+                )
+            )
+        )
         if len(per_region) != 20 or (per_region == "bad").any():
             raise ValidationError(
                 f"{path}: each of the 20 regions needs one 'Total' row or 12 monthly rows; "
                 f"found {len(per_region)} regions, malformed: "
-                f"{sorted(per_region[per_region == 'bad'].index)}")
+                f"{sorted(per_region[per_region == 'bad'].index)}"
+            )
         frames.append(frame)
     out = pd.concat(frames, ignore_index=True)
     if annual:
-        out = (out.groupby([YEAR, "region_id"], as_index=False)
-               [["arrivals", "departures", "net"]].sum())
+        out = out.groupby([YEAR, "region_id"], as_index=False)[
+            ["arrivals", "departures", "net"]
+        ].sum()
     entry = registry()["monthly_2024.csv"]
-    out.attrs.update(configuration="2024", source=entry.dataset, concept=entry.concept,
-                     unit=entry.unit)
+    out.attrs.update(
+        configuration="2024",
+        source=entry.dataset,
+        concept=entry.concept,
+        unit=entry.unit,
+    )
     return out

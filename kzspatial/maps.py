@@ -35,8 +35,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from ._constants import DESTINATION, FLOW, ORIGIN, REGION_ID, YEAR
 from ._atomic import atomic_path
+from ._constants import DESTINATION, FLOW, ORIGIN, REGION_ID, YEAR
 from ._errors import AlignmentError, CRSError, OverwriteError, ValidationError
 
 if TYPE_CHECKING:

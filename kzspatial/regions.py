@@ -78,9 +78,20 @@ class Region:
 
 
 def _current(kato, en, kk, ru, kind, centre, aliases):
-    return Region(f"KZ-{kato}", kato, en, kk, ru, kind, centre, (f"KZ-{kato}",),
-                  "June 2022 -" if kato in {"10", "33", "62"} else
-                  ("June 2018 -" if kato in {"61", "79"} else "1997 -"), tuple(aliases))
+    return Region(
+        f"KZ-{kato}",
+        kato,
+        en,
+        kk,
+        ru,
+        kind,
+        centre,
+        (f"KZ-{kato}",),
+        "June 2022 -"
+        if kato in {"10", "33", "62"}
+        else ("June 2018 -" if kato in {"61", "79"} else "1997 -"),
+        tuple(aliases),
+    )
 
 
 # Spellings collected from geokz (ADM1_EN/KK/RU), the BNS OD file (Diar299/kz-migration), the
@@ -88,85 +99,368 @@ def _current(kato, en, kk, ru, kind, centre, aliases):
 # common transliterations. "Almaty" alone is the *region* (English usage in geokz and the OD
 # file); Russian "Алматы" / «г. Алматы» is the *city*, as in BNS tables and geokz ADM1_RU.
 _CURRENT = (
-    _current("10", "Abai", "Абай облысы", "Абайская область", "oblast", "Semey",
-             ["Abay", "Abai", "Abay region", "Abai oblysy", "Абай", "Абайская"]),
-    _current("11", "Akmola", "Ақмола облысы", "Акмолинская область", "oblast", "Kokshetau",
-             ["Aqmola", "Akmolinskaya", "Ақмола", "Акмолинская", "Акмола"]),
-    _current("15", "Aktobe", "Ақтөбе облысы", "Актюбинская область", "oblast", "Aktobe",
-             ["Aqtobe", "Aktyubinsk", "Aktyubinskaya", "Aktubinskaya", "Ақтөбе", "Актюбинская", "Актобе"]),
-    _current("19", "Almaty Region", "Алматы облысы", "Алматинская область", "oblast",
-             "Konaev", ["Almaty", "Almaty region", "Almaty oblast", "Almatinskaya",
-                        "Алматинская", "Almaty oblysy"]),
-    _current("23", "Atyrau", "Атырау облысы", "Атырауская область", "oblast", "Atyrau",
-             ["Atyrau", "Atyrauskaya", "Атырау", "Атырауская", "Guryev"]),
-    _current("27", "West Kazakhstan", "Батыс Қазақстан облысы",
-             "Западно-Казахстанская область", "oblast", "Oral",
-             ["West_Kaz", "West Kazakhstan", "Batys Kazakhstan", "Batys Qazaqstan",
-              "Западно-Казахстанская", "Батыс Қазақстан", "ZKO", "Zapadno-Kazakhstanskaya"]),
-    _current("31", "Zhambyl", "Жамбыл облысы", "Жамбылская область", "oblast", "Taraz",
-             ["Jambyl", "Zhambyl", "Zhambylskaya", "Dzhambul", "Жамбылская", "Жамбыл"]),
-    _current("33", "Zhetysu", "Жетісу облысы", "Жетысуская область", "oblast",
-             "Taldykorgan", ["Jetisu", "Zhetisu", "Zhetysu", "Jetysu", "Жетісу", "Жетысу",
-                             "Жетысуская", "Жетысуская область"]),
-    _current("35", "Karaganda", "Қарағанды облысы", "Карагандинская область", "oblast",
-             "Karaganda", ["Karagandy", "Qaraghandy", "Qaraganda", "Karagandinskaya", "Karaganda",
-                           "Карагандинская", "Қарағанды"]),
-    _current("39", "Kostanay", "Қостанай облысы", "Костанайская область", "oblast",
-             "Kostanay", ["Qostanay", "Kostanai", "Kustanai", "Kostanaiskaya", "Костанайская", "Қостанай"]),
-    _current("43", "Kyzylorda", "Қызылорда облысы", "Кызылординская область", "oblast",
-             "Kyzylorda", ["Qyzylorda", "Kzyl-Orda", "Kyzylordinskaya", "Кызылординская", "Қызылорда"]),
-    _current("47", "Mangystau", "Маңғыстау облысы", "Мангистауская область", "oblast",
-             "Aktau", ["Mangystau", "Mangistau", "Mangghystau", "Mangyshlak", "Mangistauskaya",
-                       "Мангистауская", "Маңғыстау", "Мангыстауская"]),
-    _current("55", "Pavlodar", "Павлодар облысы", "Павлодарская область", "oblast",
-             "Pavlodar", ["Pavlodar", "Pavlodarskaya", "Павлодарская", "Павлодар"]),
-    _current("59", "North Kazakhstan", "Солтүстік Қазақстан облысы",
-             "Северо-Казахстанская область", "oblast", "Petropavl",
-             ["North_Kaz", "North Kazakhstan", "Soltustik Kazakhstan", "Soltustik Qazaqstan",
-              "Северо-Казахстанская", "Солтүстік Қазақстан", "Солтүстiк Қазақстан"]),
-    _current("61", "Turkistan", "Түркістан облысы", "Туркестанская область", "oblast",
-             "Turkistan", ["Turkestan", "Turkistan", "Turkestanskaya", "Туркестанская", "Түркістан"]),
-    _current("62", "Ulytau", "Ұлытау облысы", "Улытауская область", "oblast",
-             "Zhezkazgan", ["Ulytau", "Ulutau", "Ulutay", "Ұлытау", "Улытауская"]),
-    _current("63", "East Kazakhstan", "Шығыс Қазақстан облысы",
-             "Восточно-Казахстанская область", "oblast", "Oskemen",
-             ["East_Kaz", "East Kazakhstan", "Shygys Kazakhstan", "Shyghys Qazaqstan",
-              "Восточно-Казахстанская", "Шығыс Қазақстан", "VKO"]),
-    _current("71", "Astana city", "Астана", "Астана", "city", "Astana",
-             ["Astana", "Astana_city", "Astana (city)", "Nur-Sultan",
-              "Nur-Sultan (city)", "Нур-Султан", "Нұр-Сұлтан", "г. Астана", "г.Астана",
-              "г. Нур-Султан", "Астана (қала)", "Астана қаласы", "Astana qalasy"]),
-    _current("75", "Almaty city", "Алматы", "Алматы", "city", "Almaty",
-             ["Almaty_city", "Almaty city", "Almaty (city)", "Алматы", "г. Алматы",
-              "г.Алматы", "Алматы (қала)", "Алматы қаласы", "Almaty qalasy", "Alma-Ata"]),
-    _current("79", "Shymkent city", "Шымкент", "Шымкент", "city", "Shymkent",
-             ["Shymkent", "Shymkent_city", "Shymkent (city)", "Шымкент", "г. Шымкент",
-              "г.Шымкент", "Чимкент", "Shymkent qalasy", "Шымкент (қала)", "Chimkent", "Shimkent city", "Shimkent"]),
+    _current(
+        "10",
+        "Abai",
+        "Абай облысы",
+        "Абайская область",
+        "oblast",
+        "Semey",
+        ["Abay", "Abai", "Abay region", "Abai oblysy", "Абай", "Абайская"],
+    ),
+    _current(
+        "11",
+        "Akmola",
+        "Ақмола облысы",
+        "Акмолинская область",
+        "oblast",
+        "Kokshetau",
+        ["Aqmola", "Akmolinskaya", "Ақмола", "Акмолинская", "Акмола"],
+    ),
+    _current(
+        "15",
+        "Aktobe",
+        "Ақтөбе облысы",
+        "Актюбинская область",
+        "oblast",
+        "Aktobe",
+        [
+            "Aqtobe",
+            "Aktyubinsk",
+            "Aktyubinskaya",
+            "Aktubinskaya",
+            "Ақтөбе",
+            "Актюбинская",
+            "Актобе",
+        ],
+    ),
+    _current(
+        "19",
+        "Almaty Region",
+        "Алматы облысы",
+        "Алматинская область",
+        "oblast",
+        "Konaev",
+        [
+            "Almaty",
+            "Almaty region",
+            "Almaty oblast",
+            "Almatinskaya",
+            "Алматинская",
+            "Almaty oblysy",
+        ],
+    ),
+    _current(
+        "23",
+        "Atyrau",
+        "Атырау облысы",
+        "Атырауская область",
+        "oblast",
+        "Atyrau",
+        ["Atyrau", "Atyrauskaya", "Атырау", "Атырауская", "Guryev"],
+    ),
+    _current(
+        "27",
+        "West Kazakhstan",
+        "Батыс Қазақстан облысы",
+        "Западно-Казахстанская область",
+        "oblast",
+        "Oral",
+        [
+            "West_Kaz",
+            "West Kazakhstan",
+            "Batys Kazakhstan",
+            "Batys Qazaqstan",
+            "Западно-Казахстанская",
+            "Батыс Қазақстан",
+            "ZKO",
+            "Zapadno-Kazakhstanskaya",
+        ],
+    ),
+    _current(
+        "31",
+        "Zhambyl",
+        "Жамбыл облысы",
+        "Жамбылская область",
+        "oblast",
+        "Taraz",
+        ["Jambyl", "Zhambyl", "Zhambylskaya", "Dzhambul", "Жамбылская", "Жамбыл"],
+    ),
+    _current(
+        "33",
+        "Zhetysu",
+        "Жетісу облысы",
+        "Жетысуская область",
+        "oblast",
+        "Taldykorgan",
+        [
+            "Jetisu",
+            "Zhetisu",
+            "Zhetysu",
+            "Jetysu",
+            "Жетісу",
+            "Жетысу",
+            "Жетысуская",
+            "Жетысуская область",
+        ],
+    ),
+    _current(
+        "35",
+        "Karaganda",
+        "Қарағанды облысы",
+        "Карагандинская область",
+        "oblast",
+        "Karaganda",
+        [
+            "Karagandy",
+            "Qaraghandy",
+            "Qaraganda",
+            "Karagandinskaya",
+            "Karaganda",
+            "Карагандинская",
+            "Қарағанды",
+        ],
+    ),
+    _current(
+        "39",
+        "Kostanay",
+        "Қостанай облысы",
+        "Костанайская область",
+        "oblast",
+        "Kostanay",
+        [
+            "Qostanay",
+            "Kostanai",
+            "Kustanai",
+            "Kostanaiskaya",
+            "Костанайская",
+            "Қостанай",
+        ],
+    ),
+    _current(
+        "43",
+        "Kyzylorda",
+        "Қызылорда облысы",
+        "Кызылординская область",
+        "oblast",
+        "Kyzylorda",
+        ["Qyzylorda", "Kzyl-Orda", "Kyzylordinskaya", "Кызылординская", "Қызылорда"],
+    ),
+    _current(
+        "47",
+        "Mangystau",
+        "Маңғыстау облысы",
+        "Мангистауская область",
+        "oblast",
+        "Aktau",
+        [
+            "Mangystau",
+            "Mangistau",
+            "Mangghystau",
+            "Mangyshlak",
+            "Mangistauskaya",
+            "Мангистауская",
+            "Маңғыстау",
+            "Мангыстауская",
+        ],
+    ),
+    _current(
+        "55",
+        "Pavlodar",
+        "Павлодар облысы",
+        "Павлодарская область",
+        "oblast",
+        "Pavlodar",
+        ["Pavlodar", "Pavlodarskaya", "Павлодарская", "Павлодар"],
+    ),
+    _current(
+        "59",
+        "North Kazakhstan",
+        "Солтүстік Қазақстан облысы",
+        "Северо-Казахстанская область",
+        "oblast",
+        "Petropavl",
+        [
+            "North_Kaz",
+            "North Kazakhstan",
+            "Soltustik Kazakhstan",
+            "Soltustik Qazaqstan",
+            "Северо-Казахстанская",
+            "Солтүстік Қазақстан",
+            "Солтүстiк Қазақстан",
+        ],
+    ),
+    _current(
+        "61",
+        "Turkistan",
+        "Түркістан облысы",
+        "Туркестанская область",
+        "oblast",
+        "Turkistan",
+        ["Turkestan", "Turkistan", "Turkestanskaya", "Туркестанская", "Түркістан"],
+    ),
+    _current(
+        "62",
+        "Ulytau",
+        "Ұлытау облысы",
+        "Улытауская область",
+        "oblast",
+        "Zhezkazgan",
+        ["Ulytau", "Ulutau", "Ulutay", "Ұлытау", "Улытауская"],
+    ),
+    _current(
+        "63",
+        "East Kazakhstan",
+        "Шығыс Қазақстан облысы",
+        "Восточно-Казахстанская область",
+        "oblast",
+        "Oskemen",
+        [
+            "East_Kaz",
+            "East Kazakhstan",
+            "Shygys Kazakhstan",
+            "Shyghys Qazaqstan",
+            "Восточно-Казахстанская",
+            "Шығыс Қазақстан",
+            "VKO",
+        ],
+    ),
+    _current(
+        "71",
+        "Astana city",
+        "Астана",
+        "Астана",
+        "city",
+        "Astana",
+        [
+            "Astana",
+            "Astana_city",
+            "Astana (city)",
+            "Nur-Sultan",
+            "Nur-Sultan (city)",
+            "Нур-Султан",
+            "Нұр-Сұлтан",
+            "г. Астана",
+            "г.Астана",
+            "г. Нур-Султан",
+            "Астана (қала)",
+            "Астана қаласы",
+            "Astana qalasy",
+        ],
+    ),
+    _current(
+        "75",
+        "Almaty city",
+        "Алматы",
+        "Алматы",
+        "city",
+        "Almaty",
+        [
+            "Almaty_city",
+            "Almaty city",
+            "Almaty (city)",
+            "Алматы",
+            "г. Алматы",
+            "г.Алматы",
+            "Алматы (қала)",
+            "Алматы қаласы",
+            "Almaty qalasy",
+            "Alma-Ata",
+        ],
+    ),
+    _current(
+        "79",
+        "Shymkent city",
+        "Шымкент",
+        "Шымкент",
+        "city",
+        "Shymkent",
+        [
+            "Shymkent",
+            "Shymkent_city",
+            "Shymkent (city)",
+            "Шымкент",
+            "г. Шымкент",
+            "г.Шымкент",
+            "Чимкент",
+            "Shymkent qalasy",
+            "Шымкент (қала)",
+            "Chimkent",
+            "Shimkent city",
+            "Shimkent",
+        ],
+    ),
 )
 
 _HISTORICAL = (
-    Region("KZ-51", "51", "South Kazakhstan", "Оңтүстік Қазақстан облысы",
-           "Южно-Казахстанская область", "oblast", "Shymkent", ("KZ-61", "KZ-79"),
-           "before June 2018 (then Turkistan Region and Shymkent city)",
-           ("South Kazakhstan", "South_Kaz", "Ontustik Kazakhstan", "Ontustik Qazaqstan",
-            "Южно-Казахстанская", "Оңтүстік Қазақстан", "YUKO", "ЮКО")),
-    Region("KZ-63-2018", "63", "East Kazakhstan (before June 2022)",
-           "Шығыс Қазақстан облысы", "Восточно-Казахстанская область", "oblast",
-           "Oskemen", ("KZ-63", "KZ-10"), "before June 2022 (then East Kazakhstan and Abai)"),
-    Region("KZ-19-2018", "19", "Almaty Region (before June 2022)", "Алматы облысы",
-           "Алматинская область", "oblast", "Konaev", ("KZ-19", "KZ-33"),
-           "before June 2022 (then Almaty Region and Zhetysu)"),
-    Region("KZ-35-2018", "35", "Karaganda (before June 2022)", "Қарағанды облысы",
-           "Карагандинская область", "oblast", "Karaganda", ("KZ-35", "KZ-62"),
-           "before June 2022 (then Karaganda and Ulytau)"),
+    Region(
+        "KZ-51",
+        "51",
+        "South Kazakhstan",
+        "Оңтүстік Қазақстан облысы",
+        "Южно-Казахстанская область",
+        "oblast",
+        "Shymkent",
+        ("KZ-61", "KZ-79"),
+        "before June 2018 (then Turkistan Region and Shymkent city)",
+        (
+            "South Kazakhstan",
+            "South_Kaz",
+            "Ontustik Kazakhstan",
+            "Ontustik Qazaqstan",
+            "Южно-Казахстанская",
+            "Оңтүстік Қазақстан",
+            "YUKO",
+            "ЮКО",
+        ),
+    ),
+    Region(
+        "KZ-63-2018",
+        "63",
+        "East Kazakhstan (before June 2022)",
+        "Шығыс Қазақстан облысы",
+        "Восточно-Казахстанская область",
+        "oblast",
+        "Oskemen",
+        ("KZ-63", "KZ-10"),
+        "before June 2022 (then East Kazakhstan and Abai)",
+    ),
+    Region(
+        "KZ-19-2018",
+        "19",
+        "Almaty Region (before June 2022)",
+        "Алматы облысы",
+        "Алматинская область",
+        "oblast",
+        "Konaev",
+        ("KZ-19", "KZ-33"),
+        "before June 2022 (then Almaty Region and Zhetysu)",
+    ),
+    Region(
+        "KZ-35-2018",
+        "35",
+        "Karaganda (before June 2022)",
+        "Қарағанды облысы",
+        "Карагандинская область",
+        "oblast",
+        "Karaganda",
+        ("KZ-35", "KZ-62"),
+        "before June 2022 (then Karaganda and Ulytau)",
+    ),
 )
 
 _BY_ID = {r.id: r for r in (*_CURRENT, *_HISTORICAL)}
 
 # Configuration name -> ordered unit ids. Older configurations replace the split units by
 # their pre-split parent.
-_MERGES_2018 = {"KZ-10": "KZ-63-2018", "KZ-63": "KZ-63-2018", "KZ-33": "KZ-19-2018",
-                "KZ-19": "KZ-19-2018", "KZ-62": "KZ-35-2018", "KZ-35": "KZ-35-2018"}
+_MERGES_2018 = {
+    "KZ-10": "KZ-63-2018",
+    "KZ-63": "KZ-63-2018",
+    "KZ-33": "KZ-19-2018",
+    "KZ-19": "KZ-19-2018",
+    "KZ-62": "KZ-35-2018",
+    "KZ-35": "KZ-35-2018",
+}
 _MERGES_2010 = {**_MERGES_2018, "KZ-61": "KZ-51", "KZ-79": "KZ-51"}
 _PARENT = {"2024": {}, "2018": _MERGES_2018, "2010": _MERGES_2010}
 CONFIGURATIONS = tuple(_PARENT)
@@ -217,8 +511,7 @@ def _fold(name: str) -> str:
     text = "".join(c for c in text if not unicodedata.combining(c))
     # BNS tables mark footnotes with a separated trailing digit ("Туркестанская 1").
     # (also "Turkestanskaya 3)" and, glued, "Туркестанская2)").
-    text = re.sub(r"(?:(?<=[^\W\d_])\s+[\d*]+\)?|(?<=[^\W\d_.])\d+\))\s*$", "",
-                  text)
+    text = re.sub(r"(?:(?<=[^\W\d_])\s+[\d*]+\)?|(?<=[^\W\d_.])\d+\))\s*$", "", text)
     return re.sub(r"[\W_]+", "", text)
 
 
@@ -228,13 +521,21 @@ _OBLAST_SUFFIXES = ("region", "oblast", "oblysy", "область", "обл.", "
 def _build_index() -> dict[str, str]:
     index: dict[str, str] = {}
     for r in _CURRENT + _HISTORICAL:
-        spellings = {r.id, r.id.replace("-", ""), r.kato, r.name_en, r.name_kk, r.name_ru,
-                     *r.aliases}
+        spellings = {
+            r.id,
+            r.id.replace("-", ""),
+            r.kato,
+            r.name_en,
+            r.name_kk,
+            r.name_ru,
+            *r.aliases,
+        }
         if r.parts == (r.id,):  # geokz ADM1_PCODE
             spellings.add("KZ" + r.kato)
         if r.kind == "oblast":
-            spellings |= {f"{s} {suffix}" for s in list(spellings)
-                          for suffix in _OBLAST_SUFFIXES}
+            spellings |= {
+                f"{s} {suffix}" for s in list(spellings) for suffix in _OBLAST_SUFFIXES
+            }
         for s in spellings:
             key = _fold(s)
             if not key:
@@ -304,7 +605,9 @@ def resolve(name: str, *, configuration: str = "2024") -> str:
     )
 
 
-def resolve_many(names, *, configuration: str = "2024", source: str = "input") -> list[str]:
+def resolve_many(
+    names, *, configuration: str = "2024", source: str = "input"
+) -> list[str]:
     """Resolve a sequence of names, reporting every unknown name at once.
 
     Raises
@@ -329,8 +632,17 @@ def resolve_many(names, *, configuration: str = "2024", source: str = "input") -
 def region_table(configuration: str = "2024") -> list[dict[str, object]]:
     """Catalogue rows (plain dicts) for the units of ``configuration``, in id order."""
     return [
-        {"region_id": r.id, "iso_3166_2": r.id if r.parts == (r.id,) else "",
-         "kato": r.kato, "name_en": r.name_en, "name_kk": r.name_kk, "name_ru": r.name_ru,
-         "kind": r.kind, "centre": r.centre, "parts": ",".join(r.parts), "valid": r.valid}
+        {
+            "region_id": r.id,
+            "iso_3166_2": r.id if r.parts == (r.id,) else "",
+            "kato": r.kato,
+            "name_en": r.name_en,
+            "name_kk": r.name_kk,
+            "name_ru": r.name_ru,
+            "kind": r.kind,
+            "centre": r.centre,
+            "parts": ",".join(r.parts),
+            "valid": r.valid,
+        }
         for r in (_BY_ID[i] for i in configuration_ids(configuration))
     ]

@@ -17,18 +17,24 @@ import matplotlib
 
 matplotlib.use("Agg")  # rendering to files only; never needs a display
 
-import jinja2  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import jinja2
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from ._atomic import atomic_path  # noqa: E402
-from ._show_versions import versions  # noqa: E402
+from ._atomic import atomic_path
+from ._show_versions import versions
 
 __all__ = ["write_autocorrelation_report"]
 
-_CLUSTER_COLOURS = {"HH": "#d7191c", "LL": "#2c7bb6", "LH": "#abd9e9", "HL": "#fdae61",
-                    "not significant": "#d9d9d9", "no neighbours": "#ffffff"}
+_CLUSTER_COLOURS = {
+    "HH": "#d7191c",
+    "LL": "#2c7bb6",
+    "LH": "#abd9e9",
+    "HL": "#fdae61",
+    "not significant": "#d9d9d9",
+    "no neighbours": "#ffffff",
+}
 
 SMALL_N_WARNING = (
     "With only {n} regions, Moran's I has little power: a real but moderate pattern may "
@@ -53,12 +59,25 @@ def _scatter(entry) -> bytes:
     fig, ax = plt.subplots(figsize=(4.2, 4.0))
     ax.axhline(0, color="#999", lw=0.8)
     ax.axvline(0, color="#999", lw=0.8)
-    ax.scatter(z, lag, s=28, color="#3b6ea8", edgecolor="white", linewidth=0.5, zorder=3)
+    ax.scatter(
+        z, lag, s=28, color="#3b6ea8", edgecolor="white", linewidth=0.5, zorder=3
+    )
     xs = np.array([z.min(), z.max()])
-    ax.plot(xs, entry.global_.I * xs, color="#c0392b", lw=1.5, label=f"I = {entry.global_.I:.3f}")
+    ax.plot(
+        xs,
+        entry.global_.I * xs,
+        color="#c0392b",
+        lw=1.5,
+        label=f"I = {entry.global_.I:.3f}",
+    )
     for k in np.argsort(-np.abs(z))[:5]:
-        ax.annotate(entry.names[k], (z[k], lag[k]), fontsize=7, xytext=(3, 3),
-                    textcoords="offset points")
+        ax.annotate(
+            entry.names[k],
+            (z[k], lag[k]),
+            fontsize=7,
+            xytext=(3, 3),
+            textcoords="offset points",
+        )
     ax.set_xlabel(f"{entry.label} (standardised)", fontsize=8)
     ax.set_ylabel("spatial lag", fontsize=8)
     ax.legend(fontsize=8, loc="upper left")
@@ -75,10 +94,18 @@ def _lisa_map(entry, regions) -> bytes:
         part = gdf[gdf["cluster"] == name]
         if len(part):
             part.plot(ax=ax, color=colour, edgecolor="#555", linewidth=0.4)
-    handles = [plt.Rectangle((0, 0), 1, 1, color=c, ec="#555") for n, c in
-               _CLUSTER_COLOURS.items() if (gdf["cluster"] == n).any()]
-    ax.legend(handles, [n for n in _CLUSTER_COLOURS if (gdf["cluster"] == n).any()],
-              fontsize=7, loc="lower left", frameon=True)
+    handles = [
+        plt.Rectangle((0, 0), 1, 1, color=c, ec="#555")
+        for n, c in _CLUSTER_COLOURS.items()
+        if (gdf["cluster"] == n).any()
+    ]
+    ax.legend(
+        handles,
+        [n for n in _CLUSTER_COLOURS if (gdf["cluster"] == n).any()],
+        fontsize=7,
+        loc="lower left",
+        frameon=True,
+    )
     ax.set_axis_off()
     ax.set_title(f"LISA clusters: {entry.label}", fontsize=9)
     return _png(fig)
@@ -102,11 +129,21 @@ def _verdict(result, alpha: float) -> str:
 
 
 def write_autocorrelation_report(
-    path: str | Path, *, entries: Sequence, by_year: pd.DataFrame,
-    regions, weights: dict, provenance: Sequence[dict], seed: int, permutations: int,
-    alpha: float = 0.05, by_year_weights: str = "", borders_note: str = "",
+    path: str | Path,
+    *,
+    entries: Sequence,
+    by_year: pd.DataFrame,
+    regions,
+    weights: dict,
+    provenance: Sequence[dict],
+    seed: int,
+    permutations: int,
+    alpha: float = 0.05,
+    by_year_weights: str = "",
+    borders_note: str = "",
     extra_tables: Sequence[tuple[str, str, str, pd.DataFrame]] = (),
-    overwrite: bool = False, title: str | None = None,
+    overwrite: bool = False,
+    title: str | None = None,
 ) -> dict[str, Path]:
     """Render the report and write its PNG figures and CSV tables.
 
@@ -145,68 +182,144 @@ def write_autocorrelation_report(
         figures[f"{stem}_lisa.png"] = _lisa_map(e, regions)
         figures[f"{stem}_permutations.png"] = _histogram(e)
         g = e.global_
-        n_sig = {k: int(np.sum(np.asarray(e.cluster_labels) == k)) for k in
-                 ("HH", "LL", "HL", "LH")}
-        significant = ", ".join(f"{k}: {', '.join(n for n, c in zip(e.names, e.cluster_labels, strict=True) if c == k)}"
-                                for k, v in n_sig.items() if v)
-        blocks.append({
-            "label": e.label, "weights": e.weights_name, "I": g.I, "EI": g.EI,
-            "z_rand": g.z_rand, "p_rand": g.p_rand, "p_norm": g.p_norm, "p_sim": g.p_sim,
-            "fdr": e.fdr,
-            "lisa_text": (f"Significant local clusters — {significant}." if significant
-                          else "No significant local clusters."),
-            **{k: base64.b64encode(figures[f"{stem}_{s}.png"]).decode() for k, s in
-               (("scatter", "scatter"), ("lisa_map", "lisa"), ("histogram", "permutations"))},
-        })
-        summary.append({"variable": e.variable, "label": e.label,
-                        "weights": e.weights_name, "year": e.year, "n": len(e.ids),
-                        "I": g.I, "EI": g.EI, "z_norm": g.z_norm, "p_norm": g.p_norm,
-                        "z_rand": g.z_rand, "p_rand": g.p_rand, "p_sim": g.p_sim,
-                        "verdict": _verdict(g, alpha)})
+        n_sig = {
+            k: int(np.sum(np.asarray(e.cluster_labels) == k))
+            for k in ("HH", "LL", "HL", "LH")
+        }
+        significant = ", ".join(
+            f"{k}: {', '.join(n for n, c in zip(e.names, e.cluster_labels, strict=True) if c == k)}"
+            for k, v in n_sig.items()
+            if v
+        )
+        blocks.append(
+            {
+                "label": e.label,
+                "weights": e.weights_name,
+                "I": g.I,
+                "EI": g.EI,
+                "z_rand": g.z_rand,
+                "p_rand": g.p_rand,
+                "p_norm": g.p_norm,
+                "p_sim": g.p_sim,
+                "fdr": e.fdr,
+                "lisa_text": (
+                    f"Significant local clusters — {significant}."
+                    if significant
+                    else "No significant local clusters."
+                ),
+                **{
+                    k: base64.b64encode(figures[f"{stem}_{s}.png"]).decode()
+                    for k, s in (
+                        ("scatter", "scatter"),
+                        ("lisa_map", "lisa"),
+                        ("histogram", "permutations"),
+                    )
+                },
+            }
+        )
+        summary.append(
+            {
+                "variable": e.variable,
+                "label": e.label,
+                "weights": e.weights_name,
+                "year": e.year,
+                "n": len(e.ids),
+                "I": g.I,
+                "EI": g.EI,
+                "z_norm": g.z_norm,
+                "p_norm": g.p_norm,
+                "z_rand": g.z_rand,
+                "p_rand": g.p_rand,
+                "p_sim": g.p_sim,
+                "verdict": _verdict(g, alpha),
+            }
+        )
     summary_df = pd.DataFrame(summary)
     weights_names = list(dict.fromkeys(summary_df["weights"]))
     robustness = []
     for (variable, label), grp in summary_df.groupby(["variable", "label"], sort=False):
-        verdicts = [grp.loc[grp.weights == w, "verdict"].iat[0] if (grp.weights == w).any()
-                    else "–" for w in weights_names]
-        robust = "yes" if len(set(verdicts) - {"–"}) == 1 else "no: depends on the weights"
-        robustness.append({"label": label, "verdicts": verdicts, "robust": robust,
-                           "variable": variable})
+        verdicts = [
+            grp.loc[grp.weights == w, "verdict"].iat[0]
+            if (grp.weights == w).any()
+            else "–"
+            for w in weights_names
+        ]
+        robust = (
+            "yes" if len(set(verdicts) - {"–"}) == 1 else "no: depends on the weights"
+        )
+        robustness.append(
+            {
+                "label": label,
+                "verdicts": verdicts,
+                "robust": robust,
+                "variable": variable,
+            }
+        )
     years = sorted(by_year["year"].unique())
     by_year_rows = []
     for (_variable, label), grp in by_year.groupby(["variable", "label"], sort=False):
         cells = []
         for y in years:
             row = grp[grp["year"] == y]
-            cells.append("–" if row.empty or not np.isfinite(row["I"].iat[0]) else
-                         f"{row['I'].iat[0]:.2f} ({row['p_sim'].iat[0]:.3f})")
+            cells.append(
+                "–"
+                if row.empty or not np.isfinite(row["I"].iat[0])
+                else f"{row['I'].iat[0]:.2f} ({row['p_sim'].iat[0]:.3f})"
+            )
         by_year_rows.append({"label": label, "cells": cells})
     weights_rows = []
     for name, w in weights.items():
         s = w.summary()
         cards = np.asarray(w.cardinalities)
-        weights_rows.append({
-            "name": name, "n": w.n,
-            "cards": f"{cards.min()} / {cards.mean():.1f} / {cards.max()}",
-            "one": ", ".join(s.one_neighbor) or "none",
-            "islands": ", ".join(w.islands) or "none", "components": w.n_components})
-    env = jinja2.Environment(loader=jinja2.PackageLoader("kzspatial", "templates"),
-                             autoescape=jinja2.select_autoescape(default=True))
+        weights_rows.append(
+            {
+                "name": name,
+                "n": w.n,
+                "cards": f"{cards.min()} / {cards.mean():.1f} / {cards.max()}",
+                "one": ", ".join(s.one_neighbor) or "none",
+                "islands": ", ".join(w.islands) or "none",
+                "components": w.n_components,
+            }
+        )
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("kzspatial", "templates"),
+        autoescape=jinja2.select_autoescape(default=True),
+    )
     focus_year = int(summary_df["year"].iat[0]) if len(summary_df) else ""
     html = env.get_template("autocorrelation.html.j2").render(
-        title=title or f"Spatial autocorrelation of internal migration in Kazakhstan, {focus_year}",
-        version=__version__, generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        permutations=permutations, seed=seed, alpha=alpha, focus_year=focus_year,
-        small_n_warning=SMALL_N_WARNING.format(n=summary_df["n"].max() if len(summary_df) else 0),
-        summary=summary, robustness=robustness, weights_names=weights_names,
-        years_span=f"{years[0]}–{years[-1]}" if years else "", by_year_years=years,
-        by_year_rows=by_year_rows, by_year_weights=by_year_weights,
-        borders_note=borders_note, blocks=blocks, weights_rows=weights_rows,
+        title=title
+        or f"Spatial autocorrelation of internal migration in Kazakhstan, {focus_year}",
+        version=__version__,
+        generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        permutations=permutations,
+        seed=seed,
+        alpha=alpha,
+        focus_year=focus_year,
+        small_n_warning=SMALL_N_WARNING.format(
+            n=summary_df["n"].max() if len(summary_df) else 0
+        ),
+        summary=summary,
+        robustness=robustness,
+        weights_names=weights_names,
+        years_span=f"{years[0]}–{years[-1]}" if years else "",
+        by_year_years=years,
+        by_year_rows=by_year_rows,
+        by_year_weights=by_year_weights,
+        borders_note=borders_note,
+        blocks=blocks,
+        weights_rows=weights_rows,
         provenance=provenance,
-        extra_tables=[{"title": t, "note": note,
-                       "html": frame.to_html(index=False, float_format=lambda v: f"{v:.4g}",
-                                             border=0, na_rep="–")}
-                      for _name, t, note, frame in extra_tables if len(frame)],
+        extra_tables=[
+            {
+                "title": t,
+                "note": note,
+                "html": frame.to_html(
+                    index=False, float_format=lambda v: f"{v:.4g}", border=0, na_rep="–"
+                ),
+            }
+            for _name, t, note, frame in extra_tables
+            if len(frame)
+        ],
         attribution="; ".join(dict.fromkeys(p["attribution"] for p in provenance)),
         versions={"kzspatial": __version__, **versions()},
     )

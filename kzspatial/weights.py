@@ -58,7 +58,8 @@ def _as_ids(ids: Iterable[Any], name: str = "ids") -> tuple[str, ...]:
     if len(set(out)) != len(out):
         unique, counts = np.unique(np.asarray(out, dtype=object), return_counts=True)
         raise ValidationError(
-            f"{name} contain duplicates: {unique[counts > 1][:10].tolist()}")
+            f"{name} contain duplicates: {unique[counts > 1][:10].tolist()}"
+        )
     return out
 
 
@@ -226,7 +227,9 @@ class SpatialWeights:
         -------
         SpatialWeights
         """
-        mat = matrix if sparse.issparse(matrix) else np.asarray(matrix, dtype=np.float64)
+        mat = (
+            matrix if sparse.issparse(matrix) else np.asarray(matrix, dtype=np.float64)
+        )
         if not sparse.issparse(mat) and mat.ndim != 2:
             raise ValidationError(f"matrix must be 2-D, got shape {mat.shape}")
         return cls(tuple(ids), sparse.csr_array(mat), transformation)
@@ -292,7 +295,8 @@ class SpatialWeights:
             focal_arr = np.asarray(focal_list, dtype=object)
             neigh_arr = np.asarray(neigh_list, dtype=object)
             wt_arr = (
-                np.ones(len(focal_list)) if weights is None
+                np.ones(len(focal_list))
+                if weights is None
                 else np.asarray(weight_list, dtype=np.float64)
             )
         else:
@@ -308,15 +312,17 @@ class SpatialWeights:
                     f"{neigh_arr.size}"
                 )
             wt_arr = (
-                np.ones(focal_arr.size) if weights is None
+                np.ones(focal_arr.size)
+                if weights is None
                 else np.asarray(weights, dtype=np.float64).ravel()
             )
             if wt_arr.shape != focal_arr.shape:
                 raise ValidationError(
                     f"weights has {wt_arr.size} entries for {focal_arr.size} links"
                 )
-            order = (sorted(set(focal_arr) | set(neigh_arr)) if ids is None
-                     else list(ids))
+            order = (
+                sorted(set(focal_arr) | set(neigh_arr)) if ids is None else list(ids)
+            )
         order_t = _as_ids(order)
         position = {uid: k for k, uid in enumerate(order_t)}
         unknown = sorted({str(u) for u in (*focal_arr, *neigh_arr)} - position.keys())
@@ -358,8 +364,11 @@ class SpatialWeights:
                 "expected a libpysal.weights.W or libpysal.graph.Graph, got "
                 f"{type(w).__name__}"
             )
-        return cls(tuple(ids), sparse.csr_array(w.sparse),
-                   how if how in _TRANSFORMATIONS else "o")
+        return cls(
+            tuple(ids),
+            sparse.csr_array(w.sparse),
+            how if how in _TRANSFORMATIONS else "o",
+        )
 
     def to_libpysal(self, kind: Literal["graph", "w"] = "graph") -> Any:
         """Convert to ``libpysal.graph.Graph`` (default) or ``libpysal.weights.W``.
@@ -389,8 +398,7 @@ class SpatialWeights:
                 lo, hi = mat.indptr[i], mat.indptr[i + 1]
                 neighbors[uid] = [self.ids[j] for j in mat.indices[lo:hi]]
                 weights[uid] = mat.data[lo:hi].tolist()
-            return W(neighbors, weights, id_order=list(self.ids),
-                     silence_warnings=True)
+            return W(neighbors, weights, id_order=list(self.ids), silence_warnings=True)
         raise ValidationError(f"kind must be 'graph' or 'w', got {kind!r}")
 
     # ------------------------------------------------------------------ derived values
@@ -580,8 +588,9 @@ def _distance_blocks(
     n = lon.size
     for start in range(0, n, _ROW_BLOCK):
         stop = min(start + _ROW_BLOCK, n)
-        block = great_circle_km(lon[start:stop, None], lat[start:stop, None],
-                                lon[None, :], lat[None, :])
+        block = great_circle_km(
+            lon[start:stop, None], lat[start:stop, None], lon[None, :], lat[None, :]
+        )
         block[np.arange(stop - start), np.arange(start, stop)] = np.inf
         yield start, block
 
@@ -616,8 +625,9 @@ def build_knn(
         raise ValidationError(f"k must be an integer with 1 <= k < n={n}, got {k!r}")
     cols = np.empty((n, k), dtype=np.int64)
     for start, block in _distance_blocks(lon_a, lat_a):
-        cols[start:start + block.shape[0]] = np.argsort(block, axis=1,
-                                                        kind="stable")[:, :k]
+        cols[start : start + block.shape[0]] = np.argsort(block, axis=1, kind="stable")[
+            :, :k
+        ]
     rows = np.repeat(np.arange(n), k)
     mat = sparse.coo_array((np.ones(n * k), (rows, cols.ravel())), shape=(n, n))
     return SpatialWeights(ids_t, mat.tocsr())
@@ -686,7 +696,9 @@ def _threshold_weights(
     power: float | None,
 ) -> SpatialWeights:
     ids_t, lon_a, lat_a = _check_points(ids, lon, lat)
-    if threshold_km is not None and not (np.isfinite(threshold_km) and threshold_km > 0):
+    if threshold_km is not None and not (
+        np.isfinite(threshold_km) and threshold_km > 0
+    ):
         raise ValidationError(f"threshold_km must be positive, got {threshold_km!r}")
     limit = np.inf if threshold_km is None else float(threshold_km)
     rows, cols, vals = [], [], []
@@ -702,7 +714,7 @@ def _threshold_weights(
                     f"units {ids_t[i]!r} and {ids_t[j]!r} share a location, so their "
                     "inverse-distance weight is infinite; merge them or jitter the points"
                 )
-            vals.append(d ** -power)
+            vals.append(d**-power)
         else:
             vals.append(np.ones_like(d))
         rows.append(r + start)

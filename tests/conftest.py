@@ -12,8 +12,10 @@ import pytest
 def pytest_report_header(config):
     import kzspatial
 
-    return [f"kzspatial {kzspatial.__version__}",
-            f"KZSPATIAL_DATA_MIRROR={os.environ.get('KZSPATIAL_DATA_MIRROR', '')}"]
+    return [
+        f"kzspatial {kzspatial.__version__}",
+        f"KZSPATIAL_DATA_MIRROR={os.environ.get('KZSPATIAL_DATA_MIRROR', '')}",
+    ]
 
 
 @pytest.fixture
@@ -25,8 +27,9 @@ def rng():
 def _isolated_cache(tmp_path_factory, monkeypatch):
     """Keep the download cache of the test run out of the user's home."""
     if "KZSPATIAL_CACHE" not in os.environ:
-        monkeypatch.setenv("KZSPATIAL_CACHE",
-                           str(tmp_path_factory.getbasetemp() / "kzspatial-cache"))
+        monkeypatch.setenv(
+            "KZSPATIAL_CACHE", str(tmp_path_factory.getbasetemp() / "kzspatial-cache")
+        )
 
 
 def validate_gpkg_command() -> list[str]:
@@ -41,8 +44,13 @@ def validate_gpkg_command() -> list[str]:
 
     if importlib.util.find_spec("osgeo_utils") is not None:
         return [sys.executable, "-m", "osgeo_utils.samples.validate_gpkg"]
-    probe = subprocess.run(["/usr/bin/python3", "-c", "import osgeo_utils"],
-                           capture_output=True, check=False)
+    probe = subprocess.run(
+        ["/usr/bin/python3", "-c", "import osgeo_utils"],
+        capture_output=True,
+        check=False,
+    )
     if probe.returncode == 0:
         return ["/usr/bin/python3", "-m", "osgeo_utils.samples.validate_gpkg"]
-    pytest.skip("GDAL's validate_gpkg is not available: pip install --no-deps gdal-utils")
+    pytest.skip(
+        "GDAL's validate_gpkg is not available: pip install --no-deps gdal-utils"
+    )

@@ -33,8 +33,11 @@ def test_staged_outputs_all_or_nothing(tmp_path):
     assert targets["x"].read_text() == "1" and targets["y"].read_text() == "2"
     with pytest.raises(OverwriteError, match="earlier run.*--overwrite"):
         StagedOutputs(targets).check()
-    with pytest.raises(KeyboardInterrupt), StagedOutputs(targets, overwrite=True) as stage:
+    with (
+        pytest.raises(KeyboardInterrupt),
+        StagedOutputs(targets, overwrite=True) as stage,
+    ):
         stage.path("x").write_text("new")
         raise KeyboardInterrupt
     assert targets["x"].read_text() == "1"  # earlier output intact
-    assert not [p for p in tmp_path.rglob(".kzspatial-staging-*")]
+    assert not list(tmp_path.rglob(".kzspatial-staging-*"))

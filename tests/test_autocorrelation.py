@@ -72,10 +72,23 @@ def assert_moran_result(result, reference, n):
     """Type, size and the analytic statistics against an esda object."""
     assert isinstance(result, MoranResult)
     assert result.n == n
-    for name in ("I", "EI", "VI_norm", "VI_rand", "z_norm", "z_rand", "p_norm",
-                 "p_rand"):
-        assert_allclose(getattr(result, name), getattr(reference, name),
-                        rtol=ESDA_RTOL, atol=ESDA_ATOL, err_msg=name)
+    for name in (
+        "I",
+        "EI",
+        "VI_norm",
+        "VI_rand",
+        "z_norm",
+        "z_rand",
+        "p_norm",
+        "p_rand",
+    ):
+        assert_allclose(
+            getattr(result, name),
+            getattr(reference, name),
+            rtol=ESDA_RTOL,
+            atol=ESDA_ATOL,
+            err_msg=name,
+        )
 
 
 # ----------------------------------------------------------------- global vs esda
@@ -83,8 +96,9 @@ def assert_moran_result(result, reference, n):
 @pytest.mark.parametrize("transformation", ["r", "b"])
 def test_morans_i_matches_esda(zones, kind, transformation):
     w, _, y = zones
-    ref = esda.Moran(y, esda_weights(w, kind), transformation=transformation,
-                     permutations=0)
+    ref = esda.Moran(
+        y, esda_weights(w, kind), transformation=transformation, permutations=0
+    )
     result = morans_i(y, w, transformation=transformation, permutations=None)
     assert_moran_result(result, ref, w.n)
 
@@ -155,14 +169,16 @@ def test_ids_align_by_id(zones):
 
 def test_islands_policies():
     w = SpatialWeights.from_adjacency(
-        {"a": ["b"], "b": ["a", "c"], "c": ["b", "d"], "d": ["c"], "e": []})
+        {"a": ["b"], "b": ["a", "c"], "c": ["b", "d"], "d": ["c"], "e": []}
+    )
     y = np.array([1.0, 2.0, 4.0, 3.0, 10.0])
     with pytest.raises(ValidationError, match=r"no neighbours: \['e'\]"):
         morans_i(y, w)
     dropped = morans_i(y, w, islands="drop", permutations=None)
     assert dropped.dropped_ids == ("e",) and dropped.n == 4
-    assert_allclose(dropped.I, morans_i(y[:4], w.subset(list("abcd")),
-                                        permutations=None).I)
+    assert_allclose(
+        dropped.I, morans_i(y[:4], w.subset(list("abcd")), permutations=None).I
+    )
     kept = morans_i(y, w, islands="keep", permutations=None)
     ref = esda.Moran(y, w.to_libpysal("w"), permutations=0)
     assert_moran_result(kept, ref, 5)
@@ -212,8 +228,9 @@ def test_local_labels_and_fdr(zones):
 def test_local_bivariate_matches_esda(zones):
     w, x, y = zones
     ref = esda.Moran_Local_BV(x, y, esda_weights(w, "w"), permutations=9999, seed=2)
-    result = local_bivariate_morans(x, y, w, permutations=9999, rng=2,
-                                    alternative="directed")
+    result = local_bivariate_morans(
+        x, y, w, permutations=9999, rng=2, alternative="directed"
+    )
     assert_allclose(result.Is, ref.Is, rtol=ESDA_RTOL, atol=ESDA_ATOL)
     assert np.array_equal(result.q, ref.q)
     assert np.abs(result.p_sim - ref.p_sim).max() < 0.03
@@ -230,16 +247,18 @@ def test_local_reproducible(zones):
 
 # ----------------------------------------------------------------- flows
 def identity_w(ref_w):
-    return libpysal.weights.W({i: [i] for i in ref_w.id_order},
-                              id_order=ref_w.id_order, silence_warnings=True)
+    return libpysal.weights.W(
+        {i: [i] for i in ref_w.id_order}, id_order=ref_w.id_order, silence_warnings=True
+    )
 
 
 def explicit_flow_weights(w: SpatialWeights, kind: str, diagonal: str):
     """libpysal.weights.ODW for the kind, restricted to the included flows."""
     W = w.to_libpysal("w")
     eye = identity_w(W)
-    origin, destination = {"od": (W, W), "origin": (W, eye),
-                           "destination": (eye, W)}[kind]
+    origin, destination = {"od": (W, W), "origin": (W, eye), "destination": (eye, W)}[
+        kind
+    ]
     full = libpysal.weights.ODW(origin, destination)
     if diagonal == "include":
         return full, np.arange(w.n**2)
@@ -268,17 +287,25 @@ def test_flow_moran_matches_odw_esda(small_flows, kind, diagonal):
     result = flow_morans_i(F, w, kind=kind, diagonal=diagonal, permutations=None)
     assert isinstance(result, FlowMoranResult)
     assert_moran_result(result, ref, keep.size)
-    assert_allclose([result.s0, result.s1, result.s2],
-                    [W_flow.s0, W_flow.s1, W_flow.s2], rtol=ESDA_RTOL)
+    assert_allclose(
+        [result.s0, result.s1, result.s2],
+        [W_flow.s0, W_flow.s1, W_flow.s2],
+        rtol=ESDA_RTOL,
+    )
 
 
 def test_flow_moran_binary_transformation_matches_odw(small_flows):
     w, F = small_flows
     W = w.to_libpysal("w")
-    ref = esda.Moran(F.ravel(), libpysal.weights.ODW(W, W, transform="b"),
-                     transformation="b", permutations=0)
-    result = flow_morans_i(F, w, diagonal="include", transformation="b",
-                           permutations=None)
+    ref = esda.Moran(
+        F.ravel(),
+        libpysal.weights.ODW(W, W, transform="b"),
+        transformation="b",
+        permutations=0,
+    )
+    result = flow_morans_i(
+        F, w, diagonal="include", transformation="b", permutations=None
+    )
     assert_moran_result(result, ref, w.n**2)
 
 
@@ -335,8 +362,13 @@ def test_flow_islands_from_enclave():
     # 'city' has one neighbour; with the diagonal excluded, origin-based weights leave
     # the flow city -> oblast without neighbouring flows
     w = SpatialWeights.from_adjacency(
-        {"city": ["oblast"], "oblast": ["city", "east"], "east": ["oblast", "far"],
-         "far": ["east"]})
+        {
+            "city": ["oblast"],
+            "oblast": ["city", "east"],
+            "east": ["oblast", "far"],
+            "far": ["east"],
+        }
+    )
     F = np.arange(16.0).reshape(4, 4)
     with pytest.raises(ValidationError, match=r"city->oblast.*islands='keep'"):
         flow_morans_i(F, w, kind="origin")
@@ -378,9 +410,13 @@ def test_flow_moran_calibration_on_gravity_residuals():
         F = rng.poisson(mean).astype(float)
         mu = fitted(F)
         residuals = np.where(mask, (F - mu) / np.sqrt(np.where(mask, mu, 1.0)), 0.0)
-        rejections += flow_morans_i(residuals, w, permutations=99, rng=rep).p_sim <= alpha
+        rejections += (
+            flow_morans_i(residuals, w, permutations=99, rng=rep).p_sim <= alpha
+        )
         if rep < raw_replications:
-            raw_rejections += flow_morans_i(F, w, permutations=99, rng=rep).p_sim <= alpha
+            raw_rejections += (
+                flow_morans_i(F, w, permutations=99, rng=rep).p_sim <= alpha
+            )
     rate = rejections / replications
     # binomial(300, 0.05): 2 standard errors are 2.5 points
     assert 0.02 <= rate <= 0.09, rate
@@ -392,39 +428,80 @@ def test_flow_moran_calibration_on_gravity_residuals():
     ("call", "error", "match"),
     [
         (lambda w, y: morans_i(y[:-1], w), AlignmentError, "29 values"),
-        (lambda w, y: morans_i(y, w, ids=[f"x{i}" for i in range(30)]),
-         AlignmentError, "do not match the weights ids"),
-        (lambda w, y: morans_i(np.where(np.arange(30) == 3, np.nan, y), w),
-         ValidationError, "1 NaN"),
+        (
+            lambda w, y: morans_i(y, w, ids=[f"x{i}" for i in range(30)]),
+            AlignmentError,
+            "do not match the weights ids",
+        ),
+        (
+            lambda w, y: morans_i(np.where(np.arange(30) == 3, np.nan, y), w),
+            ValidationError,
+            "1 NaN",
+        ),
         (lambda w, y: morans_i(np.ones(30), w), ValidationError, "constant"),
-        (lambda w, y: morans_i(y, w, permutations=0), ValidationError,
-         "permutations must be positive"),
-        (lambda w, y: morans_i(y, w, permutations=-5), ValidationError,
-         "permutations must be positive"),
-        (lambda w, y: morans_i(y, w, permutations=9.5), ValidationError,
-         "positive integer"),
-        (lambda w, y: local_morans(y, w, permutations=None), ValidationError,
-         "positive integer, got None"),
-        (lambda w, y: morans_i(y, w, alternative="up"), ValidationError,
-         "alternative must be"),
-        (lambda w, y: morans_i(y, w, transformation="v"), ValidationError,
-         "transformation must be"),
+        (
+            lambda w, y: morans_i(y, w, permutations=0),
+            ValidationError,
+            "permutations must be positive",
+        ),
+        (
+            lambda w, y: morans_i(y, w, permutations=-5),
+            ValidationError,
+            "permutations must be positive",
+        ),
+        (
+            lambda w, y: morans_i(y, w, permutations=9.5),
+            ValidationError,
+            "positive integer",
+        ),
+        (
+            lambda w, y: local_morans(y, w, permutations=None),
+            ValidationError,
+            "positive integer, got None",
+        ),
+        (
+            lambda w, y: morans_i(y, w, alternative="up"),
+            ValidationError,
+            "alternative must be",
+        ),
+        (
+            lambda w, y: morans_i(y, w, transformation="v"),
+            ValidationError,
+            "transformation must be",
+        ),
         (lambda w, y: morans_i(y, w, rng="seed"), ValidationError, "rng must be"),
-        (lambda w, y: morans_i(y, w.to_libpysal("w")), ValidationError,
-         "SpatialWeights.from_libpysal"),
+        (
+            lambda w, y: morans_i(y, w.to_libpysal("w")),
+            ValidationError,
+            "SpatialWeights.from_libpysal",
+        ),
         (lambda w, y: local_morans(y, w, alpha=5), ValidationError, "alpha must be"),
-        (lambda w, y: bivariate_morans_i(y, np.ones(30), w), ValidationError,
-         "y is constant"),
-        (lambda w, y: flow_morans_i(np.ones((29, 29)), w), AlignmentError,
-         r"\(29, 29\)"),
-        (lambda w, y: flow_morans_i(np.ones((30, 30)), w), ValidationError,
-         "constant"),
-        (lambda w, y: flow_morans_i(np.full((30, 30), np.nan), w), ValidationError,
-         "NaN"),
-        (lambda w, y: flow_morans_i(np.outer(y, y), w, kind="both"), ValidationError,
-         "kind must be"),
-        (lambda w, y: flow_morans_i(np.outer(y, y), w, permutations=0),
-         ValidationError, "permutations must be positive"),
+        (
+            lambda w, y: bivariate_morans_i(y, np.ones(30), w),
+            ValidationError,
+            "y is constant",
+        ),
+        (
+            lambda w, y: flow_morans_i(np.ones((29, 29)), w),
+            AlignmentError,
+            r"\(29, 29\)",
+        ),
+        (lambda w, y: flow_morans_i(np.ones((30, 30)), w), ValidationError, "constant"),
+        (
+            lambda w, y: flow_morans_i(np.full((30, 30), np.nan), w),
+            ValidationError,
+            "NaN",
+        ),
+        (
+            lambda w, y: flow_morans_i(np.outer(y, y), w, kind="both"),
+            ValidationError,
+            "kind must be",
+        ),
+        (
+            lambda w, y: flow_morans_i(np.outer(y, y), w, permutations=0),
+            ValidationError,
+            "permutations must be positive",
+        ),
     ],
 )
 def test_errors(zones, call, error, match):
@@ -445,5 +522,8 @@ def test_nan_diagonal_is_fine_when_excluded(small_flows):
     w, F = small_flows
     with_nan = F.copy()
     np.fill_diagonal(with_nan, np.nan)
-    assert_allclose(flow_morans_i(with_nan, w, permutations=None).I,
-                    flow_morans_i(F, w, permutations=None).I, rtol=ESDA_RTOL)
+    assert_allclose(
+        flow_morans_i(with_nan, w, permutations=None).I,
+        flow_morans_i(F, w, permutations=None).I,
+        rtol=ESDA_RTOL,
+    )

@@ -7,7 +7,12 @@ import pytest
 from numpy.testing import assert_allclose
 
 from kzspatial._errors import AlignmentError, ValidationError
-from kzspatial.baselines import BaselineFit, compare_models, intervening_opportunities, radiation
+from kzspatial.baselines import (
+    BaselineFit,
+    compare_models,
+    intervening_opportunities,
+    radiation,
+)
 from kzspatial.gravity import fit_gravity
 
 # three zones on a line at 0, 1 and 3 km
@@ -71,13 +76,18 @@ def test_intervening_opportunities_limits_and_fit():
 
 def test_compare_models_scores_all_on_the_same_cells():
     flows, km, pop = simulate(25, seed=2)
-    gravity = fit_gravity(flows, km, constraint="production", destination_vars={"log_pop": np.log(pop)})
-    rows = compare_models(flows, {
-        "gravity": gravity,
-        "radiation": radiation(flows.sum(axis=1), pop, km),
-        "io": intervening_opportunities(flows, pop, km),
-        "observed": flows,
-    })
+    gravity = fit_gravity(
+        flows, km, constraint="production", destination_vars={"log_pop": np.log(pop)}
+    )
+    rows = compare_models(
+        flows,
+        {
+            "gravity": gravity,
+            "radiation": radiation(flows.sum(axis=1), pop, km),
+            "io": intervening_opportunities(flows, pop, km),
+            "observed": flows,
+        },
+    )
     assert [row["model"] for row in rows] == ["gravity", "radiation", "io", "observed"]
     by_name = {row["model"]: row for row in rows}
     assert_allclose(by_name["gravity"]["deviance"], gravity.deviance, rtol=1e-10)
@@ -91,9 +101,13 @@ def test_compare_models_scores_all_on_the_same_cells():
 
 
 def test_bad_input():
-    with pytest.raises(AlignmentError, match=r"expected outflows \(n,\), population \(n,\)"):
+    with pytest.raises(
+        AlignmentError, match=r"expected outflows \(n,\), population \(n,\)"
+    ):
         radiation([1.0, 2.0], LINE_POP, LINE_COST)
-    with pytest.raises(ValidationError, match=r"population must be finite and > 0; zones \[1\]"):
+    with pytest.raises(
+        ValidationError, match=r"population must be finite and > 0; zones \[1\]"
+    ):
         radiation([1.0, 2.0, 3.0], [1.0, 0.0, 2.0], LINE_COST)
     with pytest.raises(ValidationError, match="L must be > 0"):
         intervening_opportunities(np.ones((3, 3)), LINE_POP, LINE_COST, L=-1.0)

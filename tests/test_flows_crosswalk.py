@@ -22,8 +22,11 @@ def random_od(rng, years=(2023, 2024)):
         F = rng.integers(0, 1000, size=(20, 20))
         np.fill_diagonal(F, 0)
         o, d, v = pairs_from_matrix(F, ids)
-        frames.append(pd.DataFrame({"year": y, "origin": o, "destination": d,
-                                    "flow": v.astype(np.int64)}))
+        frames.append(
+            pd.DataFrame(
+                {"year": y, "origin": o, "destination": d, "flow": v.astype(np.int64)}
+            )
+        )
     out = pd.concat(frames, ignore_index=True)
     out.attrs["configuration"] = "2024"
     return out
@@ -78,8 +81,9 @@ def test_aggregate_matrix_nets_consistent(rng):
 
 def test_aggregate_regions_sums_only_given_columns():
     ids = configuration_ids("2024")
-    table = pd.DataFrame({"region_id": ids, "year": 2023,
-                          "population": np.arange(20) + 1.0})
+    table = pd.DataFrame(
+        {"region_id": ids, "year": 2023, "population": np.arange(20) + 1.0}
+    )
     out = aggregate_regions(table, "2010", sum_columns=["population"])
     assert len(out) == 16
     assert out.population.sum() == table.population.sum()
@@ -87,11 +91,15 @@ def test_aggregate_regions_sums_only_given_columns():
 
 
 def test_join_refuses_mixed_borders():
-    new = pd.DataFrame({"region_id": ["KZ-10"], "year": [2021], "x": [1],
-                        "configuration": "2024"})
-    old = pd.DataFrame({"region_id": ["KZ-63-2018"], "year": [2021], "y": [2],
-                        "configuration": "2018"})
-    with pytest.raises(AlignmentError, match="2024 borders to one in the 2018.*crosswalk"):
+    new = pd.DataFrame(
+        {"region_id": ["KZ-10"], "year": [2021], "x": [1], "configuration": "2024"}
+    )
+    old = pd.DataFrame(
+        {"region_id": ["KZ-63-2018"], "year": [2021], "y": [2], "configuration": "2018"}
+    )
+    with pytest.raises(
+        AlignmentError, match="2024 borders to one in the 2018.*crosswalk"
+    ):
         join_regional(new, old)
     with pytest.raises(AlignmentError, match="single border configuration"):
         join_regional(new.drop(columns="configuration"), old)

@@ -5,13 +5,13 @@ whose ring is digitised with other vertices than the hole it fills (one neighbou
 and two regions that touch at a single vertex (Queen links them, Rook does not).
 """
 
+import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
 from numpy.testing import assert_allclose
 from shapely.geometry import Polygon, box
 
-import geopandas as gpd
 from kzspatial._errors import CRSError, ValidationError
 from kzspatial.geo import build_contiguity, weights_from_geodataframe
 from kzspatial.weights import build_knn
@@ -57,7 +57,8 @@ def test_contiguity_matches_libpysal_strict(regions):
     libpysal = pytest.importorskip("libpysal")
     for rook in (False, True):
         ref = libpysal.graph.Graph.build_contiguity(
-            regions.set_index("code"), rook=rook, strict=True)
+            regions.set_index("code"), rook=rook, strict=True
+        )
         ours = build_contiguity(regions, id_col="code", rook=rook)
         assert_allclose(ours.sparse.toarray(), ref.sparse.toarray())
 
@@ -71,10 +72,12 @@ def test_knn_from_geodataframe_uses_lonlat(regions):
 
 
 def test_distance_kinds(regions):
-    band = weights_from_geodataframe(regions, "distance_band", id_col="code",
-                                     threshold_km=400)
-    inverse = weights_from_geodataframe(regions, "inverse_distance", id_col="code",
-                                        power=2)
+    band = weights_from_geodataframe(
+        regions, "distance_band", id_col="code", threshold_km=400
+    )
+    inverse = weights_from_geodataframe(
+        regions, "inverse_distance", id_col="code", power=2
+    )
     assert band.transformation == inverse.transformation == "o"
     assert np.all(inverse.sparse.data > 0) and inverse.sparse.nnz == 12
     queen = weights_from_geodataframe(regions, "queen", id_col="code")
@@ -84,18 +87,38 @@ def test_distance_kinds(regions):
 @pytest.mark.parametrize(
     ("change", "kind", "kwargs", "error", "match"),
     [
-        (lambda g: g.set_crs(None, allow_override=True), "knn", {"k": 1},
-         CRSError, "no CRS"),
+        (
+            lambda g: g.set_crs(None, allow_override=True),
+            "knn",
+            {"k": 1},
+            CRSError,
+            "no CRS",
+        ),
         (lambda g: g, "delaunay", {}, ValidationError, "kind must be one of"),
         (lambda g: g, "knn", {"neighbours": 2}, ValidationError, "bad options"),
         (lambda g: g, "queen", {"k": 2}, ValidationError, "takes no options"),
-        (lambda g: g.assign(code=range(4)), "queen", {}, ValidationError,
-         "string region codes"),
+        (
+            lambda g: g.assign(code=range(4)),
+            "queen",
+            {},
+            ValidationError,
+            "string region codes",
+        ),
         (lambda g: g, "queen", {"id": 1}, ValidationError, "takes no options"),
-        (lambda g: g.rename(columns={"code": "kato"}), "queen", {}, ValidationError,
-         "id column 'code' not found"),
-        (lambda g: g.assign(code=["a", "a", "b", "c"]), "rook", {}, ValidationError,
-         "duplicates"),
+        (
+            lambda g: g.rename(columns={"code": "kato"}),
+            "queen",
+            {},
+            ValidationError,
+            "id column 'code' not found",
+        ),
+        (
+            lambda g: g.assign(code=["a", "a", "b", "c"]),
+            "rook",
+            {},
+            ValidationError,
+            "duplicates",
+        ),
     ],
 )
 def test_errors(regions, change, kind, kwargs, error, match):

@@ -3,7 +3,6 @@
 import re
 import sqlite3
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 
 import kz_synthetic as syn

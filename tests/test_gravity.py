@@ -13,7 +13,14 @@ import pytest
 from numpy.testing import assert_allclose
 
 from kzspatial._errors import AlignmentError, IdentificationError, ValidationError
-from kzspatial.gravity import CONSTRAINTS, GravityFit, fit_gravity, poisson_deviance, srmse, ssi
+from kzspatial.gravity import (
+    CONSTRAINTS,
+    GravityFit,
+    fit_gravity,
+    poisson_deviance,
+    srmse,
+    ssi,
+)
 
 # agreement of two converged maximum-likelihood fits; tighter than _constants.RTOL on
 # purpose (issue 7 asks for 1e-8 relative on coefficients)
@@ -91,8 +98,12 @@ def test_matches_statsmodels_glm(sm, constraint, cost_func):
     flows, cost, log_pop = simulate(n, seed=1, cost_func=cost_func)
     origin_vars, destination_vars = covariates(constraint, log_pop)
     fit = fit_gravity(
-        flows, cost, constraint=constraint, cost_func=cost_func,
-        origin_vars=origin_vars, destination_vars=destination_vars,
+        flows,
+        cost,
+        constraint=constraint,
+        cost_func=cost_func,
+        origin_vars=origin_vars,
+        destination_vars=destination_vars,
     )
     X, origin, destination = dummy_design(constraint, cost_func, cost, log_pop, n)
     y = flows[origin, destination]
@@ -102,13 +113,16 @@ def test_matches_statsmodels_glm(sm, constraint, cost_func):
     names = names_in_dummy_order(constraint)
     k = len(names)
     assert isinstance(fit, GravityFit) and fit.converged
-    assert_allclose([fit.params[name] for name in names], ref.params[:k], rtol=COEF_RTOL)
+    assert_allclose(
+        [fit.params[name] for name in names], ref.params[:k], rtol=COEF_RTOL
+    )
     assert_allclose(
         [fit.bse_robust[name] for name in names], ref_hc0.bse[:k], rtol=SE_RTOL
     )
     for scheme, groups in (("origin", origin), ("destination", destination)):
         ref_cl = glm.fit(
-            tol=1e-14, cov_type="cluster",
+            tol=1e-14,
+            cov_type="cluster",
             cov_kwds={"groups": groups, "use_correction": False},
         )
         assert_allclose(  # kzspatial applies G / (G - 1), statsmodels here nothing
@@ -122,27 +136,42 @@ def test_matches_statsmodels_glm(sm, constraint, cost_func):
     assert_allclose(fit.aic, ref.aic, rtol=1e-10)
     assert fit.n_params == np.linalg.matrix_rank(X)
     assert_allclose(fit.fitted[origin, destination], ref.fittedvalues, rtol=1e-8)
-    assert_allclose(fit.pearson_resid[origin, destination], ref.resid_pearson, rtol=1e-6, atol=1e-9)
-    assert_allclose(fit.deviance_resid[origin, destination], ref.resid_deviance, rtol=1e-6, atol=1e-9)
+    assert_allclose(
+        fit.pearson_resid[origin, destination], ref.resid_pearson, rtol=1e-6, atol=1e-9
+    )
+    assert_allclose(
+        fit.deviance_resid[origin, destination],
+        ref.resid_deviance,
+        rtol=1e-6,
+        atol=1e-9,
+    )
     assert np.isnan(np.diagonal(fit.fitted)).all()
 
 
 def test_two_way_cluster_matches_statsmodels(sm):
     n = 20
     flows, cost, log_pop = simulate(n, seed=2)
-    fit = fit_gravity(flows, cost, constraint="production", destination_vars={"log_pop": log_pop})
+    fit = fit_gravity(
+        flows, cost, constraint="production", destination_vars={"log_pop": log_pop}
+    )
     X, origin, destination = dummy_design("production", "pow", cost, log_pop, n)
     glm = sm.GLM(flows[origin, destination], X, family=sm.families.Poisson())
 
     def cov(groups):
-        res = glm.fit(tol=1e-14, cov_type="cluster", cov_kwds={"groups": groups, "use_correction": False})
+        res = glm.fit(
+            tol=1e-14,
+            cov_type="cluster",
+            cov_kwds={"groups": groups, "use_correction": False},
+        )
         return res.cov_params()[:2, :2]
 
     cov_o, cov_d = cov(origin), cov(destination)
     cov_both = cov(np.column_stack([origin, destination]))
     cov_pair = cov_o + cov_d - cov_both  # CGM: both = o + d - (o x d)
     n_pairs = origin.size
-    expected = n / (n - 1) * cov_o + n / (n - 1) * cov_d - n_pairs / (n_pairs - 1) * cov_pair
+    expected = (
+        n / (n - 1) * cov_o + n / (n - 1) * cov_d - n_pairs / (n_pairs - 1) * cov_pair
+    )
     assert_allclose(fit.cov_cluster["two-way"], expected, rtol=SE_RTOL)
 
 
@@ -153,23 +182,49 @@ def test_matches_pyfixest(constraint):
     n = 25
     flows, cost, log_pop = simulate(n, seed=3)
     origin_vars, destination_vars = covariates(constraint, log_pop)
-    fit = fit_gravity(flows, cost, constraint=constraint,
-                      origin_vars=origin_vars, destination_vars=destination_vars)
+    fit = fit_gravity(
+        flows,
+        cost,
+        constraint=constraint,
+        origin_vars=origin_vars,
+        destination_vars=destination_vars,
+    )
     origin, destination = np.nonzero(~np.eye(n, dtype=bool))
-    data = pd.DataFrame({
-        "flow": flows[origin, destination], "log_d": np.log(cost[origin, destination]),
-        "o": origin, "d": destination,
-        "o_pop": log_pop[origin], "d_pop": log_pop[destination],
-    })
-    rhs = " + ".join(["log_d"]
-                     + (["o_pop"] if origin_vars else [])
-                     + (["d_pop"] if destination_vars else []))
-    fe = {"unconstrained": "", "production": " | o", "attraction": " | d", "doubly": " | o + d"}
-    ref = pf.fepois(f"flow ~ {rhs}{fe[constraint]}", data=data, vcov={"CRV1": "o+d"},
-                    ssc=pf.ssc(k_adj=False, G_adj=True, G_df="conventional"),
-                    iwls_tol=1e-12, fixef_tol=1e-12)
-    mapping = {"log_d": "beta", "o_pop": "origin:log_pop", "d_pop": "destination:log_pop",
-               "Intercept": "intercept"}
+    data = pd.DataFrame(
+        {
+            "flow": flows[origin, destination],
+            "log_d": np.log(cost[origin, destination]),
+            "o": origin,
+            "d": destination,
+            "o_pop": log_pop[origin],
+            "d_pop": log_pop[destination],
+        }
+    )
+    rhs = " + ".join(
+        ["log_d"]
+        + (["o_pop"] if origin_vars else [])
+        + (["d_pop"] if destination_vars else [])
+    )
+    fe = {
+        "unconstrained": "",
+        "production": " | o",
+        "attraction": " | d",
+        "doubly": " | o + d",
+    }
+    ref = pf.fepois(
+        f"flow ~ {rhs}{fe[constraint]}",
+        data=data,
+        vcov={"CRV1": "o+d"},
+        ssc=pf.ssc(k_adj=False, G_adj=True, G_df="conventional"),
+        iwls_tol=1e-12,
+        fixef_tol=1e-12,
+    )
+    mapping = {
+        "log_d": "beta",
+        "o_pop": "origin:log_pop",
+        "d_pop": "destination:log_pop",
+        "Intercept": "intercept",
+    }
     for term, value in ref.coef().items():
         assert_allclose(fit.params[mapping[term]], value, rtol=COEF_RTOL)
     for term, value in ref.se().items():
@@ -182,11 +237,19 @@ def test_matches_pyfixest(constraint):
 def test_margins(constraint, cost_func):
     flows, cost, log_pop = simulate(30, seed=4, cost_func=cost_func)
     origin_vars, destination_vars = covariates(constraint, log_pop)
-    fit = fit_gravity(flows, cost, constraint=constraint, cost_func=cost_func,
-                      origin_vars=origin_vars, destination_vars=destination_vars)
+    fit = fit_gravity(
+        flows,
+        cost,
+        constraint=constraint,
+        cost_func=cost_func,
+        origin_vars=origin_vars,
+        destination_vars=destination_vars,
+    )
     observed = flows - np.diag(np.diagonal(flows))
     rows, cols = np.nansum(fit.fitted, axis=1), np.nansum(fit.fitted, axis=0)
-    assert_allclose(rows.sum(), observed.sum(), rtol=1e-12)  # every model has a constant
+    assert_allclose(
+        rows.sum(), observed.sum(), rtol=1e-12
+    )  # every model has a constant
     if constraint in ("production", "doubly"):
         assert_allclose(rows, observed.sum(axis=1), rtol=1e-12)
     if constraint in ("attraction", "doubly"):
@@ -216,8 +279,13 @@ def test_reported_metrics_agree_with_the_functions():
 def test_recovers_known_parameters(constraint):
     flows, cost, log_pop = simulate(60, seed=6, beta=-1.2, scale=20.0)
     origin_vars, destination_vars = covariates(constraint, log_pop)
-    fit = fit_gravity(flows, cost, constraint=constraint,
-                      origin_vars=origin_vars, destination_vars=destination_vars)
+    fit = fit_gravity(
+        flows,
+        cost,
+        constraint=constraint,
+        origin_vars=origin_vars,
+        destination_vars=destination_vars,
+    )
     truth = {"beta": -1.2, "origin:log_pop": 0.8, "destination:log_pop": 0.6}
     for name, value in truth.items():
         if name in fit.params:
@@ -230,10 +298,15 @@ def test_recovers_known_parameters(constraint):
 def test_warm_start_does_not_change_the_estimate(constraint, monkeypatch):
     import kzspatial.gravity as gravity
 
-    flows, cost, log_pop = simulate(2 * gravity._WARM_START_ZONES + 20, seed=21, scale=5.0)
+    flows, cost, log_pop = simulate(
+        2 * gravity._WARM_START_ZONES + 20, seed=21, scale=5.0
+    )
     origin_vars, destination_vars = covariates(constraint, log_pop)
-    kwargs = {"constraint": constraint, "origin_vars": origin_vars,
-              "destination_vars": destination_vars}
+    kwargs = {
+        "constraint": constraint,
+        "origin_vars": origin_vars,
+        "destination_vars": destination_vars,
+    }
     warm = fit_gravity(flows, cost, **kwargs)
     monkeypatch.setattr(gravity, "_WARM_START_ZONES", 10**6)
     cold = fit_gravity(flows, cost, **kwargs)
@@ -249,20 +322,39 @@ def test_panel_matches_statsmodels(sm, constraint):
     n, n_years = 15, 3
     flows, cost, log_pop = simulate(n, seed=7, n_years=n_years, scale=100.0)
     origin_vars, destination_vars = covariates(constraint, log_pop)
-    fit = fit_gravity(flows, cost, constraint=constraint, years=[2022, 2023, 2024],
-                      origin_vars=origin_vars, destination_vars=destination_vars)
+    fit = fit_gravity(
+        flows,
+        cost,
+        constraint=constraint,
+        years=[2022, 2023, 2024],
+        origin_vars=origin_vars,
+        destination_vars=destination_vars,
+    )
     t, origin, destination = np.nonzero(~np.eye(n, dtype=bool)[None].repeat(n_years, 0))
     columns = [np.log(cost)[origin, destination]]
     if constraint == "unconstrained":
-        columns += [np.ones(t.size), np.eye(n_years)[t][:, 1:],
-                    log_pop[t, origin], log_pop[t, destination]]
+        columns += [
+            np.ones(t.size),
+            np.eye(n_years)[t][:, 1:],
+            log_pop[t, origin],
+            log_pop[t, destination],
+        ]
     else:
-        columns += [np.eye(n * n_years)[t * n + origin],
-                    np.eye(n * n_years)[t * n + destination][:, [j for j in range(n * n_years) if j % n]]]
-    ref = sm.GLM(flows[t, origin, destination], np.column_stack(columns),
-                 family=sm.families.Poisson()).fit(tol=1e-14)
+        columns += [
+            np.eye(n * n_years)[t * n + origin],
+            np.eye(n * n_years)[t * n + destination][
+                :, [j for j in range(n * n_years) if j % n]
+            ],
+        ]
+    ref = sm.GLM(
+        flows[t, origin, destination],
+        np.column_stack(columns),
+        family=sm.families.Poisson(),
+    ).fit(tol=1e-14)
     names = list(fit.params)
-    assert_allclose([fit.params[name] for name in names], ref.params[: len(names)], rtol=COEF_RTOL)
+    assert_allclose(
+        [fit.params[name] for name in names], ref.params[: len(names)], rtol=COEF_RTOL
+    )
     assert_allclose(fit.deviance, ref.deviance, rtol=1e-10)
     assert fit.fitted.shape == flows.shape
     if constraint == "doubly":
@@ -278,11 +370,21 @@ def test_panel_matches_statsmodels(sm, constraint):
 def test_predict_reproduces_fitted(constraint):
     flows, cost, log_pop = simulate(20, seed=8)
     origin_vars, destination_vars = covariates(constraint, log_pop)
-    fit = fit_gravity(flows, cost, constraint=constraint,
-                      origin_vars=origin_vars, destination_vars=destination_vars)
+    fit = fit_gravity(
+        flows,
+        cost,
+        constraint=constraint,
+        origin_vars=origin_vars,
+        destination_vars=destination_vars,
+    )
     assert_allclose(fit.predict(), fit.fitted, rtol=1e-10)
-    assert_allclose(fit.predict(cost=cost, origin_vars=origin_vars,
-                                destination_vars=destination_vars), fit.fitted, rtol=1e-10)
+    assert_allclose(
+        fit.predict(
+            cost=cost, origin_vars=origin_vars, destination_vars=destination_vars
+        ),
+        fit.fitted,
+        rtol=1e-10,
+    )
 
 
 def test_predict_new_cost():
@@ -291,25 +393,41 @@ def test_predict_new_cost():
     new_cost = cost * np.linspace(1, 2, n)[None, :]
     observed = flows - np.diag(np.diagonal(flows))
 
-    fit = fit_gravity(flows, cost, constraint="unconstrained",
-                      origin_vars={"log_pop": log_pop}, destination_vars={"log_pop": log_pop})
+    fit = fit_gravity(
+        flows,
+        cost,
+        constraint="unconstrained",
+        origin_vars={"log_pop": log_pop},
+        destination_vars={"log_pop": log_pop},
+    )
     # power decay: mu scales by (new/old)^beta, nothing else moves
-    assert_allclose(fit.predict(cost=new_cost),
-                    fit.fitted * (new_cost / cost) ** fit.params["beta"], rtol=1e-10)
+    assert_allclose(
+        fit.predict(cost=new_cost),
+        fit.fitted * (new_cost / cost) ** fit.params["beta"],
+        rtol=1e-10,
+    )
     with pytest.raises(ValidationError, match="no origin constraint"):
         fit.predict(origin_totals=observed.sum(axis=1))
 
     # production: O_i K_ij / sum_j K_ij with the new kernel
-    fit = fit_gravity(flows, cost, constraint="production", destination_vars={"log_pop": log_pop})
+    fit = fit_gravity(
+        flows, cost, constraint="production", destination_vars={"log_pop": log_pop}
+    )
     new_pop = 1.5 * log_pop
     prediction = fit.predict(cost=new_cost, destination_vars={"log_pop": new_pop})
-    kernel = new_cost ** fit.params["beta"] * np.exp(fit.params["destination:log_pop"] * new_pop)
+    kernel = new_cost ** fit.params["beta"] * np.exp(
+        fit.params["destination:log_pop"] * new_pop
+    )
     np.fill_diagonal(kernel, 0)
-    expected = observed.sum(axis=1)[:, None] * kernel / kernel.sum(axis=1, keepdims=True)
+    expected = (
+        observed.sum(axis=1)[:, None] * kernel / kernel.sum(axis=1, keepdims=True)
+    )
     np.fill_diagonal(expected, np.nan)
     assert_allclose(prediction, expected, rtol=1e-10)
     totals = observed.sum(axis=1) * 2.0
-    assert_allclose(np.nansum(fit.predict(origin_totals=totals), axis=1), totals, rtol=1e-12)
+    assert_allclose(
+        np.nansum(fit.predict(origin_totals=totals), axis=1), totals, rtol=1e-12
+    )
 
     # doubly: both margins kept, and prediction / kernel = A_i B_j (additive in logs)
     fit = fit_gravity(flows, cost, constraint="doubly")
@@ -318,8 +436,12 @@ def test_predict_new_cost():
     assert_allclose(np.nansum(prediction, axis=0), observed.sum(axis=0), rtol=1e-10)
     log_ratio = np.log(prediction / new_cost ** fit.params["beta"])
     others = np.arange(2, n)
-    interaction = (log_ratio[0, others][:, None] + log_ratio[1, others][None, :]
-                   - log_ratio[0, others][None, :] - log_ratio[1, others][:, None])
+    interaction = (
+        log_ratio[0, others][:, None]
+        + log_ratio[1, others][None, :]
+        - log_ratio[0, others][None, :]
+        - log_ratio[1, others][:, None]
+    )
     assert_allclose(interaction, 0.0, atol=1e-9)
 
 
@@ -330,8 +452,12 @@ def test_predict_bad_input():
         fit.predict(origin_totals=np.ones(12), destination_totals=2 * np.ones(12))
     with pytest.raises(AlignmentError, match="cost has shape"):
         fit.predict(cost=cost[:5, :5])
-    fit = fit_gravity(flows, cost, constraint="production", destination_vars={"log_pop": log_pop})
-    with pytest.raises(ValidationError, match="'income' is not in the production model"):
+    fit = fit_gravity(
+        flows, cost, constraint="production", destination_vars={"log_pop": log_pop}
+    )
+    with pytest.raises(
+        ValidationError, match="'income' is not in the production model"
+    ):
         fit.predict(destination_vars={"income": log_pop})
     with pytest.raises(ValidationError, match="origin covariate 'log_pop' is not in"):
         fit.predict(origin_vars={"log_pop": log_pop})
@@ -340,7 +466,9 @@ def test_predict_bad_input():
 # --------------------------------------------------------------------- results
 def test_summary_and_conf_int():
     flows, cost, log_pop = simulate(20, seed=11)
-    fit = fit_gravity(flows, cost, constraint="attraction", origin_vars={"log_pop": log_pop})
+    fit = fit_gravity(
+        flows, cost, constraint="attraction", origin_vars={"log_pop": log_pop}
+    )
     table = fit.summary(cov="two-way")
     assert [row["name"] for row in table] == list(fit.param_names)
     row = table[0]
@@ -381,28 +509,57 @@ def test_bad_flows_are_reported_together():
     message = str(excinfo.value)
     assert "negative for 1 pairs: R00 -> R01" in message
     assert "not integer counts for 1 pairs: R02 -> R03; pass counts='real'" in message
-    assert "cost is missing, negative or zero for 1 modelled pairs: R04 -> R05" in message
+    assert (
+        "cost is missing, negative or zero for 1 modelled pairs: R04 -> R05" in message
+    )
 
 
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
         ({"constraint": "gravity"}, ValidationError, "unknown constraint 'gravity'"),
-        ({"cost_func": "gauss"}, ValidationError, r"unknown cost_func 'gauss'; valid are \['pow', 'exp'\]"),
+        (
+            {"cost_func": "gauss"},
+            ValidationError,
+            r"unknown cost_func 'gauss'; valid are \['pow', 'exp'\]",
+        ),
         ({"self_flows": "zero"}, ValidationError, "unknown self_flows"),
         ({"ids": list("abc")}, AlignmentError, "ids has 3 labels for 8 zones"),
         ({"ids": list("aabcdefg")}, ValidationError, "ids contains duplicates"),
         ({"years": [2023]}, ValidationError, "years labels the first axis"),
-        ({"origin_vars": [1.0] * 8}, ValidationError, "origin_vars must map covariate names"),
-        ({"constraint": "unconstrained", "origin_vars": {"pop": np.ones(5)}}, AlignmentError,
-         r"origin_vars\['pop'\] has shape \(5,\); expected \(8,\)"),
-        ({"constraint": "production", "origin_vars": {"pop": np.arange(8.0)}},
-         IdentificationError, r"origin covariates \['pop'\] are absorbed by the origin fixed effects"),
-        ({"constraint": "doubly", "destination_vars": {"gdp": np.arange(8.0)}},
-         IdentificationError, r"destination covariates \['gdp'\] are absorbed"),
+        (
+            {"origin_vars": [1.0] * 8},
+            ValidationError,
+            "origin_vars must map covariate names",
+        ),
+        (
+            {"constraint": "unconstrained", "origin_vars": {"pop": np.ones(5)}},
+            AlignmentError,
+            r"origin_vars\['pop'\] has shape \(5,\); expected \(8,\)",
+        ),
+        (
+            {"constraint": "production", "origin_vars": {"pop": np.arange(8.0)}},
+            IdentificationError,
+            r"origin covariates \['pop'\] are absorbed by the origin fixed effects",
+        ),
+        (
+            {"constraint": "doubly", "destination_vars": {"gdp": np.arange(8.0)}},
+            IdentificationError,
+            r"destination covariates \['gdp'\] are absorbed",
+        ),
     ],
-    ids=["constraint", "cost_func", "self_flows", "ids-length", "ids-duplicate", "years-2d",
-         "vars-not-mapping", "vars-shape", "absorbed-origin", "absorbed-destination"],
+    ids=[
+        "constraint",
+        "cost_func",
+        "self_flows",
+        "ids-length",
+        "ids-duplicate",
+        "years-2d",
+        "vars-not-mapping",
+        "vars-shape",
+        "absorbed-origin",
+        "absorbed-destination",
+    ],
 )
 def test_bad_options(kwargs, error, match):
     flows, cost, _ = simulate(8, seed=15)
@@ -412,14 +569,23 @@ def test_bad_options(kwargs, error, match):
 
 def test_shape_mismatch_and_missing_covariates():
     flows, cost, log_pop = simulate(8, seed=16)
-    with pytest.raises(AlignmentError, match=r"cost has shape \(7, 7\), expected \(8, 8\)"):
+    with pytest.raises(
+        AlignmentError, match=r"cost has shape \(7, 7\), expected \(8, 8\)"
+    ):
         fit_gravity(flows, cost[:7, :7])
     with pytest.raises(ValidationError, match="must be a square"):
         fit_gravity(flows[:, :7], cost)
     log_pop[[2, 5]] = np.nan
-    with pytest.raises(ValidationError, match=r"missing \(NaN or infinite\) for zones c, f"):
-        fit_gravity(flows, cost, constraint="attraction", ids=list("abcdefgh"),
-                    origin_vars={"log_pop": log_pop})
+    with pytest.raises(
+        ValidationError, match=r"missing \(NaN or infinite\) for zones c, f"
+    ):
+        fit_gravity(
+            flows,
+            cost,
+            constraint="attraction",
+            ids=list("abcdefgh"),
+            origin_vars={"log_pop": log_pop},
+        )
     flows[1, 2] = np.nan
     with pytest.raises(ValidationError, match="flows are missing"):
         fit_gravity(flows, cost)
@@ -428,7 +594,9 @@ def test_shape_mismatch_and_missing_covariates():
 def test_zero_cost_with_power_decay():
     flows, cost, _ = simulate(6, seed=17)
     cost[1, 3] = 0.0
-    with pytest.raises(ValidationError, match=r"zero for 1 modelled pairs: 1 -> 3.*cost_func='exp'"):
+    with pytest.raises(
+        ValidationError, match=r"zero for 1 modelled pairs: 1 -> 3.*cost_func='exp'"
+    ):
         fit_gravity(flows, cost)
     with pytest.raises(ValidationError, match="zero for 6 modelled pairs: 0 -> 0"):
         fit_gravity(flows, np.where(np.eye(6) > 0, 0.0, cost + 1), self_flows="keep")
@@ -439,7 +607,10 @@ def test_empty_zones_raise_or_drop(sm):
     flows, cost, _ = simulate(n, seed=18)
     flows[3, :] = 0  # zone 3 sends nothing
     ids = [f"Z{i}" for i in range(n)]
-    with pytest.raises(IdentificationError, match=r"origin zones Z3 have no modelled flows.*empty_zones='drop'"):
+    with pytest.raises(
+        IdentificationError,
+        match=r"origin zones Z3 have no modelled flows.*empty_zones='drop'",
+    ):
         fit_gravity(flows, cost, ids=ids)
     fit = fit_gravity(flows, cost, ids=ids, empty_zones="drop")
     assert fit.dropped == {"origin": ["Z3"], "destination": []}
@@ -448,10 +619,16 @@ def test_empty_zones_raise_or_drop(sm):
     origin, destination = np.nonzero(~np.eye(n, dtype=bool))
     keep = origin != 3
     origin, destination = origin[keep], destination[keep]
-    X = np.column_stack([np.log(cost[origin, destination]),
-                         np.eye(n)[origin][:, [i for i in range(n) if i != 3]],
-                         np.eye(n)[destination][:, 1:]])
-    ref = sm.GLM(flows[origin, destination], X, family=sm.families.Poisson()).fit(tol=1e-14)
+    X = np.column_stack(
+        [
+            np.log(cost[origin, destination]),
+            np.eye(n)[origin][:, [i for i in range(n) if i != 3]],
+            np.eye(n)[destination][:, 1:],
+        ]
+    )
+    ref = sm.GLM(flows[origin, destination], X, family=sm.families.Poisson()).fit(
+        tol=1e-14
+    )
     assert_allclose(fit.params["beta"], ref.params[0], rtol=COEF_RTOL)
     assert_allclose(fit.aic, ref.aic, rtol=1e-10)
     # unconstrained models have no origin effects to diverge
@@ -460,14 +637,28 @@ def test_empty_zones_raise_or_drop(sm):
 
 def test_collinear_covariates():
     flows, cost, log_pop = simulate(10, seed=19)
-    with pytest.raises(IdentificationError, match=r"\['destination:const'\] do not vary"):
-        fit_gravity(flows, cost, constraint="production", destination_vars={"const": np.full(10, 3.0)})
-    with pytest.raises(IdentificationError,
-                       match=r"\['origin:a', 'origin:b'\] are collinear"):
-        fit_gravity(flows, cost, constraint="attraction",
-                    origin_vars={"a": log_pop, "b": 2 * log_pop + 1})
+    with pytest.raises(
+        IdentificationError, match=r"\['destination:const'\] do not vary"
+    ):
+        fit_gravity(
+            flows,
+            cost,
+            constraint="production",
+            destination_vars={"const": np.full(10, 3.0)},
+        )
+    with pytest.raises(
+        IdentificationError, match=r"\['origin:a', 'origin:b'\] are collinear"
+    ):
+        fit_gravity(
+            flows,
+            cost,
+            constraint="attraction",
+            origin_vars={"a": log_pop, "b": 2 * log_pop + 1},
+        )
     with pytest.raises(IdentificationError, match="are collinear"):
-        fit_gravity(flows, cost, constraint="unconstrained", origin_vars={"c": np.full(10, 2.0)})
+        fit_gravity(
+            flows, cost, constraint="unconstrained", origin_vars={"c": np.full(10, 2.0)}
+        )
 
 
 def test_all_zero_flows():

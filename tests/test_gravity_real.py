@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from kzspatial.distance import great_circle_matrix_km
+from kzspatial.flows import to_matrix
 from kzspatial.gravity import fit_gravity
 from kzspatial.io import load_od_flows
-from kzspatial.flows import to_matrix
 from kzspatial.regions import configuration_ids
 
 pytestmark = pytest.mark.data
@@ -32,8 +32,9 @@ def _dummies(index, n):
 
 
 @pytest.mark.parametrize("cost_func", ["pow", "exp"])
-@pytest.mark.parametrize("constraint", ["doubly", "production", "attraction",
-                                        "unconstrained"])
+@pytest.mark.parametrize(
+    "constraint", ["doubly", "production", "attraction", "unconstrained"]
+)
 def test_matches_statsmodels_on_real_2024(od_2024, constraint, cost_func):
     F, D, ids = od_2024
     n = len(ids)

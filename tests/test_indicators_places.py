@@ -18,8 +18,11 @@ def od_for(years, rng):
         F = rng.integers(0, 100, (20, 20))
         np.fill_diagonal(F, 0)
         o, d, v = pairs_from_matrix(F, ids)
-        rows.append(pd.DataFrame({"year": y, "origin": o, "destination": d,
-                                  "flow": v.astype(np.int64)}))
+        rows.append(
+            pd.DataFrame(
+                {"year": y, "origin": o, "destination": d, "flow": v.astype(np.int64)}
+            )
+        )
     out = pd.concat(rows, ignore_index=True)
     out.attrs["configuration"] = "2024"
     return out
@@ -27,8 +30,15 @@ def od_for(years, rng):
 
 def population(year, conf, value=1000.0):
     ids = configuration_ids(conf)
-    return pd.DataFrame({"region_id": ids, "year": year, "configuration": conf,
-                         "population": value, "urban_share": 50.0})
+    return pd.DataFrame(
+        {
+            "region_id": ids,
+            "year": year,
+            "configuration": conf,
+            "population": value,
+            "urban_share": 50.0,
+        }
+    )
 
 
 def test_rates_follow_population_borders(rng):
@@ -44,8 +54,10 @@ def test_rates_follow_population_borders(rng):
     np.testing.assert_allclose(last.net_rate, last.net_migration / 2000.0 * 1000)
     # merged units lose the flows between their parts
     od15 = od[od.year == 2015]
-    inner = od15[(od15.origin.isin(["KZ-61", "KZ-79"]))
-                 & od15.destination.isin(["KZ-61", "KZ-79"])].flow.sum()
+    inner = od15[
+        (od15.origin.isin(["KZ-61", "KZ-79"]))
+        & od15.destination.isin(["KZ-61", "KZ-79"])
+    ].flow.sum()
     south = first.set_index("region_id").loc["KZ-51"]
     out_61_79 = od15[od15.origin.isin(["KZ-61", "KZ-79"])].flow.sum()
     assert south.out_migration == out_61_79 - inner
@@ -73,15 +85,21 @@ def test_spherical_mean_symmetry():
 
 
 def test_population_weighted_centres():
-    regions = gpd.GeoDataFrame({"region_id": ["a", "b"]},
-                               geometry=[shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1)],
-                               crs=4326)
-    points = gpd.GeoDataFrame({"population": [100.0, 300.0]},
-                              geometry=gpd.points_from_xy([0.2, 0.6], [0.5, 0.5]), crs=4326)
+    regions = gpd.GeoDataFrame(
+        {"region_id": ["a", "b"]},
+        geometry=[shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1)],
+        crs=4326,
+    )
+    points = gpd.GeoDataFrame(
+        {"population": [100.0, 300.0]},
+        geometry=gpd.points_from_xy([0.2, 0.6], [0.5, 0.5]),
+        crs=4326,
+    )
     with pytest.raises(ValidationError, match="region b contains no settlement"):
         population_weighted_centres(regions, points)
-    fallback = gpd.GeoDataFrame({"region_id": ["b"]},
-                                geometry=gpd.points_from_xy([1.5], [0.5]), crs=4326)
+    fallback = gpd.GeoDataFrame(
+        {"region_id": ["b"]}, geometry=gpd.points_from_xy([1.5], [0.5]), crs=4326
+    )
     out = population_weighted_centres(regions, points, fallback=fallback)
     assert out.geometry.x.iloc[0] == pytest.approx(0.5, abs=1e-4)  # (0.2*1+0.6*3)/4
     assert out.method.iloc[1].startswith("fallback")

@@ -16,7 +16,9 @@ def write(tmp_path, text, name="od.csv", encoding="utf-8"):
 
 
 def test_reads_bns_layout(tmp_path):
-    path = write(tmp_path, HEADER + "2024,Almaty,Almaty_city,10\n2024,Abay,Astana_city,5\n")
+    path = write(
+        tmp_path, HEADER + "2024,Almaty,Almaty_city,10\n2024,Abay,Astana_city,5\n"
+    )
     before = path.read_bytes()
     od = read_od_csv(path)
     assert od.columns.tolist() == ["year", "origin", "destination", "flow"]
@@ -27,21 +29,26 @@ def test_reads_bns_layout(tmp_path):
 
 def test_reports_every_problem_with_line_numbers(tmp_path):
     text = HEADER + (
-        "2024,Almaty,Almaty_city,10\n"      # line 2 ok
-        "2024,Atlantis,Astana,3\n"          # line 3 unknown region
-        "2024,Abay,Astana,-4\n"             # line 4 negative
-        "2024,Abay,Abay,7\n"                # line 5 self-flow
-        "2024,Pavlodar,Astana,x\n"          # line 6 non-numeric
-        "2024,Almaty,Almaty_city,11\n"      # line 7 duplicates line 2
-        "2024,Akmola,Astana,2.5\n"          # line 8 non-integer
+        "2024,Almaty,Almaty_city,10\n"  # line 2 ok
+        "2024,Atlantis,Astana,3\n"  # line 3 unknown region
+        "2024,Abay,Astana,-4\n"  # line 4 negative
+        "2024,Abay,Abay,7\n"  # line 5 self-flow
+        "2024,Pavlodar,Astana,x\n"  # line 6 non-numeric
+        "2024,Almaty,Almaty_city,11\n"  # line 7 duplicates line 2
+        "2024,Akmola,Astana,2.5\n"  # line 8 non-integer
     )
     with pytest.raises(ValidationError) as info:
         read_od_csv(write(tmp_path, text))
     msg = str(info.value)
     assert "od.csv" in msg and "6 problem(s)" in msg
-    for fragment in ("line 3: origin unknown region name 'Atlantis'", "line 4: count -4",
-                     "line 5: self-flow", "line 6: count 'x' is not a number",
-                     "lines 2, 7: pair KZ-19 -> KZ-75", "line 8: count 2.5 is not a whole"):
+    for fragment in (
+        "line 3: origin unknown region name 'Atlantis'",
+        "line 4: count -4",
+        "line 5: self-flow",
+        "line 6: count 'x' is not a number",
+        "lines 2, 7: pair KZ-19 -> KZ-75",
+        "line 8: count 2.5 is not a whole",
+    ):
         assert fragment in msg
 
 
@@ -66,8 +73,9 @@ def test_wrong_encoding_names_line(tmp_path):
 
 def test_custom_columns_and_year(tmp_path):
     path = write(tmp_path, "from;to;persons\nAbay;Astana;4\n".replace(";", ","))
-    od = read_od_csv(path, origin_col="from", destination_col="to", flow_col="persons",
-                     year=2023)
+    od = read_od_csv(
+        path, origin_col="from", destination_col="to", flow_col="persons", year=2023
+    )
     assert od.year.tolist() == [2023] and od.destination.tolist() == ["KZ-71"]
 
 
@@ -76,8 +84,11 @@ def test_fetch_missing_mirror_file(tmp_path, monkeypatch):
 
     monkeypatch.setenv("KZSPATIAL_DATA_MIRROR", str(tmp_path / "empty-mirror"))
     monkeypatch.setenv("KZSPATIAL_CACHE", str(tmp_path / "cache"))
-    with pytest.raises(DataFetchError, match=r"could not fetch https://.*KZSPATIAL_DATA_MIRROR"
-                       r".*cache"):
+    with pytest.raises(
+        DataFetchError,
+        match=r"could not fetch https://.*KZSPATIAL_DATA_MIRROR"
+        r".*cache",
+    ):
         data.fetch("monthly_2024.csv")
 
 

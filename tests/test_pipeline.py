@@ -31,8 +31,17 @@ def test_every_product_written(result):
     res, options = result
     assert options.maps_folder == options.out_dir / "maps"
     names = set(res.paths)
-    assert {"gpkg", "report", "report_files", "tables", "map_2024", "map_residuals",
-            "raster_dominant_hub", "qml_dominant_hub", "raster_potential"} <= names
+    assert {
+        "gpkg",
+        "report",
+        "report_files",
+        "tables",
+        "map_2024",
+        "map_residuals",
+        "raster_dominant_hub",
+        "qml_dominant_hub",
+        "raster_potential",
+    } <= names
     for path in res.paths.values():
         assert path.exists(), path
     assert not list(options.out_dir.rglob(".kzspatial-staging-*"))
@@ -42,12 +51,29 @@ def test_geopackage_layers_styles_and_validity(result):
     res, _ = result
     gpkg = res.paths["gpkg"]
     layers = {name for name, _geom in pyogrio.list_layers(gpkg)}
-    assert {"regions", "regions_kz_aea", "districts", "cities", "od_flows", "catchments",
-            "moran_global", "gravity_params", "data_check", "provenance"} <= layers
+    assert {
+        "regions",
+        "regions_kz_aea",
+        "districts",
+        "cities",
+        "od_flows",
+        "catchments",
+        "moran_global",
+        "gravity_params",
+        "data_check",
+        "provenance",
+    } <= layers
     regions = pyogrio.read_dataframe(gpkg, layer="regions")
     assert len(regions) == 20
-    assert {"name_en", "name_kk", "name_ru", "net_migration", "net_rate",
-            "lisa_net_rate_cluster", "huff_p_astana"} <= set(regions.columns)
+    assert {
+        "name_en",
+        "name_kk",
+        "name_ru",
+        "net_migration",
+        "net_rate",
+        "lisa_net_rate_cluster",
+        "huff_p_astana",
+    } <= set(regions.columns)
     assert regions["net_migration"].sum() == pytest.approx(0, abs=1e-6)
     flows = pyogrio.read_dataframe(gpkg, layer="od_flows")
     assert len(flows) == 380 * len(res.data.years)
@@ -55,8 +81,12 @@ def test_geopackage_layers_styles_and_validity(result):
         assert con.execute("PRAGMA user_version").fetchone()[0] == 10200
         styled = {r[0] for r in con.execute("SELECT f_table_name FROM layer_styles")}
     assert {"regions", "od_flows", "catchments"} <= styled
-    check = subprocess.run([*validate_gpkg_command(), "--extra", str(gpkg)],
-                           capture_output=True, text=True, check=False)
+    check = subprocess.run(
+        [*validate_gpkg_command(), "--extra", str(gpkg)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert check.returncode == 0, check.stdout + check.stderr
 
 
@@ -80,8 +110,11 @@ def test_rasters_read_back(result):
         palette = src.colormap(1)
         band = src.read(1)
         assert set(np.unique(band)) <= {0, 1, 2, 3}
-    assert {palette[k][:3] for k in (1, 2, 3)} == {(31, 120, 180), (227, 26, 28),
-                                                   (51, 160, 44)}
+    assert {palette[k][:3] for k in (1, 2, 3)} == {
+        (31, 120, 180),
+        (227, 26, 28),
+        (51, 160, 44),
+    }
     with rasterio.open(res.paths["raster_huff_astana"]) as src:
         p = src.read(1)
         assert np.isnan(src.nodata)
@@ -108,8 +141,11 @@ def test_refuses_to_overwrite_and_survives_interruption(result, monkeypatch):
 
     monkeypatch.setattr(pipeline, "write_rasters", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        run(RunOptions(out_dir=options.out_dir, permutations=9, cell_km=50.0,
-                       overwrite=True))
+        run(
+            RunOptions(
+                out_dir=options.out_dir, permutations=9, cell_km=50.0, overwrite=True
+            )
+        )
     assert res.paths["gpkg"].read_bytes() == before
     assert not list(options.out_dir.rglob(".kzspatial-staging-*"))
 
@@ -122,10 +158,16 @@ def test_real_map_renders_in_chromium(result, tmp_path):
     res, _ = result
     errors = []
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
-                                    args=["--no-sandbox", "--disable-gpu",
-                                          "--disable-dev-shm-usage",
-                                          "--disable-background-networking"])
+        browser = p.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--disable-background-networking",
+            ],
+        )
         page = browser.new_page(viewport={"width": 1200, "height": 800})
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.route("http*://**", lambda route: route.abort())
@@ -142,16 +184,28 @@ def test_real_map_renders_in_chromium(result, tmp_path):
 
 @pytest.mark.qgis
 def test_real_geopackage_opens_styled_in_qgis(result, tmp_path):
-    probe = subprocess.run(["/usr/bin/python3", "-c", "import qgis.core"],
-                           capture_output=True, check=False)
+    probe = subprocess.run(
+        ["/usr/bin/python3", "-c", "import qgis.core"], capture_output=True, check=False
+    )
     if probe.returncode != 0:
-        pytest.skip("python3-qgis is not installed (apt-get install -y "
-                    "--no-install-recommends python3-qgis qgis-providers)")
+        pytest.skip(
+            "python3-qgis is not installed (apt-get install -y "
+            "--no-install-recommends python3-qgis qgis-providers)"
+        )
     res, _ = result
     script = Path(__file__).with_name("qgis_check.py")
-    out = subprocess.run(["/usr/bin/python3", str(script), str(res.paths["gpkg"]),
-                          str(tmp_path / "qgis.png")], capture_output=True, text=True,
-                         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"}, check=False)
+    out = subprocess.run(
+        [
+            "/usr/bin/python3",
+            str(script),
+            str(res.paths["gpkg"]),
+            str(tmp_path / "qgis.png"),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+        check=False,
+    )
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout.strip().splitlines()[-1])
     layers = report["layers"]

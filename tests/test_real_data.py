@@ -25,8 +25,10 @@ def test_regions_2024(regions):
     assert regions.is_valid.all() and to_equal_area(regions).is_valid.all()
 
 
-@pytest.mark.parametrize(("level", "vintage", "n"),
-                         [("adm1", "2018", 17), ("adm2", "2024", 224), ("adm2", "2018", 216)])
+@pytest.mark.parametrize(
+    ("level", "vintage", "n"),
+    [("adm1", "2018", 17), ("adm2", "2024", 224), ("adm2", "2018", 216)],
+)
 def test_other_layers(level, vintage, n):
     from kzspatial.boundaries import load_boundaries, to_equal_area
 
@@ -40,16 +42,22 @@ def test_other_layers(level, vintage, n):
 def test_akmola_2018_slivers_removed():
     from kzspatial.boundaries import load_boundaries
 
-    raw = load_boundaries("adm1", "2018", min_part_km2=0).set_index("region_id").geometry
+    raw = (
+        load_boundaries("adm1", "2018", min_part_km2=0).set_index("region_id").geometry
+    )
     clean = load_boundaries("adm1", "2018").set_index("region_id").geometry
-    assert raw["KZ-11"].intersects(raw["KZ-61"]) or raw["KZ-11"].intersects(raw["KZ-79"])
+    assert raw["KZ-11"].intersects(raw["KZ-61"]) or raw["KZ-11"].intersects(
+        raw["KZ-79"]
+    )
     assert not clean["KZ-11"].intersects(clean["KZ-61"])
 
 
 def test_city_neighbours_are_their_oblasts(regions):
     import libpysal
 
-    graph = libpysal.graph.Graph.build_contiguity(regions.set_index("region_id"), rook=False)
+    graph = libpysal.graph.Graph.build_contiguity(
+        regions.set_index("region_id"), rook=False
+    )
     expected = {"KZ-71": ["KZ-11"], "KZ-75": ["KZ-19"], "KZ-79": ["KZ-61"]}
     for hub in HUB_IDS:
         assert list(graph[hub].index) == expected[hub]
@@ -74,7 +82,9 @@ def test_monthly_file_counts_more_than_od():
     from kzspatial.io import load_monthly_migration, load_od_flows
 
     od = load_od_flows(years=[2024])
-    F = to_matrix(od.origin.tolist(), od.destination.tolist(), od.flow, configuration_ids())
+    F = to_matrix(
+        od.origin.tolist(), od.destination.tolist(), od.flow, configuration_ids()
+    )
     monthly = load_monthly_migration(years=[2024]).set_index("region_id")
     arrivals = monthly.arrivals.reindex(configuration_ids()).to_numpy()
     # all moves within the republic include within-region moves
@@ -87,7 +97,9 @@ def test_data_check_verdicts_come_from_the_data():
 
     with pytest.warns(UserWarning):
         od = load_od_flows(years=[2022, 2023, 2024], include_2022=True)
-    summary = summarise_check(check_od_nets(od, load_monthly_migration())).set_index("year")
+    summary = summarise_check(check_od_nets(od, load_monthly_migration())).set_index(
+        "year"
+    )
     assert summary.loc[2024, "verdict"] == "agrees"
     assert summary.loc[2024, "max_abs_difference"] <= 5
     assert summary.loc[2023, "regions_differ"] == 2

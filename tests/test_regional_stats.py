@@ -17,10 +17,25 @@ from kzspatial.regions import HUB_IDS, configuration_ids
 
 # Row labels in the order and spelling of the BNS population workbook.
 POPULATION_LABELS = [
-    "Абай", "Акмолинская", "Актюбинская", "Алматинская", "Атырауская",
-    "Западно-Казахстанская", "Жамбылская", "Жетісу", "Карагандинская", "Костанайская",
-    "Кызылординская", "Мангистауская", "Павлодарская", "Северо-Казахстанская",
-    "Туркестанская 1", "Ұлытау", "Восточно-Казахстанская", "г. Астана", "г. Алматы",
+    "Абай",
+    "Акмолинская",
+    "Актюбинская",
+    "Алматинская",
+    "Атырауская",
+    "Западно-Казахстанская",
+    "Жамбылская",
+    "Жетісу",
+    "Карагандинская",
+    "Костанайская",
+    "Кызылординская",
+    "Мангистауская",
+    "Павлодарская",
+    "Северо-Казахстанская",
+    "Туркестанская 1",
+    "Ұлытау",
+    "Восточно-Казахстанская",
+    "г. Астана",
+    "г. Алматы",
     "г. Шымкент",
 ]
 CITY_LABELS = {"г. Астана", "г. Алматы", "г. Шымкент"}
@@ -73,8 +88,10 @@ def write_population_workbook(path, *, years=YEARS, edit=None):
     ws.append([None, *years])
     for row in rows("total", lambda v: v, POPULATION_LABELS):
         ws.append(row)
-    for sheet, share, title in (("Мужчины", male, "Мужчины"),
-                                ("Женщины", female, "Женщины")):
+    for sheet, share, title in (
+        ("Мужчины", male, "Мужчины"),
+        ("Женщины", female, "Женщины"),
+    ):
         ws = wb.create_sheet(sheet)
         ws.append([])
         ws.append([f"Численность ({sheet})"])
@@ -85,8 +102,11 @@ def write_population_workbook(path, *, years=YEARS, edit=None):
         for block, kind, labels in (
             (title, "total", POPULATION_LABELS),
             ("Городское население", "urban", POPULATION_LABELS),
-            ("Сельское население", "rural",
-             [lb for lb in POPULATION_LABELS if lb not in CITY_LABELS]),
+            (
+                "Сельское население",
+                "rural",
+                [lb for lb in POPULATION_LABELS if lb not in CITY_LABELS],
+            ),
         ):
             ws.append([block])
             for row in rows(kind, share, labels):
@@ -121,7 +141,11 @@ def test_population_configurations_inferred_per_year(tmp_path):
         assert set(part["configuration"]) == {conf}
         assert sorted(part["region_id"]) == sorted(configuration_ids(conf))
     assert df.attrs["configuration_by_year"] == {
-        2007: "2010", 2016: "2010", 2017: "2018", 2022: "2024"}
+        2007: "2010",
+        2016: "2010",
+        2017: "2018",
+        2022: "2024",
+    }
     # the footnote-marked «Туркестанская 1» is South Kazakhstan before the split
     assert "KZ-51" in set(by_year.get_group(2016)["region_id"])
     assert "KZ-61" in set(by_year.get_group(2017)["region_id"])
@@ -133,8 +157,11 @@ def test_population_counts_add_up(tmp_path):
     assert df["urban_share"].between(0, 1).all()
     cities = df[df["region_id"].isin(HUB_IDS)]
     assert (cities["rural"] == 0).all() and (cities["urban_share"] == 1).all()
-    expected = {r["year"]: r["national"] for r in df.attrs["national_check"]
-                if r["sheet"] == "Все население"}
+    expected = {
+        r["year"]: r["national"]
+        for r in df.attrs["national_check"]
+        if r["sheet"] == "Все население"
+    }
     assert df.groupby("year")["population"].sum().to_dict() == expected
     assert set(df.loc[df["year"] < 2008, "urban_definition"]) == {"pre-2008"}
     assert set(df.loc[df["year"] >= 2008, "urban_definition"]) == {"2008"}
@@ -142,10 +169,16 @@ def test_population_counts_add_up(tmp_path):
     assert df.attrs["source"]["unit"]
 
 
-@pytest.mark.parametrize(("measure", "columns"), [
-    ("total", ["population"]), ("urban", ["urban"]), ("rural", ["rural"]),
-    ("all", ["population", "urban", "rural", "urban_share", "urban_definition"]),
-], ids=["total", "urban", "rural", "all"])
+@pytest.mark.parametrize(
+    ("measure", "columns"),
+    [
+        ("total", ["population"]),
+        ("urban", ["urban"]),
+        ("rural", ["rural"]),
+        ("all", ["population", "urban", "rural", "urban_share", "urban_definition"]),
+    ],
+    ids=["total", "urban", "rural", "all"],
+)
 def test_population_measure_selects_columns(tmp_path, measure, columns):
     path = write_population_workbook(tmp_path / "p.xlsx")
     df = rs.load_population(measure=measure, path=path)
@@ -158,10 +191,12 @@ def test_population_unknown_measure(tmp_path):
 
 
 def test_population_missing_sheet_names_file_and_sheet(tmp_path):
-    path = write_population_workbook(tmp_path / "p.xlsx",
-                                     edit=lambda wb: wb.remove(wb["Женщины"]))
-    with pytest.raises(ValidationError,
-                       match=r"p\.xlsx[\s\S]*sheet 'Женщины'.*missing"):
+    path = write_population_workbook(
+        tmp_path / "p.xlsx", edit=lambda wb: wb.remove(wb["Женщины"])
+    )
+    with pytest.raises(
+        ValidationError, match=r"p\.xlsx[\s\S]*sheet 'Женщины'.*missing"
+    ):
         rs.load_population(path=path)
 
 
@@ -191,8 +226,9 @@ def test_population_regions_must_sum_to_national(tmp_path):
         ws.cell(row_of(ws, "Атырауская"), 4).value += 1
 
     path = write_population_workbook(tmp_path / "p.xlsx", edit=inflate)
-    with pytest.raises(ValidationError,
-                       match=r"Все население.*2017: national population"):
+    with pytest.raises(
+        ValidationError, match=r"Все население.*2017: national population"
+    ):
         rs.load_population(path=path)
 
 
@@ -209,13 +245,24 @@ def test_population_year_without_a_configuration(tmp_path):
 def test_population_csv_cross_check(tmp_path):
     path = write_population_workbook(tmp_path / "p.xlsx")
     df = rs.load_population(path=path)
-    long = pd.DataFrame({"Область": ["г. Астана", "Туркестанская 1"],
-                         "Год": [2017, 2016],
-                         "Население": [
-                             float(df.query("year == 2017 and region_id == 'KZ-71'")
-                                   ["population"].iloc[0]),
-                             float(df.query("year == 2016 and region_id == 'KZ-51'")
-                                   ["population"].iloc[0])]})
+    long = pd.DataFrame(
+        {
+            "Область": ["г. Астана", "Туркестанская 1"],
+            "Год": [2017, 2016],
+            "Население": [
+                float(
+                    df.query("year == 2017 and region_id == 'KZ-71'")[
+                        "population"
+                    ].iloc[0]
+                ),
+                float(
+                    df.query("year == 2016 and region_id == 'KZ-51'")[
+                        "population"
+                    ].iloc[0]
+                ),
+            ],
+        }
+    )
     long.to_csv(tmp_path / "ok.csv")
     checked = rs.load_population(path=path, csv_path=tmp_path / "ok.csv")
     assert checked.attrs["csv_cross_check"]["rows_compared"] == 2
@@ -227,23 +274,33 @@ def test_population_csv_cross_check(tmp_path):
 
 # --------------------------------------------------------------------------- GRP
 
-GRP_LABELS_2018 = [lb.replace("Туркестанская 1", "Туркестанская2)")
-                   .replace("г. Шымкент", "г.Шымкент2)") for lb in POPULATION_LABELS]
+GRP_LABELS_2018 = [
+    lb.replace("Туркестанская 1", "Туркестанская2)").replace(
+        "г. Шымкент", "г.Шымкент2)"
+    )
+    for lb in POPULATION_LABELS
+]
 
 
 def write_grp_workbook(path, *, edit=None):
     """Two sheets, cumulative quarterly columns plus '<year> год'; 2017 and 2018."""
     wb = openpyxl.Workbook()
     wb.remove(wb.active)
-    header = [None, "I квартал 2017 года", "2017 год", "I квартал 2018 года",
-              "2018 год"]
+    header = [
+        None,
+        "I квартал 2017 года",
+        "2017 год",
+        "I квартал 2018 года",
+        "2018 год",
+    ]
     for sheet, scale in (("тыс.тенге", 1.0), ("в долларах США", 3.0)):
         ws = wb.create_sheet(sheet)
         ws.append(["Валовой региональный продукт на душу населения1)"])
         ws.append([None, None, None, None, "тыс.тенге"])
         ws.append(header)
-        ws.append(["Республика Казахстан", 50 * scale, 105 * scale, 60 * scale,
-                   115 * scale])
+        ws.append(
+            ["Республика Казахстан", 50 * scale, 105 * scale, 60 * scale, 115 * scale]
+        )
         for i, label in enumerate(GRP_LABELS_2018):
             values = [None] * 4  # units created in 2022
             if label in {"Туркестанская2)", "г.Шымкент2)"}:
@@ -253,8 +310,12 @@ def write_grp_workbook(path, *, edit=None):
             ws.append([label, *values])
         ws.append(["Южно-Казахстанская", 9 * scale, 95 * scale, 9 * scale, None])
         ws.append([])
-        ws.append(["2) c 1990 по 2018 годы Туркестанская область и город Шымкент были "
-                   "в составе Южно-Казахстанской области."])
+        ws.append(
+            [
+                "2) c 1990 по 2018 годы Туркестанская область и город Шымкент были "
+                "в составе Южно-Казахстанской области."
+            ]
+        )
     if edit:
         edit(wb)
     wb.save(path)
@@ -278,8 +339,11 @@ def test_grp_sheets_must_agree(tmp_path):
         ws.cell(row_of(ws, "Павлодарская"), 5).value = None
 
     path = write_grp_workbook(tmp_path / "g.xlsx", edit=drop)
-    with pytest.raises(ValidationError, match=r"в долларах США', column\(s\) 2018.*"
-                                              r"nearest is 2018.*missing \['KZ-55'\]"):
+    with pytest.raises(
+        ValidationError,
+        match=r"в долларах США', column\(s\) 2018.*"
+        r"nearest is 2018.*missing \['KZ-55'\]",
+    ):
         rs.load_grp_per_capita(path=path)
 
 
@@ -295,13 +359,27 @@ def test_grp_national_outside_regional_range(tmp_path):
 # ------------------------------------------------------------------------- unemployment
 
 UNEMPLOYMENT_LABELS = {  # English transliterations as in the BNS workbook
-    "Abai": "KZ-10", "Akmolinskaya": "KZ-11", "Aktubinskaya": "KZ-15",
-    "Almatinskaya": "KZ-19", "Atyrauskaya": "KZ-23", "West Kazakhstan": "KZ-27",
-    "Zhambylskaya": "KZ-31", "Zhetisu ": "KZ-33", "Karagandinskaya": "KZ-35",
-    "Kostanaiskaya": "KZ-39", "Kyzylordinskaya": "KZ-43", "Mangistauskaya": "KZ-47",
-    "South Kazakhstan": "KZ-51", "Pavlodarskaya": "KZ-55", "North Kazakhstan": "KZ-59",
-    "Turkestanskaya 3)": "KZ-61", "Ulytau": "KZ-62", "East Kazakhstan": "KZ-63",
-    "Astana city": "KZ-71", "Almaty city": "KZ-75", "Shimkent city 3)": "KZ-79",
+    "Abai": "KZ-10",
+    "Akmolinskaya": "KZ-11",
+    "Aktubinskaya": "KZ-15",
+    "Almatinskaya": "KZ-19",
+    "Atyrauskaya": "KZ-23",
+    "West Kazakhstan": "KZ-27",
+    "Zhambylskaya": "KZ-31",
+    "Zhetisu ": "KZ-33",
+    "Karagandinskaya": "KZ-35",
+    "Kostanaiskaya": "KZ-39",
+    "Kyzylordinskaya": "KZ-43",
+    "Mangistauskaya": "KZ-47",
+    "South Kazakhstan": "KZ-51",
+    "Pavlodarskaya": "KZ-55",
+    "North Kazakhstan": "KZ-59",
+    "Turkestanskaya 3)": "KZ-61",
+    "Ulytau": "KZ-62",
+    "East Kazakhstan": "KZ-63",
+    "Astana city": "KZ-71",
+    "Almaty city": "KZ-75",
+    "Shimkent city 3)": "KZ-79",
 }
 
 
@@ -332,10 +410,18 @@ def write_unemployment_workbook(path, *, edit=None):
         ws.append([label, *cells])
     ws.append([])
     ws.append(["1) The data was generated based on the results of a sample survey."])
-    ws.append(["2)Hereinafter data are created according to new standards of "
-               "employment (the 19th ICLS of the ILO)"])
-    ws.append(["3) Data for the Turkestan region and the city of Shymkent from 2010 to "
-               "2017 estimates based on data from SKO"])
+    ws.append(
+        [
+            "2)Hereinafter data are created according to new standards of "
+            "employment (the 19th ICLS of the ILO)"
+        ]
+    )
+    ws.append(
+        [
+            "3) Data for the Turkestan region and the city of Shymkent from 2010 to "
+            "2017 estimates based on data from SKO"
+        ]
+    )
     if edit:
         edit(wb)
     wb.save(path)
@@ -350,8 +436,10 @@ def test_unemployment_annual_break_and_estimates(tmp_path):
     assert set(df.loc[df["year"] == 2015, "methodology"]) == {"19th ICLS"}
     estimated = df.loc[df["estimated"], ["region_id", "year"]]
     assert set(map(tuple, estimated.to_numpy())) == {("KZ-61", 2015), ("KZ-79", 2015)}
-    expected = {UNEMPLOYMENT_LABELS[lb]: 4.0 + i / 10
-                for i, lb in enumerate(UNEMPLOYMENT_LABELS)}
+    expected = {
+        UNEMPLOYMENT_LABELS[lb]: 4.0 + i / 10
+        for i, lb in enumerate(UNEMPLOYMENT_LABELS)
+    }
     got = df[df["year"] == 2015].set_index("region_id")["unemployment_rate"]
     compared = [math.isclose(v, expected[k]) for k, v in got.items() if k in expected]
     assert len(compared) == 14 and all(compared)  # 17 units less the 3 pre-2022 extents
@@ -363,8 +451,9 @@ def test_unemployment_bad_value_and_missing_sheet(tmp_path):
         ws.cell(row_of(ws, "Pavlodarskaya"), 11).value = "five"
 
     path = write_unemployment_workbook(tmp_path / "u.xlsx", edit=corrupt)
-    with pytest.raises(ValidationError,
-                       match=r"cell K\d+ \(2015\): 'five' is not a number"):
+    with pytest.raises(
+        ValidationError, match=r"cell K\d+ \(2015\): 'five' is not a number"
+    ):
         rs.load_unemployment(path=path)
 
     def rename(wb):
@@ -377,22 +466,42 @@ def test_unemployment_bad_value_and_missing_sheet(tmp_path):
 
 # --------------------------------------------------------------------------- wages
 
-WAGE_HEADER = ["Регионы", "Всего персонала", "руководители и государственные служащие",
-               "специалисты-профессионалы",
-               "специалисты-техники и иной вспомогательный профессиональный персонал",
-               "служащие в области администрирования", "работники сферы услуг и продаж",
-               "фермеры и рабочие сельского и лесного хозяйства, рыбоводства и "
-               "рыболовства",
-               "рабочие промышленности, строительства, транспорта и других родственных "
-               "занятий",
-               "операторы производственного оборудования, сборщики и водители",
-               "неквалифицированные рабочие", "работники, не входящие в другие группы "]
-WAGE_REGIONS = ["Abay Region", "Akmola Region", "Aktobe Region", "Almaty Region",
-                "Atyrau Region", "West Kazakhstan Region", "Zhambyl Region",
-                "Zhetysu Region", "Karaganda Region", "Kostanay Region",
-                "Kyzylorda Region", "Mangystau Region", "Pavlodar Region",
-                "North Kazakhstan Region", "Turkestan Region", "Ulytau Region",
-                "East Kazakhstan Region", "Astana city", "Almaty city", "Shymkent city"]
+WAGE_HEADER = [
+    "Регионы",
+    "Всего персонала",
+    "руководители и государственные служащие",
+    "специалисты-профессионалы",
+    "специалисты-техники и иной вспомогательный профессиональный персонал",
+    "служащие в области администрирования",
+    "работники сферы услуг и продаж",
+    "фермеры и рабочие сельского и лесного хозяйства, рыбоводства и рыболовства",
+    "рабочие промышленности, строительства, транспорта и других родственных занятий",
+    "операторы производственного оборудования, сборщики и водители",
+    "неквалифицированные рабочие",
+    "работники, не входящие в другие группы ",
+]
+WAGE_REGIONS = [
+    "Abay Region",
+    "Akmola Region",
+    "Aktobe Region",
+    "Almaty Region",
+    "Atyrau Region",
+    "West Kazakhstan Region",
+    "Zhambyl Region",
+    "Zhetysu Region",
+    "Karaganda Region",
+    "Kostanay Region",
+    "Kyzylorda Region",
+    "Mangystau Region",
+    "Pavlodar Region",
+    "North Kazakhstan Region",
+    "Turkestan Region",
+    "Ulytau Region",
+    "East Kazakhstan Region",
+    "Astana city",
+    "Almaty city",
+    "Shymkent city",
+]
 
 
 def write_wages_workbook(path, *, corrupt_row=True, edit=None):
@@ -400,12 +509,15 @@ def write_wages_workbook(path, *, corrupt_row=True, edit=None):
     ws = wb.active
     ws.append(WAGE_HEADER)
     ws.append(["The Republic Of Kazakhstan", *[110_000.0 + k for k in range(11)]])
-    rows = [[name, *[100_000.0 + 1000 * i + k for k in range(11)]]
-            for i, name in enumerate(WAGE_REGIONS)]
+    rows = [
+        [name, *[100_000.0 + 1000 * i + k for k in range(11)]]
+        for i, name in enumerate(WAGE_REGIONS)
+    ]
     if corrupt_row:  # like the BNS file: cells copied from neighbouring rows
         pavlodar = rows[12]
-        rows.insert(12, ["South Kazakhstan Region", rows[13][1], *pavlodar[3:],
-                         rows[15][-1]])
+        rows.insert(
+            12, ["South Kazakhstan Region", rows[13][1], *pavlodar[3:], rows[15][-1]]
+        )
     for row in rows:
         ws.append(row)
     if edit:
@@ -436,8 +548,9 @@ def test_wages_missing_column_and_unknown_region(tmp_path):
         wb.active.cell(5, 1).value = "Narnia Region"
 
     path = write_wages_workbook(tmp_path / "w2.xlsx", edit=rename)
-    with pytest.raises(ValidationError,
-                       match=r"row 5: unknown region name 'Narnia Region'"):
+    with pytest.raises(
+        ValidationError, match=r"row 5: unknown region name 'Narnia Region'"
+    ):
         rs.load_wages_2022(path=path)
 
 
@@ -468,10 +581,14 @@ def test_cities_min_population_keeps_centres():
     assert (others["population"] >= 100_000).all()
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
-    ({"country": "UZ"}, "country='UZ' is not supported"),
-    ({"min_population": -1}, "min_population must be >= 0"),
-], ids=["country", "min_population"])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"country": "UZ"}, "country='UZ' is not supported"),
+        ({"min_population": -1}, "min_population must be >= 0"),
+    ],
+    ids=["country", "min_population"],
+)
 def test_cities_bad_arguments(kwargs, match):
     with pytest.raises(ValidationError, match=match):
         rs.load_cities(**kwargs)
@@ -494,10 +611,13 @@ def test_real_population_borders_and_totals():
     assert "KZ-51" in set(df.loc[df["year"] == 2016, "region_id"])
     # configurations only move forward in time: 2010 -> 2018 -> 2024
     order = df.drop_duplicates("year")["configuration"].map(
-        {"2010": 0, "2018": 1, "2024": 2})
+        {"2010": 0, "2018": 1, "2024": 2}
+    )
     assert order.is_monotonic_increasing
-    totals = {(c["sheet"], c["block"], c["year"]): c["difference"]
-              for c in df.attrs["national_check"]}
+    totals = {
+        (c["sheet"], c["block"], c["year"]): c["difference"]
+        for c in df.attrs["national_check"]
+    }
     assert totals[("Все население", "total", 2023)] == 0
     assert all(v == 0 for v in totals.values())
     assert df.attrs["csv_cross_check"]["mismatches"] == 0
@@ -553,10 +673,13 @@ def test_real_cities_lie_in_their_region():
     regions["pip_region"] = "KZ-" + regions["ADM1_PCODE"].str[2:]
     cities = rs.load_cities()
     points = geopandas.GeoDataFrame(
-        cities, geometry=geopandas.points_from_xy(cities["lon"], cities["lat"]),
-        crs="EPSG:4326")
-    joined = geopandas.sjoin(points, regions[["pip_region", "geometry"]], how="left",
-                             predicate="within")
+        cities,
+        geometry=geopandas.points_from_xy(cities["lon"], cities["lat"]),
+        crs="EPSG:4326",
+    )
+    joined = geopandas.sjoin(
+        points, regions[["pip_region", "geometry"]], how="left", predicate="within"
+    )
     mapped = joined.dropna(subset=["region_id"])
     agreement = (mapped["region_id"] == mapped["pip_region"]).mean()
     assert agreement >= 0.97  # GeoNames admin1 lags a few 2022 transfers

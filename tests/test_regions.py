@@ -16,21 +16,38 @@ from kzspatial.regions import (
     ("name", "expected"),
     [
         # OD file (Diar299/kz-migration)
-        ("Almaty_city", "KZ-75"), ("East_Kaz", "KZ-63"), ("Turkestan", "KZ-61"),
-        ("North_Kaz", "KZ-59"), ("Astana_city", "KZ-71"), ("Almaty", "KZ-19"),
+        ("Almaty_city", "KZ-75"),
+        ("East_Kaz", "KZ-63"),
+        ("Turkestan", "KZ-61"),
+        ("North_Kaz", "KZ-59"),
+        ("Astana_city", "KZ-71"),
+        ("Almaty", "KZ-19"),
         # monthly file
-        ("Abay", "KZ-10"), ("Ulutay", "KZ-62"), ("Qyzylorda", "KZ-43"),
-        ("Almaty region", "KZ-19"), ("Jambyl", "KZ-31"),
+        ("Abay", "KZ-10"),
+        ("Ulutay", "KZ-62"),
+        ("Qyzylorda", "KZ-43"),
+        ("Almaty region", "KZ-19"),
+        ("Jambyl", "KZ-31"),
         # BNS Russian names, with a footnote marker
-        ("г. Алматы", "KZ-75"), ("Туркестанская 1", "KZ-61"),
-        ("Восточно-Казахстанская область", "KZ-63"), ("Алматинская", "KZ-19"),
+        ("г. Алматы", "KZ-75"),
+        ("Туркестанская 1", "KZ-61"),
+        ("Восточно-Казахстанская область", "KZ-63"),
+        ("Алматинская", "KZ-19"),
         # geokz
-        ("Almaty (city)", "KZ-75"), ("Нур-Султан", "KZ-71"), ("KZ71", "KZ-71"),
-        ("Солтүстiк Қазақстан", "KZ-59"), ("Алматы облысы", "KZ-19"),
+        ("Almaty (city)", "KZ-75"),
+        ("Нур-Султан", "KZ-71"),
+        ("KZ71", "KZ-71"),
+        ("Солтүстiк Қазақстан", "KZ-59"),
+        ("Алматы облысы", "KZ-19"),
         # transliterations, case, punctuation, diacritics
-        ("Aqmola", "KZ-11"), ("Zhetysu", "KZ-33"), ("Jetisu", "KZ-33"),
-        ("Karagandy", "KZ-35"), ("Qaraghandy", "KZ-35"), ("  WEST-kazakhstan ", "KZ-27"),
-        ("kz-79", "KZ-79"), ("Ақтөбе", "KZ-15"),
+        ("Aqmola", "KZ-11"),
+        ("Zhetysu", "KZ-33"),
+        ("Jetisu", "KZ-33"),
+        ("Karagandy", "KZ-35"),
+        ("Qaraghandy", "KZ-35"),
+        ("  WEST-kazakhstan ", "KZ-27"),
+        ("kz-79", "KZ-79"),
+        ("Ақтөбе", "KZ-15"),
     ],
 )
 def test_resolve_spellings(name, expected):
@@ -45,7 +62,9 @@ def test_every_current_name_resolves_to_itself():
 
 
 def test_unknown_name_lists_candidates():
-    with pytest.raises(RegionNameError, match=r"Almatty.*closest known spellings.*KZ-75"):
+    with pytest.raises(
+        RegionNameError, match=r"Almatty.*closest known spellings.*KZ-75"
+    ):
         resolve("Almatty")
 
 

@@ -26,8 +26,9 @@ def lattice_rook(rows: int, cols: int) -> SpatialWeights:
     for r in range(rows):
         for c in range(cols):
             cand = [(r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1)]
-            neighbours[f"r{r}c{c}"] = [f"r{a}c{b}" for a, b in cand
-                                      if 0 <= a < rows and 0 <= b < cols]
+            neighbours[f"r{r}c{c}"] = [
+                f"r{a}c{b}" for a, b in cand if 0 <= a < rows and 0 <= b < cols
+            ]
     return SpatialWeights.from_adjacency(neighbours, ids=ids)
 
 
@@ -47,8 +48,9 @@ def test_lattice_matches_libpysal_and_sums():
     assert (w.s0, w.s1, w.s2) == (ref.s0, ref.s1, ref.s2)
     wr = w.transform("r")
     ref.transform = "r"
-    assert_allclose([wr.s0, wr.s1, wr.s2], [ref.s0, ref.s1, ref.s2],
-                    rtol=RTOL, atol=ATOL)
+    assert_allclose(
+        [wr.s0, wr.s1, wr.s2], [ref.s0, ref.s1, ref.s2], rtol=RTOL, atol=ATOL
+    )
     assert wr.transformation == "r" and w.transformation == "o"
 
 
@@ -67,8 +69,9 @@ def test_from_libpysal_graph_isolate_is_island():
 
 
 def test_from_adjacency_edges_and_weights():
-    w = SpatialWeights.from_adjacency((["a", "b"], ["b", "a"]), weights=[2.0, 3.0],
-                                      ids=["a", "b", "c"])
+    w = SpatialWeights.from_adjacency(
+        (["a", "b"], ["b", "a"]), weights=[2.0, 3.0], ids=["a", "b", "c"]
+    )
     assert_allclose(w.sparse.toarray(), [[0, 2, 0], [3, 0, 0], [0, 0, 0]])
     assert w.islands == ("c",)
 
@@ -97,8 +100,8 @@ def test_lag():
 
 def test_summary_islands_one_neighbour_components():
     w = SpatialWeights.from_adjacency(
-        {"city": ["oblast"], "oblast": ["city", "next"], "next": ["oblast"],
-         "far": []})
+        {"city": ["oblast"], "oblast": ["city", "next"], "next": ["oblast"], "far": []}
+    )
     s = w.summary()
     assert s.islands == ("far",)
     assert s.one_neighbor == ("city", "next")
@@ -137,7 +140,9 @@ def test_distance_band_and_inverse_distance(points):
 
 def test_resolve_islands_policies():
     w = SpatialWeights.from_adjacency({"a": ["b"], "b": ["a"], "c": []})
-    with pytest.raises(ValidationError, match=r"no neighbours: \['c'\].*islands='drop'"):
+    with pytest.raises(
+        ValidationError, match=r"no neighbours: \['c'\].*islands='drop'"
+    ):
         _resolve_islands(w, "raise")
     kept, dropped = _resolve_islands(w, "drop")
     assert kept.ids == ("a", "b") and dropped == ("c",)
@@ -158,36 +163,76 @@ def test_drop_repeats_for_stranded_units():
 @pytest.mark.parametrize(
     ("call", "error", "match"),
     [
-        (lambda: SpatialWeights.from_sparse(np.ones((2, 3)), ["a", "b"]),
-         ValidationError, "shape"),
-        (lambda: SpatialWeights.from_sparse(-np.eye(2), ["a", "b"]),
-         ValidationError, "non-negative"),
-        (lambda: SpatialWeights.from_sparse(np.eye(2), ["a", "a"]),
-         ValidationError, "duplicates"),
-        (lambda: SpatialWeights.from_sparse(np.eye(2), [1, 2]),
-         ValidationError, "must be strings"),
-        (lambda: SpatialWeights.from_sparse(np.full((2, 2), np.nan), ["a", "b"]),
-         ValidationError, "NaN"),
-        (lambda: SpatialWeights.from_adjacency({"a": ["zz"]}),
-         AlignmentError, "not among"),
-        (lambda: SpatialWeights.from_adjacency({"a": ["b"], "b": []},
-                                               weights={"a": [1, 2], "b": []}),
-         ValidationError, "1 neighbours but 2 weights"),
+        (
+            lambda: SpatialWeights.from_sparse(np.ones((2, 3)), ["a", "b"]),
+            ValidationError,
+            "shape",
+        ),
+        (
+            lambda: SpatialWeights.from_sparse(-np.eye(2), ["a", "b"]),
+            ValidationError,
+            "non-negative",
+        ),
+        (
+            lambda: SpatialWeights.from_sparse(np.eye(2), ["a", "a"]),
+            ValidationError,
+            "duplicates",
+        ),
+        (
+            lambda: SpatialWeights.from_sparse(np.eye(2), [1, 2]),
+            ValidationError,
+            "must be strings",
+        ),
+        (
+            lambda: SpatialWeights.from_sparse(np.full((2, 2), np.nan), ["a", "b"]),
+            ValidationError,
+            "NaN",
+        ),
+        (
+            lambda: SpatialWeights.from_adjacency({"a": ["zz"]}),
+            AlignmentError,
+            "not among",
+        ),
+        (
+            lambda: SpatialWeights.from_adjacency(
+                {"a": ["b"], "b": []}, weights={"a": [1, 2], "b": []}
+            ),
+            ValidationError,
+            "1 neighbours but 2 weights",
+        ),
         (lambda: lattice_rook(2, 2).lag([1.0, 2.0]), AlignmentError, "4 units"),
         (lambda: lattice_rook(2, 2).transform("x"), ValidationError, "'r' or 'b'"),
         (lambda: build_knn(["a", "b"], [0, 1], [0, 0], k=2), ValidationError, "k must"),
-        (lambda: build_knn(["a", "b"], [0, 1, 2], [0, 0, 0], k=1),
-         AlignmentError, "one coordinate pair"),
-        (lambda: build_knn(["a", "b"], [0, np.nan], [0, 0], k=1),
-         ValidationError, "NaN"),
-        (lambda: build_distance_band(["a", "b"], [0, 1], [0, 95], 10),
-         ValidationError, "EPSG:4326"),
-        (lambda: build_distance_band(["a", "b"], [0, 1], [0, 0], -1),
-         ValidationError, "threshold_km must be positive"),
-        (lambda: build_inverse_distance(["a", "b"], [0, 0], [0, 0]),
-         ValidationError, "share a location"),
-        (lambda: build_inverse_distance(["a", "b"], [0, 1], [0, 0], power=0),
-         ValidationError, "power must be positive"),
+        (
+            lambda: build_knn(["a", "b"], [0, 1, 2], [0, 0, 0], k=1),
+            AlignmentError,
+            "one coordinate pair",
+        ),
+        (
+            lambda: build_knn(["a", "b"], [0, np.nan], [0, 0], k=1),
+            ValidationError,
+            "NaN",
+        ),
+        (
+            lambda: build_distance_band(["a", "b"], [0, 1], [0, 95], 10),
+            ValidationError,
+            "EPSG:4326",
+        ),
+        (
+            lambda: build_distance_band(["a", "b"], [0, 1], [0, 0], -1),
+            ValidationError,
+            "threshold_km must be positive",
+        ),
+        (
+            lambda: build_inverse_distance(["a", "b"], [0, 0], [0, 0]),
+            ValidationError,
+            "share a location",
+        ),
+        (
+            lambda: build_inverse_distance(["a", "b"], [0, 1], [0, 0], power=0),
+            ValidationError,
+            "power must be positive",
+        ),
         (lambda: SpatialWeights.from_libpysal(object()), ValidationError, "libpysal"),
     ],
 )
