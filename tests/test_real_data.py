@@ -112,3 +112,23 @@ def test_admin_centres():
 
     centres = load_admin_centres()
     assert sorted(centres.region_id) == sorted(configuration_ids())
+
+
+def test_kzspatial_contiguity_on_real_polygons(regions):
+    """Aktobe and Mangystau share a three-vertex boundary whose coordinates differ by
+    ~1e-14 degrees: libpysal's exact-vertex matching links neither way, kzspatial's
+    relation-based contiguity links them (they are neighbours on the ground)."""
+    from kzspatial.boundaries import load_boundaries
+    from kzspatial.geo import build_contiguity
+
+    queen = build_contiguity(regions, id_col="region_id")
+    k = queen.ids.index("KZ-15")
+    neighbours = {queen.ids[j] for j in queen.sparse[[k], :].nonzero()[1]}
+    assert "KZ-47" in neighbours
+    assert set(queen.summary().one_neighbor) >= set(HUB_IDS)
+    assert not queen.islands and queen.n_components == 1
+    # the 2018 Akmola slivers would link Akmola to Turkistan and Almaty city
+    w18 = build_contiguity(load_boundaries("adm1", "2018"), id_col="region_id")
+    k = w18.ids.index("KZ-11")
+    akmola = {w18.ids[j] for j in w18.sparse[[k], :].nonzero()[1]}
+    assert not akmola & {"KZ-61", "KZ-75"}
