@@ -85,40 +85,6 @@ def data_check(
         print(check.to_string(index=False))
 
 
-def _options(
-    out,
-    maps,
-    years,
-    focus_year,
-    borders,
-    permutations,
-    seed,
-    offline,
-    tiles,
-    cell_km,
-    overwrite,
-    products,
-):
-    from pathlib import Path
-
-    from .pipeline import RunOptions
-
-    return RunOptions(
-        out_dir=Path(out),
-        maps_dir=Path(maps) if maps else None,
-        years=tuple(years) if years else None,
-        focus_year=focus_year,
-        borders=borders,
-        permutations=permutations,
-        seed=seed,
-        offline=offline,
-        tiles=tiles,
-        cell_km=cell_km,
-        overwrite=overwrite,
-        products=frozenset(products),
-    )
-
-
 _OUT = typer.Option(
     "output",
     "--out",
@@ -164,39 +130,21 @@ _OVERWRITE = typer.Option(
 )
 
 
-def _execute(
-    products,
-    out,
-    maps,
-    year,
-    focus_year,
-    borders,
-    permutations,
-    seed,
-    offline,
-    tiles,
-    cell_km,
-    overwrite,
-):
-    from .pipeline import run
+def _execute(products, *, out="output", maps=None, year=None, **options):
+    """Run the pipeline for ``products``; options are :class:`RunOptions` fields."""
+    from pathlib import Path
 
-    result = run(
-        _options(
-            out,
-            maps,
-            year,
-            focus_year,
-            borders,
-            permutations,
-            seed,
-            offline,
-            tiles,
-            cell_km,
-            overwrite,
-            products,
+    from .pipeline import RunOptions, run
+
+    return run(
+        RunOptions(
+            out_dir=Path(out),
+            maps_dir=Path(maps) if maps else None,
+            years=tuple(year) if year else None,
+            products=frozenset(products),
+            **options,
         )
     )
-    return result
 
 
 def _print_written(result) -> None:
@@ -230,17 +178,17 @@ def run_command(
 
     result = _execute(
         PRODUCTS,
-        out,
-        maps,
-        year,
-        focus_year,
-        borders,
-        permutations,
-        seed,
-        offline,
-        tiles,
-        cell_km,
-        overwrite,
+        out=out,
+        maps=maps,
+        year=year,
+        focus_year=focus_year,
+        borders=borders,
+        permutations=permutations,
+        seed=seed,
+        offline=offline,
+        tiles=tiles,
+        cell_km=cell_km,
+        overwrite=overwrite,
     )
     _print_written(result)
 
@@ -256,17 +204,11 @@ def gravity_command(
     """Fit the gravity models; print fit and inequality tables, write CSV tables."""
     result = _execute(
         {"tables"},
-        out,
-        None,
-        year,
-        focus_year,
-        borders,
-        99,
-        12345,
-        True,
-        None,
-        5.0,
-        overwrite,
+        out=out,
+        year=year,
+        focus_year=focus_year,
+        borders=borders,
+        overwrite=overwrite,
     )
     _print_table(f"Model comparison, {focus_year}", result.gravity.fit_table)
     if len(result.gravity.inequality):
@@ -300,17 +242,13 @@ def moran_command(
 
     result = _execute(
         {"tables"},
-        out,
-        None,
-        year,
-        focus_year,
-        borders,
-        permutations,
-        seed,
-        True,
-        None,
-        5.0,
-        overwrite,
+        out=out,
+        year=year,
+        focus_year=focus_year,
+        borders=borders,
+        permutations=permutations,
+        seed=seed,
+        overwrite=overwrite,
     )
     entries, by_year, bivariate, _w, flow_moran = result.moran
     _print_table(
@@ -349,17 +287,11 @@ def catchments_command(
     """Flow and Huff catchments of Astana, Almaty, Shymkent; rasters and CSV tables."""
     result = _execute(
         {"rasters", "tables"},
-        out,
-        None,
-        year,
-        focus_year,
-        "2024",
-        99,
-        12345,
-        True,
-        None,
-        cell_km,
-        overwrite,
+        out=out,
+        year=year,
+        focus_year=focus_year,
+        cell_km=cell_km,
+        overwrite=overwrite,
     )
     c = result.catchments
     shares = c.shares[c.shares["year"] == focus_year]
@@ -371,6 +303,15 @@ def catchments_command(
 
 @app.command("map")
 def map_command(
+    mode: str = typer.Option(
+        "top", "--mode", help="top, threshold, net or residual flows."
+    ),
+    top_n: int = typer.Option(
+        60, "--top-n", help="Flows drawn in top/net/residual mode."
+    ),
+    threshold: float = typer.Option(
+        None, "--threshold", help="Minimum persons (threshold mode)."
+    ),
     out: str = _OUT,
     maps: str = _MAPS,
     year: list[int] = _YEARS,
@@ -383,17 +324,17 @@ def map_command(
     """Write the interactive flow maps (one per year, plus model residuals)."""
     result = _execute(
         {"maps"},
-        out,
-        maps,
-        year,
-        focus_year,
-        borders,
-        99,
-        12345,
-        offline,
-        tiles,
-        5.0,
-        overwrite,
+        out=out,
+        maps=maps,
+        year=year,
+        focus_year=focus_year,
+        borders=borders,
+        offline=offline,
+        tiles=tiles,
+        overwrite=overwrite,
+        map_mode=mode,
+        top_n=top_n,
+        threshold=threshold,
     )
     _print_written(result)
 
@@ -411,17 +352,13 @@ def export_command(
     """Write the styled GeoPackage (kzspatial.gpkg) for QGIS."""
     result = _execute(
         {"gpkg"},
-        out,
-        None,
-        year,
-        focus_year,
-        borders,
-        permutations,
-        seed,
-        True,
-        None,
-        5.0,
-        overwrite,
+        out=out,
+        year=year,
+        focus_year=focus_year,
+        borders=borders,
+        permutations=permutations,
+        seed=seed,
+        overwrite=overwrite,
     )
     _print_written(result)
 
@@ -442,17 +379,12 @@ def report_autocorrelation(
     """Self-contained HTML spatial-autocorrelation report (+ PNG figures and CSV)."""
     result = _execute(
         {"report"},
-        out,
-        None,
-        year,
-        focus_year,
-        "2024",
-        permutations,
-        seed,
-        True,
-        None,
-        5.0,
-        overwrite,
+        out=out,
+        year=year,
+        focus_year=focus_year,
+        permutations=permutations,
+        seed=seed,
+        overwrite=overwrite,
     )
     _print_written(result)
 

@@ -68,6 +68,9 @@ class RunOptions:
     cell_km: float = 5.0
     overwrite: bool = False
     products: frozenset[str] = PRODUCTS
+    map_mode: str = "top"
+    top_n: int = 60
+    threshold: float | None = None
 
     @property
     def maps_folder(self) -> Path:
@@ -115,8 +118,16 @@ def write_maps(
     options: RunOptions,
     paths: dict[str, Path],
 ) -> None:
-    """One flow map per year (observed, top flows) and a residual map of the focus year."""
+    """One flow map per year (``options.map_mode``: top, threshold or net flows) and a
+    map of the flows furthest from the gravity model in the focus year."""
     from .maps import flow_map, save_map
+
+    titles = {
+        "top": "Largest moves between regions, {year} (persons)",
+        "threshold": "Moves between regions of at least {threshold:,.0f} persons, {year}",
+        "net": "Largest net moves between regions, {year} (persons)",
+        "residual": "Flows furthest from the gravity model, {year}",
+    }
 
     flows = gravity.flows.rename(columns={"observed": "flow"})
     hubs = list(HUB_IDS) if data.borders == "2024" else None
@@ -128,12 +139,15 @@ def write_maps(
             data.regions,
             flows,
             year=year,
-            mode="top",
-            top_n=60,
+            mode=options.map_mode,
+            top_n=options.top_n,
+            threshold=options.threshold,
             hubs=hubs,
             catchments=polygons,
             tiles=options.tiles,
-            title=f"Largest moves between regions, {year} (persons)",
+            title=titles[options.map_mode].format(
+                year=year, threshold=options.threshold or 0
+            ),
         )
         save_map(m, paths[f"map_{year}"], offline=options.offline, overwrite=True)
     m = flow_map(
@@ -141,7 +155,7 @@ def write_maps(
         flows,
         year=options.focus_year,
         mode="residual",
-        top_n=60,
+        top_n=options.top_n,
         hubs=hubs,
         tiles=options.tiles,
         title=f"Flows furthest from the gravity model, {options.focus_year}",
@@ -391,7 +405,8 @@ def _report(paths, data, options, moran) -> None:
         paths["report"],
         entries=entries,
         by_year=by_year,
-        regions=data.regions,
+        # the focus year is analysed in the borders of its population figures
+        regions=data.regions_by_conf[conf_years[options.focus_year]],
         weights=weights,
         provenance=data.provenance,
         seed=options.seed,
