@@ -8,6 +8,16 @@ models, catchments) and the loaders of the real data; modules such as
 
 from importlib.metadata import PackageNotFoundError, version
 
+from ._errors import (
+    AlignmentError,
+    CRSError,
+    DataFetchError,
+    IdentificationError,
+    KzSpatialError,
+    OverwriteError,
+    RegionNameError,
+    ValidationError,
+)
 from ._show_versions import show_versions
 from .autocorrelation import (
     bivariate_morans_i,
@@ -27,6 +37,7 @@ from .crosswalk import (
     join_regional,
 )
 from .data import fetch
+from .distance import great_circle_km, great_circle_matrix_km
 from .flows import in_flows, net_migration, out_flows, to_matrix
 from .gravity import GravityFit, fit_gravity
 from .io import load_monthly_migration, load_od_flows, read_od_csv
@@ -46,8 +57,16 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
 __all__ = [
+    "AlignmentError",
+    "CRSError",
+    "DataFetchError",
     "GravityFit",
+    "IdentificationError",
+    "KzSpatialError",
+    "OverwriteError",
+    "RegionNameError",
     "SpatialWeights",
+    "ValidationError",
     "__version__",
     "aggregate_flows",
     "aggregate_regions",
@@ -59,6 +78,8 @@ __all__ = [
     "flow_morans_i",
     "flow_shares",
     "gravity_potential",
+    "great_circle_km",
+    "great_circle_matrix_km",
     "huff_probabilities",
     "in_flows",
     "intervening_opportunities",

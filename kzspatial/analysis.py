@@ -474,9 +474,9 @@ def gravity_suite(
 _INEQUALITY_NOTE = (
     "Association, not causation: elasticities of expected moves between regions with "
     "respect to origin (push) and destination (pull) characteristics, holding distance "
-    "and the other covariates fixed, over the 2023-2024 panel of 20 regions (760 pairs). "
-    "GRP per capita and unemployment are those of 2022 (the latest available, lagging "
-    "the moves). With 20 regions, covariates vary only across 20 units, so the two-way "
+    "and the other covariates fixed, over the {years} panel of {n} regions ({pairs} "
+    "pairs). GRP per capita is that of {grp} and unemployment that of {unemp} (the latest "
+    "available before the moves). Covariates vary only across {n} units, so the two-way "
     "clustered standard errors are the honest ones; regional fixed traits correlated "
     "with GRP (capital status, climate, housing) are not controlled for."
 )
@@ -509,7 +509,14 @@ def _inequality_model(data, D, ids, param_rows, covariate_years) -> pd.DataFrame
     )
     table["ci_low_two_way"] = table["estimate"] - z * se
     table["ci_high_two_way"] = table["estimate"] + z * se
-    table["note"] = _INEQUALITY_NOTE
+    used = [c[1] for c in covs]
+    table["note"] = _INEQUALITY_NOTE.format(
+        years="-".join(map(str, years)),
+        n=len(ids),
+        pairs=fit.n_obs,
+        grp="/".join(sorted({str(u["grp_per_capita"]) for u in used})),
+        unemp="/".join(sorted({str(u["unemployment"]) for u in used})),
+    )
     return table
 
 

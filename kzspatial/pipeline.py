@@ -18,7 +18,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
+from tqdm import tqdm  # plain progress on stderr, also under Jupyter
 
 from . import __version__
 from ._atomic import StagedOutputs
