@@ -28,7 +28,7 @@ from .autocorrelation import (
 )
 from .baselines import compare_models, intervening_opportunities, radiation
 from .boundaries import load_admin_centres, load_boundaries
-from .crosswalk import aggregate_flows, dissolve_regions
+from .crosswalk import aggregate_flows, aggregate_regions, dissolve_regions
 from .data import registry
 from .datacheck import check_od_nets, summarise_check
 from .distance import great_circle_matrix_km
@@ -58,6 +58,7 @@ __all__ = [
     "flow_autocorrelation",
     "gravity_suite",
     "load_study_data",
+    "panel_suite",
     "region_weights",
 ]
 
@@ -81,6 +82,8 @@ class StudyData:
     ----------
     od : pandas.DataFrame
         Moves between regions, long (``year, origin, destination, flow``), in ``borders``.
+    od20 : pandas.DataFrame
+        The same flows in the 20 regions of the source file.
     borders : str
         Border configuration of ``od`` and ``regions``.
     regions : geopandas.GeoDataFrame
@@ -99,6 +102,7 @@ class StudyData:
 
     od: pd.DataFrame
     borders: str
+    od20: pd.DataFrame
     regions: gpd.GeoDataFrame
     regions_by_conf: dict[str, gpd.GeoDataFrame]
     districts: gpd.GeoDataFrame
@@ -236,6 +240,7 @@ def load_study_data(
     return StudyData(
         od=od,
         borders=borders,
+        od20=od20,
         regions=regions_by_conf[borders],
         regions_by_conf=regions_by_conf,
         districts=load_boundaries("adm2", "2024"),
@@ -557,6 +562,90 @@ def _out_of_sample(data, D, ids) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def panel_suite(data: StudyData, *, borders: str = "2010") -> dict[str, pd.DataFrame]:
+    """Every loaded year in one border configuration: how distance decay changed.
+
+    Flows of all years are aggregated exactly to ``borders`` (default the 16 units before
+    2018, the only configuration into which every year's population figures can be
+    aggregated without splitting a unit); distances join the population-weighted centres of
+    those units; population at 1 January of each year is aggregated to the same borders
+    through the crosswalk.
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        ``"decay_by_year"``: the doubly-constrained power model fitted to each year
+        separately (``beta`` with robust and origin-clustered SEs, pseudo-R², SRMSE);
+        ``"params"``: a production-constrained panel with year-specific origin effects,
+        a common decay and the destination log population (robust and clustered SEs).
+    """
+    flows, internal = aggregate_flows(data.od20, borders)
+    ids = list(configuration_ids(borders))
+    regions = data.regions_by_conf.get(borders)
+    if regions is None:
+        regions = dissolve_regions(data.regions_by_conf["2024"], borders)
+    centres = population_weighted_centres(regions, data.cities)
+    D = great_circle_matrix_km(centres.geometry.x, centres.geometry.y)
+    years = sorted(int(y) for y in flows[YEAR].unique())
+    matrices = np.stack(
+        [
+            to_matrix(
+                flows.loc[flows[YEAR] == y, ORIGIN].tolist(),
+                flows.loc[flows[YEAR] == y, DESTINATION].tolist(),
+                flows.loc[flows[YEAR] == y, FLOW].to_numpy(),
+                ids,
+            )
+            for y in years
+        ]
+    )
+    log_pop = []
+    for y in years:
+        latest = int(data.population.loc[data.population[YEAR] <= y, YEAR].max())
+        rows = data.population[data.population[YEAR] == latest]
+        pop = aggregate_regions(rows, borders, sum_columns=["population"])
+        log_pop.append(
+            np.log(
+                pop.set_index("region_id")["population"].reindex(ids).to_numpy(float)
+            )
+        )
+    decay = []
+    for k, y in enumerate(years):
+        fit = fit_gravity(matrices[k], D, constraint="doubly", cost_func="pow", ids=ids)
+        decay.append(
+            {
+                YEAR: y,
+                "borders": borders,
+                "n_units": len(ids),
+                "beta": fit.params["beta"],
+                "se_robust": fit.bse_robust["beta"],
+                "se_cluster_origin": fit.bse_cluster["origin"]["beta"],
+                "pseudo_r2": fit.pseudo_r2,
+                "srmse": fit.srmse,
+                "flows_became_internal": float(
+                    internal.loc[internal[YEAR] == y, FLOW].sum()
+                ),
+            }
+        )
+    panel = fit_gravity(
+        matrices,
+        D,
+        constraint="production",
+        cost_func="pow",
+        ids=ids,
+        years=years,
+        destination_vars={"log_population": np.stack(log_pop)},
+    )
+    params = pd.DataFrame(
+        _param_rows(
+            f"panel {years[0]}-{years[-1]} production/pow",
+            f"{years[0]}-{years[-1]}",
+            panel,
+        )
+    )
+    params["borders"] = borders
+    return {"decay_by_year": pd.DataFrame(decay), "params": params}
 
 
 # ------------------------------------------------------------------ autocorrelation

@@ -111,25 +111,47 @@ def aggregate_regions(
 ) -> pd.DataFrame:
     """Sum additive regional quantities (persons, flows) into configuration ``to``.
 
-    Only additive columns may be aggregated: rates, shares and per-capita values must be
-    recomputed from aggregated numerators and denominators, never summed or averaged.
+    The table may be in any configuration finer than or equal to ``to`` (its
+    ``configuration`` column or attrs; rows of several configurations are aggregated
+    each by its own). Only additive columns may be aggregated: rates, shares and
+    per-capita values must be recomputed from aggregated numerators and denominators,
+    never summed or averaged.
 
     Returns
     -------
     pandas.DataFrame
         ``by`` columns, ``region_col``, the summed columns and ``configuration``.
+
+    Raises
+    ------
+    AlignmentError
+        A unit is unknown, or would have to be split to fit ``to`` (older borders cannot
+        be turned into newer ones).
     """
-    _check_source(table, "the regional table")
-    unknown = sorted(set(table[region_col]) - set(configuration_ids("2024")))
-    if unknown:
-        raise AlignmentError(f"regions {unknown} are not in the 20-unit configuration")
     keys = [c for c in by if c in table.columns]
-    mapped = table.assign(**{region_col: [parent_in(r, to) for r in table[region_col]]})
+    mapped = table.assign(**{region_col: [_parent(r, to) for r in table[region_col]]})
     out = mapped.groupby([*keys, region_col], as_index=False, sort=True)[
         list(sum_columns)
     ].sum()
     out["configuration"] = to
     return out
+
+
+def _parent(region_id: str, to: str) -> str:
+    """Unit of configuration ``to`` containing ``region_id`` (current or historical)."""
+    from .regions import get_region
+
+    try:
+        parts = get_region(region_id).parts
+    except KeyError:
+        raise AlignmentError(f"unknown region id {region_id!r}") from None
+    parents = {parent_in(p, to) for p in parts}
+    if len(parents) != 1:
+        raise AlignmentError(
+            f"{region_id} spans several units of the {to} configuration "
+            f"({sorted(parents)}); data in older borders cannot be split into newer ones"
+        )
+    return parents.pop()
 
 
 def dissolve_regions(regions, to: str):

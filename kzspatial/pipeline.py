@@ -33,6 +33,7 @@ from .analysis import (
     flow_autocorrelation,
     gravity_suite,
     load_study_data,
+    panel_suite,
 )
 from .regions import HUB_IDS
 
@@ -201,7 +202,9 @@ def _regions_layer(data, catchments, entries, focus_year) -> gpd.GeoDataFrame:
     return regions
 
 
-def write_geopackage_products(data, gravity, catchments, moran, options, path) -> None:
+def write_geopackage_products(
+    data, gravity, panel, catchments, moran, options, path
+) -> None:
     """All layers and tables of the run in one styled GeoPackage."""
     from .gpkg import write_geopackage
     from .maps import flow_lines
@@ -272,6 +275,8 @@ def write_geopackage_products(data, gravity, catchments, moran, options, path) -
             "gravity_fit": gravity.fit_table,
             "gravity_inequality": gravity.inequality,
             "gravity_out_of_sample": gravity.out_of_sample,
+            "gravity_panel": panel["params"],
+            "decay_by_year": panel["decay_by_year"],
             "indicators": data.indicators,
             "data_check": data.data_check,
             "provenance": pd.DataFrame(data.provenance),
@@ -387,6 +392,7 @@ class RunResult:
     paths: dict[str, Path]
     data: StudyData
     gravity: GravityResults
+    panel: dict[str, pd.DataFrame]
     moran: tuple
     catchments: CatchmentResults | None
     seconds: float
@@ -438,7 +444,7 @@ def _report(paths, data, options, moran) -> None:
     written["figures"].replace(paths["report_files"])
 
 
-def _tables(data, gravity, moran, catchments) -> dict[str, pd.DataFrame]:
+def _tables(data, gravity, panel, moran, catchments) -> dict[str, pd.DataFrame]:
     _entries, by_year, bivariate, _weights, flow_moran = moran
     tables = {
         "gravity_params": gravity.params,
@@ -446,6 +452,8 @@ def _tables(data, gravity, moran, catchments) -> dict[str, pd.DataFrame]:
         "gravity_flows": gravity.flows,
         "gravity_inequality": gravity.inequality,
         "gravity_out_of_sample": gravity.out_of_sample,
+        "gravity_panel": panel["params"],
+        "decay_by_year": panel["decay_by_year"],
         "indicators": data.indicators,
         "data_check": data.data_check,
         "data_check_summary": data.data_check_summary,
@@ -504,6 +512,7 @@ def run(options: RunOptions = RunOptions()) -> RunResult:
     steps.update()
     steps.set_postfix_str("gravity models")
     gravity = gravity_suite(data, focus_year=options.focus_year)
+    panel = panel_suite(data)
     steps.update()
     steps.set_postfix_str("Moran's I")
     entries, by_year, bivariate, weights = autocorrelation_suite(
@@ -539,14 +548,16 @@ def run(options: RunOptions = RunOptions()) -> RunResult:
             write_maps(data, gravity, catchments, options, paths)
         if "gpkg" in options.products:
             write_geopackage_products(
-                data, gravity, catchments, moran, options, paths["gpkg"]
+                data, gravity, panel, catchments, moran, options, paths["gpkg"]
             )
         if "rasters" in options.products and catchments is not None:
             write_rasters(catchments, paths)
         if "report" in options.products:
             _report(paths, data, options, moran)
         if "tables" in options.products:
-            _write_tables(paths["tables"], _tables(data, gravity, moran, catchments))
+            _write_tables(
+                paths["tables"], _tables(data, gravity, panel, moran, catchments)
+            )
     steps.update()
     steps.close()
     seconds = time.perf_counter() - start
@@ -555,6 +566,7 @@ def run(options: RunOptions = RunOptions()) -> RunResult:
         paths={k: v for k, v in stage.targets.items() if v.exists()},
         data=data,
         gravity=gravity,
+        panel=panel,
         moran=moran,
         catchments=catchments,
         seconds=seconds,

@@ -105,3 +105,14 @@ def test_join_refuses_mixed_borders():
         join_regional(new.drop(columns="configuration"), old)
     same = old.rename(columns={"y": "z"})
     assert join_regional(old, same)["z"].tolist() == [2]
+
+
+def test_aggregate_regions_from_2018_borders():
+    ids = configuration_ids("2018")
+    table = pd.DataFrame({"region_id": ids, "year": 2020, "population": 1.0,
+                          "configuration": "2018"})
+    out = aggregate_regions(table, "2010", sum_columns=["population"])
+    assert len(out) == 16
+    assert out.set_index("region_id").population["KZ-51"] == 2.0
+    with pytest.raises(AlignmentError, match="cannot be split"):
+        aggregate_regions(out, "2024", sum_columns=["population"])

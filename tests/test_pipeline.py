@@ -213,3 +213,15 @@ def test_real_geopackage_opens_styled_in_qgis(result, tmp_path):
     assert layers["regions"]["renderer"] == "graduatedSymbol"
     assert layers["catchments"]["renderer"] == "categorizedSymbol"
     assert report["saved"] and (tmp_path / "qgis.png").stat().st_size > 5_000
+
+
+def test_panel_in_one_border_configuration(result):
+    res, _ = result
+    decay = res.panel["decay_by_year"]
+    assert list(decay["year"]) == res.data.years
+    assert (decay["n_units"] == 16).all() and (decay["borders"] == "2010").all()
+    assert (decay["beta"] < 0).all()
+    params = res.panel["params"].set_index("parameter")
+    assert {"beta", "destination:log_population"} <= set(params.index)
+    tables = res.paths["tables"]
+    assert (tables / "decay_by_year.csv").exists() and (tables / "gravity_panel.csv").exists()
