@@ -922,12 +922,16 @@ def catchment_suite(
     focus_year: int = 2024,
     cell_km: float = 5.0,
     threshold: float = 0.15,
+    settlements: str = "geonames",
 ) -> CatchmentResults:
     """Flow-based and Huff catchments of Astana, Almaty and Shymkent.
 
     Hub attractiveness and distance decay come from the production-constrained power
     model of ``focus_year`` with destination covariates (log population, log GRP per
     capita, unemployment): ``A_h = exp(sum_k gamma_k x_hk)``, ``f(d) = d^beta``.
+    Grid-cell populations come from GeoNames city points (``settlements="geonames"``,
+    CC BY 4.0) or, opt-in, from OpenStreetMap settlements (``"osm"``, ODbL 1.0:
+    share-alike applies to what you publish from them).
     """
     from .catchments import (
         catchment_population,
@@ -1016,8 +1020,23 @@ def catchment_suite(
 
     grid = national_grid(data.outline, cell_km * 1000.0)
     g_huff = grid_huff(grid, hubs, attractiveness, beta, "pow")
-    cities = data.cities
-    cell_pop, _ = population_to_cells(grid, cities.lon, cities.lat, cities.population)
+    if settlements == "geonames":
+        points, point_source = data.cities, "GeoNames city points (mixed vintage)"
+    elif settlements == "osm":
+        from .places import load_osm_settlements
+
+        points = load_osm_settlements(data.outline)
+        point_source = (
+            "OpenStreetMap settlement points (ODbL 1.0, © OpenStreetMap "
+            "contributors; population tags of mixed vintage)"
+        )
+    else:
+        raise ValidationError(
+            f"settlements must be 'geonames' or 'osm' (opt-in, ODbL), got {settlements!r}"
+        )
+    cell_pop, _ = population_to_cells(
+        grid, points.geometry.x, points.geometry.y, points["population"]
+    )
     pop_regions, pop_year = _latest(data.population, "population", focus_year, "2024")
     D_cells = distances_to_hubs_km(
         grid, gpd.GeoSeries(centres.loc[ids].geometry.to_numpy(), index=ids, crs=4326)
@@ -1062,7 +1081,7 @@ def catchment_suite(
         (
             f"{cell_km:g} km grid, Huff dominant hub ({focus_year} model)",
             by_cells,
-            "GeoNames city points (mixed vintage)",
+            point_source,
         ),
     ):
         for k, name in enumerate(hub_names):

@@ -125,6 +125,12 @@ _TILES = typer.Option(
 _CELL = typer.Option(
     5.0, "--cell-km", help="Grid cell size in km for the catchment rasters."
 )
+_SETTLEMENTS = typer.Option(
+    "geonames",
+    "--settlements",
+    help="Points for grid-cell populations: geonames (CC BY 4.0) or osm (opt-in; ODbL "
+    "1.0 share-alike applies to what you publish).",
+)
 _OVERWRITE = typer.Option(
     False, "--overwrite", help="Replace outputs of an earlier run."
 )
@@ -170,6 +176,7 @@ def run_command(
     offline: bool = _OFFLINE,
     tiles: str = _TILES,
     cell_km: float = _CELL,
+    settlements: str = _SETTLEMENTS,
     overwrite: bool = _OVERWRITE,
 ) -> None:
     """Run the main job on the default data: checks, models, Moran's I, catchments,
@@ -188,6 +195,7 @@ def run_command(
         offline=offline,
         tiles=tiles,
         cell_km=cell_km,
+        settlements=settlements,
         overwrite=overwrite,
     )
     _print_written(result)
@@ -282,6 +290,7 @@ def catchments_command(
     year: list[int] = _YEARS,
     focus_year: int = _FOCUS,
     cell_km: float = _CELL,
+    settlements: str = _SETTLEMENTS,
     overwrite: bool = _OVERWRITE,
 ) -> None:
     """Flow and Huff catchments of Astana, Almaty, Shymkent; rasters and CSV tables."""
@@ -291,6 +300,7 @@ def catchments_command(
         year=year,
         focus_year=focus_year,
         cell_km=cell_km,
+        settlements=settlements,
         overwrite=overwrite,
     )
     c = result.catchments

@@ -72,6 +72,7 @@ class RunOptions:
     map_mode: str = "top"
     top_n: int = 60
     threshold: float | None = None
+    settlements: str = "geonames"
 
     @property
     def maps_folder(self) -> Path:
@@ -533,7 +534,11 @@ def run(options: RunOptions = RunOptions()) -> RunResult:
     steps.set_postfix_str("catchments")
     catchments = (
         catchment_suite(
-            data, gravity, focus_year=options.focus_year, cell_km=options.cell_km
+            data,
+            gravity,
+            focus_year=options.focus_year,
+            cell_km=options.cell_km,
+            settlements=options.settlements,
         )
         if options.borders == "2024"
         else None

@@ -14,7 +14,7 @@ import pandas as pd
 
 from ._errors import CRSError, ValidationError
 
-__all__ = ["population_weighted_centres", "spherical_mean"]
+__all__ = ["load_osm_settlements", "population_weighted_centres", "spherical_mean"]
 
 
 def spherical_mean(lon, lat, weights) -> tuple[float, float]:
@@ -113,3 +113,48 @@ def population_weighted_centres(
         geometry=gpd.points_from_xy(frame.lon, frame.lat),
         crs=4326,
     )
+
+
+def load_osm_settlements(outline: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """OpenStreetMap settlement points with a population tag, clipped to Kazakhstan.
+
+    Opt-in only: the data are under the ODbL 1.0 (share-alike), so anything derived from
+    them and redistributed must be shared under the same licence, with "© OpenStreetMap
+    contributors". Population tags are of mixed vintage and sources, not census values.
+
+    Parameters
+    ----------
+    outline : geopandas.GeoDataFrame
+        Country outline (e.g. ``load_boundaries("adm0", "2018")``); points outside it are
+        dropped (the export holds places across the border).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``name, place, population, osm_id, geometry`` (EPSG:4326) for points with a
+        numeric population tag; ``attrs`` carry the licence and how many points were
+        dropped.
+    """
+    from .data import fetch, registry
+
+    key = "osm_populated_places.geojson"
+    raw = gpd.read_file(fetch(key), engine="pyogrio")
+    population = pd.to_numeric(
+        raw["population"].astype(str).str.replace(r"[\s,]", "", regex=True),
+        errors="coerce",
+    )
+    tagged = raw.assign(population=population)[population > 0]
+    inside = tagged[tagged.within(outline.to_crs(4326).union_all())]
+    out = inside[["name", "place", "population", "osm_id", "geometry"]].reset_index(
+        drop=True
+    )
+    entry = registry()[key]
+    out.attrs.update(
+        source=key,
+        licence=entry.licence,
+        attribution=entry.attribution,
+        points_in_file=len(raw),
+        points_with_population=len(tagged),
+        dropped_outside=len(tagged) - len(inside),
+    )
+    return out

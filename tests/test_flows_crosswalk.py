@@ -109,8 +109,9 @@ def test_join_refuses_mixed_borders():
 
 def test_aggregate_regions_from_2018_borders():
     ids = configuration_ids("2018")
-    table = pd.DataFrame({"region_id": ids, "year": 2020, "population": 1.0,
-                          "configuration": "2018"})
+    table = pd.DataFrame(
+        {"region_id": ids, "year": 2020, "population": 1.0, "configuration": "2018"}
+    )
     out = aggregate_regions(table, "2010", sum_columns=["population"])
     assert len(out) == 16
     assert out.set_index("region_id").population["KZ-51"] == 2.0

@@ -224,4 +224,6 @@ def test_panel_in_one_border_configuration(result):
     params = res.panel["params"].set_index("parameter")
     assert {"beta", "destination:log_population"} <= set(params.index)
     tables = res.paths["tables"]
-    assert (tables / "decay_by_year.csv").exists() and (tables / "gravity_panel.csv").exists()
+    assert (tables / "decay_by_year.csv").exists() and (
+        tables / "gravity_panel.csv"
+    ).exists()

@@ -132,3 +132,19 @@ def test_kzspatial_contiguity_on_real_polygons(regions):
     k = w18.ids.index("KZ-11")
     akmola = {w18.ids[j] for j in w18.sparse[[k], :].nonzero()[1]}
     assert not akmola & {"KZ-61", "KZ-75"}
+
+
+def test_osm_settlements_opt_in_clipped():
+    from kzspatial.boundaries import load_boundaries
+    from kzspatial.places import load_osm_settlements
+
+    outline = load_boundaries("adm0", "2018")
+    points = load_osm_settlements(outline)
+    assert points.attrs["licence"] == "ODbL 1.0"
+    assert points.attrs["dropped_outside"] > 0
+    assert (
+        len(points)
+        == points.attrs["points_with_population"] - points.attrs["dropped_outside"]
+    )
+    assert points.within(outline.union_all()).all()
+    assert (points.population > 0).all()
