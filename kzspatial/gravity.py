@@ -90,6 +90,7 @@ CONSTRAINTS: tuple[str, ...] = ("unconstrained", "production", "attraction", "do
 _CLUSTER_SCHEMES = ("origin", "destination", "two-way")
 _MAX_LISTED = 10  # ids listed in an error message before "..."
 _WARM_START_ZONES = 200  # zones of the subset fit that provides starting values
+_SE_RTOL = 1e-10  # two-way projection behind the standard errors: ample for 1e-8 SEs
 
 
 # --------------------------------------------------------------------------- metrics
@@ -318,6 +319,7 @@ def _solve_two_way(
     scale: NDArray[np.float64],
     rtol: float,
     max_iter: int,
+    start: NDArray[np.float64] | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Solve the information system of two-way fixed effects for several right-hand sides.
 
@@ -340,6 +342,8 @@ def _solve_two_way(
         solution units) falls below ``rtol`` times the larger of its initial value and
         ``scale``: the floor keeps nearly-zero right-hand sides from chasing rounding.
     max_iter : int
+    start : ndarray, shape (T, n, m), optional
+        Initial ``zb``, e.g. the solution at the previous Newton iterate.
 
     Returns
     -------
@@ -353,11 +357,15 @@ def _solve_two_way(
         return col_total * v - _matvecs(mu, _matvecs(mu, v) * inv_r, transpose=True)
 
     rhs = rhs_cols - _matvecs(mu, rhs_rows * inv_r, transpose=True)
-    zb = np.zeros_like(rhs)
-    resid = rhs.copy()
+    stop = rtol * np.maximum(np.abs(inv_c * rhs).max(axis=1, keepdims=True), scale)
+    if start is None:
+        zb = np.zeros_like(rhs)
+        resid = rhs.copy()
+    else:
+        zb = start.copy()
+        resid = rhs - schur(zb)
     precond = inv_c * resid
     rz = np.sum(resid * precond, axis=1, keepdims=True)
-    stop = rtol * np.maximum(np.abs(precond).max(axis=1, keepdims=True), scale)
     direction = precond
     n_iter = 0
     while n_iter < max_iter and np.any(np.abs(precond).max(axis=1, keepdims=True) > stop):
@@ -400,22 +408,33 @@ def _partial_out(
     x_scale: NDArray[np.float64],
     rtol: float,
     max_iter: int,
+    guess: _Partial | None = None,
 ) -> tuple[_Partial, NDArray[np.float64] | None, NDArray[np.float64] | None]:
-    """Project the regressors (and one extra right-hand side) on the fixed effects."""
+    """Project the regressors (and optionally one extra right-hand side, the margin
+    residuals) on the fixed effects; ``guess`` starts the two-way solver."""
     shape = m.row.shape
     za = np.zeros(shape)
     zb = np.zeros(shape)
     extra_a = extra_b = None
     if d.origin_fe and d.destination_fe:
-        rows = np.concatenate([extra_rows[..., None], m.row], axis=2)
-        cols = np.concatenate([extra_cols[..., None], m.col], axis=2)
-        scale = np.concatenate([[1.0], x_scale])
+        with_extra = extra_rows is not None
+        rows, cols, scale, start = m.row, m.col, x_scale, None
+        if guess is not None:
+            start = guess.zb
+        if with_extra:
+            rows = np.concatenate([extra_rows[..., None], rows], axis=2)
+            cols = np.concatenate([extra_cols[..., None], cols], axis=2)
+            scale = np.concatenate([[1.0], scale])
+            if start is not None:
+                start = np.concatenate([np.zeros(shape[:2] + (1,)), start], axis=2)
         sol_a, sol_b = _solve_two_way(
             mu, m.row_total, m.col_total, rows, cols, scale=scale, rtol=rtol,
-            max_iter=max_iter,
+            max_iter=max_iter, start=start,
         )
-        extra_a, extra_b = sol_a[..., 0], sol_b[..., 0]
-        za, zb = sol_a[..., 1:], sol_b[..., 1:]
+        if with_extra:
+            extra_a, extra_b = sol_a[..., 0], sol_b[..., 0]
+            sol_a, sol_b = sol_a[..., 1:], sol_b[..., 1:]
+        za, zb = sol_a, sol_b
     elif d.origin_fe:
         inv_r = _safe_reciprocal(m.row_total)
         za = m.row * inv_r[..., None]
@@ -569,7 +588,8 @@ def _fit(
     delta = np.zeros((n_years, n))
     _linear_predictor(d, theta, alpha, delta, mu)
     if d.origin_fe or d.destination_fe:
-        for _ in range(1 if d.origin_fe != d.destination_fe else 5):
+        # Furness sweeps for a rough start; the joint Newton steps do the rest
+        for _ in range(1 if d.origin_fe != d.destination_fe else 3):
             _balance(d, mu, alpha, delta, obs_rows, obs_cols)
     else:
         _concentrate_intercept(d, mu, theta, obs_rows.sum(axis=1))
@@ -582,6 +602,7 @@ def _fit(
     converged = False
     n_iter = 0
     cg_rtol = 1e-6
+    partial = None
     while n_iter < max_iter:
         n_iter += 1
         m = _moments(d, mu, scratch)
@@ -594,6 +615,7 @@ def _fit(
             x_scale=x_scale,
             rtol=cg_rtol,
             max_iter=cg_max_iter,
+            guess=partial,
         )
         if n_iter == 1:
             _check_identified(m.gram, partial.hessian, d.names, fe_name)
@@ -647,8 +669,8 @@ def _fit(
         # moments at the final point, and the two-way projection solved tightly for SEs
         m = _moments(d, mu, scratch)
         partial = _partial_out(
-            d, mu, m, np.zeros_like(obs_rows), np.zeros_like(obs_cols),
-            x_scale=x_scale, rtol=1e-12, max_iter=cg_max_iter,
+            d, mu, m, None, None, x_scale=x_scale, rtol=_SE_RTOL, max_iter=cg_max_iter,
+            guess=partial,
         )[0]
     return _Solution(theta, alpha, delta, mu, partial, xty, n_iter, converged)
 
