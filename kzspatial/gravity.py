@@ -33,10 +33,14 @@ Schur complement (Frisch-Waugh-Lovell for the Poisson information matrix):
   Furness (iterative proportional fitting) sweep rescales rows and columns exactly, and
   a final series of sweeps makes both margins equal the observed margins to rounding.
 
-The log-likelihood never needs a pass over the data: with balanced effects
-``sum y*eta = theta.X'y + alpha.O + delta.D``, all sufficient statistics. Each Newton
-iteration costs a handful of passes over the ``n^2`` flows plus a few matrix-vector
-products per conjugate-gradient iteration; convergence is quadratic.
+The log-likelihood never needs a pass over the data: ``sum y*eta = theta.X'y +
+alpha.O + delta.D``, all sufficient statistics. Each Newton iteration costs one ``exp``
+and a handful of other passes over the ``n^2`` flows plus, for the doubly-constrained
+model, two matrix-vector products per conjugate-gradient iteration (warm-started from the
+previous iterate). Convergence is quadratic; on more than 400 zones the iteration starts
+from the estimate on 200 evenly spaced zones (same model, cheap), which leaves about
+three full-data iterations. Iteration stops when the proposed Newton step is below
+``tol``, so the final moments, reused for the standard errors, belong to the optimum.
 
 Chunking and Dask
 -----------------
@@ -46,8 +50,8 @@ entries and ``M^T u`` products. A row-chunked array (e.g. ``dask.array`` with ch
 ``(1, rows, n)``) therefore runs the same algorithm with ``map_blocks`` plus ``sum``
 reductions; only ``n``-vectors and ``p x p`` matrices travel between workers. The
 in-memory implementation here holds four ``float64`` arrays of the flow shape
-(flows, decay regressor, fitted flows, one scratch array) plus ``p`` arrays when the
-standard errors are computed.
+(flows, decay regressor, fitted flows, one scratch array), briefly two more for the
+sandwich, and ``p`` more only for the pair clusters of a panel.
 
 References
 ----------

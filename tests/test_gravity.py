@@ -257,32 +257,42 @@ def test_warm_start_does_not_change_the_estimate(constraint, monkeypatch):
 
 
 # ---------------------------------------------------------------------- panels
-@pytest.mark.parametrize("constraint", ["unconstrained", "doubly"])
+@pytest.mark.parametrize("constraint", CONSTRAINTS)
 def test_panel_matches_statsmodels(sm, constraint):
     n, n_years = 15, 3
     flows, cost, log_pop = simulate(n, seed=7, n_years=n_years, scale=100.0)
-    origin_vars, destination_vars = covariates(constraint, log_pop)
+    origin_vars, destination_vars = covariates(constraint, log_pop)  # year-specific values
     fit = fit_gravity(flows, cost, constraint=constraint, years=[2022, 2023, 2024],
                       origin_vars=origin_vars, destination_vars=destination_vars)
     t, origin, destination = np.nonzero(~np.eye(n, dtype=bool)[None].repeat(n_years, 0))
+    origin_year = np.eye(n * n_years)[t * n + origin]
+    destination_year = np.eye(n * n_years)[t * n + destination]
     columns = [np.log(cost)[origin, destination]]
     if constraint == "unconstrained":
-        columns += [np.ones(t.size), np.eye(n_years)[t][:, 1:],
-                    log_pop[t, origin], log_pop[t, destination]]
-    else:
-        columns += [np.eye(n * n_years)[t * n + origin],
-                    np.eye(n * n_years)[t * n + destination][:, [j for j in range(n * n_years) if j % n]]]
+        columns += [np.ones(t.size), np.eye(n_years)[t][:, 1:]]
+    if origin_vars:
+        columns.append(log_pop[t, origin])
+    if destination_vars:
+        columns.append(log_pop[t, destination])
+    if constraint in ("production", "doubly"):
+        columns.append(origin_year)
+    if constraint == "attraction":
+        columns.append(destination_year)
+    if constraint == "doubly":  # one destination-year dummy per year is redundant
+        columns.append(destination_year[:, np.arange(n * n_years) % n != 0])
     ref = sm.GLM(flows[t, origin, destination], np.column_stack(columns),
                  family=sm.families.Poisson()).fit(tol=1e-14)
     names = list(fit.params)
     assert_allclose([fit.params[name] for name in names], ref.params[: len(names)], rtol=COEF_RTOL)
     assert_allclose(fit.deviance, ref.deviance, rtol=1e-10)
+    assert_allclose(fit.aic, ref.aic, rtol=1e-10)
     assert fit.fitted.shape == flows.shape
-    if constraint == "doubly":
-        observed_rows = flows.sum(axis=2) - np.diagonal(flows, axis1=1, axis2=2)
+    assert_allclose(fit.predict(), fit.fitted, rtol=1e-10)
+    observed_rows = flows.sum(axis=2) - np.diagonal(flows, axis1=1, axis2=2)
+    if constraint in ("production", "doubly"):
         assert_allclose(np.nansum(fit.fitted, axis=2), observed_rows, rtol=1e-12)
         assert fit.origin_effects.shape == (n_years, n)
-    else:
+    if constraint == "unconstrained":
         assert "year[2024]" in fit.params
 
 
