@@ -703,7 +703,7 @@ def _std_errors(cov: NDArray[np.float64]) -> NDArray[np.float64]:
     return np.sqrt(variances, out=np.full_like(variances, np.nan), where=variances >= 0)
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)  # arrays: compare by identity
 class GravityFit:
     """Result of :func:`fit_gravity`.
 

@@ -195,8 +195,11 @@ def test_matches_pyfixest(constraint):
 def test_margins(constraint, cost_func):
     flows, cost, log_pop = simulate(30, seed=4, cost_func=cost_func)
     origin_vars, destination_vars = covariates(constraint, log_pop)
+    inputs = (flows.copy(), cost.copy(), log_pop.copy())
     fit = fit_gravity(flows, cost, constraint=constraint, cost_func=cost_func,
                       origin_vars=origin_vars, destination_vars=destination_vars)
+    for before, after in zip(inputs, (flows, cost, log_pop), strict=True):
+        assert_allclose(after, before)  # inputs are not modified
     observed = flows - np.diag(np.diagonal(flows))
     rows, cols = np.nansum(fit.fitted, axis=1), np.nansum(fit.fitted, axis=0)
     assert_allclose(rows.sum(), observed.sum(), rtol=1e-12)  # every model has a constant
