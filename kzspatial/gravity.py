@@ -725,8 +725,10 @@ class GravityFit:
         Cluster-robust (CRV1) standard errors under the schemes ``"origin"`` (clusters =
         origin zones, pooled over years), ``"destination"`` and ``"two-way"``
         (Cameron–Gelbach–Miller: origin + destination - origin×destination pair); each
-        component is scaled by ``G / (G - 1)`` with ``G`` its number of clusters. A
-        two-way variance can be negative in small samples; its standard error is NaN then.
+        component is scaled by ``G / (G - 1)`` with ``G`` its number of clusters, no
+        ``(N - 1) / (N - k)`` factor: pyfixest's ``fepois(..., vcov={"CRV1": "o+d"},
+        ssc=ssc(k_adj=False, G_df="conventional"))`` gives the same numbers. A two-way
+        variance can be negative in small samples; its standard error is NaN then.
     cov_robust : ndarray, shape (p, p)
     cov_cluster : dict of str to ndarray, shape (p, p)
     deviance, null_deviance : float
