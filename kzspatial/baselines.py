@@ -41,7 +41,7 @@ from .gravity import poisson_deviance, srmse, ssi
 __all__ = ["BaselineFit", "compare_models", "intervening_opportunities", "radiation"]
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)  # arrays: compare by identity
 class BaselineFit:
     """Predicted flows of a baseline model.
 
