@@ -442,7 +442,7 @@ def _partial_out(
             cols = np.concatenate([extra_cols[..., None], cols], axis=2)
             scale = np.concatenate([[1.0], scale])
             if start is not None:
-                start = np.concatenate([np.zeros(shape[:2] + (1,)), start], axis=2)
+                start = np.concatenate([np.zeros((*shape[:2], 1)), start], axis=2)
         sol_a, sol_b = _solve_two_way(
             mu,
             m.row_total,
@@ -1474,11 +1474,11 @@ def _covariances(
     """
     p, kp = d.n_theta, d.n_pair
     ko, kd = d.origin.shape[2], d.destination.shape[2]
-    za = sol.partial.za if d.origin_fe else np.zeros(sol.partial.za.shape[:2] + (0,))
+    za = sol.partial.za if d.origin_fe else np.zeros((*sol.partial.za.shape[:2], 0))
     zb = (
         sol.partial.zb
         if d.destination_fe
-        else np.zeros(sol.partial.zb.shape[:2] + (0,))
+        else np.zeros((*sol.partial.zb.shape[:2], 0))
     )
     augmented = dataclasses.replace(
         d,
