@@ -762,24 +762,10 @@ def autocorrelation_suite(
         w = weights_by_conf[conf]["queen"]
         for variable in variables:
             y = _variable_values(data.indicators, year, variable, w.ids)
-            if y is None:
-                rows.append(
-                    {
-                        YEAR: year,
-                        "configuration": conf,
-                        "variable": variable,
-                        "label": INDICATOR_LABELS[variable],
-                        "weights": "queen",
-                        "n": len(w.ids),
-                        "I": np.nan,
-                        "EI": np.nan,
-                        "z_rand": np.nan,
-                        "p_rand": np.nan,
-                        "p_sim": np.nan,
-                    }
-                )
-                continue
-            g = morans_i(y, w, permutations=permutations, rng=rng)
+            stats = dict.fromkeys(("I", "EI", "z_rand", "p_rand", "p_sim"), np.nan)
+            if y is not None:  # missing years stay NaN rows so the table shows the gap
+                g = morans_i(y, w, permutations=permutations, rng=rng)
+                stats = {k: getattr(g, k) for k in stats}
             rows.append(
                 {
                     YEAR: year,
@@ -788,11 +774,7 @@ def autocorrelation_suite(
                     "label": INDICATOR_LABELS[variable],
                     "weights": "queen",
                     "n": len(w.ids),
-                    "I": g.I,
-                    "EI": g.EI,
-                    "z_rand": g.z_rand,
-                    "p_rand": g.p_rand,
-                    "p_sim": g.p_sim,
+                    **stats,
                 }
             )
         net = _variable_values(data.indicators, year, "net_rate", w.ids)
