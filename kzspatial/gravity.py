@@ -1476,9 +1476,7 @@ def _covariances(
     ko, kd = d.origin.shape[2], d.destination.shape[2]
     za = sol.partial.za if d.origin_fe else np.zeros((*sol.partial.za.shape[:2], 0))
     zb = (
-        sol.partial.zb
-        if d.destination_fe
-        else np.zeros((*sol.partial.zb.shape[:2], 0))
+        sol.partial.zb if d.destination_fe else np.zeros((*sol.partial.zb.shape[:2], 0))
     )
     augmented = dataclasses.replace(
         d,

@@ -235,12 +235,11 @@ def write_geopackage_products(
     cities["population"] = cities["population"].astype("int64")
     layers["cities"] = cities
     od = gravity.flows.rename(columns={"observed": "flow"})
-    arcs = pd.concat(
-        [flow_lines(data.regions, od, year=y) for y in data.years], ignore_index=True
-    )
-    arcs = gpd.GeoDataFrame(arcs, crs=4326)
+    # One year of arcs keeps the styled layer readable; every year is in od_matrix.
+    arcs = flow_lines(data.regions, od, year=focus)
     arcs["year"] = arcs["year"].astype("int16")
     layers["od_flows"] = arcs
+    layers["od_matrix"] = od.astype({"year": "int16"})
     if catchments is not None:
         flow_polys = catchments.flow_polygons.copy()
         flow_polys["hub"] = flow_polys["hub"].map(HUB_NAMES).fillna(flow_polys["hub"])
@@ -294,10 +293,38 @@ def write_geopackage_products(
             "LISA of the net rate (queen weights), Huff probabilities.",
         },
         "od_flows": {
-            "title": "Moves between regions (arcs)",
-            "abstract": "Observed, fitted (doubly-constrained power gravity model) "
-            "and Pearson residual per origin-destination pair and year.",
+            "title": f"Moves between regions, {focus} (arcs)",
+            "abstract": "Persons who moved between two regions (BNS), the fitted value "
+            "of the doubly-constrained power gravity model and the Pearson residual, "
+            "per origin-destination pair; arrowheads at the destination.",
         },
+        "od_matrix": {
+            "title": "Moves between regions, every year (table)",
+            "abstract": "Observed, fitted and Pearson residual per pair and year; join "
+            "to regions on origin / destination = region_id.",
+        },
+        "catchments": {
+            "title": "Catchments of Astana, Almaty and Shymkent",
+            "abstract": "rule flow_share>=t: regions whose out-migrants go to the hub in "
+            "at least that share (observed); huff_dominant / huff_p>=x: grid zones of "
+            "the fitted gravity model. "
+            + (catchments.caveat if catchments is not None else ""),
+        },
+        "moran_global": {"title": f"Moran's I of regional indicators, {focus}"},
+        "moran_by_year": {"title": "Moran's I by year (queen weights)"},
+        "moran_bivariate": {"title": "Bivariate Moran's I"},
+        "flow_moran": {"title": "Moran's I of the OD flows"},
+        "gravity_params": {"title": "Gravity model coefficients"},
+        "gravity_fit": {"title": "Gravity models and baselines: goodness of fit"},
+        "gravity_inequality": {"title": "Push-pull elasticities (inequality model)"},
+        "gravity_out_of_sample": {"title": "Gravity model: out-of-sample check"},
+        "gravity_panel": {"title": "Gravity panel in one border configuration"},
+        "decay_by_year": {"title": "Distance decay by year"},
+        "indicators": {"title": "Regional migration indicators by year"},
+        "data_check": {"title": "OD file vs monthly file: regional nets"},
+        "provenance": {"title": "Data sources and licences"},
+        "flow_shares": {"title": "Shares of out-migrants going to each hub"},
+        "catchment_population": {"title": "Population by catchment"},
     }
     provenance = {
         "kzspatial_version": __version__,

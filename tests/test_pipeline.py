@@ -76,7 +76,9 @@ def test_geopackage_layers_styles_and_validity(result):
     } <= set(regions.columns)
     assert regions["net_migration"].sum() == pytest.approx(0, abs=1e-6)
     flows = pyogrio.read_dataframe(gpkg, layer="od_flows")
-    assert len(flows) == 380 * len(res.data.years)
+    assert len(flows) == 380
+    matrix = pyogrio.read_dataframe(gpkg, layer="od_matrix")
+    assert len(matrix) == 380 * len(res.data.years)
     with sqlite3.connect(gpkg) as con:
         assert con.execute("PRAGMA user_version").fetchone()[0] == 10200
         styled = {r[0] for r in con.execute("SELECT f_table_name FROM layer_styles")}
