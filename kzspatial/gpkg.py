@@ -206,8 +206,8 @@ def render_default_style(name: str, frame: pd.DataFrame) -> str | None:
             field="flow",
             color=_FLOW_COLOR,
             fields=fields,
-            width_expression=f"0.15 + 2.4 * {share}",
-            head_expression=f"1.8 + 3 * {share}",
+            width_expression=f"0.05 + 2.6 * {share}",
+            head_expression=f"0.4 + 3.6 * {share}",
         )
     if base == "catchments" and "hub" in frame:
         hubs = sorted(frame["hub"].dropna().astype(str).unique())
