@@ -19,6 +19,8 @@ statistics come from :func:`pseudo_p_value`.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -484,6 +486,15 @@ def _freeze(*arrays: NDArray[Any] | None) -> None:
     for arr in arrays:
         if arr is not None:
             arr.flags.writeable = False
+
+
+def _thread_count(n_jobs: int | None, n_zones: int, permutations: int) -> int:
+    """Threads for the flow permutations; small problems stay single-threaded."""
+    if n_jobs is None:
+        n_jobs = (os.cpu_count() or 1) if n_zones >= 100 else 1
+    if int(n_jobs) < 1:
+        raise ValidationError(f"n_jobs must be a positive integer, got {n_jobs!r}")
+    return max(1, min(int(n_jobs), permutations))
 
 
 def _permuted_indices(rng: np.random.Generator, n: int, count: int) -> NDArray[np.intp]:
@@ -1327,6 +1338,7 @@ def flow_morans_i(
     diagonal: Literal["exclude", "include"] = "exclude",
     islands: Literal["raise", "keep"] = "raise",
     ids: ArrayLike | None = None,
+    n_jobs: int | None = None,
 ) -> FlowMoranResult:
     """Global Moran's I of an origin-destination flow (or residual) matrix.
 
@@ -1359,6 +1371,10 @@ def flow_morans_i(
         Flows without neighbouring flows raise, or are kept with zero lag.
     ids : array_like of str, shape (n,), optional
         Zone ids of ``F``'s rows/columns; ``F`` is aligned to ``w.ids`` by id.
+    n_jobs : int, optional
+        Threads evaluating permutations (default: every CPU for 100 zones or more, one
+        below). The permutations are drawn up front from ``rng``, so results do not
+        depend on ``n_jobs``; the sparse products release the GIL.
 
     Returns
     -------
@@ -1422,10 +1438,19 @@ def flow_morans_i(
         generator, seed = _make_rng(rng)
         sim = np.empty(permutations)
         batch = max(1, min(permutations, _BATCH_ELEMENTS // n_zones))
-        for start in range(0, permutations, batch):
-            count = min(batch, permutations - start)
-            for k, perm in enumerate(_permuted_indices(generator, n_zones, count)):
-                sim[start + k] = scale * evaluate(perm)
+        workers = _thread_count(n_jobs, n_zones, permutations)
+        # one evaluator per thread: each owns its scratch buffers
+        evaluators = [evaluate] + [_QAPEvaluator(system, Z) for _ in range(workers - 1)]
+        with ThreadPoolExecutor(workers) as pool:
+            for start in range(0, permutations, batch):
+                count = min(batch, permutations - start)
+                perms = _permuted_indices(generator, n_zones, count)
+
+                def run(k: int, perms=perms, count=count) -> NDArray[np.float64]:
+                    return np.array([evaluators[k](p) for p in perms[k:count:workers]])
+
+                for k, values in enumerate(pool.map(run, range(workers))):
+                    sim[start + k : start + count : workers] = scale * values
         ei_s, vi_s, se_s, z_s, pz_s = _sim_moments(value, sim, alternative)
         _freeze(sim)
         sim_fields = {

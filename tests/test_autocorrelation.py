@@ -527,3 +527,17 @@ def test_nan_diagonal_is_fine_when_excluded(small_flows):
         flow_morans_i(F, w, permutations=None).I,
         rtol=ESDA_RTOL,
     )
+
+
+def test_flow_permutations_do_not_depend_on_threads():
+    rng = np.random.default_rng(5)
+    n = 120
+    lon, lat = rng.uniform(50, 85, n), rng.uniform(41, 55, n)
+    w = build_knn([f"z{i}" for i in range(n)], lon, lat, k=4)
+    F = rng.poisson(10.0, (n, n)).astype(float)
+    one = flow_morans_i(F, w, permutations=49, rng=3, n_jobs=1)
+    two = flow_morans_i(F, w, permutations=49, rng=3, n_jobs=2)
+    np.testing.assert_array_equal(one.sim, two.sim)
+    assert one.p_sim == two.p_sim
+    with pytest.raises(ValidationError, match="n_jobs must be a positive integer"):
+        flow_morans_i(F, w, permutations=9, rng=3, n_jobs=0)
