@@ -24,6 +24,10 @@ __all__ = ["StagedOutputs", "atomic_path"]
 def atomic_path(target: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary path; on success it replaces ``target`` atomically.
 
+    The path has the target's own name inside a hidden folder next to it, so writers
+    that pick a format from the extension, or leave journal files (GDAL), work
+    unchanged; the folder is removed whatever happens.
+
     Raises
     ------
     OverwriteError
@@ -36,18 +40,12 @@ def atomic_path(target: str | Path, *, overwrite: bool = False) -> Iterator[Path
             "replace it, or choose another path"
         )
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=".part", dir=target.parent
-    )
-    os.close(fd)
-    os.unlink(tmp)  # writers such as GDAL want to create the file themselves
-    tmp_path = Path(tmp)
+    work_dir = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        yield tmp_path
-        os.replace(tmp_path, target)
+        yield work_dir / target.name
+        os.replace(work_dir / target.name, target)
     finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+        shutil.rmtree(work_dir, ignore_errors=True)
 
 
 class StagedOutputs:

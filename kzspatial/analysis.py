@@ -958,16 +958,13 @@ def catchment_suite(
             hub_names[k] if k >= 0 else "none" for k in res.catchment_index
         ]
         share_rows.append(frame)
-        pop, _ = (
-            _latest(data.population, "population", year, "2024")
-            if year >= 2022
-            else (None, 0)
-        )
-        poly = flow_catchment_polygons(
-            regions,
-            res,
-            population=None if pop is None else pop.reindex(ids).to_numpy(float),
-        )
+        # Population only where the figures are in today's borders; never pro-rated.
+        try:
+            pop, _ = _latest(data.population, "population", year, "2024")
+            population = pop.reindex(ids).to_numpy(float)
+        except ValidationError:
+            population = None
+        poly = flow_catchment_polygons(regions, res, population=population)
         polygons.append(poly.to_crs(4326))
     shares = pd.concat(share_rows, ignore_index=True)
 

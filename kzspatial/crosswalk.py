@@ -19,7 +19,7 @@ import pandas as pd
 from ._constants import DESTINATION, FLOW, ORIGIN, YEAR
 from ._errors import AlignmentError, ValidationError
 from .flows import aggregate_matrix, to_matrix
-from .regions import configuration_ids, parent_in
+from .regions import configuration_ids, get_region, parent_in
 
 __all__ = [
     "aggregate_flows",
@@ -139,8 +139,6 @@ def aggregate_regions(
 
 def _parent(region_id: str, to: str) -> str:
     """Unit of configuration ``to`` containing ``region_id`` (current or historical)."""
-    from .regions import get_region
-
     try:
         parts = get_region(region_id).parts
     except KeyError:
@@ -157,8 +155,6 @@ def _parent(region_id: str, to: str) -> str:
 def dissolve_regions(regions, to: str):
     """Dissolve 20-unit region polygons (GeoDataFrame with ``region_id``) into ``to``."""
     _check_source(regions, "the regions layer")
-    from .regions import get_region  # names of the coarse units
-
     merged = regions.assign(region_id=[parent_in(r, to) for r in regions["region_id"]])
     out = merged[["region_id", "geometry"]].dissolve(by="region_id", as_index=False)
     for col in ("name_en", "name_kk", "name_ru", "kato"):

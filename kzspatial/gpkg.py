@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import sqlite3
-import tempfile
 from collections.abc import Collection, Mapping
 from functools import cache
 from pathlib import Path
@@ -35,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ._atomic import atomic_path
 from ._errors import OverwriteError, ValidationError
 from .crs import KZ_AEA
 
@@ -477,8 +476,6 @@ def write_geopackage(
     reads the title and abstract from QGIS-format metadata in ``gpkg_metadata``. The
     file is GeoPackage 1.2 and passes GDAL's ``validate_gpkg``.
     """
-    import pyogrio
-
     target = Path(path)
     if target.exists() and not overwrite:
         raise OverwriteError(f"{target} exists; pass overwrite=True to replace it")
@@ -502,39 +499,43 @@ def write_geopackage(
         if (qml := styles.get(n) or render_default_style(n, frames[n])) is not None
     }
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    work_dir = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    partial = work_dir / target.name
     try:
-        for i, name in enumerate(names):
-            entry = _entry(name, metadata)
-            pyogrio.write_dataframe(
-                frames[name],
-                partial,
-                layer=name,
-                driver="GPKG",
-                dataset_options={"VERSION": "1.2"} if i == 0 else None,
-                dataset_metadata=(provenance or None) if i == 0 else None,
-                layer_options={
-                    "FID": "fid",
-                    "IDENTIFIER": _title(name, metadata),
-                    "DESCRIPTION": str(entry.get("abstract", "")),
-                },
-                layer_metadata=provenance or None,
+        with atomic_path(target, overwrite=True) as partial:  # existence checked above
+            _write_layers(
+                partial, names, frames, metadata, provenance, all_styles, spatial
             )
-        if all_styles:
-            pyogrio.write_dataframe(
-                _layer_styles_frame(all_styles, spatial),
-                partial,
-                layer="layer_styles",
-                driver="GPKG",
-                layer_options={"FID": "id"},
-            )
-        _write_qgis_metadata(partial, names, metadata, provenance)
-        os.replace(partial, target)
     except BaseException as err:
         err.add_note(f"kzspatial: {target} was left unchanged")
         raise
-    finally:
-        shutil.rmtree(work_dir, ignore_errors=True)
     return target
+
+
+def _write_layers(partial, names, frames, metadata, provenance, all_styles, spatial):
+    """Every layer, the QGIS styles and the QGIS metadata into the new file ``partial``."""
+    import pyogrio
+
+    for i, name in enumerate(names):
+        entry = _entry(name, metadata)
+        pyogrio.write_dataframe(
+            frames[name],
+            partial,
+            layer=name,
+            driver="GPKG",
+            dataset_options={"VERSION": "1.2"} if i == 0 else None,
+            dataset_metadata=(provenance or None) if i == 0 else None,
+            layer_options={
+                "FID": "fid",
+                "IDENTIFIER": _title(name, metadata),
+                "DESCRIPTION": str(entry.get("abstract", "")),
+            },
+            layer_metadata=provenance or None,
+        )
+    if all_styles:
+        pyogrio.write_dataframe(
+            _layer_styles_frame(all_styles, spatial),
+            partial,
+            layer="layer_styles",
+            driver="GPKG",
+            layer_options={"FID": "id"},
+        )
+    _write_qgis_metadata(partial, names, metadata, provenance)

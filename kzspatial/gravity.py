@@ -75,7 +75,7 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import special, stats
+from scipy import special
 
 from ._errors import AlignmentError, IdentificationError, ValidationError
 from .decay import cost_regressor
@@ -903,7 +903,7 @@ class GravityFit:
         if not 0 < alpha < 1:
             raise ValidationError(f"alpha must lie in (0, 1); got {alpha}")
         se = _std_errors(self._cov(cov))
-        q = stats.norm.ppf(1 - alpha / 2)
+        q = special.ndtri(1 - alpha / 2)
         return {
             name: (self.params[name] - q * s, self.params[name] + q * s)
             for name, s in zip(self.param_names, se, strict=True)
@@ -935,7 +935,7 @@ class GravityFit:
                     "coef": self.params[name],
                     "std_err": float(se),
                     "z": float(z),
-                    "p_value": float(2 * stats.norm.sf(abs(z))),
+                    "p_value": float(2 * special.ndtr(-abs(z))),
                     "ci_low": intervals[name][0],
                     "ci_high": intervals[name][1],
                 }

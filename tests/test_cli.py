@@ -57,7 +57,7 @@ def test_map_writes_then_refuses_to_overwrite(tmp_path):
     assert first.returncode == 0, first.stderr
     assert "map_2024" in first.stdout and (tmp_path / "o/maps/flows_2024.html").exists()
     html = (tmp_path / "o/maps/flows_2024.html").read_text(encoding="utf-8")
-    assert "net" in html.lower()
+    assert "Largest net moves between regions, 2024" in html
     second = kzspatial("map", "--year", "2024", "--out", "o", cwd=tmp_path)
     assert second.returncode == 2
     assert "--overwrite" in second.stderr and second.stdout == ""
