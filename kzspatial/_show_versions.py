@@ -11,6 +11,7 @@ __all__ = ["show_versions", "versions"]
 _PACKAGES = (
     "numpy",
     "scipy",
+    "numba",
     "pandas",
     "geopandas",
     "shapely",

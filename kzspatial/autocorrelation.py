@@ -1114,21 +1114,16 @@ class _QAPEvaluator:
     are included; ``E`` corrects the pairs whose row sums lose a neighbour to the
     excluded diagonal and is sparse (it lives on the support of ``A B'``).
 
-    Cost per permutation: two sparse-times-dense products, O(n^2 k) flops, and one
-    transposed contraction done tile by tile so that it stays in cache.
+    Cost per permutation: O(n^2 k) flops in the compiled kernel
+    :func:`kzspatial._qap.qap_numerators`, which fuses the two sparse-times-dense
+    products and writes nothing of size ``n x n``.
     """
 
     def __init__(self, system: _FlowSystem, Z: NDArray[np.float64]) -> None:
         A, B, G = system.A, system.B, system.G
         n = G.shape[0]
-        self.n = n
         self.Z = np.ascontiguousarray(Z)
         self.Zt = np.ascontiguousarray(Z.T)
-        # reused output buffers: fresh arrays per permutation cost more in page
-        # faults than the products themselves
-        self._X = np.empty_like(self.Z)
-        self._Y = np.empty_like(self.Z)
-        self._Yt = np.empty_like(self.Z)
         a = np.asarray(A.sum(axis=1)).ravel()
         b = np.asarray(B.sum(axis=1)).ravel()
         if np.array_equal(G, system.mask.astype(np.float64)):  # "o"/"b"
@@ -1137,114 +1132,57 @@ class _QAPEvaluator:
             with np.errstate(divide="ignore"):
                 g = np.where(a > 0, 1.0 / a, 0.0)
                 h = np.where(b > 0, 1.0 / b, 0.0)
-        self.A_scaled = _int64_csr(sparse.diags_array(g) @ A)
-        self.Bt_scaled = _int64_csr((sparse.diags_array(h) @ B).T)
+        self.a_scaled = _csr_parts(sparse.diags_array(g) @ A)
+        self.b_scaled = _csr_parts(sparse.diags_array(h) @ B)
         # correction E = G - g h' off the diagonal (Z is zero on the diagonal when it
-        # is excluded, so diagonal entries never contribute)
-        support = (A @ B.T).tocoo()
+        # is excluded, so diagonal entries never contribute), grouped by origin zone
+        support = sparse.csr_array(A @ B.T)
+        support.sort_indices()
+        support = support.tocoo()
         off = support.row != support.col
         ei, ej = support.row[off], support.col[off]
         evals = G[ei, ej] - g[ei] * h[ej]
         keep = np.abs(evals) > 0
         ei, ej, evals = ei[keep], ej[keep], evals[keep]
-        order = np.lexsort((ej, ei))  # row-major, for cache locality in X and Z
-        ei, ej, evals = ei[order], ej[order], evals[order]
         # expand each entry over the nonzeros of B's row j:
         # (A Zp B')_ij = sum_m B_jm (A Zp)_im, and (A Zp)_i. = X_i. / g_i
-        B_csr = B.tocsr()
+        B_csr = sparse.csr_array(B)
         counts = np.diff(B_csr.indptr)[ej]
         rep = np.repeat(np.arange(ei.size), counts)
         offsets = np.arange(rep.size) - np.repeat(np.cumsum(counts) - counts, counts)
         pos = B_csr.indptr[ej][rep] + offsets
-        self.c_entry_i, self.c_entry_j = ei, ej
-        self.c_rep = rep
-        self.c_i = ei[rep]
-        self.c_m = B_csr.indices[pos]
-        self.c_coef = evals[rep] * B_csr.data[pos] / g[ei][rep]
-
-    def __call__(self, perm: NDArray[np.intp]) -> float:
-        """Numerator ``z' W z`` for the field ``Z[perm][:, perm]``.
-
-        The relabelled field is never formed; instead entry ``(i, k)`` of each zone
-        matrix moves to ``(perm[i], perm[k])``.
-        """
-        n = self.n
-        inverse = np.empty_like(perm)
-        inverse[perm] = np.arange(n)
-        A_p = _relabel(self.A_scaled, perm, inverse)
-        Bt_p = _relabel(self.Bt_scaled, perm, inverse)
-        X = _csr_times_dense(A_p, self.Z, self._X)  # (diag(g) A)^p Z
-        Y = _csr_times_dense(Bt_p, self.Zt, self._Y)  # ((diag(h) B)^p)' Z'
-        # sum_ij X_ij Y_ji: numpy's transposing copy is cache-blocked, einsum over
-        # "ij,ji" is not; einsum rather than BLAS dot because BLAS threads spin
-        # badly when the cores are shared, and this is memory-bound anyway
-        np.copyto(self._Yt, Y.T)
-        total = float(np.einsum("ij,ij->", X, self._Yt))
-        if self.c_rep.size:
-            x_vals = X.ravel().take(perm[self.c_i] * n + perm[self.c_m])
-            per_entry = np.bincount(
-                self.c_rep, weights=self.c_coef * x_vals, minlength=self.c_entry_i.size
-            )
-            z_vals = self.Z.ravel().take(
-                perm[self.c_entry_i] * n + perm[self.c_entry_j]
-            )
-            total += float(np.einsum("i,i->", per_entry, z_vals))
-        return total
-
-
-def _int64_csr(mat: Any) -> sparse.csr_array:
-    """CSR copy with int64 indices, so relabelled index arrays keep one dtype."""
-    out = sparse.csr_array(mat)
-    out.indptr = out.indptr.astype(np.int64)
-    out.indices = out.indices.astype(np.int64)
-    return out
-
-
-def _csr_times_dense(
-    csr: tuple[NDArray[Any], NDArray[Any], NDArray[np.float64]],
-    dense: NDArray[np.float64],
-    out: NDArray[np.float64],
-) -> NDArray[np.float64]:
-    """``(indptr, indices, data) @ dense`` written into the C-contiguous ``out``.
-
-    Calls scipy's compiled CSR kernel directly: building a ``csr_array`` and
-    allocating the result for every permutation costs more than the product at
-    small and large ``n`` alike. Falls back to the public operator if the private
-    kernel is unavailable.
-    """
-    indptr, indices, data = csr
-    n_rows = indptr.size - 1
-    try:
-        from scipy.sparse import _sparsetools
-
-        out.fill(0.0)
-        _sparsetools.csr_matvecs(
-            n_rows,
-            dense.shape[0],
-            dense.shape[1],
-            indptr,
-            indices,
-            data,
-            dense.ravel(),
-            out.ravel(),
+        self.correction = (
+            np.concatenate(([0], np.cumsum(np.bincount(ei, minlength=n)))),
+            ej.astype(np.int64),
+            np.concatenate(([0], np.cumsum(counts))).astype(np.int64),
+            B_csr.indices[pos].astype(np.int64),
+            evals[rep] * B_csr.data[pos] / g[ei][rep],
         )
-    except (ImportError, AttributeError, TypeError, ValueError):  # pragma: no cover
-        mat = sparse.csr_array((data, indices, indptr), shape=(n_rows, dense.shape[0]))
-        out[...] = mat @ dense
-    return out
+
+    def __call__(self, perms: NDArray[np.intp]) -> NDArray[np.float64]:
+        """Numerators ``z' W z`` for the fields ``Z[p][:, p]``, one per row ``p``."""
+        from ._qap import qap_numerators  # numba: imported only when needed
+
+        return qap_numerators(
+            self.Z,
+            self.Zt,
+            self.a_scaled,
+            self.b_scaled,
+            self.correction,
+            np.ascontiguousarray(perms, dtype=np.int64),
+        )
 
 
-def _relabel(
-    mat: sparse.csr_array, perm: NDArray[np.intp], inverse: NDArray[np.intp]
-) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.float64]]:
-    """CSR arrays of ``mat`` with entry ``(i, k)`` moved to ``(perm[i], perm[k])``."""
-    counts = np.diff(mat.indptr)[inverse]
-    indptr = np.concatenate(([0], np.cumsum(counts)))
-    # source position of every entry of the relabelled matrix, row by row
-    source = np.repeat(mat.indptr[:-1][inverse] - indptr[:-1], counts) + np.arange(
-        indptr[-1]
+def _csr_parts(
+    mat: Any,
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+    """``(indptr, indices, data)`` of ``mat`` in CSR with int64 indices."""
+    csr = sparse.csr_array(mat)
+    return (
+        csr.indptr.astype(np.int64),
+        csr.indices.astype(np.int64),
+        np.ascontiguousarray(csr.data, dtype=np.float64),
     )
-    return indptr, perm[mat.indices[source]], mat.data[source]
 
 
 def _flow_inputs(
@@ -1426,7 +1364,7 @@ def flow_morans_i(
     s0, s1, s2 = system.moments()
     evaluate = _QAPEvaluator(system, Z)
     scale = N / s0 / z2ss
-    value = scale * evaluate(np.arange(n_zones))
+    value = scale * float(evaluate(np.arange(n_zones)[None, :])[0])
     ei, vi_norm, vi_rand = _moran_moments(N, s0, s1, s2, z)
     se_norm, se_rand = vi_norm**0.5, vi_rand**0.5
     z_norm, z_rand = (value - ei) / se_norm, (value - ei) / se_rand
@@ -1439,18 +1377,16 @@ def flow_morans_i(
         sim = np.empty(permutations)
         batch = max(1, min(permutations, _BATCH_ELEMENTS // n_zones))
         workers = _thread_count(n_jobs, n_zones, permutations)
-        # one evaluator per thread: each owns its scratch buffers
-        evaluators = [evaluate] + [_QAPEvaluator(system, Z) for _ in range(workers - 1)]
         with ThreadPoolExecutor(workers) as pool:
             for start in range(0, permutations, batch):
-                count = min(batch, permutations - start)
-                perms = _permuted_indices(generator, n_zones, count)
-
-                def run(k: int, perms=perms, count=count) -> NDArray[np.float64]:
-                    return np.array([evaluators[k](p) for p in perms[k:count:workers]])
-
-                for k, values in enumerate(pool.map(run, range(workers))):
-                    sim[start + k : start + count : workers] = scale * values
+                perms = _permuted_indices(
+                    generator, n_zones, min(batch, permutations - start)
+                )
+                # a permutation's value is computed alike in any thread, so the
+                # split among threads does not change the results
+                shares = np.array_split(perms, workers)
+                values = np.concatenate(list(pool.map(evaluate, shares)))
+                sim[start : start + values.size] = scale * values
         ei_s, vi_s, se_s, z_s, pz_s = _sim_moments(value, sim, alternative)
         _freeze(sim)
         sim_fields = {
