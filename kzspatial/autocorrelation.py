@@ -1312,7 +1312,7 @@ def flow_morans_i(
     n_jobs : int, optional
         Threads evaluating permutations (default: every CPU for 100 zones or more, one
         below). The permutations are drawn up front from ``rng``, so results do not
-        depend on ``n_jobs``; the sparse products release the GIL.
+        depend on ``n_jobs``; the compiled kernel releases the GIL.
 
     Returns
     -------
