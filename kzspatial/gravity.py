@@ -44,14 +44,31 @@ three full-data iterations. Iteration stops when the proposed Newton step is bel
 
 Chunking and Dask
 -----------------
-Every pass is a sum over origins of quantities computed from one origin's row block:
-row sums, per-row products with ``n``-vectors (``M v``), and additive column sums, Gram
-entries and ``M^T u`` products. A row-chunked array (e.g. ``dask.array`` with chunks
-``(1, rows, n)``) therefore runs the same algorithm with ``map_blocks`` plus ``sum``
-reductions; only ``n``-vectors and ``p x p`` matrices travel between workers. The
-in-memory implementation here holds four ``float64`` arrays of the flow shape
-(flows, decay regressor, fitted flows, one scratch array), briefly two more for the
-sandwich, and ``p`` more only for the pair clusters of a panel.
+Every pass over the flows is a map over blocks of ``chunk_rows`` origin rows plus a
+reduction (``_map_reduce``). A per-block function sees rows ``r0:r1`` of every
+flow-shaped and origin-level array and the destination-level arrays whole, and returns
+statistics that are either indexed by its rows (row sums, ``M v``, origin scores:
+concatenated) or additive (column sums, Gram entries, ``X'w``, ``M^T u``, totals:
+summed). The passes are the weighted moments, the linear predictor with its ``exp``
+and row totals, the Furness rescaling (rows scaled while the columns are summed, then
+columns scaled while the rows are summed), the products of the conjugate-gradient
+solve (``M^T diag(1/R) M v`` is finished inside a block), the score sums of every
+sandwich meat (pair clusters too: a pair lies in its origin's block) and the sums
+behind the likelihood and fit metrics. Only ``n``-vectors per year, ``p x p`` matrices
+and scalars leave a block: what ``dask.array.map_blocks`` over chunks
+``(n_years, rows, n)`` followed by a reduction needs.
+
+``chunk_rows=None`` is one block. The flows, the decay regressor and the fitted flows
+``mu`` are held whole (``mu`` is updated in place, block by block); the workspace is
+one block, two during the sandwich (plus ``p`` pair-score columns per block for a
+panel), so one block costs four ``float64`` arrays of the flow shape and briefly two
+more, and many blocks about three (measurements in ``benchmarks/results/gravity.md``:
+eight blocks were also faster, the passes being fused over cache-sized blocks). A Dask
+version would keep
+``mu`` as a persisted chunked array updated by each pass (or recompute it per block
+from ``theta, alpha, delta`` at one more ``exp`` per pass) and hand the loop over
+blocks to the scheduler; input validation, which builds the flows and the regressor,
+still works on whole arrays.
 
 References
 ----------
@@ -1906,9 +1923,9 @@ def fit_gravity(
         Maximum Newton iterations.
     chunk_rows : int, optional
         Origin rows per block: every pass over the flows then runs block by block and
-        adds up per-block statistics (see the module docstring). Workspace shrinks from
-        whole flow arrays to blocks; the estimates agree with the one-block fit
-        (``None``, the default and fastest for data that fit in memory) to rounding.
+        combines per-block statistics (see the module docstring). The workspace
+        shrinks from whole flow arrays to blocks; the estimates agree with the
+        one-block fit (``None``, the default) to rounding.
 
     Returns
     -------
