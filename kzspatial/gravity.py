@@ -302,8 +302,9 @@ def _combine(parts: Iterable[_Stats]) -> _Stats:
     if not dataclasses.is_dataclass(first):
         return sum(blocks, start=first)
     fields = dataclasses.fields(first)
-    stacked = {f.name: [getattr(first, f.name)] for f in fields if f.metadata}
-    summed = {f.name: getattr(first, f.name) for f in fields if not f.metadata}
+    by_origin = {f.name for f in fields if f.metadata.get("by_origin")}
+    stacked = {name: [getattr(first, name)] for name in by_origin}
+    summed = {f.name: getattr(first, f.name) for f in fields if f.name not in by_origin}
     for part in blocks:
         for name, pieces in stacked.items():
             pieces.append(getattr(part, name))
@@ -344,14 +345,19 @@ def _map_reduce(
 
 @dataclasses.dataclass(frozen=True)
 class _Moments:
-    """Weighted sums of the regressors for a weight array ``w`` over pairs."""
+    """Weighted sums of the regressors for a weight array ``w`` over pairs.
+
+    ``row_total`` (T, n) ``sum_j w`` and ``row`` (T, n, p) ``sum_j w x`` are indexed by
+    origin; ``col_total`` (T, n) ``sum_i w``, ``col`` (T, n, p) ``sum_i w x``, ``gram``
+    (p, p) ``sum w x x'`` and ``total`` (p,) ``sum w x`` are additive over blocks.
+    """
 
     row_total: NDArray[np.float64] = dataclasses.field(metadata=_BY_ORIGIN)
-    col_total: NDArray[np.float64]  # (T, n)  sum_i w; row_total (T, n) sum_j w
-    row: NDArray[np.float64] = dataclasses.field(metadata=_BY_ORIGIN)  # sum_j w x
-    col: NDArray[np.float64]  # (T, n, p) sum_i w x; row (T, n, p)
-    gram: NDArray[np.float64]  # (p, p)    sum w x x'
-    total: NDArray[np.float64]  # (p,)     sum w x
+    col_total: NDArray[np.float64]
+    row: NDArray[np.float64] = dataclasses.field(metadata=_BY_ORIGIN)
+    col: NDArray[np.float64]
+    gram: NDArray[np.float64]
+    total: NDArray[np.float64]
 
 
 def _moments(
@@ -1786,7 +1792,7 @@ def _block_scores(
         kp, ko = d.n_pair, d.origin.shape[2]
         by_pair = np.empty((d.y.shape[1] * d.y.shape[2], p))
         for k in range(p):
-            x = scratch
+            x = scratch  # column k of x_tilde, built in the workspace
             x.fill(0.0)
             for term, weight in enumerate(to_theta[k]):
                 if weight == 0:
