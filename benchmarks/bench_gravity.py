@@ -438,11 +438,14 @@ def scaling_notes(rows, memory_gb) -> list[str]:
         f"one year, fitted in roughly {kz['seconds'] * max_pairs / pairs:,.0f} s by linear "
         "extrapolation (more if the conjugate-gradient iterations of the doubly model grow).",
         "",
-        "Beyond that the same algorithm runs on row blocks: every pass is a sum over origins "
-        "of quantities computed from one block of rows (row sums, products with n-vectors, "
-        "additive column sums and Gram entries), so a `dask.array` chunked by rows needs "
-        "only `map_blocks` plus `sum` reductions, and only n-vectors and p x p matrices "
-        "move between workers. That version is not written yet.",
+        "Every pass over the flows is a map over blocks of origin rows plus a reduction "
+        "(row-indexed statistics concatenated, column sums, Gram entries, `M^T u` products "
+        "and totals summed), and `fit_gravity(chunk_rows=k)` runs it block by block: "
+        "the workspace then shrinks from whole flow arrays to blocks, and only n-vectors "
+        "and p x p matrices leave a block. A `dask.array` chunked by rows needs exactly "
+        "`map_blocks` plus those reductions; that version is not written yet. "
+        "`benchmarks/bench_gravity_chunks.py` measures the chunked fit; its table is pasted "
+        "below.",
         "",
     ]
 
