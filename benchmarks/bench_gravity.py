@@ -444,8 +444,8 @@ def scaling_notes(rows, memory_gb) -> list[str]:
         "the workspace then shrinks from whole flow arrays to blocks, and only n-vectors "
         "and p x p matrices leave a block. A `dask.array` chunked by rows needs exactly "
         "`map_blocks` plus those reductions; that version is not written yet. "
-        "`benchmarks/bench_gravity_chunks.py` measures the chunked fit; its table is pasted "
-        "below.",
+        "`benchmarks/bench_gravity_chunks.py` measures the chunked fit: "
+        "[gravity_chunks.md](gravity_chunks.md).",
         "",
     ]
 

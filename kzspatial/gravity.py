@@ -206,9 +206,8 @@ class _Design:
     active_origins: NDArray[np.bool_]  # (n_years, n_zones), False = dropped group
     active_destinations: NDArray[np.bool_]
     chunk_rows: int | None = None  # origin rows per block of a pass; None = one block
-    first_row: int = (
-        0  # zone index of this design's first origin row (a block's offset)
-    )
+    # zone index of this design's first origin row (a block's offset)
+    first_row: int = 0
 
     @property
     def n_pair(self) -> int:

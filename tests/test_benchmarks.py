@@ -14,7 +14,13 @@ from pathlib import Path
 import pytest
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-SYNTHETIC = ["bench_gravity", "bench_flow_moran", "bench_catchments", "bench_maps"]
+SYNTHETIC = [
+    "bench_gravity",
+    "bench_gravity_chunks",
+    "bench_flow_moran",
+    "bench_catchments",
+    "bench_maps",
+]
 REAL_DATA = ["bench_real", "bench_run"]
 
 pytestmark = pytest.mark.slow
