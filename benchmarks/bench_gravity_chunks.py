@@ -3,15 +3,16 @@
 The synthetic flows of :func:`bench_gravity.generate` are saved once; every fit runs in
 a fresh subprocess (BLAS pinned to one thread) that loads them, fits once on 12 zones to
 warm up, records its peak resident memory (``ru_maxrss``) so far, fits the full problem
-and records the peak again. ``chunk_rows=None`` is the default one-block fit; the
-keyword is not passed then, so the script also measures code from before the keyword
-existed (point ``PYTHONPATH`` at it). Runs of the configurations are interleaved, and
+and records the peak again. ``none`` is the default (blocks of about 2**18 flows since
+the automatic block size; one block before that): the keyword is not passed then, so
+the script also measures code from before the keyword existed (point ``PYTHONPATH`` at
+it). ``all`` is one block of all rows. Runs of the configurations are interleaved, and
 medians are reported.
 
 Usage::
 
     python benchmarks/bench_gravity_chunks.py --smoke
-    python benchmarks/bench_gravity_chunks.py --zones 1000 --chunk-rows none 125 --repeats 5
+    python benchmarks/bench_gravity_chunks.py --zones 3000 --chunk-rows none all 375 --repeats 3
 """
 
 from __future__ import annotations
@@ -57,8 +58,9 @@ def worker(path: str, chunk_rows: int | None) -> None:
     )
 
 
-def parse_chunk_rows(text: str) -> int | None:
-    return None if text.lower() == "none" else int(text)
+def parse_chunk_rows(text: str) -> int | str | None:
+    text = text.lower()
+    return None if text == "none" else text if text == "all" else int(text)
 
 
 def main() -> None:
@@ -68,7 +70,7 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="60 zones, 1 run each")
     parser.add_argument("--zones", type=int, default=1000)
     parser.add_argument(
-        "--chunk-rows", type=parse_chunk_rows, nargs="+", default=[None, 125]
+        "--chunk-rows", type=parse_chunk_rows, nargs="+", default=[None, "all"]
     )
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seed", type=int, default=20240601)
@@ -78,14 +80,15 @@ def main() -> None:
         worker(args.worker[0], parse_chunk_rows(args.worker[1]))
         return
     zones, repeats = (60, 1) if args.smoke else (args.zones, args.repeats)
+    chunk_rows = [zones if rows == "all" else rows for rows in args.chunk_rows]
 
-    runs: dict[int | None, list[dict]] = {rows: [] for rows in args.chunk_rows}
+    runs: dict[int | None, list[dict]] = {rows: [] for rows in chunk_rows}
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, f"flows_{zones}.npz")
         data = generate(zones, args.seed + zones)
         np.savez(path, flows=data["flows"], km=data["km"])
         for _ in range(repeats):
-            for rows in args.chunk_rows:
+            for rows in chunk_rows:
                 done = subprocess.run(
                     [sys.executable, __file__, "--worker", path, str(rows)],
                     capture_output=True,
@@ -101,9 +104,14 @@ def main() -> None:
         "| peak MiB | beta |"
     )
     print("|---|---|---|---|---|---|---|")
+    from kzspatial import gravity
+
+    # the default's block size; code from before it existed used one block
+    auto_cells = getattr(gravity, "_AUTO_BLOCK_CELLS", zones * zones)
     for rows, results in runs.items():
         seconds = [r["seconds"] for r in results]
-        blocks = 1 if rows is None else -(-zones // rows)
+        used = max(1, auto_cells // zones) if rows is None else rows
+        blocks = -(-zones // used)
         print(
             f"| {zones:,} | {rows} | {blocks} | {statistics.median(seconds):.3f} "
             f"({min(seconds):.3f}-{max(seconds):.3f}) "

@@ -58,17 +58,17 @@ behind the likelihood and fit metrics. Only ``n``-vectors per year, ``p x p`` ma
 and scalars leave a block: what ``dask.array.map_blocks`` over chunks
 ``(n_years, rows, n)`` followed by a reduction needs.
 
-``chunk_rows=None`` is one block. The flows, the decay regressor and the fitted flows
-``mu`` are held whole (``mu`` is updated in place, block by block); the workspace is
-one block, two during the sandwich (plus ``p`` pair-score columns per block for a
-panel), so one block costs four ``float64`` arrays of the flow shape and briefly two
-more, and many blocks about three (measurements in ``benchmarks/results/gravity.md``:
-eight blocks were also faster, the passes being fused over cache-sized blocks). A Dask
-version would keep
-``mu`` as a persisted chunked array updated by each pass (or recompute it per block
-from ``theta, alpha, delta`` at one more ``exp`` per pass) and hand the loop over
-blocks to the scheduler; input validation, which builds the flows and the regressor,
-still works on whole arrays.
+``chunk_rows=None`` (the default) takes blocks of about ``2**18`` flows, so up to 512
+zones are one block; ``chunk_rows=n`` forces one block for ``n`` zones. The flows, the
+decay regressor and the fitted flows ``mu`` are held whole (``mu`` is updated in place,
+block by block); the workspace is one block, two during the sandwich (plus ``p``
+pair-score columns per block for a panel), so one block costs four ``float64`` arrays
+of the flow shape and briefly two more, and many blocks about three. Blocks that stay
+in cache also made the fit faster (``benchmarks/results/gravity_chunks.md``). A Dask
+version would keep ``mu`` as a persisted chunked array updated by each pass (or
+recompute it per block from ``theta, alpha, delta`` at one more ``exp`` per pass) and
+hand the loop over blocks to the scheduler; input validation, which builds the flows
+and the regressor, still works on whole arrays.
 
 References
 ----------
@@ -112,6 +112,10 @@ _CLUSTER_SCHEMES = ("origin", "destination", "two-way")
 _MAX_LISTED = 10  # ids listed in an error message before "..."
 _WARM_START_ZONES = 200  # zones of the subset fit that provides starting values
 _SE_RTOL = 1e-10  # two-way projection behind the standard errors: ample for 1e-8 SEs
+# cells per block when chunk_rows is None: a block of each flow-shaped array (2 MiB)
+# stays in cache across the fused steps of a pass; at 3,000 zones this was faster and
+# smaller than one block (benchmarks/results/gravity_chunks.md)
+_AUTO_BLOCK_CELLS = 1 << 18
 
 
 # --------------------------------------------------------------------------- metrics
@@ -1577,7 +1581,8 @@ def _prepare(
             (
                 ValidationError,
                 f"chunk_rows must be a positive integer (origin rows per block) or "
-                f"None for one block; got {chunk_rows!r}",
+                f"None for blocks of about {_AUTO_BLOCK_CELLS:,} flows; got "
+                f"{chunk_rows!r}",
             )
         )
     _raise_problems(problems)
@@ -1757,7 +1762,9 @@ def _prepare(
         exclude_self=exclude_self,
         active_origins=active["origin"],
         active_destinations=active["destination"],
-        chunk_rows=None if chunk_rows is None else int(chunk_rows),
+        chunk_rows=(
+            max(1, _AUTO_BLOCK_CELLS // n) if chunk_rows is None else int(chunk_rows)
+        ),
     )
     design.exclude(regressor)
     return design, ids, years, np.shape(cost), dropped
@@ -1927,10 +1934,10 @@ def fit_gravity(
     max_iter : int
         Maximum Newton iterations.
     chunk_rows : int, optional
-        Origin rows per block: every pass over the flows then runs block by block and
-        combines per-block statistics (see the module docstring). The workspace
-        shrinks from whole flow arrays to blocks; the estimates agree with the
-        one-block fit (``None``, the default) to rounding.
+        Origin rows per block: every pass over the flows runs block by block and
+        combines per-block statistics (see the module docstring). The default takes
+        blocks of about 2**18 flows (one block up to 512 zones); the estimates do not
+        depend on the block size beyond rounding.
 
     Returns
     -------

@@ -97,7 +97,7 @@ def test_chunked_fit_equals_one_block(passes, constraint, n_years, chunk_rows):
     whole = fit_gravity(flows, cost, **options)
     assert passes and all(
         blocks == [(0, N_ZONES)] for _, blocks in passes
-    )  # the default is one block
+    )  # the default is one block at this size
     passes.clear()
     chunked = fit_gravity(flows, cost, chunk_rows=chunk_rows, **options)
     # every pass over the flows ran over the uneven blocks, none over all rows at once
@@ -184,6 +184,23 @@ def test_blocks_exclude_their_own_self_pairs():
     for rows, block in design.blocks:
         assert_allclose(block.modelled(), whole[:, rows])
         assert block.n_modelled() == whole[:, rows].sum()
+
+
+def test_default_blocks_follow_the_cell_budget(passes):
+    n = 600  # above 512 zones the default splits the rows
+    flows, cost, _ = simulate(n, seed=1)
+
+    def full_passes():  # the 200-zone warm start makes passes of its own
+        return [blocks for _, blocks in passes if sum(r for _, r in blocks) == n]
+
+    default = fit_gravity(flows, cost, constraint="doubly")
+    rows = gravity._AUTO_BLOCK_CELLS // n
+    assert len(blocks_of(n, rows)) > 1
+    assert full_passes() and all(b == blocks_of(n, rows) for b in full_passes())
+    passes.clear()
+    one_block = fit_gravity(flows, cost, constraint="doubly", chunk_rows=n)
+    assert full_passes() and all(b == [(0, n)] for b in full_passes())
+    assert_same_fit(default, one_block)
 
 
 @pytest.mark.parametrize("chunk_rows", [0, -3, 2.5, True, "7", np.float64(7)])
