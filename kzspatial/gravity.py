@@ -414,8 +414,8 @@ def _block_moments(
 class _Margins:
     """Row and column totals of (a block of) fitted flows, None where not asked for."""
 
-    rows: NDArray[np.float64] | None = dataclasses.field(metadata=_BY_ORIGIN)
-    cols: NDArray[np.float64] | None  # (T, n); rows (T, n)
+    rows: NDArray[np.float64] | None = dataclasses.field(metadata=_BY_ORIGIN)  # (T, r)
+    cols: NDArray[np.float64] | None  # (T, n), additive over blocks
 
 
 @dataclasses.dataclass(frozen=True)

@@ -210,7 +210,7 @@ def write_geopackage_products(
     from .gpkg import write_geopackage
     from .maps import flow_lines
 
-    entries, by_year, bivariate, _weights, flow_moran = moran
+    entries = moran[0]
     focus = options.focus_year
     layers: dict[str, pd.DataFrame] = {
         "regions": _regions_layer(data, catchments, entries, focus)
@@ -265,26 +265,15 @@ def write_geopackage_products(
             for e in entries
         ]
     )
+    # the attribute tables are the CSV tables, less those a spatial layer already holds
+    # (gravity_flows is od_matrix, huff_regions is in regions) and the data-check
+    # summary, which only aggregates the data_check table
+    tables = _tables(data, gravity, panel, moran, catchments)
+    for held in ("gravity_flows", "huff_regions", "data_check_summary"):
+        tables.pop(held, None)
     layers.update(
-        {
-            "moran_global": summary,
-            "moran_by_year": by_year,
-            "moran_bivariate": bivariate,
-            "flow_moran": flow_moran,
-            "gravity_params": gravity.params,
-            "gravity_fit": gravity.fit_table,
-            "gravity_inequality": gravity.inequality,
-            "gravity_out_of_sample": gravity.out_of_sample,
-            "gravity_panel": panel["params"],
-            "decay_by_year": panel["decay_by_year"],
-            "indicators": data.indicators,
-            "data_check": data.data_check,
-            "provenance": pd.DataFrame(data.provenance),
-        }
+        moran_global=summary, **tables, provenance=pd.DataFrame(data.provenance)
     )
-    if catchments is not None:
-        layers["flow_shares"] = catchments.shares
-        layers["catchment_population"] = catchments.population
     layers = {k: v for k, v in layers.items() if len(v)}
     metadata = {
         "regions": {
@@ -475,6 +464,9 @@ def _report(paths, data, options, moran) -> None:
 def _tables(data, gravity, panel, moran, catchments) -> dict[str, pd.DataFrame]:
     _entries, by_year, bivariate, _weights, flow_moran = moran
     tables = {
+        "moran_by_year": by_year,
+        "moran_bivariate": bivariate,
+        "flow_moran": flow_moran,
         "gravity_params": gravity.params,
         "gravity_fit": gravity.fit_table,
         "gravity_flows": gravity.flows,
@@ -485,9 +477,6 @@ def _tables(data, gravity, panel, moran, catchments) -> dict[str, pd.DataFrame]:
         "indicators": data.indicators,
         "data_check": data.data_check,
         "data_check_summary": data.data_check_summary,
-        "moran_by_year": by_year,
-        "moran_bivariate": bivariate,
-        "flow_moran": flow_moran,
     }
     if catchments is not None:
         tables.update(
