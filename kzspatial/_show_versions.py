@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import platform
 import sys
@@ -25,6 +26,14 @@ _PACKAGES = (
     "pooch",
 )
 
+# C libraries behind the Python packages: (label, package, version attribute)
+_LIBRARIES = (
+    ("GDAL (pyogrio)", "pyogrio", "__gdal_version_string__"),
+    ("GDAL (rasterio)", "rasterio", "__gdal_version__"),
+    ("PROJ", "pyproj", "proj_version_str"),
+    ("GEOS", "shapely", "geos_version_string"),
+)
+
 
 def versions() -> dict[str, str]:
     """Versions of Python, GDAL, PROJ, GEOS and the Python dependencies."""
@@ -34,30 +43,9 @@ def versions() -> dict[str, str]:
             info[name] = importlib.import_module(name).__version__
         except ImportError:
             info[name] = "not installed"
-    try:
-        import pyogrio
-
-        info["GDAL (pyogrio)"] = pyogrio.__gdal_version_string__
-    except ImportError:
-        pass
-    try:
-        import rasterio
-
-        info["GDAL (rasterio)"] = rasterio.__gdal_version__
-    except ImportError:
-        pass
-    try:
-        import pyproj
-
-        info["PROJ"] = pyproj.proj_version_str
-    except ImportError:
-        pass
-    try:
-        import shapely
-
-        info["GEOS"] = shapely.geos_version_string
-    except ImportError:
-        pass
+    for label, module, attribute in _LIBRARIES:
+        with contextlib.suppress(ImportError):
+            info[label] = getattr(importlib.import_module(module), attribute)
     return info
 
 
