@@ -36,8 +36,8 @@ import rasterio
 import scipy
 import shapely
 
-from kzspatial.catchments import gravity_potential, huff_probabilities
-from kzspatial.gridding import (
+from kzspatial.core.catchments import gravity_potential, huff_probabilities
+from kzspatial.geo.grids import (
     distances_to_hubs_km,
     dominance_polygons,
     grid_huff,
@@ -45,7 +45,7 @@ from kzspatial.gridding import (
     national_grid,
     to_raster,
 )
-from kzspatial.raster import write_cog
+from kzspatial.render.raster import write_cog
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from _synthetic import (

@@ -41,8 +41,8 @@ VARIANTS_MAX_ZONES = 1000
 
 def synthetic(n: int, seed: int = 0):
     """Zones, knn(5) weights and Poisson gravity flows with known parameters."""
-    from kzspatial.distance import great_circle_matrix_km
-    from kzspatial.weights import build_knn
+    from kzspatial.core.distance import great_circle_matrix_km
+    from kzspatial.core.weights import build_knn
 
     rng = np.random.default_rng(seed)
     ids = [f"z{i:04d}" for i in range(n)]
@@ -60,7 +60,7 @@ def run_case(case: str, n: int, permutations: int) -> dict:
     w, flows = synthetic(n)
     warmup = None
     if case.startswith("kzspatial"):
-        from kzspatial.autocorrelation import flow_morans_i
+        from kzspatial.core.autocorrelation import flow_morans_i
 
         # the compiled kernel is loaded from numba's on-disk cache on the first call
         # in a process: a one-time cost like the peer's imports, timed apart

@@ -74,7 +74,7 @@ def covariate_sides(constraint: str) -> tuple[bool, bool]:
 
 # ------------------------------------------------------------------------ workers
 def run_kzspatial(data, constraint):
-    from kzspatial.gravity import fit_gravity
+    from kzspatial.core.gravity import fit_gravity
 
     use_o, use_d = covariate_sides(constraint)
     pop = {"log_pop": data["log_pop"]}

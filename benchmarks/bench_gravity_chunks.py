@@ -33,7 +33,7 @@ from bench_gravity import blas_env, generate
 
 def worker(path: str, chunk_rows: int | None) -> None:
     """Fit once and print seconds, peak memory before and after the fit, and beta."""
-    from kzspatial.gravity import fit_gravity
+    from kzspatial.core.gravity import fit_gravity
 
     keywords = {} if chunk_rows is None else {"chunk_rows": chunk_rows}
     small = generate(12, 0)
@@ -104,7 +104,7 @@ def main() -> None:
         "| peak MiB | beta |"
     )
     print("|---|---|---|---|---|---|---|")
-    from kzspatial import gravity
+    from kzspatial.core import gravity
 
     # the default's block size; code from before it existed used one block
     auto_cells = getattr(gravity, "_AUTO_BLOCK_CELLS", zones * zones)

@@ -35,7 +35,7 @@ import folium  # noqa: E402
 import geopandas  # noqa: E402
 import kz_synthetic as syn  # noqa: E402
 
-from kzspatial.maps import flow_map, save_map  # noqa: E402
+from kzspatial.render.maps import flow_map, save_map  # noqa: E402
 
 TARGET_SIZE_MB = {"district": 5.0, "regional": 1.5}
 TARGET_SECONDS = {"district": 3.0}

@@ -45,10 +45,10 @@ def main() -> None:
     import pandas as pd
 
     from kzspatial import fit_gravity, flow_morans_i, load_admin_centres, load_od_flows
-    from kzspatial.distance import great_circle_matrix_km
-    from kzspatial.flows import to_matrix
-    from kzspatial.regions import configuration_ids
-    from kzspatial.weights import build_knn
+    from kzspatial.core.distance import great_circle_matrix_km
+    from kzspatial.core.flows import to_matrix
+    from kzspatial.core.weights import build_knn
+    from kzspatial.datasets.regions import configuration_ids
 
     ids = list(configuration_ids())
     od = load_od_flows(years=[2024])

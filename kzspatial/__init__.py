@@ -2,13 +2,13 @@
 
 The public API re-exported here is the numerical core (flows, weights, Moran's I, gravity
 models, catchments) and the loaders of the real data; modules such as
-:mod:`kzspatial.maps`, :mod:`kzspatial.gpkg`, :mod:`kzspatial.raster`,
-:mod:`kzspatial.analysis` and :mod:`kzspatial.pipeline` are imported explicitly.
+:mod:`kzspatial.render.maps`, :mod:`kzspatial.render.gpkg`, :mod:`kzspatial.render.raster`,
+:mod:`kzspatial.study.analysis` and :mod:`kzspatial.study.pipeline` are imported explicitly.
 """
 
 from importlib.metadata import PackageNotFoundError, version
 
-from ._errors import (
+from kzspatial._errors import (
     AlignmentError,
     CRSError,
     DataFetchError,
@@ -18,8 +18,8 @@ from ._errors import (
     RegionNameError,
     ValidationError,
 )
-from ._show_versions import show_versions
-from .autocorrelation import (
+from kzspatial._show_versions import show_versions
+from kzspatial.core.autocorrelation import (
     bivariate_morans_i,
     flow_morans_i,
     local_bivariate_morans,
@@ -27,29 +27,41 @@ from .autocorrelation import (
     local_morans,
     morans_i,
 )
-from .baselines import compare_models, intervening_opportunities, radiation
-from .boundaries import load_admin_centres, load_boundaries, to_equal_area
-from .catchments import flow_shares, gravity_potential, huff_probabilities
-from .crosswalk import (
+from kzspatial.core.baselines import (
+    compare_models,
+    intervening_opportunities,
+    radiation,
+)
+from kzspatial.core.catchments import flow_shares, gravity_potential, huff_probabilities
+from kzspatial.core.distance import great_circle_km, great_circle_matrix_km
+from kzspatial.core.flows import in_flows, net_migration, out_flows, to_matrix
+from kzspatial.core.gravity import GravityFit, fit_gravity
+from kzspatial.core.weights import SpatialWeights
+from kzspatial.datasets.boundaries import (
+    load_admin_centres,
+    load_boundaries,
+    to_equal_area,
+)
+from kzspatial.datasets.crosswalk import (
     aggregate_flows,
     aggregate_regions,
     dissolve_regions,
     join_regional,
 )
-from .data import fetch
-from .distance import great_circle_km, great_circle_matrix_km
-from .flows import in_flows, net_migration, out_flows, to_matrix
-from .gravity import GravityFit, fit_gravity
-from .io import load_monthly_migration, load_od_flows, read_od_csv
-from .regional_stats import (
+from kzspatial.datasets.fetch import fetch
+from kzspatial.datasets.migration import (
+    load_monthly_migration,
+    load_od_flows,
+    read_od_csv,
+)
+from kzspatial.datasets.regional_stats import (
     load_cities,
     load_grp_per_capita,
     load_population,
     load_unemployment,
     load_wages_2022,
 )
-from .regions import resolve
-from .weights import SpatialWeights
+from kzspatial.datasets.regions import resolve
 
 try:
     __version__ = version("kzspatial")

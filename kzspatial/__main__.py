@@ -1,5 +1,5 @@
 """``python -m kzspatial`` runs the command-line interface."""
 
-from .cli import main
+from kzspatial.cli import main
 
 main()

@@ -40,7 +40,7 @@ def _configure(
 @app.command("show-versions")
 def show_versions_command() -> None:
     """Print versions of kzspatial, its dependencies, GDAL, PROJ and GEOS."""
-    from ._show_versions import show_versions
+    from kzspatial._show_versions import show_versions
 
     show_versions()
 
@@ -48,7 +48,7 @@ def show_versions_command() -> None:
 @data_app.command("list")
 def data_list() -> None:
     """List the registered data files with licence and concept (tab-separated)."""
-    from .data import registry
+    from kzspatial.datasets.fetch import registry
 
     print("key\tdataset\tlicence\tconcept\turl")
     for entry in registry().values():
@@ -69,8 +69,8 @@ def data_check(
     """Cross-check OD-derived regional nets against the monthly file (2022-2024)."""
     import warnings
 
-    from .datacheck import check_od_nets, summarise_check
-    from .io import load_monthly_migration, load_od_flows
+    from kzspatial.datasets.datacheck import check_od_nets, summarise_check
+    from kzspatial.datasets.migration import load_monthly_migration, load_od_flows
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # 2022 is loaded on purpose here
@@ -140,7 +140,7 @@ def _execute(products, *, out="output", maps=None, year=None, **options):
     """Run the pipeline for ``products``; options are :class:`RunOptions` fields."""
     from pathlib import Path
 
-    from .pipeline import RunOptions, run
+    from kzspatial.study.pipeline import RunOptions, run
 
     return run(
         RunOptions(
@@ -181,7 +181,7 @@ def run_command(
 ) -> None:
     """Run the main job on the default data: checks, models, Moran's I, catchments,
     maps, report, GeoPackage and rasters."""
-    from .pipeline import PRODUCTS
+    from kzspatial.study.pipeline import PRODUCTS
 
     result = _execute(
         PRODUCTS,
@@ -401,7 +401,7 @@ def report_autocorrelation(
 
 def main() -> None:
     """Entry point of the ``kzspatial`` console script."""
-    from ._errors import KzSpatialError
+    from kzspatial._errors import KzSpatialError
 
     try:
         app()

@@ -1,7 +1,7 @@
 import pytest
 
-from kzspatial._atomic import StagedOutputs, atomic_path
 from kzspatial._errors import OverwriteError
+from kzspatial.render._atomic import StagedOutputs, atomic_path
 
 
 def test_atomic_path_refuses_and_replaces(tmp_path):

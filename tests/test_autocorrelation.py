@@ -1,4 +1,4 @@
-"""Tests for kzspatial.autocorrelation.
+"""Tests for kzspatial.core.autocorrelation.
 
 Expected values come from (a) the analytic 3x3 lattice toy (STYLE.md section 21),
 (b) esda / libpysal on identical inputs, and (c) invariants of the permutation
@@ -12,7 +12,7 @@ from numpy.testing import assert_allclose
 from scipy import sparse
 
 from kzspatial._errors import AlignmentError, ValidationError
-from kzspatial.autocorrelation import (
+from kzspatial.core.autocorrelation import (
     FlowMoranResult,
     LocalMoranResult,
     MoranResult,
@@ -26,8 +26,8 @@ from kzspatial.autocorrelation import (
     morans_i,
     pseudo_p_value,
 )
-from kzspatial.distance import great_circle_matrix_km
-from kzspatial.weights import SpatialWeights, build_knn
+from kzspatial.core.distance import great_circle_matrix_km
+from kzspatial.core.weights import SpatialWeights, build_knn
 
 esda = pytest.importorskip("esda")
 libpysal = pytest.importorskip("libpysal")

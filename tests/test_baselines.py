@@ -1,4 +1,4 @@
-"""Tests of kzspatial.baselines on hand-computed toys and simulated flows (seeded)."""
+"""Tests of kzspatial.core.baselines on hand-computed toys and simulated flows (seeded)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ import pytest
 from numpy.testing import assert_allclose
 
 from kzspatial._errors import AlignmentError, ValidationError
-from kzspatial.baselines import (
+from kzspatial.core.baselines import (
     BaselineFit,
     compare_models,
     intervening_opportunities,
     radiation,
 )
-from kzspatial.gravity import fit_gravity
+from kzspatial.core.gravity import fit_gravity
 
 # three zones on a line at 0, 1 and 3 km
 LINE_COST = np.array([[0.0, 1.0, 3.0], [1.0, 0.0, 2.0], [3.0, 2.0, 0.0]])

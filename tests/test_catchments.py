@@ -9,7 +9,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from kzspatial._constants import ATOL, RTOL
 from kzspatial._errors import AlignmentError, ValidationError
-from kzspatial.catchments import (
+from kzspatial.core.catchments import (
     CatchmentPopulation,
     FlowCatchments,
     HuffResult,
@@ -20,7 +20,7 @@ from kzspatial.catchments import (
     huff_probabilities,
     threshold_zones,
 )
-from kzspatial.decay import decay
+from kzspatial.core.decay import decay
 
 # float32 Huff is accurate to a few ulps of the log-utilities
 F32_RTOL = 1e-5

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from kzspatial import fit_gravity, flow_morans_i
-from kzspatial.distance import great_circle_matrix_km
-from kzspatial.weights import build_knn
+from kzspatial.core.distance import great_circle_matrix_km
+from kzspatial.core.weights import build_knn
 
 
 @pytest.mark.slow

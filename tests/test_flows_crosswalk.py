@@ -3,8 +3,7 @@ import pandas as pd
 import pytest
 
 from kzspatial._errors import AlignmentError, ValidationError
-from kzspatial.crosswalk import aggregate_flows, aggregate_regions, join_regional
-from kzspatial.flows import (
+from kzspatial.core.flows import (
     aggregate_matrix,
     in_flows,
     net_migration,
@@ -12,7 +11,12 @@ from kzspatial.flows import (
     pairs_from_matrix,
     to_matrix,
 )
-from kzspatial.regions import configuration_ids
+from kzspatial.datasets.crosswalk import (
+    aggregate_flows,
+    aggregate_regions,
+    join_regional,
+)
+from kzspatial.datasets.regions import configuration_ids
 
 
 def random_od(rng, years=(2023, 2024)):

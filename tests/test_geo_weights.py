@@ -1,4 +1,4 @@
-"""Tests for the weights adapters in kzspatial.geo, on shapely-box fixtures.
+"""Tests for the weights adapters in kzspatial.geo.weights, on shapely-box fixtures.
 
 The fixture mimics the two topological traps of the real regions: a city enclave
 whose ring is digitised with other vertices than the hole it fills (one neighbour),
@@ -13,8 +13,8 @@ from numpy.testing import assert_allclose
 from shapely.geometry import Polygon, box
 
 from kzspatial._errors import CRSError, ValidationError
-from kzspatial.geo import build_contiguity, weights_from_geodataframe
-from kzspatial.weights import build_knn
+from kzspatial.core.weights import build_knn
+from kzspatial.geo.weights import build_contiguity, weights_from_geodataframe
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Tests of kzspatial.gpkg: round trip, QGIS styles/metadata, validity, atomicity."""
+"""Tests of kzspatial.render.gpkg: round trip, QGIS styles/metadata, validity, atomicity."""
 
 import re
 import sqlite3
@@ -13,9 +13,9 @@ import pytest
 from conftest import validate_gpkg_command
 
 from kzspatial._errors import OverwriteError, ValidationError
-from kzspatial.crs import KZ_AEA
-from kzspatial.gpkg import render_default_style, write_geopackage
-from kzspatial.maps import flow_lines
+from kzspatial.geo.crs import KZ_AEA
+from kzspatial.render.gpkg import render_default_style, write_geopackage
+from kzspatial.render.maps import flow_lines
 
 QMD_URI = "http://mrcc.com/qgis.dtd"
 

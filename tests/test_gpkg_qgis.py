@@ -14,8 +14,8 @@ import kz_synthetic as syn
 import numpy as np
 import pytest
 
-from kzspatial.gpkg import write_geopackage
-from kzspatial.maps import flow_lines
+from kzspatial.render.gpkg import write_geopackage
+from kzspatial.render.maps import flow_lines
 
 pytestmark = pytest.mark.qgis
 

@@ -1,4 +1,4 @@
-"""Tests of kzspatial.gravity.
+"""Tests of kzspatial.core.gravity.
 
 Expected values come from (a) invariants of the constrained models (fitted margins equal
 observed margins), (b) independent fits of the same likelihood with dummy variables by
@@ -13,7 +13,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from kzspatial._errors import AlignmentError, IdentificationError, ValidationError
-from kzspatial.gravity import (
+from kzspatial.core.gravity import (
     CONSTRAINTS,
     GravityFit,
     fit_gravity,
@@ -312,7 +312,7 @@ def test_recovers_known_parameters(constraint):
 
 @pytest.mark.parametrize("constraint", CONSTRAINTS)
 def test_warm_start_does_not_change_the_estimate(constraint, monkeypatch):
-    import kzspatial.gravity as gravity
+    import kzspatial.core.gravity as gravity
 
     flows, cost, log_pop = simulate(
         2 * gravity._WARM_START_ZONES + 20, seed=21, scale=5.0

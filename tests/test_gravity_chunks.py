@@ -1,4 +1,4 @@
-"""Tests of the row-block (chunked) passes of kzspatial.gravity.
+"""Tests of the row-block (chunked) passes of kzspatial.core.gravity.
 
 A fit whose passes run over blocks of origin rows must equal the one-block fit to
 rounding, and the statistics of blocks, combined, must equal those of all rows: that is
@@ -13,9 +13,9 @@ import pytest
 from numpy.testing import assert_allclose
 from test_gravity import covariates, simulate
 
-from kzspatial import gravity
+from kzspatial.core import gravity
 from kzspatial._errors import ValidationError
-from kzspatial.gravity import CONSTRAINTS, fit_gravity
+from kzspatial.core.gravity import CONSTRAINTS, fit_gravity
 
 N_ZONES = 30
 RTOL = 1e-10  # one-block and chunked fits differ only by the order of additions

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from kzspatial.distance import great_circle_matrix_km
-from kzspatial.flows import to_matrix
-from kzspatial.gravity import fit_gravity
-from kzspatial.io import load_od_flows
-from kzspatial.regions import configuration_ids
+from kzspatial.core.distance import great_circle_matrix_km
+from kzspatial.core.flows import to_matrix
+from kzspatial.core.gravity import fit_gravity
+from kzspatial.datasets.migration import load_od_flows
+from kzspatial.datasets.regions import configuration_ids
 
 pytestmark = pytest.mark.data
 sm = pytest.importorskip("statsmodels.api")
@@ -15,7 +15,7 @@ sm = pytest.importorskip("statsmodels.api")
 
 @pytest.fixture(scope="module")
 def od_2024():
-    from kzspatial.boundaries import load_admin_centres
+    from kzspatial.datasets.boundaries import load_admin_centres
 
     ids = configuration_ids()
     od = load_od_flows(years=[2024])

@@ -16,9 +16,9 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from kzspatial._constants import RTOL
 from kzspatial._errors import AlignmentError, CRSError, ValidationError
-from kzspatial.catchments import flow_shares
-from kzspatial.distance import great_circle_km
-from kzspatial.gridding import (
+from kzspatial.core.catchments import flow_shares
+from kzspatial.core.distance import great_circle_km
+from kzspatial.geo.grids import (
     KZ_AEA,
     distances_to_hubs_km,
     dominance_polygons,

@@ -5,10 +5,10 @@ import pytest
 import shapely
 
 from kzspatial._errors import CRSError, ValidationError
-from kzspatial.flows import pairs_from_matrix
-from kzspatial.indicators import regional_indicators
-from kzspatial.places import population_weighted_centres, spherical_mean
-from kzspatial.regions import configuration_ids
+from kzspatial.core.flows import pairs_from_matrix
+from kzspatial.datasets.indicators import regional_indicators
+from kzspatial.datasets.places import population_weighted_centres, spherical_mean
+from kzspatial.datasets.regions import configuration_ids
 
 
 def od_for(years, rng):

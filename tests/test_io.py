@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from kzspatial._errors import DataFetchError, ValidationError
-from kzspatial.io import read_od_csv
+from kzspatial.datasets.migration import read_od_csv
 
 HEADER = "Year,region_emmigr,region_immigr,N\n"
 
@@ -80,7 +80,7 @@ def test_custom_columns_and_year(tmp_path):
 
 
 def test_fetch_missing_mirror_file(tmp_path, monkeypatch):
-    from kzspatial import data
+    from kzspatial.datasets import fetch as data
 
     monkeypatch.setenv("KZSPATIAL_DATA_MIRROR", str(tmp_path / "empty-mirror"))
     monkeypatch.setenv("KZSPATIAL_CACHE", str(tmp_path / "cache"))
@@ -93,7 +93,7 @@ def test_fetch_missing_mirror_file(tmp_path, monkeypatch):
 
 
 def test_fetch_rejects_corrupt_mirror_and_cache(tmp_path, monkeypatch):
-    from kzspatial import data
+    from kzspatial.datasets import fetch as data
 
     entry = data.registry()["monthly_2024.csv"]
     mirror = tmp_path / "mirror"
@@ -113,14 +113,14 @@ def test_fetch_rejects_corrupt_mirror_and_cache(tmp_path, monkeypatch):
 
 
 def test_unknown_registry_key():
-    from kzspatial import data
+    from kzspatial.datasets import fetch as data
 
     with pytest.raises(DataFetchError, match="not in the kzspatial data registry"):
         data.fetch("nope.csv")
 
 
 def test_registry_entries_complete():
-    from kzspatial import data
+    from kzspatial.datasets import fetch as data
 
     files = data.registry()
     assert len(files) >= 41
@@ -132,7 +132,7 @@ def test_registry_entries_complete():
 
 @pytest.mark.data
 def test_mirror_copy_matches_registry_checksum():
-    from kzspatial import data
+    from kzspatial.datasets import fetch as data
 
     path = data.fetch("od_interregional.csv")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()

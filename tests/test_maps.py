@@ -1,4 +1,4 @@
-"""Tests of kzspatial.maps: arcs, flow selection, HTML content, offline writing."""
+"""Tests of kzspatial.render.maps: arcs, flow selection, HTML content, offline writing."""
 
 import re
 import time
@@ -12,7 +12,7 @@ import shapely
 from pyproj import Transformer
 
 from kzspatial._errors import AlignmentError, CRSError, OverwriteError, ValidationError
-from kzspatial.maps import flow_arcs, flow_lines, flow_map, save_map
+from kzspatial.render.maps import flow_arcs, flow_lines, flow_map, save_map
 
 ASTANA, ALMATY = (71.43, 51.13), (76.89, 43.24)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import kz_synthetic as syn
 import pytest
 
-from kzspatial.maps import flow_map, save_map
+from kzspatial.render.maps import flow_map, save_map
 
 pytestmark = pytest.mark.browser
 

@@ -15,7 +15,7 @@ import rasterio
 from conftest import validate_gpkg_command
 
 from kzspatial._errors import OverwriteError
-from kzspatial.pipeline import HUB_COLOURS, RunOptions, run
+from kzspatial.study.pipeline import HUB_COLOURS, RunOptions, run
 
 pytestmark = pytest.mark.data
 
@@ -137,7 +137,7 @@ def test_refuses_to_overwrite_and_survives_interruption(result, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    import kzspatial.pipeline as pipeline
+    import kzspatial.study.pipeline as pipeline
 
     monkeypatch.setattr(pipeline, "write_rasters", interrupted)
     with pytest.raises(KeyboardInterrupt):

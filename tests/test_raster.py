@@ -11,8 +11,8 @@ from numpy.testing import assert_array_equal
 from pyproj import CRS
 
 from kzspatial._errors import OverwriteError, ValidationError
-from kzspatial.gridding import KZ_AEA
-from kzspatial.raster import CATEGORY_COLOURS, write_cog
+from kzspatial.geo.grids import KZ_AEA
+from kzspatial.render.raster import CATEGORY_COLOURS, write_cog
 
 TRANSFORM = Affine(5000.0, 0.0, -1500000.0, 0.0, -5000.0, 840000.0)
 HUB_LABELS = {1: "Astana", 2: "Almaty", 3: "Shymkent"}
@@ -169,7 +169,7 @@ def test_failed_write_leaves_no_file(tmp_path, classes, monkeypatch):
         path.write_bytes(b"half a tiff")
         raise OSError("disk full")
 
-    monkeypatch.setattr("kzspatial.raster.rasterio.open", open_then_fail)
+    monkeypatch.setattr("kzspatial.render.raster.rasterio.open", open_then_fail)
     with pytest.raises(OSError, match="disk full"):
         write_cog(tmp_path / "d.tif", classes, TRANSFORM, KZ_AEA, nodata=0)
     assert list(tmp_path.iterdir()) == []

@@ -4,20 +4,20 @@ import numpy as np
 import pytest
 
 from kzspatial._errors import ValidationError
-from kzspatial.regions import HUB_IDS, configuration_ids
+from kzspatial.datasets.regions import HUB_IDS, configuration_ids
 
 pytestmark = pytest.mark.data
 
 
 @pytest.fixture(scope="module")
 def regions():
-    from kzspatial.boundaries import load_boundaries
+    from kzspatial.datasets.boundaries import load_boundaries
 
     return load_boundaries("adm1", "2024")
 
 
 def test_regions_2024(regions):
-    from kzspatial.boundaries import to_equal_area
+    from kzspatial.datasets.boundaries import to_equal_area
 
     assert sorted(regions.region_id) == sorted(configuration_ids("2024"))
     area_km2 = to_equal_area(regions).area.sum() / 1e6
@@ -30,7 +30,7 @@ def test_regions_2024(regions):
     [("adm1", "2018", 17), ("adm2", "2024", 224), ("adm2", "2018", 216)],
 )
 def test_other_layers(level, vintage, n):
-    from kzspatial.boundaries import load_boundaries, to_equal_area
+    from kzspatial.datasets.boundaries import load_boundaries, to_equal_area
 
     gdf = load_boundaries(level, vintage)
     assert len(gdf) == n
@@ -40,7 +40,7 @@ def test_other_layers(level, vintage, n):
 
 
 def test_akmola_2018_slivers_removed():
-    from kzspatial.boundaries import load_boundaries
+    from kzspatial.datasets.boundaries import load_boundaries
 
     raw = (
         load_boundaries("adm1", "2018", min_part_km2=0).set_index("region_id").geometry
@@ -64,7 +64,7 @@ def test_city_neighbours_are_their_oblasts(regions):
 
 
 def test_od_flows_years_and_pairs():
-    from kzspatial.io import DEFAULT_OD_YEARS, load_od_flows
+    from kzspatial.datasets.migration import DEFAULT_OD_YEARS, load_od_flows
 
     od = load_od_flows()
     assert set(od.year) == set(DEFAULT_OD_YEARS)
@@ -78,8 +78,8 @@ def test_od_flows_years_and_pairs():
 
 
 def test_monthly_file_counts_more_than_od():
-    from kzspatial.flows import in_flows, to_matrix
-    from kzspatial.io import load_monthly_migration, load_od_flows
+    from kzspatial.core.flows import in_flows, to_matrix
+    from kzspatial.datasets.migration import load_monthly_migration, load_od_flows
 
     od = load_od_flows(years=[2024])
     F = to_matrix(
@@ -92,8 +92,8 @@ def test_monthly_file_counts_more_than_od():
 
 
 def test_data_check_verdicts_come_from_the_data():
-    from kzspatial.datacheck import check_od_nets, summarise_check
-    from kzspatial.io import load_monthly_migration, load_od_flows
+    from kzspatial.datasets.datacheck import check_od_nets, summarise_check
+    from kzspatial.datasets.migration import load_monthly_migration, load_od_flows
 
     with pytest.warns(UserWarning):
         od = load_od_flows(years=[2022, 2023, 2024], include_2022=True)
@@ -108,7 +108,7 @@ def test_data_check_verdicts_come_from_the_data():
 
 
 def test_admin_centres():
-    from kzspatial.boundaries import load_admin_centres
+    from kzspatial.datasets.boundaries import load_admin_centres
 
     centres = load_admin_centres()
     assert sorted(centres.region_id) == sorted(configuration_ids())
@@ -118,8 +118,8 @@ def test_kzspatial_contiguity_on_real_polygons(regions):
     """Aktobe and Mangystau share a three-vertex boundary whose coordinates differ by
     ~1e-14 degrees: libpysal's exact-vertex matching links neither way, kzspatial's
     relation-based contiguity links them (they are neighbours on the ground)."""
-    from kzspatial.boundaries import load_boundaries
-    from kzspatial.geo import build_contiguity
+    from kzspatial.datasets.boundaries import load_boundaries
+    from kzspatial.geo.weights import build_contiguity
 
     queen = build_contiguity(regions, id_col="region_id")
     k = queen.ids.index("KZ-15")
@@ -135,8 +135,8 @@ def test_kzspatial_contiguity_on_real_polygons(regions):
 
 
 def test_osm_settlements_opt_in_clipped():
-    from kzspatial.boundaries import load_boundaries
-    from kzspatial.places import load_osm_settlements
+    from kzspatial.datasets.boundaries import load_boundaries
+    from kzspatial.datasets.places import load_osm_settlements
 
     outline = load_boundaries("adm0", "2018")
     points = load_osm_settlements(outline)

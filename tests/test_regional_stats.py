@@ -1,4 +1,4 @@
-"""Tests of kzspatial.regional_stats.
+"""Tests of kzspatial.datasets.regional_stats.
 
 Unit tests build tiny workbooks in code with synthetic numbers laid out like the BNS
 files; ``data`` tests read the registered files through the public loaders.
@@ -11,9 +11,9 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from kzspatial import regional_stats as rs
+from kzspatial.datasets import regional_stats as rs
 from kzspatial._errors import ValidationError
-from kzspatial.regions import HUB_IDS, configuration_ids
+from kzspatial.datasets.regions import HUB_IDS, configuration_ids
 
 # Row labels in the order and spelling of the BNS population workbook.
 POPULATION_LABELS = [
@@ -667,7 +667,7 @@ def test_real_wages_corrupt_row_is_dropped():
 @pytest.mark.data
 def test_real_cities_lie_in_their_region():
     geopandas = pytest.importorskip("geopandas")
-    from kzspatial.data import fetch
+    from kzspatial.datasets.fetch import fetch
 
     regions = geopandas.read_file(fetch("kaz_admbnda_adm1_2024.shp"))
     regions["pip_region"] = "KZ-" + regions["ADM1_PCODE"].str[2:]

@@ -1,7 +1,7 @@
 import pytest
 
 from kzspatial._errors import RegionNameError, ValidationError
-from kzspatial.regions import (
+from kzspatial.datasets.regions import (
     HUB_IDS,
     configuration_ids,
     get_region,

@@ -1,4 +1,4 @@
-"""Tests for kzspatial.weights: constructors, builders, transforms, summary."""
+"""Tests for kzspatial.core.weights: constructors, builders, transforms, summary."""
 
 import numpy as np
 import pytest
@@ -7,8 +7,8 @@ from scipy import sparse
 
 from kzspatial._constants import ATOL, RTOL
 from kzspatial._errors import AlignmentError, ValidationError
-from kzspatial.distance import great_circle_matrix_km
-from kzspatial.weights import (
+from kzspatial.core.distance import great_circle_matrix_km
+from kzspatial.core.weights import (
     SpatialWeights,
     _resolve_islands,
     build_distance_band,

@@ -1,0 +1,102 @@
+"""Distance-decay functions shared by gravity models and catchments.
+
+Each decay maps a cost array ``d`` and one parameter ``beta`` to a deterministic weight
+``f(d)``; gravity models estimate ``beta`` on the log-link scale, catchments reuse it.
+
+- ``"pow"``: :math:`f(d) = d^{\\beta}` (``beta`` < 0 for decay); needs ``d > 0``.
+- ``"exp"``: :math:`f(d) = \\exp(\\beta d)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from kzspatial._errors import ValidationError
+
+__all__ = ["DECAY_FUNCTIONS", "cost_regressor", "decay"]
+
+
+def _pow_regressor(d: NDArray[np.float64]) -> NDArray[np.float64]:
+    return np.log(d)
+
+
+def _exp_regressor(d: NDArray[np.float64]) -> NDArray[np.float64]:
+    return d
+
+
+# name -> transform of cost entering the log-linear predictor with coefficient beta
+DECAY_FUNCTIONS: dict[str, Callable[[NDArray[np.float64]], NDArray[np.float64]]] = {
+    "pow": _pow_regressor,
+    "exp": _exp_regressor,
+}
+
+
+def _check_name(cost_func: str) -> None:
+    if cost_func not in DECAY_FUNCTIONS:
+        raise ValidationError(
+            f"unknown cost_func {cost_func!r}; valid names are "
+            f"{sorted(DECAY_FUNCTIONS)}"
+        )
+
+
+def cost_regressor(cost: ArrayLike, cost_func: str = "pow") -> NDArray[np.float64]:
+    """Transform costs into the regressor whose coefficient is the decay parameter.
+
+    Parameters
+    ----------
+    cost : array_like, any shape
+        Non-negative travel costs (distances in km, times, ...).
+    cost_func : {"pow", "exp"}
+        ``"pow"`` returns ``log(cost)``, ``"exp"`` returns ``cost``.
+
+    Returns
+    -------
+    numpy.ndarray, same shape as ``cost``
+
+    Raises
+    ------
+    ValidationError
+        Unknown ``cost_func``; missing or negative costs; zero costs with ``"pow"``.
+    """
+    _check_name(cost_func)
+    d = np.asarray(cost, dtype=np.float64)
+    if not np.all(np.isfinite(d)):
+        raise ValidationError(
+            f"cost contains {int((~np.isfinite(d)).sum())} missing or infinite values; "
+            "supply a complete cost matrix"
+        )
+    if np.any(d < 0):
+        raise ValidationError("cost contains negative values; costs must be >= 0")
+    if cost_func == "pow" and np.any(d == 0):
+        raise ValidationError(
+            f"cost contains {int((d == 0).sum())} zero values, and power decay needs "
+            "log(cost); drop self-flows, give a positive minimum cost, or use "
+            "cost_func='exp'"
+        )
+    return DECAY_FUNCTIONS[cost_func](d)
+
+
+def decay(cost: ArrayLike, beta: float, cost_func: str = "pow") -> NDArray[np.float64]:
+    """Evaluate the decay ``f(cost) = exp(beta * cost_regressor(cost))``.
+
+    Parameters
+    ----------
+    cost : array_like, any shape
+        Travel costs.
+    beta : float
+        Decay parameter as estimated by :func:`kzspatial.fit_gravity` (negative for decay).
+    cost_func : {"pow", "exp"}
+
+    Returns
+    -------
+    numpy.ndarray, same shape as ``cost``
+
+    Examples
+    --------
+    >>> decay([1.0, 10.0], -2.0, "pow")
+    array([1.  , 0.01])
+    """
+    return np.exp(beta * cost_regressor(cost, cost_func))

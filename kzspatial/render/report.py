@@ -1,0 +1,341 @@
+"""Self-contained HTML spatial-autocorrelation report (edge: matplotlib, Jinja2, disk).
+
+One HTML file with every figure inlined as base64 PNG and the styles inline, so it opens
+offline and can be mailed as is; the figures are also written as PNG files and the tables
+as CSV next to it. Computation happens in :mod:`kzspatial.study.analysis`; this module renders.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import io
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # rendering to files only; never needs a display
+
+import jinja2
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from kzspatial._show_versions import versions
+from kzspatial.render._atomic import atomic_path
+
+__all__ = ["write_autocorrelation_report"]
+
+_CLUSTER_COLOURS = {
+    "HH": "#d7191c",
+    "LL": "#2c7bb6",
+    "LH": "#abd9e9",
+    "HL": "#fdae61",
+    "not significant": "#d9d9d9",
+    "no neighbours": "#ffffff",
+}
+
+SMALL_N_WARNING = (
+    "With only {n} regions, Moran's I has little power: a real but moderate pattern may "
+    "go undetected, and a single large region or city can drive the result. The three "
+    "republican cities are enclaves with one neighbour each under contiguity, so their "
+    "local statistics rest on one comparison. Treat p-values as indicative, look at the "
+    "robustness across weights below, and prefer effect sizes (I) to significance stars."
+)
+
+
+def _png(fig) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def _scatter(entry) -> bytes:
+    y = np.asarray(entry.y, float)
+    z = (y - y.mean()) / y.std()
+    lag = entry.weights.transform("r").lag(z)
+    fig, ax = plt.subplots(figsize=(4.2, 4.0))
+    ax.axhline(0, color="#999", lw=0.8)
+    ax.axvline(0, color="#999", lw=0.8)
+    ax.scatter(
+        z, lag, s=28, color="#3b6ea8", edgecolor="white", linewidth=0.5, zorder=3
+    )
+    xs = np.array([z.min(), z.max()])
+    ax.plot(
+        xs,
+        entry.global_.I * xs,
+        color="#c0392b",
+        lw=1.5,
+        label=f"I = {entry.global_.I:.3f}",
+    )
+    for k in np.argsort(-np.abs(z))[:5]:
+        ax.annotate(
+            entry.names[k],
+            (z[k], lag[k]),
+            fontsize=7,
+            xytext=(3, 3),
+            textcoords="offset points",
+        )
+    ax.set_xlabel(f"{entry.label} (standardised)", fontsize=8)
+    ax.set_ylabel("spatial lag", fontsize=8)
+    ax.legend(fontsize=8, loc="upper left")
+    ax.set_title(f"Moran scatterplot, {entry.weights_name}", fontsize=9)
+    return _png(fig)
+
+
+def _lisa_map(entry, regions) -> bytes:
+    labels = pd.Series(entry.cluster_labels, index=list(entry.ids))
+    gdf = regions.set_index("region_id").loc[list(entry.ids)].copy()
+    gdf["cluster"] = labels
+    fig, ax = plt.subplots(figsize=(5.4, 3.6))
+    for name, colour in _CLUSTER_COLOURS.items():
+        part = gdf[gdf["cluster"] == name]
+        if len(part):
+            part.plot(ax=ax, color=colour, edgecolor="#555", linewidth=0.4)
+    handles = [
+        plt.Rectangle((0, 0), 1, 1, color=c, ec="#555")
+        for n, c in _CLUSTER_COLOURS.items()
+        if (gdf["cluster"] == n).any()
+    ]
+    ax.legend(
+        handles,
+        [n for n in _CLUSTER_COLOURS if (gdf["cluster"] == n).any()],
+        fontsize=7,
+        loc="lower left",
+        frameon=True,
+    )
+    ax.set_axis_off()
+    ax.set_title(f"LISA clusters: {entry.label}", fontsize=9)
+    return _png(fig)
+
+
+def _histogram(entry) -> bytes:
+    fig, ax = plt.subplots(figsize=(4.2, 3.2))
+    ax.hist(entry.global_.sim, bins=30, color="#9ecae1", edgecolor="white")
+    ax.axvline(entry.global_.I, color="#c0392b", lw=2, label="observed I")
+    ax.axvline(entry.global_.EI, color="#333", lw=1, ls="--", label="E[I]")
+    ax.set_xlabel("Moran's I under permutation", fontsize=8)
+    ax.legend(fontsize=7)
+    ax.set_title(f"Permutation null, {entry.weights_name}", fontsize=9)
+    return _png(fig)
+
+
+def _verdict(result, alpha: float) -> str:
+    if result.p_sim >= alpha:
+        return "no evidence of clustering"
+    return "clustered (positive)" if result.I > result.EI else "dispersed (negative)"
+
+
+def write_autocorrelation_report(
+    path: str | Path,
+    *,
+    entries: Sequence,
+    by_year: pd.DataFrame,
+    regions,
+    weights: dict,
+    provenance: Sequence[dict],
+    seed: int,
+    permutations: int,
+    alpha: float = 0.05,
+    by_year_weights: str = "",
+    borders_note: str = "",
+    extra_tables: Sequence[tuple[str, str, str, pd.DataFrame]] = (),
+    overwrite: bool = False,
+    title: str | None = None,
+) -> dict[str, Path]:
+    """Render the report and write its PNG figures and CSV tables.
+
+    Parameters
+    ----------
+    path : str or Path
+        HTML file to write; figures go to ``<stem>_files/`` next to it.
+    entries : sequence of :class:`kzspatial.study.analysis.MoranEntry`
+        One per variable and weights for the focus year.
+    by_year : pandas.DataFrame
+        Global Moran by year: ``year, variable, label, weights, I, p_sim``.
+    regions : geopandas.GeoDataFrame
+        Region polygons with ``region_id`` for the cluster maps.
+    weights : dict of str -> SpatialWeights
+        Weights used, for the summary table.
+    provenance : sequence of dict
+        ``title, concept, unit, licence, citation, attribution`` of each data source.
+    extra_tables : sequence of (name, title, note, DataFrame)
+        Further result tables (e.g. bivariate and flow Moran), shown and saved as
+        ``<name>.csv``.
+
+    Returns
+    -------
+    dict of str -> Path
+        ``html``, ``figures`` folder and the CSV tables written.
+    """
+    from kzspatial import __version__
+
+    path = Path(path)
+    files_dir = path.with_name(path.stem + "_files")
+    figures: dict[str, bytes] = {}
+    blocks, summary = [], []
+    for e in entries:
+        stem = f"{e.variable}_{e.weights_name}".replace(" ", "_")
+        figures[f"{stem}_scatter.png"] = _scatter(e)
+        figures[f"{stem}_lisa.png"] = _lisa_map(e, regions)
+        figures[f"{stem}_permutations.png"] = _histogram(e)
+        g = e.global_
+        n_sig = {
+            k: int(np.sum(np.asarray(e.cluster_labels) == k))
+            for k in ("HH", "LL", "HL", "LH")
+        }
+        significant = ", ".join(
+            f"{k}: {', '.join(n for n, c in zip(e.names, e.cluster_labels, strict=True) if c == k)}"
+            for k, v in n_sig.items()
+            if v
+        )
+        blocks.append(
+            {
+                "label": e.label,
+                "weights": e.weights_name,
+                "I": g.I,
+                "EI": g.EI,
+                "z_rand": g.z_rand,
+                "p_rand": g.p_rand,
+                "p_norm": g.p_norm,
+                "p_sim": g.p_sim,
+                "fdr": e.fdr,
+                "lisa_text": (
+                    f"Significant local clusters — {significant}."
+                    if significant
+                    else "No significant local clusters."
+                ),
+                **{
+                    k: base64.b64encode(figures[f"{stem}_{s}.png"]).decode()
+                    for k, s in (
+                        ("scatter", "scatter"),
+                        ("lisa_map", "lisa"),
+                        ("histogram", "permutations"),
+                    )
+                },
+            }
+        )
+        summary.append(
+            {
+                "variable": e.variable,
+                "label": e.label,
+                "weights": e.weights_name,
+                "year": e.year,
+                "n": len(e.ids),
+                "I": g.I,
+                "EI": g.EI,
+                "z_norm": g.z_norm,
+                "p_norm": g.p_norm,
+                "z_rand": g.z_rand,
+                "p_rand": g.p_rand,
+                "p_sim": g.p_sim,
+                "verdict": _verdict(g, alpha),
+            }
+        )
+    summary_df = pd.DataFrame(summary)
+    weights_names = list(dict.fromkeys(summary_df["weights"]))
+    robustness = []
+    for (variable, label), grp in summary_df.groupby(["variable", "label"], sort=False):
+        verdicts = [
+            grp.loc[grp.weights == w, "verdict"].iat[0]
+            if (grp.weights == w).any()
+            else "–"
+            for w in weights_names
+        ]
+        robust = (
+            "yes" if len(set(verdicts) - {"–"}) == 1 else "no: depends on the weights"
+        )
+        robustness.append(
+            {
+                "label": label,
+                "verdicts": verdicts,
+                "robust": robust,
+                "variable": variable,
+            }
+        )
+    years = sorted(by_year["year"].unique())
+    by_year_rows = []
+    for (_variable, label), grp in by_year.groupby(["variable", "label"], sort=False):
+        cells = []
+        for y in years:
+            row = grp[grp["year"] == y]
+            cells.append(
+                "–"
+                if row.empty or not np.isfinite(row["I"].iat[0])
+                else f"{row['I'].iat[0]:.2f} ({row['p_sim'].iat[0]:.3f})"
+            )
+        by_year_rows.append({"label": label, "cells": cells})
+    weights_rows = []
+    for name, w in weights.items():
+        s = w.summary()
+        cards = np.asarray(w.cardinalities)
+        weights_rows.append(
+            {
+                "name": name,
+                "n": w.n,
+                "cards": f"{cards.min()} / {cards.mean():.1f} / {cards.max()}",
+                "one": ", ".join(s.one_neighbor) or "none",
+                "islands": ", ".join(w.islands) or "none",
+                "components": w.n_components,
+            }
+        )
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("kzspatial.render", "templates"),
+        autoescape=jinja2.select_autoescape(default=True),
+    )
+    focus_year = int(summary_df["year"].iat[0]) if len(summary_df) else ""
+    html = env.get_template("autocorrelation.html.j2").render(
+        title=title
+        or f"Spatial autocorrelation of internal migration in Kazakhstan, {focus_year}",
+        version=__version__,
+        generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        permutations=permutations,
+        seed=seed,
+        alpha=alpha,
+        focus_year=focus_year,
+        small_n_warning=SMALL_N_WARNING.format(
+            n=summary_df["n"].max() if len(summary_df) else 0
+        ),
+        summary=summary,
+        robustness=robustness,
+        weights_names=weights_names,
+        years_span=f"{years[0]}–{years[-1]}" if years else "",
+        by_year_years=years,
+        by_year_rows=by_year_rows,
+        by_year_weights=by_year_weights,
+        borders_note=borders_note,
+        blocks=blocks,
+        weights_rows=weights_rows,
+        provenance=provenance,
+        extra_tables=[
+            {
+                "title": t,
+                "note": note,
+                "html": frame.to_html(
+                    index=False, float_format=lambda v: f"{v:.4g}", border=0, na_rep="–"
+                ),
+            }
+            for _name, t, note, frame in extra_tables
+            if len(frame)
+        ],
+        attribution="; ".join(dict.fromkeys(p["attribution"] for p in provenance)),
+        versions={"kzspatial": __version__, **versions()},
+    )
+    written: dict[str, Path] = {}
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        tmp.write_text(html, encoding="utf-8")
+    written["html"] = path
+    files_dir.mkdir(parents=True, exist_ok=True)
+    for name, data in figures.items():
+        with atomic_path(files_dir / name, overwrite=True) as tmp:
+            tmp.write_bytes(data)
+    tables = [("moran_global.csv", summary_df), ("moran_by_year.csv", by_year)]
+    tables += [(f"{name}.csv", frame) for name, _t, _n, frame in extra_tables]
+    for name, frame in tables:
+        with atomic_path(files_dir / name, overwrite=True) as tmp:
+            frame.to_csv(tmp, index=False)
+        written[name] = files_dir / name
+    written["figures"] = files_dir
+    return written
