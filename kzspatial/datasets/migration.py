@@ -52,6 +52,7 @@ OD_YEAR_STATUS: dict[int, str] = {
 }
 DEFAULT_OD_YEARS = (2010, 2015, 2020, 2021, 2023, 2024)
 
+
 def _read_text(path: Path) -> str:
     raw = path.read_bytes()
     if not raw.strip():
