@@ -42,6 +42,7 @@ from kzspatial.datasets.boundaries import (
     load_boundaries,
     to_equal_area,
 )
+from kzspatial.datasets.cities import load_cities
 from kzspatial.datasets.crosswalk import (
     aggregate_flows,
     aggregate_regions,
@@ -55,7 +56,6 @@ from kzspatial.datasets.migration import (
     read_od_csv,
 )
 from kzspatial.datasets.regional_stats import (
-    load_cities,
     load_grp_per_capita,
     load_population,
     load_unemployment,

@@ -17,7 +17,6 @@ from kzspatial._errors import AlignmentError, ValidationError
 __all__ = [
     "aggregate_matrix",
     "in_flows",
-    "net_flows",
     "net_migration",
     "out_flows",
     "pairs_from_matrix",
@@ -101,12 +100,6 @@ def in_flows(F: ArrayLike) -> NDArray[np.float64]:
 def net_migration(F: ArrayLike) -> NDArray[np.float64]:
     """Net migration (in minus out) of each region, shape (n,); sums to zero."""
     return in_flows(F) - out_flows(F)
-
-
-def net_flows(F: ArrayLike) -> NDArray[np.float64]:
-    """Net pair flows ``F - F.T`` (positive where i -> j exceeds j -> i), shape (n, n)."""
-    M = np.asarray(F, dtype=np.float64)
-    return M - M.T
 
 
 def aggregate_matrix(

@@ -52,14 +52,6 @@ OD_YEAR_STATUS: dict[int, str] = {
 }
 DEFAULT_OD_YEARS = (2010, 2015, 2020, 2021, 2023, 2024)
 
-# Column names of the BNS file, mapped onto kzspatial's vocabulary.
-_BNS_COLUMNS = {
-    "Year": YEAR,
-    "region_emmigr": ORIGIN,
-    "region_immigr": DESTINATION,
-    "N": FLOW,
-}
-
 
 def _read_text(path: Path) -> str:
     raw = path.read_bytes()

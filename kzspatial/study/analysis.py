@@ -36,6 +36,7 @@ from kzspatial.core.flows import out_flows, pairs_from_matrix, to_matrix
 from kzspatial.core.gravity import GravityFit, fit_gravity
 from kzspatial.core.weights import SpatialWeights
 from kzspatial.datasets.boundaries import load_admin_centres, load_boundaries
+from kzspatial.datasets.cities import load_cities
 from kzspatial.datasets.crosswalk import (
     aggregate_flows,
     aggregate_regions,
@@ -47,7 +48,6 @@ from kzspatial.datasets.indicators import INDICATOR_LABELS, regional_indicators
 from kzspatial.datasets.migration import load_monthly_migration, load_od_flows
 from kzspatial.datasets.places import population_weighted_centres
 from kzspatial.datasets.regional_stats import (
-    load_cities,
     load_grp_per_capita,
     load_population,
     load_unemployment,
