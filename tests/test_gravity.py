@@ -541,8 +541,8 @@ def test_summary_is_a_text_table_of_the_estimates(attraction_fit, cov):
     assert "[0.05" in text and "0.95]" in text
     label = {
         "robust": "robust (HC0)",
-        "origin": "clustered by origin",
-        "two-way": "two-way clustered",
+        "origin": "CRV1 by origin",
+        "two-way": "CRV1 two-way",
     }
     assert label[cov] in text
     low, high = zip(*fit.conf_int(0.1, cov=cov).values(), strict=True)

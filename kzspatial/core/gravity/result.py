@@ -34,11 +34,11 @@ from kzspatial.core.metrics import unit_deviance
 __all__ = ["GravityFit"]
 
 _DECAY = {"pow": "power, c^beta", "exp": "exponential, exp(beta c)"}
-_COVARIANCE = {
+_COVARIANCE = {  # at most 22 characters: the width of a header value
     "robust": "robust (HC0)",
-    "origin": "clustered by origin (CRV1)",
-    "destination": "clustered by destination (CRV1)",
-    "two-way": "two-way clustered (CRV1)",
+    "origin": "CRV1 by origin",
+    "destination": "CRV1 by destination",
+    "two-way": "CRV1 two-way",
 }
 
 
@@ -239,8 +239,8 @@ class GravityFit:
 
         Parameters
         ----------
-        cov : {"robust", "origin", "destination", "two-way"}
-        alpha : float
+        cov, alpha
+            As in :meth:`table`.
 
         Returns
         -------
@@ -257,10 +257,8 @@ class GravityFit:
 
         Parameters
         ----------
-        cov : {"robust", "origin", "destination", "two-way"}
-            Covariance used for the standard errors.
-        alpha : float
-            1 - coverage of the confidence interval columns.
+        cov, alpha
+            As in :meth:`table`.
 
         Returns
         -------
@@ -269,7 +267,9 @@ class GravityFit:
             significant digits.
         """
         table = self.table(cov=cov, alpha=alpha)
-        years = "-" if self.years is None else f"{self.years[0]}-{self.years[-1]}"
+        years = "-"
+        if self.years is not None:
+            years = f"{len(self.years)} ({self.years[0]}-{self.years[-1]})"
         left = [
             ("Model:", "Poisson PML gravity"),
             ("Constraint:", self.constraint),
@@ -299,12 +299,12 @@ class GravityFit:
         columns = f"{'':<{name_width}}{'coef':>11}{'std err':>11}{'z':>9}{'P>|z|':>8}"
         columns += f"{f'[{alpha / 2:g}':>11}{f'{1 - alpha / 2:g}]':>11}"
         rows = [
-            f"{name:<{name_width}}{coef:>11.5g}{se:>11.5g}{z:>9.3f}{p:>8.3f}"
-            f"{low:>11.5g}{high:>11.5g}"
+            f"{name:<{name_width}}{coef:>#11.5g}{se:>#11.5g}{z:>9.3f}{p:>8.3f}"
+            f"{low:>#11.5g}{high:>#11.5g}"
             for name, coef, se, z, p, low, high in zip(*table.values(), strict=True)
         ]
         width = max(len(columns), 2 * half + 2)
-        title = "Gravity model results".center(width)
+        title = "Gravity model results".center(width).rstrip()
         rule, thin = "=" * width, "-" * width
         return "\n".join([title, rule, *header, rule, columns, thin, *rows, rule])
 
