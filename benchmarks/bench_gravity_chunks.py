@@ -104,10 +104,10 @@ def main() -> None:
         "| peak MiB | beta |"
     )
     print("|---|---|---|---|---|---|---|")
-    from kzspatial.core import gravity
+    from kzspatial.core.gravity import blocks
 
     # the default's block size; code from before it existed used one block
-    auto_cells = getattr(gravity, "_AUTO_BLOCK_CELLS", zones * zones)
+    auto_cells = getattr(blocks, "_AUTO_BLOCK_CELLS", zones * zones)
     for rows, results in runs.items():
         seconds = [r["seconds"] for r in results]
         used = max(1, auto_cells // zones) if rows is None else rows

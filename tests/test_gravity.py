@@ -8,6 +8,8 @@ simulations with known parameters. All data are generated here from seeded gener
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
@@ -312,10 +314,10 @@ def test_recovers_known_parameters(constraint):
 
 @pytest.mark.parametrize("constraint", CONSTRAINTS)
 def test_warm_start_does_not_change_the_estimate(constraint, monkeypatch):
-    import kzspatial.core.gravity as gravity
+    from kzspatial.core.gravity import engine
 
     flows, cost, log_pop = simulate(
-        2 * gravity._WARM_START_ZONES + 20, seed=21, scale=5.0
+        2 * engine._WARM_START_ZONES + 20, seed=21, scale=5.0
     )
     origin_vars, destination_vars = covariates(constraint, log_pop)
     kwargs = {
@@ -324,7 +326,7 @@ def test_warm_start_does_not_change_the_estimate(constraint, monkeypatch):
         "destination_vars": destination_vars,
     }
     warm = fit_gravity(flows, cost, **kwargs)
-    monkeypatch.setattr(gravity, "_WARM_START_ZONES", 10**6)
+    monkeypatch.setattr(engine, "_WARM_START_ZONES", 10**6)
     cold = fit_gravity(flows, cost, **kwargs)
     assert warm.n_iter < cold.n_iter
     for name, value in cold.params.items():
@@ -484,21 +486,105 @@ def test_predict_bad_input():
 
 
 # --------------------------------------------------------------------- results
-def test_summary_and_conf_int():
+@pytest.fixture(scope="module")
+def attraction_fit():
     flows, cost, log_pop = simulate(20, seed=11)
-    fit = fit_gravity(
+    return fit_gravity(
         flows, cost, constraint="attraction", origin_vars={"log_pop": log_pop}
     )
-    table = fit.summary(cov="two-way")
-    assert [row["name"] for row in table] == list(fit.param_names)
-    row = table[0]
-    assert set(row) == {"name", "coef", "std_err", "z", "p_value", "ci_low", "ci_high"}
-    assert_allclose(row["z"], row["coef"] / row["std_err"])
-    assert_allclose(row["ci_high"] - row["coef"], 1.959963984540054 * row["std_err"])
+
+
+def test_table_and_conf_int(attraction_fit):
+    fit = attraction_fit
+    table = fit.table(cov="two-way")
+    assert list(table) == [
+        "index",
+        "coef",
+        "std_err",
+        "z",
+        "p_value",
+        "ci_low",
+        "ci_high",
+    ]
+    assert table["index"].tolist() == list(fit.param_names)
+    assert_allclose(table["coef"], [fit.params[k] for k in fit.param_names])
+    assert_allclose(
+        table["std_err"], [fit.bse_cluster["two-way"][k] for k in fit.param_names]
+    )
+    assert_allclose(table["z"], table["coef"] / table["std_err"])
+    # two-sided normal p-value written with the complementary error function
+    assert_allclose(
+        table["p_value"], [math.erfc(abs(z) / math.sqrt(2)) for z in table["z"]]
+    )
+    # 1.959963984540054: the 0.975 quantile of the standard normal
+    assert_allclose(
+        table["ci_high"] - table["coef"], 1.959963984540054 * table["std_err"]
+    )
+    assert_allclose(
+        table["coef"] - table["ci_low"], 1.959963984540054 * table["std_err"]
+    )
     with pytest.raises(ValidationError, match="unknown cov 'hc3'"):
         fit.conf_int(cov="hc3")
+    with pytest.raises(ValidationError, match="unknown cov 'hc3'"):
+        fit.summary(cov="hc3")
     with pytest.raises(ValidationError, match=r"alpha must lie in \(0, 1\)"):
         fit.conf_int(1.5)
+
+
+@pytest.mark.parametrize("cov", ["robust", "origin", "two-way"])
+def test_summary_is_a_text_table_of_the_estimates(attraction_fit, cov):
+    fit = attraction_fit
+    bse = fit.bse_robust if cov == "robust" else fit.bse_cluster[cov]
+    text = fit.summary(cov=cov, alpha=0.1)
+    assert isinstance(text, str)
+    lines = text.splitlines()
+    assert "[0.05" in text and "0.95]" in text
+    label = {
+        "robust": "robust (HC0)",
+        "origin": "CRV1 by origin",
+        "two-way": "CRV1 two-way",
+    }
+    assert label[cov] in text
+    low, high = zip(*fit.conf_int(0.1, cov=cov).values(), strict=True)
+    for k, name in enumerate(fit.param_names):
+        (row,) = [line for line in lines if line.split()[:1] == [name]]
+        coef, se, z, p, ci_low, ci_high = map(float, row.split()[1:])
+        # printed to five significant digits (z and p to three decimals)
+        assert coef == pytest.approx(fit.params[name], rel=1e-4)
+        assert se == pytest.approx(bse[name], rel=1e-4)
+        assert z == pytest.approx(fit.params[name] / bse[name], abs=1e-3)
+        assert (ci_low, ci_high) == pytest.approx((low[k], high[k]), rel=1e-4)
+    for label, value in [
+        ("Deviance:", fit.deviance),
+        ("AIC:", fit.aic),
+        ("SSI:", fit.ssi),
+        ("Flows (cells):", fit.n_obs),
+    ]:
+        (line,) = [line for line in lines if label in line]
+        after = line.split(label, 1)[1].split()[0]
+        assert float(after) == pytest.approx(value, rel=1e-4), label
+
+
+def test_repr_is_short(attraction_fit):
+    fit = attraction_fit
+    text = repr(fit)
+    assert len(text) < 300
+    assert text.startswith("GravityFit(constraint='attraction', cost_func='pow'")
+    assert "n_zones=20" in text and f"n_flows={fit.n_obs}" in text
+    assert f"beta={fit.params['beta']:.4g}" in text
+    assert "array" not in text and "converged=True" in text
+
+
+def test_to_frame_holds_the_table(attraction_fit):
+    pytest.importorskip("pandas")
+    fit = attraction_fit
+    frame = fit.to_frame(cov="origin", alpha=0.1)
+    table = fit.table(cov="origin", alpha=0.1)
+    assert frame.index.tolist() == table["index"].tolist()
+    assert frame.index.name == "parameter"
+    assert list(frame.columns) == [key for key in table if key != "index"]
+    for column in frame.columns:
+        assert_allclose(frame[column].to_numpy(), table[column], rtol=0, atol=0)
 
 
 def test_exp_decay_keeps_self_flows():

@@ -8,14 +8,17 @@ generated here by the seeded simulator of ``test_gravity``.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 from test_gravity import covariates, simulate
 
-from kzspatial.core import gravity
 from kzspatial._errors import ValidationError
-from kzspatial.core.gravity import CONSTRAINTS, fit_gravity
+from kzspatial.core import gravity
+from kzspatial.core.gravity import CONSTRAINTS, blocks, fit_gravity
 
 N_ZONES = 30
 RTOL = 1e-10  # one-block and chunked fits differ only by the order of additions
@@ -45,7 +48,7 @@ def panel(constraint, n_years):
 def passes(monkeypatch):
     """Record, for every pass over the flows, the function and the blocks it visited."""
     seen = []
-    original = gravity._map_reduce
+    original = blocks._map_reduce
 
     def recording(d, block_stats, *by_origin, **shared):
         seen.append(
@@ -56,7 +59,11 @@ def passes(monkeypatch):
         )
         return original(d, block_stats, *by_origin, **shared)
 
-    monkeypatch.setattr(gravity, "_map_reduce", recording)
+    # every module of the package that runs passes imported the function by name
+    for info in pkgutil.iter_modules(gravity.__path__):
+        module = importlib.import_module(f"{gravity.__name__}.{info.name}")
+        if getattr(module, "_map_reduce", None) is original:
+            monkeypatch.setattr(module, "_map_reduce", recording)
     return seen
 
 
@@ -130,10 +137,10 @@ def test_block_moments_combine_to_the_whole(constraint, n_years):
     flows, cost, options = panel(constraint, n_years)
     fit = fit_gravity(flows, cost, **options)
     design, mu = fit._design, fit._solution.mu
-    whole = gravity._moments(design, mu, np.empty(design.block_shape))
+    whole = blocks._moments(design, mu, np.empty(design.block_shape))
     spans = [slice(0, 7), slice(7, 19), slice(19, N_ZONES)]
     parts = [
-        gravity._block_moments(
+        blocks._block_moments(
             design.block(rows), mu[:, rows], scratch=np.empty(design.block_shape)
         )
         for rows in spans
@@ -142,7 +149,7 @@ def test_block_moments_combine_to_the_whole(constraint, n_years):
         assert_allclose(part.row_total, whole.row_total[:, rows], rtol=1e-14)
         assert_allclose(part.row, whole.row[:, rows], rtol=1e-14)
         assert not np.allclose(part.col_total, whole.col_total)  # a partial sum
-    combined = gravity._combine(parts)
+    combined = blocks._combine(parts)
     for field in ("row_total", "col_total", "row", "col", "gram", "total"):
         assert_allclose(
             getattr(combined, field), getattr(whole, field), rtol=1e-12, atol=0
@@ -159,17 +166,17 @@ def test_block_products_combine_to_the_whole():
     inv_r = rng.uniform(0.5, 2.0, size=(*mu.shape[:2], 1))
     assert len(design.blocks) == 5
     assert_allclose(
-        gravity._map_reduce(design, gravity._block_product, mu, v=v).values,
+        blocks._map_reduce(design, blocks._block_product, mu, v=v).values,
         np.einsum("tij,tjk->tik", mu, v),
         rtol=1e-12,
     )
     assert_allclose(
-        gravity._map_reduce(design, gravity._block_transposed_product, mu, u),
+        blocks._map_reduce(design, blocks._block_transposed_product, mu, u),
         np.einsum("tij,tik->tjk", mu, u),
         rtol=1e-12,
     )
     assert_allclose(
-        gravity._map_reduce(design, gravity._block_schur_product, mu, inv_r, v=v),
+        blocks._map_reduce(design, blocks._block_schur_product, mu, inv_r, v=v),
         np.einsum("tij,tik->tjk", mu, inv_r * np.einsum("tij,tjk->tik", mu, v)),
         rtol=1e-12,
     )
@@ -194,7 +201,7 @@ def test_default_blocks_follow_the_cell_budget(passes):
         return [blocks for _, blocks in passes if sum(r for _, r in blocks) == n]
 
     default = fit_gravity(flows, cost, constraint="doubly")
-    rows = gravity._AUTO_BLOCK_CELLS // n
+    rows = blocks._AUTO_BLOCK_CELLS // n
     assert len(blocks_of(n, rows)) > 1
     assert full_passes() and all(b == blocks_of(n, rows) for b in full_passes())
     passes.clear()

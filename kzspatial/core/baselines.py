@@ -7,7 +7,7 @@
   exponential form (Stouffer 1940; Schneider 1959), with the
   acceptance parameter fitted by Poisson maximum likelihood.
 - :func:`compare_models`: scores gravity fits and baselines on the same cells with the
-  metrics of :mod:`kzspatial.core.gravity` (deviance, pseudo-R², SRMSE, SSI, AIC).
+  metrics of :mod:`kzspatial.core.metrics` (deviance, pseudo-R², SRMSE, SSI, AIC).
 
 Both baselines rank destinations by their distance from the origin; zones at exactly the
 distance of the destination do not count as intervening.
@@ -36,7 +36,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import optimize, special
 
 from kzspatial._errors import AlignmentError, ValidationError
-from kzspatial.core.gravity import poisson_deviance, srmse, ssi
+from kzspatial.core.metrics import fit_sums
 
 __all__ = ["BaselineFit", "compare_models", "intervening_opportunities", "radiation"]
 
@@ -309,25 +309,20 @@ def compare_models(
     for matrix in fitted.values():
         common &= np.isfinite(matrix)
     y_cells = y[common]
-    null_mu = y_cells.mean()
-    null_deviance = 2.0 * float(np.sum(special.xlogy(y_cells, y_cells / null_mu)))
-    log_factorials = float(special.gammaln(y_cells + 1.0).sum())
+    n_cells = int(common.sum())
     rows = []
     for name, matrix in fitted.items():
-        mu = matrix[common]
-        deviance = poisson_deviance(y_cells, mu)
+        sums = fit_sums(y_cells, matrix[common])
         n_params = getattr(models[name], "n_params", None)
-        with np.errstate(divide="ignore"):
-            llf = float(np.sum(special.xlogy(y_cells, mu)) - mu.sum()) - log_factorials
         rows.append(
             {
                 "model": name,
-                "deviance": deviance,
-                "pseudo_r2": 1.0 - deviance / null_deviance,
-                "srmse": srmse(y_cells, mu),
-                "ssi": ssi(y_cells, mu),
-                "aic": None if n_params is None else -2.0 * llf + 2.0 * n_params,
-                "n_cells": int(common.sum()),
+                "deviance": sums.deviance(),
+                "pseudo_r2": sums.pseudo_r2(n_cells),
+                "srmse": sums.srmse(n_cells),
+                "ssi": sums.ssi(),
+                "aic": None if n_params is None else sums.aic(n_params),
+                "n_cells": n_cells,
             }
         )
     return rows

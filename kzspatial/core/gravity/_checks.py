@@ -1,0 +1,575 @@
+"""Input validation of :func:`~kzspatial.core.gravity.fit_gravity` and ``predict``.
+
+Inputs are checked once, at the public boundary, and every problem found is reported
+at once (:func:`_raise_problems`): what was expected, what arrived and how to fix it.
+:func:`_prepare` runs the named steps in order and builds the :class:`.blocks._Design`
+the engine then trusts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from kzspatial._errors import AlignmentError, IdentificationError, ValidationError
+from kzspatial.core.decay import cost_regressor
+from kzspatial.core.gravity.blocks import _AUTO_BLOCK_CELLS, _Design
+
+if TYPE_CHECKING:
+    from kzspatial.core.gravity.result import GravityFit
+
+Constraint = Literal["unconstrained", "production", "attraction", "doubly"]
+
+
+CONSTRAINTS: tuple[str, ...] = ("unconstrained", "production", "attraction", "doubly")
+
+
+_MAX_LISTED = 10  # ids listed in an error message before "..."
+
+_Problems = list[tuple[type[ValidationError], str]]  # (error class, message)
+
+
+def _raise_problems(problems: _Problems) -> None:
+    """Raise all accumulated input problems at once, as the most specific class."""
+    if not problems:
+        return
+    classes = {cls for cls, _ in problems}
+    cls = AlignmentError if classes == {AlignmentError} else ValidationError
+    if len(problems) == 1:
+        raise problems[0][0](problems[0][1])
+    raise cls("invalid input:\n- " + "\n- ".join(msg for _, msg in problems))
+
+
+def _zone_label(ids: Sequence, years: Sequence | None, t: int, i: int) -> str:
+    return f"{ids[i]!s}" + (f" ({years[t]})" if years is not None else "")
+
+
+def _pair_labels(mask: NDArray[np.bool_], ids: Sequence, years: Sequence | None) -> str:
+    found = np.argwhere(mask)
+    listed = [
+        f"{_zone_label(ids, years, t, i)} -> {ids[j]!s}"
+        for t, i, j in found[:_MAX_LISTED]
+    ]
+    more = f" and {len(found) - _MAX_LISTED} more" if len(found) > _MAX_LISTED else ""
+    return ", ".join(listed) + more
+
+
+def _zone_list(
+    mask: NDArray[np.bool_], ids: Sequence, years: Sequence | None
+) -> list[str]:
+    return [_zone_label(ids, years, t, i) for t, i in np.argwhere(mask)]
+
+
+def _abbreviate(labels: list[str]) -> str:
+    more = f" and {len(labels) - _MAX_LISTED} more" if len(labels) > _MAX_LISTED else ""
+    return ", ".join(labels[:_MAX_LISTED]) + more
+
+
+def _zone_values(
+    name: str,
+    values: ArrayLike,
+    n_years: int,
+    ids: Sequence,
+    years: Sequence | None,
+    problems: _Problems,
+) -> NDArray[np.float64] | None:
+    """Zone-level values as shape ``(n_years, n)``, or None after recording a problem."""
+    n = len(ids)
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        problems.append((ValidationError, f"{name} is not numeric"))
+        return None
+    if arr.shape == (n,):
+        arr = np.tile(arr, (n_years, 1))
+    elif years is None or arr.shape != (n_years, n):
+        expected = f"({n},)" + (f" or ({n_years}, {n})" if years is not None else "")
+        problems.append(
+            (
+                AlignmentError,
+                (
+                    f"{name} has shape {arr.shape}; expected {expected}, one value per zone in "
+                    "the order of the flow matrix"
+                ),
+            )
+        )
+        return None
+    missing = ~np.isfinite(arr)
+    if missing.any():
+        problems.append(
+            (
+                ValidationError,
+                (
+                    f"{name} is missing (NaN or infinite) for zones "
+                    f"{_abbreviate(_zone_list(missing, ids, years))}; fill the values or drop "
+                    "those zones from flows and cost"
+                ),
+            )
+        )
+        return None
+    return arr
+
+
+def _cost_regressor(
+    cost: ArrayLike,
+    cost_func: str,
+    n_years: int,
+    n: int,
+    exclude_self: bool,
+    ids: Sequence,
+    years: Sequence | None,
+    problems: _Problems,
+    *,
+    expected_shapes: list[tuple[int, ...]],
+) -> NDArray[np.float64] | None:
+    """Decay regressor in the stacked layout, zero on self-pairs when they are dropped."""
+    raw = np.asarray(
+        cost.toarray() if hasattr(cost, "toarray") else cost, dtype=np.float64
+    )
+    if raw.shape not in expected_shapes:
+        problems.append(
+            (
+                AlignmentError,
+                (
+                    f"cost has shape {raw.shape}, expected {' or '.join(map(str, expected_shapes))} "
+                    "to match the flows; order its rows and columns like the flow matrix"
+                ),
+            )
+        )
+        return None
+    stacked = np.array(np.broadcast_to(raw, (n_years, n, n)))
+    if exclude_self:
+        stacked.reshape(n_years, n * n)[:, :: n + 1] = (
+            1.0  # placeholder, excluded below
+        )
+    try:
+        regressor = cost_regressor(stacked, cost_func)
+    except ValidationError:
+        # find the offending pairs only once we know there are some
+        bad = (
+            ~np.isfinite(stacked)
+            | (stacked < 0)
+            | ((stacked == 0) & (cost_func == "pow"))
+        )
+        remedy = (
+            "; power decay needs positive costs: give intra-zonal pairs a positive cost, "
+            "keep self_flows='drop', or use cost_func='exp'"
+            if cost_func == "pow"
+            else ""
+        )
+        problems.append(
+            (
+                ValidationError,
+                (
+                    f"cost is missing, negative{' or zero' if cost_func == 'pow' else ''} for "
+                    f"{int(bad.sum())} modelled pairs: {_pair_labels(bad, ids, years)}{remedy}"
+                ),
+            )
+        )
+        return None
+    if exclude_self:
+        regressor.reshape(n_years, n * n)[:, :: n + 1] = 0.0
+    return regressor
+
+
+def _replace_columns(
+    d: _Design,
+    side: str,
+    new_vars: Mapping[str, ArrayLike] | None,
+    fit: GravityFit,
+    problems: _Problems,
+) -> NDArray[np.float64]:
+    """Zone-level design of ``side`` with some covariates replaced for prediction."""
+    current = getattr(d, side)
+    if not new_vars:
+        return current
+    n_years = d.y.shape[0]
+    first = d.n_pair if side == "origin" else d.n_pair + d.origin.shape[2]
+    columns = {
+        name: first + k
+        for k, name in enumerate(d.names[first : first + current.shape[2]])
+    }
+    replaced = current.copy()
+    for name, values in new_vars.items():
+        key = f"{side}:{name}"
+        if key not in columns:
+            known = [c.split(":", 1)[1] for c in columns if c.startswith(f"{side}:")]
+            problems.append(
+                (
+                    ValidationError,
+                    (
+                        f"{side} covariate {name!r} is not in the {fit.constraint} model; "
+                        f"its {side} covariates are {known}"
+                    ),
+                )
+            )
+            continue
+        arr = _zone_values(
+            f"{side}_vars[{name!r}]", values, n_years, fit.ids, fit.years, problems
+        )
+        if arr is not None:
+            replaced[..., columns[key] - first] = arr
+    return replaced
+
+
+def _check_choice(
+    name: str, value: str, valid: Sequence[str], problems: _Problems
+) -> None:
+    if value not in valid:
+        problems.append(
+            (ValidationError, f"unknown {name} {value!r}; valid are {list(valid)}")
+        )
+
+
+def _check_options(
+    constraint: str,
+    cost_func: str,
+    self_flows: str,
+    counts: str,
+    empty_zones: str,
+    chunk_rows: int | None,
+) -> None:
+    """Step 1: the string policies and ``chunk_rows``."""
+    problems: _Problems = []
+    _check_choice("constraint", constraint, CONSTRAINTS, problems)
+    _check_choice("cost_func", cost_func, ("pow", "exp"), problems)
+    _check_choice("self_flows", self_flows, ("drop", "keep"), problems)
+    _check_choice("counts", counts, ("integer", "real"), problems)
+    _check_choice("empty_zones", empty_zones, ("raise", "drop"), problems)
+    if chunk_rows is not None and (
+        isinstance(chunk_rows, bool)
+        or not isinstance(chunk_rows, int | np.integer)
+        or chunk_rows < 1
+    ):
+        problems.append(
+            (
+                ValidationError,
+                f"chunk_rows must be a positive integer (origin rows per block) or "
+                f"None for blocks of about {_AUTO_BLOCK_CELLS:,} flows; got "
+                f"{chunk_rows!r}",
+            )
+        )
+    _raise_problems(problems)
+
+
+def _read_flows(flows: ArrayLike) -> tuple[NDArray[np.float64], bool]:
+    """Step 2: the flows as a new stacked ``(n_years, n, n)`` array, and whether they
+    were a panel."""
+    y = np.array(
+        flows.toarray() if hasattr(flows, "toarray") else flows, dtype=np.float64
+    )
+    if y.ndim not in (2, 3) or y.shape[-1] != y.shape[-2]:
+        raise ValidationError(
+            f"flows must be a square (n, n) matrix or a stacked (n_years, n, n) panel; "
+            f"got shape {y.shape}"
+        )
+    panel = y.ndim == 3
+    return (y if panel else y[None]), panel
+
+
+def _check_labels(
+    ids: Sequence | None, years: Sequence | None, shape: tuple[int, ...], panel: bool
+) -> tuple[tuple, tuple | None]:
+    """Step 3: zone and year labels, defaulting to positions."""
+    n_years, n, _ = shape
+    if years is not None and not panel:
+        raise ValidationError(
+            "years labels the first axis of a stacked (n_years, n, n) flows array; "
+            "stack the yearly matrices with numpy.stack"
+        )
+    ids = tuple(range(n)) if ids is None else tuple(ids)
+    years = (
+        (tuple(range(n_years)) if years is None else tuple(years)) if panel else None
+    )
+    problems: _Problems = []
+    if len(ids) != n:
+        problems.append(
+            (AlignmentError, f"ids has {len(ids)} labels for {n} zones in flows")
+        )
+    elif len(set(ids)) != n:
+        problems.append((ValidationError, "ids contains duplicates"))
+    if years is not None and (len(years) != n_years or len(set(years)) != n_years):
+        problems.append(
+            (
+                AlignmentError,
+                (
+                    f"years must be {n_years} distinct labels, one per matrix of flows; "
+                    f"got {len(years)} ({len(set(years))} distinct)"
+                ),
+            )
+        )
+    _raise_problems(problems)
+    return ids, years
+
+
+def _check_flow_values(
+    y: NDArray[np.float64],
+    counts: str,
+    ids: Sequence,
+    years: Sequence | None,
+    problems: _Problems,
+) -> None:
+    """Step 4: missing, negative and (for integer counts) fractional flows."""
+    for what, bad, remedy in (
+        ("missing (NaN or infinite)", ~np.isfinite(y), "fill them (0 for no flow)"),
+        ("negative", y < 0, "flows are counts of migrants and must be >= 0"),
+    ):
+        if bad.any():
+            problems.append(
+                (
+                    ValidationError,
+                    (
+                        f"flows are {what} for {int(bad.sum())} pairs: "
+                        f"{_pair_labels(bad, ids, years)}; {remedy}"
+                    ),
+                )
+            )
+    if counts == "integer" and np.all(np.isfinite(y)):
+        fractional = y != np.round(y)
+        if fractional.any():
+            problems.append(
+                (
+                    ValidationError,
+                    (
+                        f"flows are not integer counts for {int(fractional.sum())} pairs: "
+                        f"{_pair_labels(fractional, ids, years)}; pass counts='real' to fit "
+                        "non-integer flows (e.g. estimates or rates) by pseudo-likelihood"
+                    ),
+                )
+            )
+
+
+_ZoneVars = dict[str, list[tuple[str, NDArray[np.float64]]]]  # side -> (name, values)
+
+
+def _read_zone_vars(
+    origin_vars: Mapping[str, ArrayLike] | None,
+    destination_vars: Mapping[str, ArrayLike] | None,
+    n_years: int,
+    ids: Sequence,
+    years: Sequence | None,
+    problems: _Problems,
+) -> _ZoneVars:
+    """Step 5: zone covariates as ``(n_years, n)`` arrays, by side."""
+    zone_vars: _ZoneVars = {}
+    for side, given in (("origin", origin_vars), ("destination", destination_vars)):
+        zone_vars[side] = []
+        if given is None:
+            continue
+        if not isinstance(given, Mapping):
+            problems.append(
+                (
+                    ValidationError,
+                    (
+                        f"{side}_vars must map covariate names to arrays, e.g. "
+                        f"{{'log_pop': values}}; got {type(given).__name__}"
+                    ),
+                )
+            )
+            continue
+        for name, values in given.items():
+            arr = _zone_values(
+                f"{side}_vars[{name!r}]", values, n_years, ids, years, problems
+            )
+            if arr is not None:
+                zone_vars[side].append((str(name), arr))
+    return zone_vars
+
+
+def _check_absorbed(zone_vars: _ZoneVars, constraint: str) -> None:
+    """Step 6: no covariates on a side that has fixed effects."""
+    for side in ("origin", "destination"):
+        if _has_effects(constraint, side) and zone_vars[side]:
+            alternatives = {
+                "origin": "'attraction' or 'unconstrained'",
+                "destination": "'production' or 'unconstrained'",
+            }[side]
+            raise IdentificationError(
+                f"{side} covariates {[name for name, _ in zone_vars[side]]} are absorbed "
+                f"by the {side} fixed effects of a {constraint}-constrained model, so "
+                f"their effects are not identified; drop them, or use constraint="
+                f"{alternatives} to estimate them"
+            )
+
+
+def _has_effects(constraint: str, side: str) -> bool:
+    """Whether a ``constraint`` model has fixed effects on ``side``."""
+    return constraint in (
+        ("production", "doubly") if side == "origin" else ("attraction", "doubly")
+    )
+
+
+def _active_zones(
+    y: NDArray[np.float64],
+    constraint: str,
+    empty_zones: str,
+    ids: Sequence,
+    years: Sequence | None,
+) -> tuple[dict[str, NDArray[np.bool_]], dict[str, list[str]]]:
+    """Step 7: zones whose constrained margin is zero, raised or switched off.
+
+    Returns the active zones by side, shape ``(n_years, n)``, and the labels of the
+    dropped ones.
+    """
+    active = {}
+    dropped: dict[str, list[str]] = {}
+    for side, axis in (("origin", 2), ("destination", 1)):
+        if _has_effects(constraint, side):
+            empty = y.sum(axis=axis) == 0
+        else:
+            empty = np.zeros((y.shape[0], y.shape[1]), dtype=bool)
+        if empty.any() and empty_zones == "raise":
+            raise IdentificationError(
+                f"{side} zones {_abbreviate(_zone_list(empty, ids, years))} have no "
+                f"modelled flows, so their {side} fixed effects diverge to -inf (the "
+                f"{constraint}-constrained model is not identified); pass "
+                "empty_zones='drop' to leave them out, or remove them from the data"
+            )
+        active[side] = ~empty
+        dropped[side] = _zone_list(empty, ids, years)
+    return active, dropped
+
+
+def _zone_columns(
+    zone_vars: _ZoneVars, constraint: str, years: Sequence | None, shape: tuple
+) -> tuple[list[tuple[str, NDArray[np.float64]]], ...]:
+    """Step 8: named zone-level columns by side: the intercept and year effects of the
+    unconstrained model, then the covariates."""
+    n_years, n, _ = shape
+    origin_cols: list[tuple[str, NDArray[np.float64]]] = []
+    if constraint == "unconstrained":
+        origin_cols.append(("intercept", np.ones((n_years, n))))
+        for t in range(1, n_years):  # a panel: years are labelled
+            indicator = np.zeros((n_years, n))
+            indicator[t] = 1.0
+            origin_cols.append((f"year[{years[t]}]", indicator))
+    origin_cols += [(f"origin:{name}", arr) for name, arr in zone_vars["origin"]]
+    destination_cols = [
+        (f"destination:{name}", arr) for name, arr in zone_vars["destination"]
+    ]
+    return origin_cols, destination_cols
+
+
+def _stack_columns(
+    cols: list[tuple[str, NDArray[np.float64]]], shape: tuple
+) -> NDArray[np.float64]:
+    """Named ``(n_years, n)`` columns as one ``(n_years, n, k)`` array."""
+    if not cols:
+        return np.zeros((*shape[:2], 0))
+    return np.stack([arr for _, arr in cols], axis=2)
+
+
+def _prepare(
+    flows: ArrayLike,
+    cost: ArrayLike,
+    *,
+    constraint: str,
+    cost_func: str,
+    origin_vars: Mapping[str, ArrayLike] | None,
+    destination_vars: Mapping[str, ArrayLike] | None,
+    ids: Sequence | None,
+    years: Sequence | None,
+    self_flows: str,
+    counts: str,
+    empty_zones: str,
+    chunk_rows: int | None,
+) -> tuple[_Design, tuple, tuple | None, tuple[int, ...], dict[str, list[str]]]:
+    """Validate every input, reporting all problems at once, and build the design.
+
+    Returns
+    -------
+    design : _Design
+    ids, years : tuple
+        Labels (``years`` None for a single matrix).
+    cost_shape : tuple of int
+        Shape of the given cost, which ``predict`` accepts again.
+    dropped : dict of str to list of str
+        Labels of the zones dropped under ``empty_zones="drop"``, by side.
+    """
+    _check_options(constraint, cost_func, self_flows, counts, empty_zones, chunk_rows)
+    y, panel = _read_flows(flows)
+    ids, years = _check_labels(ids, years, y.shape, panel)
+    n_years, n, _ = y.shape
+    exclude_self = self_flows == "drop"
+    if exclude_self:
+        y.reshape(n_years, n * n)[:, :: n + 1] = 0.0
+    problems: _Problems = []
+    _check_flow_values(y, counts, ids, years, problems)
+    regressor = _cost_regressor(
+        cost,
+        cost_func,
+        n_years,
+        n,
+        exclude_self,
+        ids,
+        years,
+        problems,
+        expected_shapes=[(n, n), (n_years, n, n)] if panel else [(n, n)],
+    )
+    zone_vars = _read_zone_vars(
+        origin_vars, destination_vars, n_years, ids, years, problems
+    )
+    _raise_problems(problems)
+    if y.sum() == 0:
+        raise ValidationError("all modelled flows are zero; nothing to fit")
+    _check_absorbed(zone_vars, constraint)
+    active, dropped = _active_zones(y, constraint, empty_zones, ids, years)
+    origin_cols, destination_cols = _zone_columns(zone_vars, constraint, years, y.shape)
+    design = _Design(
+        y=y,
+        pair=(regressor,),
+        origin=_stack_columns(origin_cols, y.shape),
+        destination=_stack_columns(destination_cols, y.shape),
+        names=("beta", *(name for name, _ in origin_cols + destination_cols)),
+        origin_fe=_has_effects(constraint, "origin"),
+        destination_fe=_has_effects(constraint, "destination"),
+        exclude_self=exclude_self,
+        active_origins=active["origin"],
+        active_destinations=active["destination"],
+        chunk_rows=(
+            max(1, _AUTO_BLOCK_CELLS // n) if chunk_rows is None else int(chunk_rows)
+        ),
+    )
+    design.exclude(regressor)
+    return design, ids, years, np.shape(cost), dropped
+
+
+def _prediction_totals(
+    d: _Design,
+    constraint: str,
+    given: Mapping[str, ArrayLike | None],
+    ids: Sequence,
+    years: Sequence | None,
+    problems: _Problems,
+) -> dict[str, NDArray[np.float64] | None]:
+    """The margins a prediction is balanced to, by side: ``given`` ones (checked),
+    else the observed ones."""
+    totals = {}
+    for side, default, has_fe in (
+        ("origin", d.y.sum(axis=2), d.origin_fe),
+        ("destination", d.y.sum(axis=1), d.destination_fe),
+    ):
+        values = given[side]
+        if values is None:
+            totals[side] = default
+        elif not has_fe:
+            problems.append(
+                (
+                    ValidationError,
+                    (
+                        f"{side}_totals given, but a {constraint} model has no {side} "
+                        "constraint to rebalance to"
+                    ),
+                )
+            )
+        else:
+            arr = _zone_values(
+                f"{side}_totals", values, d.y.shape[0], ids, years, problems
+            )
+            if arr is not None and np.any(arr < 0):
+                problems.append((ValidationError, f"{side}_totals must be >= 0"))
+            totals[side] = arr
+    return totals

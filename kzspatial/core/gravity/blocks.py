@@ -1,0 +1,402 @@
+"""Row blocks of the flows and the pure per-block passes of a gravity fit.
+
+Every pass over the flows is a map over blocks of ``chunk_rows`` origin rows plus a
+reduction (:func:`_map_reduce`). A per-block function sees rows ``r0:r1`` of every
+flow-shaped and origin-level array and the destination-level arrays whole, and returns
+statistics that are either indexed by its rows (row sums, ``M v``, origin scores:
+concatenated) or additive (column sums, Gram entries, ``X'w``, ``M^T u``, totals:
+summed). The passes are the weighted moments, the linear predictor with its ``exp``
+and row totals, the Furness rescaling (rows scaled while the columns are summed, then
+columns scaled while the rows are summed), the products of the conjugate-gradient
+solve (``M^T diag(1/R) M v`` is finished inside a block), the score sums of every
+sandwich meat (:mod:`.covariance`; pair clusters too: a pair lies in its origin's
+block) and the sums behind the likelihood and fit metrics
+(:func:`kzspatial.core.metrics.fit_sums`). Only ``n``-vectors per year, ``p x p``
+matrices and scalars leave a block: what ``dask.array.map_blocks`` over chunks
+``(n_years, rows, n)`` followed by a reduction needs. The block functions (``_block_*``)
+depend on their arguments only, so a scheduler can run them as tasks.
+
+``chunk_rows=None`` (the default) takes blocks of about ``2**18`` flows, so up to 512
+zones are one block; ``chunk_rows=n`` forces one block for ``n`` zones. The flows, the
+decay regressor and the fitted flows ``mu`` are held whole (``mu`` is updated in place,
+block by block); the workspace is one block, two during the sandwich (plus ``p``
+pair-score columns per block for a panel), so one block costs four ``float64`` arrays
+of the flow shape and briefly two more, and many blocks about three. Blocks that stay
+in cache also made the fit faster (``benchmarks/results/gravity_chunks.md``). A Dask
+version would keep ``mu`` as a persisted chunked array updated by each pass (or
+recompute it per block from ``theta, alpha, delta`` at one more ``exp`` per pass) and
+hand the loop over blocks to the scheduler; input validation, which builds the flows
+and the regressor, still works on whole arrays.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from kzspatial.core.metrics import FitSums, fit_sums
+
+# cells per block when chunk_rows is None: a block of each flow-shaped array (2 MiB)
+# stays in cache across the fused steps of a pass; at 3,000 zones this was faster and
+# smaller than one block (benchmarks/results/gravity_chunks.md)
+_AUTO_BLOCK_CELLS = 1 << 18
+
+
+@dataclasses.dataclass(frozen=True)
+class _Design:
+    """Validated model arrays in the stacked layout ``(n_years, n_zones, n_zones)``.
+
+    ``y`` and every pair regressor are zero on excluded cells; ``origin`` and
+    ``destination`` hold zone-level regressors broadcast over partners, shapes
+    ``(n_years, n_zones, k)``. Passes over the flows visit :attr:`blocks` of
+    ``chunk_rows`` origin rows (all rows when None). A block is a design of its own
+    whose origin-indexed arrays hold rows ``first_row:first_row + rows`` and whose
+    destination-level arrays are whole.
+    """
+
+    y: NDArray[np.float64]
+    pair: tuple[NDArray[np.float64], ...]
+    origin: NDArray[np.float64]
+    destination: NDArray[np.float64]
+    names: tuple[str, ...]
+    origin_fe: bool
+    destination_fe: bool
+    exclude_self: bool
+    active_origins: NDArray[np.bool_]  # (n_years, n_zones), False = dropped group
+    active_destinations: NDArray[np.bool_]
+    chunk_rows: int | None = None  # origin rows per block of a pass; None = one block
+    # zone index of this design's first origin row (a block's offset)
+    first_row: int = 0
+
+    @property
+    def n_pair(self) -> int:
+        return len(self.pair)
+
+    @property
+    def n_theta(self) -> int:
+        return len(self.names)
+
+    @property
+    def block_shape(self) -> tuple[int, int, int]:
+        """Shape of the largest block of a flow-shaped array, for workspace."""
+        n_years, n_rows, n = self.y.shape
+        return n_years, min(n_rows, self.chunk_rows or n_rows), n
+
+    @functools.cached_property
+    def blocks(self) -> tuple[tuple[slice, _Design], ...]:
+        """The blocks of origin rows every pass visits, with their designs, in order."""
+        n_rows = self.y.shape[1]
+        step = self.chunk_rows or n_rows
+        spans = (slice(r, min(r + step, n_rows)) for r in range(0, n_rows, step))
+        return tuple((rows, self.block(rows)) for rows in spans)
+
+    def block(self, rows: slice) -> _Design:
+        """The origin rows ``rows`` (a slice with a start) as a design; views, no copies."""
+        return dataclasses.replace(
+            self,
+            y=self.y[:, rows],
+            pair=tuple(x[:, rows] for x in self.pair),
+            origin=self.origin[:, rows],
+            active_origins=self.active_origins[:, rows],
+            chunk_rows=None,
+            first_row=self.first_row + rows.start,
+        )
+
+    def exclude(
+        self, arr: NDArray[np.float64], fill: float = 0.0
+    ) -> NDArray[np.float64]:
+        """Set the cells outside the model (self-pairs, dropped zones) to ``fill``, in place.
+
+        ``arr`` has the shape of ``y`` (of this block).
+        """
+        if self.exclude_self:
+            rows = np.arange(arr.shape[1])
+            arr[:, rows, rows + self.first_row] = fill
+        if not self.active_origins.all():
+            arr[~self.active_origins] = fill
+        if not self.active_destinations.all():
+            arr.transpose(0, 2, 1)[~self.active_destinations] = fill
+        return arr
+
+    def modelled(self) -> NDArray[np.bool_]:
+        """Boolean mask of the cells in the likelihood, shape of ``y``."""
+        return self.exclude(np.ones(self.y.shape)).astype(bool)
+
+    def n_modelled(self) -> int:
+        """Number of cells in the likelihood, counted without building the mask."""
+        own_columns = slice(self.first_row, self.first_row + self.y.shape[1])
+        both = self.active_origins & self.active_destinations[:, own_columns]
+        return int(
+            (
+                self.active_origins.sum(axis=1) * self.active_destinations.sum(axis=1)
+            ).sum()
+            - (both.sum() if self.exclude_self else 0)
+        )
+
+
+# Field metadata of statistics indexed by origin rows (axis 1): concatenated over
+# blocks. Every other field of a block's statistics is additive and summed.
+_BY_ORIGIN = {"by_origin": True}
+
+
+_Stats = TypeVar("_Stats")
+
+
+def _combine(parts: Iterable[_Stats]) -> _Stats:
+    """Reduce the statistics of consecutive row blocks to those of all their rows.
+
+    Parameters
+    ----------
+    parts : iterable of statistics
+        Dataclasses of the same type, one per block in row order, or bare arrays.
+
+    Returns
+    -------
+    statistics
+        Fields marked ``_BY_ORIGIN`` concatenated along axis 1; other fields and bare
+        arrays (column sums, Gram entries, ``M^T u`` products, totals) summed; None
+        fields stay None. A single part is returned unchanged.
+    """
+    blocks = iter(parts)
+    first = next(blocks)
+    if not dataclasses.is_dataclass(first):
+        return sum(blocks, start=first)
+    fields = dataclasses.fields(first)
+    by_origin = {f.name for f in fields if f.metadata.get("by_origin")}
+    stacked = {name: [getattr(first, name)] for name in by_origin}
+    summed = {f.name: getattr(first, f.name) for f in fields if f.name not in by_origin}
+    for part in blocks:
+        for name, pieces in stacked.items():
+            pieces.append(getattr(part, name))
+        for name, total in summed.items():
+            if total is not None:
+                summed[name] = total + getattr(part, name)
+    for name, pieces in stacked.items():
+        unsplit = len(pieces) == 1 or pieces[0] is None
+        summed[name] = pieces[0] if unsplit else np.concatenate(pieces, axis=1)
+    return type(first)(**summed)
+
+
+def _map_reduce(
+    d: _Design,
+    block_stats: Callable[..., _Stats],
+    *by_origin: NDArray[np.float64] | None,
+    **shared: object,
+) -> _Stats:
+    """One pass over the flows: ``block_stats`` on every row block of ``d``, combined.
+
+    ``block_stats(block, *arrays, **shared)`` receives the block's design, the arrays
+    of ``by_origin`` cut to the block's rows on axis 1 (flow-shaped and origin-level
+    arrays, as views it may write into; None passes through) and ``shared`` whole
+    (destination-level arrays, parameters). Its statistics are reduced by
+    :func:`_combine` as the blocks come, so only n-vectors and ``p x p`` matrices
+    outlive a block: the shape of ``dask.array.map_blocks`` over row chunks followed
+    by a reduction.
+    """
+    return _combine(
+        block_stats(
+            block,
+            *(None if arr is None else arr[:, rows] for arr in by_origin),
+            **shared,
+        )
+        for rows, block in d.blocks
+    )
+
+
+def _matvecs(
+    mat: NDArray[np.float64], vecs: NDArray[np.float64], *, transpose: bool = False
+) -> NDArray[np.float64]:
+    """``mat[t] @ vecs[t]`` (or ``mat[t].T @ vecs[t]``) for stacked matrices.
+
+    Parameters
+    ----------
+    mat : ndarray, shape (T, r, c)
+        E.g. a block of ``r`` origin rows of the fitted flows.
+    vecs : ndarray, shape (T, c, k), or (T, r, k) with ``transpose``
+
+    Returns
+    -------
+    ndarray, shape (T, r, k), or (T, c, k) with ``transpose``
+
+    Notes
+    -----
+    One BLAS matrix-vector product per year and column: for a handful of columns this
+    is several times faster than a batched ``matmul``, whose thin-matrix kernels do
+    not stream the ``n x n`` matrix at memory bandwidth.
+    """
+    out = np.empty((mat.shape[0], mat.shape[2 if transpose else 1], vecs.shape[2]))
+    for t in range(mat.shape[0]):
+        matrix = mat[t].T if transpose else mat[t]
+        for k in range(vecs.shape[2]):
+            out[t, :, k] = matrix @ np.ascontiguousarray(vecs[t, :, k])
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class _Moments:
+    """Weighted sums of the regressors for a weight array ``w`` over pairs.
+
+    ``row_total`` (T, n) ``sum_j w`` and ``row`` (T, n, p) ``sum_j w x`` are indexed by
+    origin; ``col_total`` (T, n) ``sum_i w``, ``col`` (T, n, p) ``sum_i w x``, ``gram``
+    (p, p) ``sum w x x'`` and ``total`` (p,) ``sum w x`` are additive over blocks.
+    """
+
+    row_total: NDArray[np.float64] = dataclasses.field(metadata=_BY_ORIGIN)
+    col_total: NDArray[np.float64]
+    row: NDArray[np.float64] = dataclasses.field(metadata=_BY_ORIGIN)
+    col: NDArray[np.float64]
+    gram: NDArray[np.float64]
+    total: NDArray[np.float64]
+
+
+def _moments(
+    d: _Design, w: NDArray[np.float64], scratch: NDArray[np.float64]
+) -> _Moments:
+    """All first and second weighted moments needed by Newton's method, in p-space.
+
+    ``w`` has the shape of ``d.y``; ``scratch`` is workspace of ``d.block_shape``.
+    """
+    return _map_reduce(d, _block_moments, w, scratch=scratch)
+
+
+def _block_moments(
+    d: _Design, w: NDArray[np.float64], *, scratch: NDArray[np.float64]
+) -> _Moments:
+    """The moments of one block of origin rows (``_Moments`` with rows of the block)."""
+    n_years, n_rows, n = w.shape
+    scratch = scratch[:, :n_rows]
+    kp, ko = d.n_pair, d.origin.shape[2]
+    p = d.n_theta
+    o_sl, d_sl = slice(kp, kp + ko), slice(kp + ko, p)
+    row_total = w.sum(axis=2)
+    col_total = w.sum(axis=1)
+    row = np.empty((n_years, n_rows, p))
+    col = np.empty((n_years, n, p))
+    gram = np.empty((p, p))
+    w_dest = _matvecs(w, d.destination)  # sum_j w_ij z_j
+    w_orig = _matvecs(w, d.origin, transpose=True)  # sum_i w_ij x_i
+    for k, regressor in enumerate(d.pair):
+        np.multiply(w, regressor, out=scratch)
+        row[..., k] = scratch.sum(axis=2)
+        col[..., k] = scratch.sum(axis=1)
+        for m in range(k, kp):
+            gram[k, m] = np.vdot(scratch, d.pair[m])
+        gram[k, o_sl] = np.einsum("ti,tik->k", row[..., k], d.origin)
+        gram[k, d_sl] = np.einsum("tj,tjk->k", col[..., k], d.destination)
+    row[..., o_sl] = row_total[..., None] * d.origin
+    col[..., o_sl] = w_orig
+    row[..., d_sl] = w_dest
+    col[..., d_sl] = col_total[..., None] * d.destination
+    gram[o_sl, o_sl] = np.einsum("ti,tik,til->kl", row_total, d.origin, d.origin)
+    gram[o_sl, d_sl] = np.einsum("tik,til->kl", d.origin, w_dest)
+    gram[d_sl, d_sl] = np.einsum(
+        "tj,tjk,tjl->kl", col_total, d.destination, d.destination
+    )
+    gram = np.triu(gram) + np.triu(gram, 1).T
+    return _Moments(row_total, col_total, row, col, gram, row.sum(axis=(0, 1)))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Margins:
+    """Row and column totals of (a block of) fitted flows, None where not asked for."""
+
+    rows: NDArray[np.float64] | None = dataclasses.field(metadata=_BY_ORIGIN)  # (T, r)
+    cols: NDArray[np.float64] | None  # (T, n), additive over blocks
+
+
+@dataclasses.dataclass(frozen=True)
+class _ByOrigin:
+    """One array indexed by origin rows, e.g. ``M v``."""
+
+    values: NDArray[np.float64] = dataclasses.field(metadata=_BY_ORIGIN)
+
+
+def _linear_predictor(
+    d: _Design,
+    theta: NDArray[np.float64],
+    alpha: NDArray[np.float64],
+    delta: NDArray[np.float64],
+    out: NDArray[np.float64],
+) -> NDArray[np.float64]:
+    """Write ``mu = exp(eta)`` into ``out``, zero the excluded cells, return its row totals."""
+    return _map_reduce(d, _block_predictor, out, alpha, theta=theta, delta=delta).rows
+
+
+def _block_predictor(
+    d: _Design,
+    out: NDArray[np.float64],
+    alpha: NDArray[np.float64],
+    *,
+    theta: NDArray[np.float64],
+    delta: NDArray[np.float64],
+) -> _Margins:
+    kp, ko = d.n_pair, d.origin.shape[2]
+    np.multiply(d.pair[0], theta[0], out=out)
+    for k in range(1, kp):
+        out += theta[k] * d.pair[k]
+    out += (alpha + d.origin @ theta[kp : kp + ko])[..., None]
+    out += (delta + d.destination @ theta[kp + ko :])[:, None, :]
+    with np.errstate(over="ignore"):
+        np.exp(out, out=out)
+    d.exclude(out)
+    # summed while the block is fresh: the log-likelihood and balancing need them
+    return _Margins(rows=out.sum(axis=2), cols=None)
+
+
+def _block_product(
+    _block: _Design, mu: NDArray[np.float64], *, v: NDArray[np.float64]
+) -> _ByOrigin:
+    """``M v`` on one block's rows."""
+    return _ByOrigin(_matvecs(mu, v))
+
+
+def _block_transposed_product(
+    _block: _Design, mu: NDArray[np.float64], u: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """One block's share of ``M^T u``."""
+    return _matvecs(mu, u, transpose=True)
+
+
+def _block_schur_product(
+    _block: _Design,
+    mu: NDArray[np.float64],
+    inv_r: NDArray[np.float64],
+    *,
+    v: NDArray[np.float64],
+) -> NDArray[np.float64]:
+    """One block's share of ``M^T diag(1/R) M v``: ``M v`` never leaves the block."""
+    return _matvecs(mu, _matvecs(mu, v) * inv_r, transpose=True)
+
+
+def _block_rescale(
+    _block: _Design,
+    mu: NDArray[np.float64],
+    row_factor: NDArray[np.float64] | None,
+    *,
+    col_factor: NDArray[np.float64] | None,
+    sum_rows: bool,
+    sum_cols: bool,
+) -> _Margins:
+    """Scale a block of fitted flows by row and/or column factors, in place, and sum
+    the margins asked for while the block is fresh."""
+    if row_factor is not None:
+        mu *= row_factor[..., None]
+    if col_factor is not None:
+        mu *= col_factor[:, None, :]
+    return _Margins(
+        mu.sum(axis=2) if sum_rows else None, mu.sum(axis=1) if sum_cols else None
+    )
+
+
+def _block_fit_sums(d: _Design, mu: NDArray[np.float64]) -> FitSums:
+    """The sums behind the likelihood and fit metrics over one block's cells.
+
+    Excluded cells are zero in ``y`` and ``mu`` and add nothing. ``y log mu`` is left
+    out: the fit has it from sufficient statistics.
+    """
+    return fit_sums(d.y, mu, with_log_mu=False)
