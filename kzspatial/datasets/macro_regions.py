@@ -37,9 +37,11 @@ def load_macro_regions() -> pd.DataFrame:
         The shipped table does not cover the 20 regions exactly once, or names a
         macro-region outside :data:`MACRO_REGION_ORDER`.
     """
-    with resources.files("kzspatial.datasets").joinpath("macro_regions.csv").open(
-        encoding="utf-8"
-    ) as handle:
+    with (
+        resources.files("kzspatial.datasets")
+        .joinpath("macro_regions.csv")
+        .open(encoding="utf-8") as handle
+    ):
         table = pd.read_csv(handle, dtype=str)
     ids = configuration_ids("2024")
     if sorted(table["region_id"]) != sorted(ids):

@@ -71,9 +71,7 @@ def _moves_chart(national: pd.DataFrame, published: pd.DataFrame | None) -> str:
     ):
         y = national[column] / 1e3
         ax.plot(national["year"][full], y[full], "o-", color=colour, label=label)
-        ax.plot(
-            national["year"][~full], y[~full], "o", mfc="white", color=colour, ms=7
-        )
+        ax.plot(national["year"][~full], y[~full], "o", mfc="white", color=colour, ms=7)
     if published is not None and len(published):
         claims = published[published["variable"] == "internal_migration"]
         claims = claims.drop_duplicates("line")
@@ -105,7 +103,9 @@ def _shares_chart(national: pd.DataFrame) -> str:
         )
     ax.set_ylabel("% of moves between regions")
     ax.legend(fontsize=7, ncol=2)
-    ax.set_title("Share of moves between regions ending in the three cities", fontsize=9)
+    ax.set_title(
+        "Share of moves between regions ending in the three cities", fontsize=9
+    )
     return _png(fig)
 
 

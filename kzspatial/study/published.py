@@ -234,7 +234,9 @@ def load_official_national() -> pd.DataFrame:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # 2022 is read knowingly
-        od = load_od_flows((2010, 2015, 2020, 2021, 2022, 2023, 2024, 2025), include_2022=True)
+        od = load_od_flows(
+            (2010, 2015, 2020, 2021, 2022, 2023, 2024, 2025), include_2022=True
+        )
     return national_trends(
         od,
         monthly=load_monthly_migration(annual=False),
@@ -314,8 +316,10 @@ def check_published(
         national = load_official_national()
     nets = None
     if od is not None:
-        nets = od.groupby([YEAR, DESTINATION])[FLOW].sum().sub(
-            od.groupby([YEAR, ORIGIN])[FLOW].sum(), fill_value=0
+        nets = (
+            od.groupby([YEAR, DESTINATION])[FLOW]
+            .sum()
+            .sub(od.groupby([YEAR, ORIGIN])[FLOW].sum(), fill_value=0)
         )
     rows = []
     for fig in table.itertuples(index=False):
@@ -366,7 +370,9 @@ def _with_verdict(figure_rows: list[dict], tolerance: float) -> list[dict]:
             f"({rel[best]:.1%})"
         )
     else:
-        unknown = [r["concept"] for r, k in zip(figure_rows, known, strict=True) if not k]
+        unknown = [
+            r["concept"] for r, k in zip(figure_rows, known, strict=True) if not k
+        ]
         verdict = (
             f"differs from every available concept by more than {tolerance:.0%}; "
             f"closest: {figure_rows[best]['concept']} ({rel[best]:.1%} off)"

@@ -189,7 +189,10 @@ def national_trends(
 
 def _urban_share(population: pd.DataFrame | None, year: int) -> dict[str, object]:
     if population is None or "urban" not in population.columns:
-        return {"urban_share": np.nan, "urban_share_note": "no urban/rural figures given"}
+        return {
+            "urban_share": np.nan,
+            "urban_share_note": "no urban/rural figures given",
+        }
     rows = population[population[YEAR] == year]
     if rows.empty:
         last = int(population[YEAR].max())

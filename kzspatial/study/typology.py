@@ -177,6 +177,12 @@ def classify_balance(
     return pd.DataFrame(rows)
 
 
+def _macro_of(macro_regions: pd.DataFrame) -> dict[str, str]:
+    return dict(
+        zip(macro_regions["region_id"], macro_regions["macro_region"], strict=True)
+    )
+
+
 def balance_typology(
     od: pd.DataFrame,
     population: pd.DataFrame,
@@ -208,7 +214,7 @@ def balance_typology(
     regions.insert(0, "level", "region")
     regions.insert(2, "name", [get_region(r).name_en for r in regions["unit"]])
     regions.insert(3, "members", regions["unit"])
-    groups = dict(zip(macro_regions["region_id"], macro_regions["macro_region"]))
+    groups = _macro_of(macro_regions)
     macro = classify_balance(group_rates(od, population, groups), **rule)
     order = {m: k for k, m in enumerate(MACRO_REGION_ORDER)}
     macro = macro.sort_values("unit", key=lambda s: s.map(order), ignore_index=True)
@@ -235,7 +241,10 @@ def _claim_group(
     if len(words) <= 3 and words and words[0] in _COMPASS:
         zone = _COMPASS[words[0]]
         ids = tuple(r for r, m in macro.items() if m == zone)
-        return ids, f"macro-region {zone}: {', '.join(get_region(r).name_en for r in ids)}"
+        return (
+            ids,
+            f"macro-region {zone}: {', '.join(get_region(r).name_en for r in ids)}",
+        )
     try:
         ids = tuple(resolve(p) for p in re.split(r",|\band\b", label) if p.strip())
     except RegionNameError:
@@ -282,7 +291,7 @@ def check_balance_claims(
             "asserted_migration_balance"
         )
     groups = STUDY_TABLE2_GROUPS if groups is None else groups
-    macro = dict(zip(macro_regions["region_id"], macro_regions["macro_region"]))
+    macro = _macro_of(macro_regions)
     rows = []
     for k, claim in enumerate(claims.itertuples(index=False)):
         label = str(claim.region_group).strip()
