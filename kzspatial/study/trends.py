@@ -24,7 +24,10 @@ import pandas as pd
 
 from kzspatial._constants import DESTINATION, FLOW, ORIGIN, YEAR
 from kzspatial._errors import ValidationError
-from kzspatial.datasets.indicators import regional_indicators
+
+# one rule for "population at 1 January or the latest earlier date" (private there;
+# to be made public when datasets/indicators.py is next edited)
+from kzspatial.datasets.indicators import _population_for, regional_indicators
 from kzspatial.datasets.migration import OD_YEAR_STATUS
 from kzspatial.datasets.regions import (
     HUB_IDS,
@@ -212,15 +215,6 @@ def _urban_share(population: pd.DataFrame | None, year: int) -> dict[str, object
     }
 
 
-def _population_rows(population: pd.DataFrame, year: int) -> tuple[pd.DataFrame, int]:
-    """Population at 1 January of ``year`` or the latest earlier date in the table."""
-    earlier = population.loc[population[YEAR] <= year, YEAR]
-    if earlier.empty:
-        raise ValidationError(f"no population figures at or before 1 January {year}")
-    latest = int(earlier.max())
-    return population[population[YEAR] == latest], latest
-
-
 def group_rates(
     od: pd.DataFrame,
     population: pd.DataFrame,
@@ -291,13 +285,8 @@ def group_rates(
 def _group_population(
     population: pd.DataFrame, year: int, group_of: pd.Series
 ) -> tuple[dict[str, float], dict[str, str], int]:
-    rows, pop_year = _population_rows(population, year)
-    confs = rows["configuration"].unique()
-    if len(confs) != 1:
-        raise ValidationError(
-            f"population of 1 January {pop_year} mixes configurations {list(confs)}"
-        )
-    conf = str(confs[0])
+    rows, pop_year = _population_for(population, year)
+    conf = str(rows["configuration"].iat[0])
     # which groups each population unit of that date overlaps
     touches: dict[str, set[str]] = {}
     for region, group in group_of.items():
