@@ -1,0 +1,319 @@
+"""Self-contained HTML study report: "Internal migration in Kazakhstan 2010-2024: what
+the data say" (edge: matplotlib, Jinja2, disk).
+
+Trend charts, the regional balance typology, inequality and the published-figure check,
+each figure captioned with its concept, border configuration and source; figures are
+inlined as base64 PNG, styles are inline, every data string is HTML-escaped by Jinja's
+autoescape. The tables are also written as CSV next to the HTML. Computation happens in
+:mod:`kzspatial.study`; this module renders.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import io
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # rendering to files only; never needs a display
+
+import jinja2
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from kzspatial.render._atomic import atomic_path
+
+__all__ = ["write_study_report"]
+
+TITLE = "Internal migration in Kazakhstan 2010–2024: what the data say"
+_OD_SOURCE = "BNS origin-destination file (Diar299/kz-migration), today's 20 regions"
+_MONTHLY_SOURCE = "BNS monthly arrivals by region (kanatislambekov), 2022–2024"
+_POP_SOURCE = "BNS population at 1 January (open-data-kazakhstan), borders of each date"
+_GRP_SOURCE = "BNS GRP per capita (open-data-kazakhstan), borders of each year"
+_CLASS_COLOURS = {
+    "persistent gainer": "#1a9641",
+    "neutral": "#bdbdbd",
+    "persistent loser": "#d7191c",
+    "volatile": "#fdae61",
+    "not enough years": "#ffffff",
+}
+
+
+def _png(fig) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def _generated() -> str:
+    """Build time, or the reproducible-build date of SOURCE_DATE_EPOCH when set."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    when = (
+        dt.datetime.fromtimestamp(int(epoch), dt.UTC)
+        if epoch.isdigit()
+        else dt.datetime.now(dt.UTC)
+    )
+    return when.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _moves_chart(national: pd.DataFrame, published: pd.DataFrame | None) -> str:
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    full = national["period"] == "full year"
+    for column, label, colour in (
+        ("moves_between_regions", "moves between regions (OD file)", "#3b6ea8"),
+        ("moves_within_republic", "all moves within the republic", "#c0392b"),
+    ):
+        y = national[column] / 1e3
+        ax.plot(national["year"][full], y[full], "o-", color=colour, label=label)
+        ax.plot(national["year"][~full], y[~full], "o", mfc="white", color=colour, ms=7)
+    if published is not None and len(published):
+        claims = published[published["variable"] == "internal_migration"]
+        claims = claims.drop_duplicates("line")
+        if len(claims):
+            ax.plot(
+                claims["year"],
+                claims["published"],
+                "s--",
+                color="#555",
+                ms=4,
+                label="published figures (claims)",
+            )
+    ax.set_ylabel("thousand moves per year")
+    ax.legend(fontsize=7)
+    ax.set_title("National internal migration under both BNS concepts", fontsize=9)
+    return _png(fig)
+
+
+def _shares_chart(national: pd.DataFrame) -> str:
+    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    columns = [c for c in national.columns if c.startswith("share_to_")]
+    for column in columns:
+        ax.plot(
+            national["year"],
+            100 * national[column],
+            "o-",
+            lw=2.2 if column == "share_to_three_cities" else 1.2,
+            label=column.removeprefix("share_to_").replace("_", " "),
+        )
+    ax.set_ylabel("% of moves between regions")
+    ax.legend(fontsize=7, ncol=2)
+    ax.set_title(
+        "Share of moves between regions ending in the three cities", fontsize=9
+    )
+    return _png(fig)
+
+
+def _urban_chart(national: pd.DataFrame) -> str:
+    fig, ax = plt.subplots(figsize=(5.0, 3.2))
+    ax.plot(national["year"], 100 * national["urban_share"], "o-", color="#6a51a3")
+    ax.set_ylabel("urban share at 1 January, %")
+    ax.set_title("Urban population share (1 January)", fontsize=9)
+    return _png(fig)
+
+
+def _rates_heatmap(rates: pd.DataFrame, names: Mapping[str, str]) -> str:
+    grid = rates.pivot(index="unit", columns="year", values="net_rate")
+    fig, ax = plt.subplots(figsize=(6.4, 0.28 * len(grid) + 1.2))
+    bound = np.nanmax(np.abs(grid.to_numpy(float)))
+    image = ax.imshow(
+        np.ma.masked_invalid(grid.to_numpy(float)),
+        cmap="RdBu",
+        vmin=-bound,
+        vmax=bound,
+        aspect="auto",
+    )
+    ax.set_facecolor("#e0e0e0")
+    ax.set_xticks(range(grid.shape[1]), [str(c) for c in grid.columns], fontsize=7)
+    ax.set_yticks(
+        range(grid.shape[0]), [names.get(u, u) for u in grid.index], fontsize=7
+    )
+    fig.colorbar(image, ax=ax, label="net per 1,000 residents", shrink=0.8)
+    ax.set_title("Net rate of moves between regions (grey: no population)", fontsize=9)
+    return _png(fig)
+
+
+def _typology_chart(typology: pd.DataFrame) -> str:
+    table = typology[np.isfinite(typology["mean_rate"])]
+    fig, ax = plt.subplots(figsize=(6.4, 0.26 * len(table) + 1.2))
+    y = np.arange(len(table))[::-1]
+    ax.barh(
+        y,
+        table["mean_rate"],
+        color=[_CLASS_COLOURS.get(c, "#fff") for c in table["class"]],
+        edgecolor="#555",
+        linewidth=0.4,
+    )
+    ax.hlines(y, table["min_rate"], table["max_rate"], color="#333", lw=0.8)
+    ax.set_yticks(y, table["name"], fontsize=7)
+    ax.axvline(0, color="#333", lw=0.8)
+    ax.set_xlabel("net per 1,000: mean (bar) and range over the years (line)")
+    handles = [
+        plt.Rectangle((0, 0), 1, 1, color=c, ec="#555")
+        for n, c in _CLASS_COLOURS.items()
+        if (table["class"] == n).any()
+    ]
+    ax.legend(
+        handles,
+        [n for n in _CLASS_COLOURS if (table["class"] == n).any()],
+        fontsize=7,
+    )
+    ax.set_title("Regional balance typology", fontsize=9)
+    return _png(fig)
+
+
+def _inequality_chart(inequality: pd.DataFrame) -> str:
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8.4, 3.2))
+    for column, style in (
+        ("gini", "o-"),
+        ("gini_weighted", "o--"),
+        ("theil", "s-"),
+        ("theil_weighted", "s--"),
+    ):
+        left.plot(inequality["year"], inequality[column], style, label=column, ms=4)
+    left.legend(fontsize=7)
+    left.set_title("Gini and Theil of GRP per capita", fontsize=9)
+    right.plot(inequality["year"], inequality["max_min_ratio"], "o-", color="#333")
+    right.axhspan(1.5, 2.0, color="#fdae61", alpha=0.4, label="claimed 1.5–2")
+    right.legend(fontsize=7)
+    right.set_title("Richest / poorest region", fontsize=9)
+    for ax in (left, right):
+        for year in (2018, 2022):
+            ax.axvline(year - 0.5, color="#999", lw=0.6, ls=":")
+    return _png(fig)
+
+
+def _table_html(frame: pd.DataFrame) -> str:
+    # pandas escapes cell text by default (escape=True), so the markup is safe to mark
+    return frame.to_html(
+        index=False, float_format=lambda v: f"{v:.4g}", border=0, na_rep="–"
+    )
+
+
+def write_study_report(
+    path: str | Path,
+    *,
+    national: pd.DataFrame,
+    region_rates: pd.DataFrame,
+    typology: pd.DataFrame,
+    claims: pd.DataFrame,
+    inequality: pd.DataFrame,
+    inequality_trend: pd.DataFrame,
+    correlation: pd.DataFrame,
+    elasticities: pd.DataFrame,
+    published: pd.DataFrame | None = None,
+    provenance: Sequence[Mapping[str, str]] = (),
+    scenario: Mapping[str, object] | None = None,
+    region_names: Mapping[str, str] | None = None,
+    overwrite: bool = False,
+    title: str = TITLE,
+) -> dict[str, Path]:
+    """Render the study report and write its tables as CSV.
+
+    Parameters
+    ----------
+    path : str or Path
+        HTML file to write; CSV tables go to ``<stem>_files/`` next to it.
+    national : pandas.DataFrame
+        :func:`kzspatial.study.trends.national_trends`.
+    region_rates : pandas.DataFrame
+        :func:`kzspatial.study.trends.group_rates` of the 20 regions (today's borders).
+    typology, claims : pandas.DataFrame
+        :func:`kzspatial.study.typology.balance_typology` and
+        :func:`~kzspatial.study.typology.check_balance_claims`.
+    inequality, inequality_trend, correlation, elasticities : pandas.DataFrame
+        From :mod:`kzspatial.study.inequality`.
+    published : pandas.DataFrame, optional
+        :func:`kzspatial.study.published.check_published`; no section when None.
+    provenance : sequence of dict
+        ``title, concept, unit, licence, citation`` of each data source.
+    scenario : mapping, optional
+        ``title``, ``note`` and ``table`` (DataFrame) of a scenario section; without it
+        the report has no scenario section.
+    region_names : mapping of str to str, optional
+        Display names of region ids for the heatmap.
+
+    Returns
+    -------
+    dict of str -> Path
+        ``html``, ``files`` folder and each CSV table written.
+    """
+    from kzspatial import __version__
+
+    path = Path(path)
+    names = dict(region_names or {})
+    if not names and "name" in typology.columns:
+        names = dict(zip(typology["unit"], typology["name"], strict=True))
+    national_view = national.assign(
+        **{
+            c: (100 * national[c]).round(1)
+            for c in national.columns
+            if "share" in c and c != "urban_share_note"
+        }
+    )
+    figures = {
+        "moves": _moves_chart(national, published),
+        "shares": _shares_chart(national),
+        "urban": _urban_chart(national),
+        "rates": _rates_heatmap(region_rates, names),
+        "typology": _typology_chart(typology),
+        "inequality": _inequality_chart(inequality),
+    }
+    sections = {
+        "national": national_view.drop(columns=["od_status"]),
+        "od_status": national[["year", "period", "od_status"]],
+        "typology": typology.drop(columns=["rule", "rates"]),
+        "claims": claims.drop(columns=["rule"]),
+        "inequality": inequality,
+        "inequality_trend": inequality_trend,
+        "correlation": correlation,
+        "elasticities": elasticities,
+    }
+    if published is not None:
+        sections["published"] = published
+    scenario_block = None
+    if scenario is not None:
+        scenario_block = {
+            "title": str(scenario.get("title", "Scenario")),
+            "note": str(scenario.get("note", "")),
+            "html": _table_html(scenario["table"]) if "table" in scenario else "",
+        }
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("kzspatial.render", "templates"),
+        autoescape=jinja2.select_autoescape(default=True),
+    )
+    rule = str(typology["rule"].iat[0]) if len(typology) else ""
+    html = env.get_template("study.html.j2").render(
+        title=title,
+        version=__version__,
+        generated=_generated(),
+        figures=figures,
+        tables={k: _table_html(v) for k, v in sections.items()},
+        rule=rule,
+        sources={
+            "od": _OD_SOURCE,
+            "monthly": _MONTHLY_SOURCE,
+            "population": _POP_SOURCE,
+            "grp": _GRP_SOURCE,
+        },
+        published=published is not None,
+        scenario=scenario_block,
+        provenance=list(provenance),
+    )
+    written: dict[str, Path] = {}
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        tmp.write_text(html, encoding="utf-8")
+    written["html"] = path
+    files = path.with_name(path.stem + "_files")
+    for name, frame in sections.items():
+        target = files / f"study_{name}.csv"
+        with atomic_path(target, overwrite=True) as tmp:
+            frame.to_csv(tmp, index=False)
+        written[name] = target
+    written["files"] = files
+    return written
