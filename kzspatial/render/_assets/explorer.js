@@ -728,7 +728,7 @@
   var STYLE = [
     ".kz-box{background:rgba(255,255,255,.94);padding:8px 10px;border-radius:4px;",
     "box-shadow:0 1px 4px rgba(0,0,0,.35);font:12px/1.35 'Helvetica Neue',Arial,sans-serif;color:#222}",
-    ".kz-explorer{width:270px}.kz-legend{width:230px}",
+    ".kz-explorer{width:270px;overflow-wrap:anywhere}.kz-legend{width:230px}",
     ".kz-title{font-weight:bold;font-size:14px;margin-bottom:4px}",
     ".kz-strong{font-weight:bold}.kz-sub{color:#555;margin:2px 0}",
     ".kz-row{display:flex;align-items:center;gap:6px;margin:2px 0}",
