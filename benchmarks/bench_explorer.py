@@ -33,6 +33,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 import folium  # noqa: E402
 import kz_synthetic as syn  # noqa: E402
 import pandas as pd  # noqa: E402
+from bench_maps import _cpu_model  # noqa: E402  (same machine line as the other benchmarks)
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from kzspatial.render.explorer import explorer_map  # noqa: E402
@@ -165,16 +166,6 @@ def _table(results: list[dict]) -> str:
             f"{target} {'met' if ok else 'MISSED'} |"
         )
     return "\n".join(lines)
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def main() -> None:

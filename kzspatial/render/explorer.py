@@ -272,9 +272,44 @@ def explorer_data(
     name_col: str | None = "name_en",
     simplify_tolerance: float | None = 0.005,
 ) -> dict[str, Any]:
-    """The explorer's data as a JSON-ready dict (what :func:`explorer_map` embeds).
+    """The explorer's data, validated, as a JSON-ready dict (embedded by explorer_map).
 
-    Parameters are those of :func:`explorer_map`.
+    Parameters
+    ----------
+    regions_gdf : geopandas.GeoDataFrame
+        One polygon per region with a CRS, ``region_id_col`` and ``name_col``.
+    od : pandas.DataFrame
+        Long OD table ``year, origin, destination, flow`` (persons), one row per pair
+        and year; self-flows are ignored.
+    population : pandas.DataFrame, optional
+        ``year, region_id, population``; enables the rate mode and the choropleth of
+        the net migration rate per 1,000 residents. A year without figures uses the
+        latest earlier year.
+    fitted : pandas.DataFrame, optional
+        ``year, origin, destination, fitted`` (e.g. the doubly-constrained gravity
+        model), covering every observed pair of each year it has; enables the fitted,
+        raw-residual (observed − fitted, persons) and Pearson-residual
+        ((observed − fitted) / √fitted) modes.
+    scenario : pandas.DataFrame, optional
+        ``origin, destination, flow`` and optionally ``year`` (without it, the scenario
+        is shown for every year); enables the scenario mode.
+    scenario_label : str, default "Scenario"
+        Name of the scenario in the mode selector and legend.
+    hubs : sequence of str, optional
+        Region ids drawn as proportional circles of net migration over the choropleth
+        (the republican cities, too small to see as polygons).
+    title : str, optional
+        Page title; defaults to the span of years.
+    mode : str, default "observed"
+        Initial mode, one of :data:`EXPLORER_MODES`.
+    top_n : int, default 50
+        Initial number of flows drawn (the largest by the mode's measure).
+    threshold : float, default 0
+        Initial minimum of the mode's measure (absolute value) for a flow to be drawn.
+    region_id_col, name_col : str
+        Columns of ``regions_gdf``; ``name_col=None`` labels regions by their ids.
+    simplify_tolerance : float or None, default 0.005
+        Douglas–Peucker tolerance in degrees for region outlines (smaller page).
 
     Returns
     -------
@@ -283,6 +318,17 @@ def explorer_data(
         positions ``o``, ``d``, observed ``v`` and fitted ``f`` or None),
         ``population`` and ``populationYears`` (or None), ``scenario`` (or None),
         ``hubs`` (region positions) and the initial ``options``.
+
+    Raises
+    ------
+    ValidationError
+        On missing columns, non-integral years, negative or non-finite values,
+        duplicate rows, bad options, or a mode whose input is missing.
+    AlignmentError
+        When ids of ``od``, ``population``, ``fitted``, ``scenario`` or ``hubs`` are
+        not regions of ``regions_gdf``, or ``fitted`` does not match ``od``.
+    CRSError
+        When ``regions_gdf`` has no CRS.
     """
     _check_options(mode, top_n, threshold)
     if len(regions_gdf) == 0:
@@ -399,20 +445,9 @@ def explorer_map(
     regions_gdf: gpd.GeoDataFrame,
     od: pd.DataFrame,
     *,
-    population: pd.DataFrame | None = None,
-    fitted: pd.DataFrame | None = None,
-    scenario: pd.DataFrame | None = None,
-    scenario_label: str = "Scenario",
-    hubs: Sequence[str] | None = None,
-    title: str | None = None,
-    mode: str = "observed",
-    top_n: int = 50,
-    threshold: float = 0.0,
-    region_id_col: str = REGION_ID,
-    name_col: str | None = "name_en",
-    simplify_tolerance: float | None = 0.005,
     tiles: str | None = None,
     attribution: str | None = None,
+    **options: Any,
 ) -> folium.Map:
     """Interactive flow explorer of every OD year in one offline page.
 
@@ -421,40 +456,15 @@ def explorer_map(
     regions_gdf : geopandas.GeoDataFrame
         One polygon per region with a CRS, ``region_id_col`` and ``name_col``.
     od : pandas.DataFrame
-        Long OD table ``year, origin, destination, flow`` (persons), one row per pair
-        and year; self-flows are ignored.
-    population : pandas.DataFrame, optional
-        ``year, region_id, population``; enables the rate mode and the choropleth of
-        the net migration rate per 1,000 residents. A year without figures uses the
-        latest earlier year.
-    fitted : pandas.DataFrame, optional
-        ``year, origin, destination, fitted`` (e.g. the doubly-constrained gravity
-        model), covering every observed pair of each year it has; enables the fitted,
-        raw-residual (observed − fitted, persons) and Pearson-residual
-        ((observed − fitted) / √fitted) modes.
-    scenario : pandas.DataFrame, optional
-        ``origin, destination, flow`` and optionally ``year`` (without it, the scenario
-        is shown for every year); enables the scenario mode.
-    scenario_label : str, default "Scenario"
-        Name of the scenario in the mode selector and legend.
-    hubs : sequence of str, optional
-        Region ids drawn as proportional circles of net migration over the choropleth
-        (the republican cities, too small to see as polygons).
-    title : str, optional
-        Page title; defaults to the span of years.
-    mode : str, default "observed"
-        Initial mode, one of :data:`EXPLORER_MODES`.
-    top_n : int, default 50
-        Initial number of flows drawn (the largest by the mode's measure).
-    threshold : float, default 0
-        Initial minimum of the mode's measure (absolute value) for a flow to be drawn.
-    region_id_col, name_col : str
-        Columns of ``regions_gdf``; ``name_col=None`` labels regions by their ids.
-    simplify_tolerance : float or None, default 0.005
-        Douglas–Peucker tolerance in degrees for region outlines (smaller page).
+        Long OD table ``year, origin, destination, flow`` (persons).
     tiles, attribution : str, optional
         Basemap as in :func:`kzspatial.render.maps.flow_map`; by default none (the
         regions are the basemap and nothing is fetched).
+    **options
+        The keyword arguments of :func:`explorer_data`: ``population``, ``fitted``,
+        ``scenario``, ``scenario_label``, ``hubs``, ``title``, the initial ``mode``,
+        ``top_n`` and ``threshold``, ``region_id_col``, ``name_col``,
+        ``simplify_tolerance``.
 
     Returns
     -------
@@ -463,14 +473,15 @@ def explorer_map(
 
     Raises
     ------
-    ValidationError
-        On missing columns, non-integral years, negative or non-finite values,
-        duplicate rows, bad options, or a mode whose input is missing.
-    AlignmentError
-        When ids of ``od``, ``population``, ``fitted``, ``scenario`` or ``hubs`` are
-        not regions of ``regions_gdf``, or ``fitted`` does not match ``od``.
-    CRSError
-        When ``regions_gdf`` has no CRS.
+    ValidationError, AlignmentError, CRSError
+        As :func:`explorer_data`, before any rendering; also for a URL ``tiles``
+        template without ``attribution``.
+
+    Examples
+    --------
+    >>> m = explorer_map(regions, od, population=population, fitted=fitted,
+    ...                  hubs=["KZ-71", "KZ-75", "KZ-79"])  # doctest: +SKIP
+    >>> save_map(m, "maps/flows.html")  # doctest: +SKIP
     """
     import folium
 
@@ -478,22 +489,7 @@ def explorer_map(
         raise ValidationError(
             "a URL tiles template needs attribution= (the tile provider's)"
         )
-    data = explorer_data(
-        regions_gdf,
-        od,
-        population=population,
-        fitted=fitted,
-        scenario=scenario,
-        scenario_label=scenario_label,
-        hubs=hubs,
-        title=title,
-        mode=mode,
-        top_n=top_n,
-        threshold=threshold,
-        region_id_col=region_id_col,
-        name_col=name_col,
-        simplify_tolerance=simplify_tolerance,
-    )
+    data = explorer_data(regions_gdf, od, **options)
     m = folium.Map(tiles=tiles, attr=attribution, control_scale=True, zoom_snap=0.25)
     bounds = regions_gdf.geometry.to_crs("EPSG:4326").total_bounds
     m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
