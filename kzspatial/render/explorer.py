@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 
 from kzspatial._constants import DESTINATION, FLOW, ORIGIN, REGION_ID, YEAR
 from kzspatial._errors import AlignmentError, ValidationError
-from kzspatial.render.maps import _anchor_points, _require_columns
+from kzspatial.render.maps._checks import anchor_points, require_columns
 
 if TYPE_CHECKING:
     import folium
@@ -88,7 +88,7 @@ def _pairs_table(
 ) -> pd.DataFrame:
     """Validated ``year, o, d, v`` (region positions) of an OD-like table."""
     columns = [ORIGIN, DESTINATION, value_col] + ([YEAR] if need_year else [])
-    _require_columns(table, columns, what)
+    require_columns(table, columns, what)
     out = pd.DataFrame(
         {
             YEAR: _as_int_year(table[YEAR], what).to_numpy() if YEAR in table else -1,
@@ -128,7 +128,7 @@ def _population_by_year(
     A year without figures takes the latest earlier year (population on 1 January
     changes slowly), or the earliest year when none is earlier.
     """
-    _require_columns(population, [YEAR, REGION_ID, POPULATION], "population")
+    require_columns(population, [YEAR, REGION_ID, POPULATION], "population")
     table = pd.DataFrame(
         {
             YEAR: _as_int_year(population[YEAR], "population").to_numpy(),
@@ -334,8 +334,8 @@ def explorer_data(
     if len(regions_gdf) == 0:
         raise ValidationError("regions_gdf is empty")
     if name_col is not None:
-        _require_columns(regions_gdf, [name_col], "regions_gdf")
-    anchors = _anchor_points(regions_gdf, region_id_col)
+        require_columns(regions_gdf, [name_col], "regions_gdf")
+    anchors = anchor_points(regions_gdf, region_id_col)
     ids = anchors.index.tolist()
     names = regions_gdf[name_col].astype(str).tolist() if name_col is not None else ids
     index = {region: i for i, region in enumerate(ids)}
