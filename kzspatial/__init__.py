@@ -6,8 +6,6 @@ models, catchments) and the loaders of the real data; modules such as
 :mod:`kzspatial.study.analysis` and :mod:`kzspatial.study.pipeline` are imported explicitly.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
 from kzspatial._errors import (
     AlignmentError,
     CRSError,
@@ -19,6 +17,7 @@ from kzspatial._errors import (
     ValidationError,
 )
 from kzspatial._show_versions import show_versions
+from kzspatial._version import __version__
 from kzspatial.core.autocorrelation import (
     bivariate_morans_i,
     flow_morans_i,
@@ -62,11 +61,6 @@ from kzspatial.datasets.regional_stats import (
     load_wages_2022,
 )
 from kzspatial.datasets.regions import resolve
-
-try:
-    __version__ = version("kzspatial")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0+unknown"
 
 __all__ = [
     "AlignmentError",

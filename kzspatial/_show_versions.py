@@ -51,7 +51,7 @@ def versions() -> dict[str, str]:
 
 def show_versions() -> None:
     """Print the versions of kzspatial and its dependencies to standard output."""
-    from kzspatial import __version__
+    from kzspatial._version import __version__
 
     print(f"kzspatial: {__version__}")
     for name, value in versions().items():

@@ -170,7 +170,7 @@ def write_autocorrelation_report(
     dict of str -> Path
         ``html``, ``figures`` folder and the CSV tables written.
     """
-    from kzspatial import __version__
+    from kzspatial._version import __version__
 
     path = Path(path)
     files_dir = path.with_name(path.stem + "_files")

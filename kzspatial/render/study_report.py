@@ -243,7 +243,7 @@ def write_study_report(
     dict of str -> Path
         ``html``, ``files`` folder and each CSV table written.
     """
-    from kzspatial import __version__
+    from kzspatial._version import __version__
 
     path = Path(path)
     names = dict(region_names or {})
