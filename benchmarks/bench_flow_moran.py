@@ -60,7 +60,7 @@ def run_case(case: str, n: int, permutations: int) -> dict:
     w, flows = synthetic(n)
     warmup = None
     if case.startswith("kzspatial"):
-        from kzspatial.core.autocorrelation import flow_morans_i
+        from kzspatial.core.moran import flow_morans_i
 
         # the compiled kernel is loaded from numba's on-disk cache on the first call
         # in a process: a one-time cost like the peer's imports, timed apart

@@ -19,7 +19,7 @@ from kzspatial._errors import (
     ValidationError,
 )
 from kzspatial._show_versions import show_versions
-from kzspatial.core.autocorrelation import (
+from kzspatial.core.moran import (
     bivariate_morans_i,
     flow_morans_i,
     local_bivariate_morans,

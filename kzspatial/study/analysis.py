@@ -2,7 +2,7 @@
 
 This adapter joins the loaders (:mod:`kzspatial.datasets.migration`, :mod:`kzspatial.datasets.boundaries`,
 :mod:`kzspatial.datasets.regional_stats`) to the numerical cores (:mod:`kzspatial.core.gravity`,
-:mod:`kzspatial.core.autocorrelation`, :mod:`kzspatial.core.catchments`). Every function returns
+:mod:`kzspatial.core.moran`, :mod:`kzspatial.core.catchments`). Every function returns
 plain frames or frozen results; nothing here writes files (see :mod:`kzspatial.study.pipeline`).
 """
 
@@ -20,7 +20,7 @@ import pandas as pd
 
 from kzspatial._constants import DESTINATION, FLOW, ORIGIN, YEAR
 from kzspatial._errors import ValidationError
-from kzspatial.core.autocorrelation import (
+from kzspatial.core.moran import (
     bivariate_morans_i,
     flow_morans_i,
     local_morans,
