@@ -87,8 +87,10 @@ def run_case(case: str, n: int, permutations: int) -> dict:
         import esda
         import libpysal
 
+        from kzspatial.geo.weights import to_libpysal_w
+
         warnings.simplefilter("ignore")
-        zone_w = w.to_libpysal("w")
+        zone_w = to_libpysal_w(w)
         np.random.seed(0)  # esda.Moran has no seed argument
         start = time.perf_counter()
         flow_w = libpysal.weights.ODW(zone_w, zone_w)

@@ -19,14 +19,6 @@ from kzspatial._errors import (
     ValidationError,
 )
 from kzspatial._show_versions import show_versions
-from kzspatial.core.moran import (
-    bivariate_morans_i,
-    flow_morans_i,
-    local_bivariate_morans,
-    local_flow_morans,
-    local_morans,
-    morans_i,
-)
 from kzspatial.core.baselines import (
     compare_models,
     intervening_opportunities,
@@ -36,6 +28,14 @@ from kzspatial.core.catchments import flow_shares, gravity_potential, huff_proba
 from kzspatial.core.distance import great_circle_km, great_circle_matrix_km
 from kzspatial.core.flows import in_flows, net_migration, out_flows, to_matrix
 from kzspatial.core.gravity import GravityFit, fit_gravity
+from kzspatial.core.moran import (
+    bivariate_morans_i,
+    flow_morans_i,
+    local_bivariate_morans,
+    local_flow_morans,
+    local_morans,
+    morans_i,
+)
 from kzspatial.core.weights import SpatialWeights
 from kzspatial.datasets.boundaries import (
     load_admin_centres,

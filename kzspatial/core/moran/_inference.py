@@ -20,6 +20,7 @@ from kzspatial._errors import ValidationError
 __all__ = [
     "ALTERNATIVES",
     "BATCH_ELEMENTS",
+    "PERMUTATION_STATS",
     "Alternative",
     "analytic_fields",
     "bh_significant",
@@ -42,8 +43,8 @@ Alternative = Literal["two-sided", "greater", "less", "directed"]
 ALTERNATIVES = ("two-sided", "greater", "less", "directed")
 # elements per permutation batch (bounds temporary memory to ~32 MB of float64)
 BATCH_ELEMENTS = 1 << 22
-_SIM_NAMES = (
-    "sim",
+#: statistics every permutation result carries (per unit for the local ones)
+PERMUTATION_STATS = (
     "p_sim",
     "p_sim_two_sided",
     "EI_sim",
@@ -252,7 +253,7 @@ def analytic_fields(
 
 def no_sim_fields() -> dict[str, Any]:
     """Permutation fields of a result computed without permutations (all None)."""
-    return dict.fromkeys(_SIM_NAMES)
+    return dict.fromkeys(("sim", *PERMUTATION_STATS))
 
 
 def sim_fields(

@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from kzspatial._constants import DESTINATION, ORIGIN
+from kzspatial.core.moran._inference import PERMUTATION_STATS
 
 if TYPE_CHECKING:
     import pandas as pd  # noqa: TID251 (type annotation only)
@@ -32,19 +33,7 @@ __all__ = [
 
 _QUADRANTS = {1: "High-High", 2: "Low-High", 3: "Low-Low", 4: "High-Low"}
 # columns of the local tables, in order: result attribute names
-_LOCAL_COLUMNS = (
-    "Is",
-    "q",
-    "p_sim",
-    "p_sim_two_sided",
-    "EI_sim",
-    "VI_sim",
-    "seI_sim",
-    "z_sim",
-    "p_z_sim",
-    "significant",
-    "labels",
-)
+_LOCAL_COLUMNS = ("Is", "q", *PERMUTATION_STATS, "significant", "labels")
 
 
 def _num(value: Any) -> str:

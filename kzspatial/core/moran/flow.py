@@ -254,17 +254,11 @@ def flow_morans_i(
 
     Notes
     -----
-    With ``Z = F - mean`` on the included flows (zero elsewhere) the spatial lag of
-    all flows is the matrix product
-
-    .. math::
-
-        (W_\\text{flow} z)_{ij} = G_{ij} (A Z B^\\top)_{ij},
-
-    where ``A = W, B = I`` (origin), ``A = I, B = W`` (destination), ``A = B = W``
-    (od) and ``G`` the row standardisation; ``s0``, ``s1``, ``s2`` follow in closed
-    form from sparse-times-dense products, so the analytic moments cost O(n^2 k)
-    memory and time instead of the O(n^4)-sized flow weights.
+    The spatial lag of all flows is :math:`G \\circ (A Z B^\\top)` on the zone
+    weights (``Z`` the centred included flows, ``A = W, B = I`` for origin,
+    ``A = I, B = W`` for destination, ``A = B = W`` for od, ``G`` the row
+    standardisation); ``s0``, ``s1``, ``s2`` follow in closed form, so the analytic
+    moments cost O(n^2 k) instead of the O(n^4)-sized flow weights.
 
     **Inference.** ``p_norm`` / ``p_rand`` are the usual analytic normality and
     randomisation p-values over the ``N`` flows (identical to ``esda.Moran`` on
