@@ -123,8 +123,8 @@ def morans_i(
     >>> w = SpatialWeights.from_adjacency(
     ...     {"a": ["b"], "b": ["a", "c"], "c": ["b", "d"], "d": ["c"]})
     >>> r = morans_i([1.0, 2.0, 3.0, 4.0], w, permutations=None)
-    >>> round(r.I, 4), round(r.EI, 4)
-    (0.3333, -0.3333)
+    >>> round(r.I, 4), round(r.EI, 4)  # sum(z * Wz) / sum(z^2) = 2 / 5 by hand
+    (0.4, -0.3333)
     """
     check_options(permutations, alternative, transformation)
     w_used, (yv,), dropped = prepare(w, {"y": y}, ids, islands, transformation)
