@@ -131,7 +131,9 @@ def main() -> None:
         import esda
         from libpysal.weights import ODW
 
-        wl = w.to_libpysal("w")
+        from kzspatial.geo.weights import to_libpysal_w
+
+        wl = to_libpysal_w(w)
         odw = ODW(wl, wl, transform="r")
 
         def peer():

@@ -18,14 +18,6 @@ from kzspatial._errors import (
 )
 from kzspatial._show_versions import show_versions
 from kzspatial._version import __version__
-from kzspatial.core.autocorrelation import (
-    bivariate_morans_i,
-    flow_morans_i,
-    local_bivariate_morans,
-    local_flow_morans,
-    local_morans,
-    morans_i,
-)
 from kzspatial.core.baselines import (
     compare_models,
     intervening_opportunities,
@@ -35,6 +27,14 @@ from kzspatial.core.catchments import flow_shares, gravity_potential, huff_proba
 from kzspatial.core.distance import great_circle_km, great_circle_matrix_km
 from kzspatial.core.flows import in_flows, net_migration, out_flows, to_matrix
 from kzspatial.core.gravity import GravityFit, fit_gravity
+from kzspatial.core.moran import (
+    bivariate_morans_i,
+    flow_morans_i,
+    local_bivariate_morans,
+    local_flow_morans,
+    local_morans,
+    morans_i,
+)
 from kzspatial.core.weights import SpatialWeights
 from kzspatial.datasets.boundaries import (
     load_admin_centres,

@@ -1,43 +1,38 @@
 """Conversion of the core's numpy tables to pandas DataFrames.
 
-The core (:mod:`kzspatial.core`) may not import pandas; its results offer tables as
-dicts of numpy columns, and their ``to_frame`` methods convert them here, importing
-pandas only when called.
+The core (:mod:`kzspatial.core`) may not import pandas: its results give tables as
+dicts of numpy columns (``table()``), and their ``to_frame()`` methods convert them
+here, importing pandas only when called (declared in the import contracts).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-from numpy.typing import NDArray
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["table_to_frame"]
 
 
 def table_to_frame(
-    table: Mapping[str, NDArray[Any]], *, index_name: str | None = None
-) -> Any:
-    """A DataFrame from columns, the ``"index"`` entry becoming its index.
+    table: Mapping[str, Any], *, index: Sequence[str] = ()
+) -> pd.DataFrame:
+    """A DataFrame of ``table``'s columns, in order, indexed by the ``index`` columns.
 
     Parameters
     ----------
-    table : mapping of str to ndarray, each shape (m,)
-        Columns in order; the optional ``"index"`` entry labels the rows.
-    index_name : str, optional
-        Name of the index.
+    table : mapping of str to array_like, each shape (m,)
+        Column name to values.
+    index : sequence of str
+        Names of the columns that become the index (a MultiIndex for several).
 
     Returns
     -------
     pandas.DataFrame
-        One column per entry except ``"index"``, in the order of ``table``.
     """
-    # lazily, so that importing the core never imports pandas; the ruff ban on pandas
-    # is meant for kzspatial.core, which this top-level module is not part of
-    import pandas as pd  # noqa: TID251
+    import pandas as pd
 
-    columns = {name: values for name, values in table.items() if name != "index"}
-    index = None
-    if "index" in table:
-        index = pd.Index(table["index"], name=index_name)
-    return pd.DataFrame(columns, index=index)
+    frame = pd.DataFrame(dict(table))
+    return frame.set_index(list(index)) if index else frame

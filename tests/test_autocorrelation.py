@@ -1,4 +1,4 @@
-"""Tests for kzspatial.core.autocorrelation.
+"""Tests for kzspatial.core.moran (global, local and flow Moran's I).
 
 Expected values come from (a) the analytic 3x3 lattice toy (STYLE.md section 21),
 (b) esda / libpysal on identical inputs, and (c) invariants of the permutation
@@ -12,12 +12,13 @@ from numpy.testing import assert_allclose
 from scipy import sparse
 
 from kzspatial._errors import AlignmentError, ValidationError
-from kzspatial.core.autocorrelation import (
+from kzspatial.core.distance import great_circle_matrix_km
+from kzspatial.core.moran import (
     FlowMoranResult,
+    LocalFlowMoranResult,
     LocalMoranResult,
+    MoranBVResult,
     MoranResult,
-    _flow_system,
-    _QAPEvaluator,
     bivariate_morans_i,
     flow_morans_i,
     local_bivariate_morans,
@@ -26,11 +27,12 @@ from kzspatial.core.autocorrelation import (
     morans_i,
     pseudo_p_value,
 )
-from kzspatial.core.distance import great_circle_matrix_km
+from kzspatial.core.moran._flow_system import QAPEvaluator, flow_system
 from kzspatial.core.weights import SpatialWeights, build_knn
 
 esda = pytest.importorskip("esda")
 libpysal = pytest.importorskip("libpysal")
+from kzspatial.geo.weights import to_libpysal_graph, to_libpysal_w  # noqa: E402
 
 ESDA_RTOL = 1e-10  # issue 3: analytic statistics agree with esda to 1e-10
 ESDA_ATOL = 1e-12
@@ -54,7 +56,7 @@ def zones():
 
 
 def esda_weights(w: SpatialWeights, kind: str):
-    return w.to_libpysal(kind)
+    return to_libpysal_graph(w) if kind == "graph" else to_libpysal_w(w)
 
 
 # ----------------------------------------------------------------- analytic toys
@@ -113,9 +115,72 @@ def test_morans_i_permutation_inference(zones):
     # the permutation distribution centres on E[I] with the randomisation variance
     assert abs(a.EI_sim - a.EI) < 4 * a.seI_rand / np.sqrt(999)
     assert 0.8 < a.VI_sim / a.VI_rand < 1.2
-    assert a.p_sim == pseudo_p_value(a.I, a.sim, "two-sided")
+    assert a.p_sim_two_sided == two_sided_p(a.I, a.sim)
     # strong trend: the observed I is in the far upper tail
     assert a.p_sim <= 0.01 and a.z_sim > 3
+
+
+def two_sided_p(observed, sim):
+    """The former default p_sim: twice the smaller tail count (independent of kzspatial)."""
+    sim = np.asarray(sim)
+    tail = min((sim >= observed).sum(), (sim <= observed).sum())
+    return min(1.0, 2.0 * (tail + 1.0) / (sim.size + 1.0))
+
+
+def test_pseudo_p_directed_is_esdas_formula(zones):
+    """On esda's own simulations, pseudo_p_value(..., "directed") is esda's p_sim."""
+    w, x, y = zones
+    np.random.seed(11)  # esda.Moran / Moran_BV have no seed argument
+    for ref in (
+        esda.Moran(y, esda_weights(w, "w"), permutations=199),
+        esda.Moran_BV(x, y, esda_weights(w, "w"), permutations=199),
+    ):
+        assert pseudo_p_value(ref.I, ref.sim, "directed") == ref.p_sim
+    local = esda.Moran_Local(y, esda_weights(w, "w"), permutations=199, seed=3)
+    assert_allclose(pseudo_p_value(local.Is, local.sim, "directed"), local.p_sim)
+
+
+@pytest.mark.parametrize("alternative", ["two-sided", "directed", "greater", "less"])
+def test_p_sim_is_esdas_and_two_sided_kept(zones, alternative):
+    """p_sim on the result's own simulations equals esda's p_sim on them."""
+    w, x, y = zones
+    calculate = esda.significance.calculate_significance
+    # esda's p_sim is its "directed" significance; "greater"/"less" keep their tail
+    esda_alt = {"greater": "greater", "less": "lesser"}.get(alternative, "directed")
+    results = [
+        morans_i(y, w, permutations=199, rng=1, alternative=alternative),
+        bivariate_morans_i(x, y, w, permutations=199, rng=1, alternative=alternative),
+    ]
+    for r in results:
+        assert r.alternative == alternative
+        assert r.p_sim == calculate(r.I, r.sim, alternative=esda_alt)
+        assert r.p_sim_two_sided == two_sided_p(r.I, r.sim)
+    local = local_morans(y, w, permutations=199, rng=1, alternative=alternative)
+    sims = local.sim.T  # (n, permutations), esda's orientation
+    assert_allclose(local.p_sim, calculate(local.Is, sims, alternative=esda_alt))
+    assert_allclose(
+        local.p_sim_two_sided,
+        [two_sided_p(i, s) for i, s in zip(local.Is, sims, strict=True)],
+    )
+    tested = local.p_sim_two_sided if alternative == "two-sided" else local.p_sim
+    assert np.array_equal(local.significant, tested <= local.alpha)
+
+
+@pytest.mark.parametrize("kind", ["w", "graph"], ids=["W", "Graph"])
+def test_libpysal_weights_accepted(zones, small_flows, kind):
+    w, x, y = zones
+    lib = esda_weights(w, kind)
+    assert morans_i(y, lib, permutations=None).I == morans_i(y, w, permutations=None).I
+    a = local_morans(y, lib, permutations=99, rng=0)
+    b = local_morans(y, w, permutations=99, rng=0)
+    assert np.array_equal(a.Is, b.Is) and np.array_equal(a.p_sim, b.p_sim)
+    assert a.ids == w.ids
+    wf, F = small_flows
+    lib_f = esda_weights(wf, kind)
+    assert (
+        flow_morans_i(F, lib_f, permutations=None).I
+        == flow_morans_i(F, wf, permutations=None).I
+    )
 
 
 def test_seed_recorded_when_rng_is_none(zones):
@@ -180,7 +245,7 @@ def test_islands_policies():
         dropped.I, morans_i(y[:4], w.subset(list("abcd")), permutations=None).I
     )
     kept = morans_i(y, w, islands="keep", permutations=None)
-    ref = esda.Moran(y, w.to_libpysal("w"), permutations=0)
+    ref = esda.Moran(y, to_libpysal_w(w), permutations=0)
     assert_moran_result(kept, ref, 5)
     local = local_morans(y, w, islands="keep", permutations=99, rng=0)
     assert local.labels[-1] == "Island" and np.isnan(local.p_sim[-1])
@@ -216,12 +281,16 @@ def test_local_morans_matches_esda(zones, kind):
 
 def test_local_labels_and_fdr(zones):
     w, _, y = zones
-    result = local_morans(y, w, permutations=999, rng=0, alpha=0.1)
+    # "directed": significance on p_sim, which is what esda's labels use
+    result = local_morans(
+        y, w, permutations=999, rng=0, alpha=0.1, alternative="directed"
+    )
     expected = esda.moran._get_cluster_labels(result, 0.1 + 1e-12)
     assert np.array_equal(result.labels, expected)
     fdr = local_morans(y, w, permutations=999, rng=0, fdr=0.1)
-    threshold = esda.fdr(fdr.p_sim, 0.1)
-    assert np.array_equal(fdr.significant, fdr.p_sim <= threshold)
+    # two-sided default: significance is decided on the two-sided pseudo p-values
+    threshold = esda.fdr(fdr.p_sim_two_sided, 0.1)
+    assert np.array_equal(fdr.significant, fdr.p_sim_two_sided <= threshold)
     assert fdr.significant.sum() <= result.significant.sum()
 
 
@@ -254,7 +323,7 @@ def identity_w(ref_w):
 
 def explicit_flow_weights(w: SpatialWeights, kind: str, diagonal: str):
     """libpysal.weights.ODW for the kind, restricted to the included flows."""
-    W = w.to_libpysal("w")
+    W = to_libpysal_w(w)
     eye = identity_w(W)
     origin, destination = {"od": (W, W), "origin": (W, eye), "destination": (eye, W)}[
         kind
@@ -296,7 +365,7 @@ def test_flow_moran_matches_odw_esda(small_flows, kind, diagonal):
 
 def test_flow_moran_binary_transformation_matches_odw(small_flows):
     w, F = small_flows
-    W = w.to_libpysal("w")
+    W = to_libpysal_w(w)
     ref = esda.Moran(
         F.ravel(),
         libpysal.weights.ODW(W, W, transform="b"),
@@ -323,12 +392,12 @@ def test_qap_evaluator_equals_permuted_field(kind, transformation, diagonal, n):
     mask = np.ones((n, n), dtype=bool)
     if diagonal == "exclude":
         np.fill_diagonal(mask, False)
-    system = _flow_system(w, kind, transformation, mask)
+    system = flow_system(w, kind, transformation, mask)
     F = rng.standard_normal((n, n))
     Z = np.where(mask, F - F[mask].mean(), 0.0)
     perms = np.array([np.arange(n)] + [rng.permutation(n) for _ in range(4)])
     expected = [np.sum(Zp * system.lag(Zp)) for Zp in (Z[np.ix_(p, p)] for p in perms)]
-    assert_allclose(_QAPEvaluator(system, Z)(perms), expected, rtol=1e-12)
+    assert_allclose(QAPEvaluator(system, Z)(perms), expected, rtol=1e-12)
 
 
 def test_flow_permutations_reproducible_and_recorded(small_flows):
@@ -337,7 +406,8 @@ def test_flow_permutations_reproducible_and_recorded(small_flows):
     b = flow_morans_i(F, w, permutations=99, rng=3)
     assert np.array_equal(a.sim, b.sim) and a.seed == 3
     assert "zone-label permutation" in a.null
-    assert a.p_sim == pseudo_p_value(a.I, a.sim, "two-sided")
+    assert a.p_sim_two_sided == two_sided_p(a.I, a.sim)
+    assert a.p_sim == esda.significance.calculate_significance(a.I, a.sim, "directed")
     # relabelling the zones of F does not change I (weights relabelled alongside)
     perm = np.random.default_rng(0).permutation(w.n)
     ids = list(np.asarray(w.ids)[perm])
@@ -410,11 +480,12 @@ def test_flow_moran_calibration_on_gravity_residuals():
         mu = fitted(F)
         residuals = np.where(mask, (F - mu) / np.sqrt(np.where(mask, mu, 1.0)), 0.0)
         rejections += (
-            flow_morans_i(residuals, w, permutations=99, rng=rep).p_sim <= alpha
+            flow_morans_i(residuals, w, permutations=99, rng=rep).p_sim_two_sided
+            <= alpha
         )
         if rep < raw_replications:
             raw_rejections += (
-                flow_morans_i(F, w, permutations=99, rng=rep).p_sim <= alpha
+                flow_morans_i(F, w, permutations=99, rng=rep).p_sim_two_sided <= alpha
             )
     rate = rejections / replications
     # binomial(300, 0.05): 2 standard errors are 2.5 points
@@ -470,9 +541,9 @@ def test_flow_moran_calibration_on_gravity_residuals():
         ),
         (lambda w, y: morans_i(y, w, rng="seed"), ValidationError, "rng must be"),
         (
-            lambda w, y: morans_i(y, w.to_libpysal("w")),
+            lambda w, y: morans_i(y, sparse.csr_array(np.eye(30))),
             ValidationError,
-            "SpatialWeights.from_libpysal",
+            "libpysal.graph.Graph or libpysal.weights.W",
         ),
         (lambda w, y: local_morans(y, w, alpha=5), ValidationError, "alpha must be"),
         (
@@ -540,3 +611,50 @@ def test_flow_permutations_do_not_depend_on_threads():
     assert one.p_sim == two.p_sim
     with pytest.raises(ValidationError, match="n_jobs must be a positive integer"):
         flow_morans_i(F, w, permutations=9, rng=3, n_jobs=0)
+
+
+# ----------------------------------------------------------------- reading results
+def test_global_repr_and_summary(zones, small_flows):
+    w, x, y = zones
+    r = morans_i(y, w, permutations=99, rng=0, alternative="greater")
+    text = repr(r)
+    assert text.startswith("MoranResult(I=") and len(text) < 300
+    assert f"I={r.I:.3f}" in text and "alternative='greater'" in text
+    assert "sim" not in text.replace("p_sim", "")  # arrays are not printed
+    summary = r.summary()
+    for row, var in (("normality", r.VI_norm), ("randomisation", r.VI_rand)):
+        line = next(li for li in summary.splitlines() if li.startswith(row))
+        assert f"{var:.4g}" in line
+    assert "permutation (99)" in summary and f"{r.p_sim:.4g}" in summary
+    bv = bivariate_morans_i(x, y, w, permutations=None)
+    assert isinstance(bv, MoranBVResult) and "p_sim=None" in repr(bv)
+    assert "normality" not in bv.summary()
+    wf, F = small_flows
+    flow = flow_morans_i(F, wf, permutations=9, rng=0)
+    assert "kind='od'" in repr(flow) and "7 zones" in flow.summary()
+
+
+def test_local_table_frame_and_summary(zones, small_flows):
+    w, _, y = zones
+    r = local_morans(y, w, permutations=99, rng=0)
+    assert len(repr(r)) < 300 and "significant=" in repr(r)
+    table = r.table()
+    assert list(table)[:3] == ["id", "Is", "q"]
+    assert np.array_equal(table["p_sim_two_sided"], r.p_sim_two_sided)
+    frame = r.to_frame()
+    assert list(frame.index) == list(w.ids) and frame.index.name == "id"
+    assert_allclose(frame["Is"].to_numpy(), r.Is)
+    summary = r.summary()
+    for code, name in enumerate(("High-High", "Low-High", "Low-Low", "High-Low"), 1):
+        line = next(li for li in summary.splitlines() if li.startswith(name))
+        count, sig = line.split()[1:]
+        assert int(count) == (r.q == code).sum()
+        assert int(sig) == (r.significant & (r.q == code)).sum()
+    wf, F = small_flows
+    flows = local_flow_morans(F, wf, permutations=19, rng=0)
+    assert isinstance(flows, LocalFlowMoranResult)
+    frame = flows.to_frame()
+    assert frame.index.names == ["origin", "destination"]
+    assert len(frame) == wf.n * (wf.n - 1)  # the diagonal is excluded
+    i, j = wf.ids.index(frame.index[0][0]), wf.ids.index(frame.index[0][1])
+    assert frame["Is"].iloc[0] == flows.Is[i, j]

@@ -13,8 +13,13 @@ from numpy.testing import assert_allclose
 from shapely.geometry import Polygon, box
 
 from kzspatial._errors import CRSError, ValidationError
-from kzspatial.core.weights import build_knn
-from kzspatial.geo.weights import build_contiguity, weights_from_geodataframe
+from kzspatial.core.weights import SpatialWeights, build_knn
+from kzspatial.geo.weights import (
+    build_contiguity,
+    to_libpysal_graph,
+    to_libpysal_w,
+    weights_from_geodataframe,
+)
 
 
 @pytest.fixture
@@ -96,7 +101,13 @@ def test_distance_kinds(regions):
         ),
         (lambda g: g, "delaunay", {}, ValidationError, "kind must be one of"),
         (lambda g: g, "knn", {"neighbours": 2}, ValidationError, "bad options"),
-        (lambda g: g, "queen", {"k": 2}, ValidationError, "takes no options"),
+        (
+            lambda g: g,
+            "queen",
+            {"k": 2},
+            ValidationError,
+            "contiguity takes no options",
+        ),
         (
             lambda g: g.assign(code=range(4)),
             "queen",
@@ -104,7 +115,13 @@ def test_distance_kinds(regions):
             ValidationError,
             "string region codes",
         ),
-        (lambda g: g, "queen", {"id": 1}, ValidationError, "takes no options"),
+        (
+            lambda g: g,
+            "queen",
+            {"id": 1},
+            ValidationError,
+            "contiguity takes no options",
+        ),
         (
             lambda g: g.rename(columns={"code": "kato"}),
             "queen",
@@ -124,3 +141,23 @@ def test_distance_kinds(regions):
 def test_errors(regions, change, kind, kwargs, error, match):
     with pytest.raises(error, match=match):
         weights_from_geodataframe(change(regions), kind, id_col="code", **kwargs)
+
+
+@pytest.mark.parametrize(
+    "convert", [to_libpysal_w, to_libpysal_graph], ids=["W", "Graph"]
+)
+def test_libpysal_round_trip(convert):
+    pytest.importorskip("libpysal")
+    rng = np.random.default_rng(0)
+    ids = ["b", "a", "c", "d"]  # not sorted: the order must survive
+    dense = rng.uniform(0.5, 2.0, (4, 4)) * (rng.uniform(size=(4, 4)) < 0.6)
+    np.fill_diagonal(dense, 0.0)
+    dense[3] = 0.0  # an island
+    w = SpatialWeights.from_sparse(dense, ids)
+    obj = convert(w)
+    order = obj.unique_ids if convert is to_libpysal_graph else obj.id_order
+    assert list(order) == ids
+    assert_allclose(obj.sparse.toarray(), dense)
+    back = SpatialWeights.from_libpysal(obj)
+    assert back.ids == w.ids and back.islands == ("d",)
+    assert_allclose(back.sparse.toarray(), w.sparse.toarray())

@@ -11,6 +11,7 @@ from kzspatial.core.distance import great_circle_matrix_km
 from kzspatial.core.weights import (
     SpatialWeights,
     _resolve_islands,
+    as_spatial_weights,
     build_distance_band,
     build_inverse_distance,
     build_knn,
@@ -55,17 +56,32 @@ def test_lattice_matches_libpysal_and_sums():
 
 
 @pytest.mark.parametrize("kind", ["w", "graph"], ids=["W", "Graph"])
-def test_libpysal_round_trip(kind):
-    w = lattice_rook(2, 3).transform("r")
-    back = SpatialWeights.from_libpysal(w.to_libpysal(kind))
-    assert back.ids == w.ids
-    assert_allclose(back.sparse.toarray(), w.sparse.toarray())
+def test_from_libpysal(kind):
+    ref = libpysal.weights.lat2W(2, 3)  # ids 0..5, rook lattice
+    graph = libpysal.graph.Graph.from_W(ref).transform("r")
+    ref.transform = "r"
+    obj = graph if kind == "graph" else ref
+    w = SpatialWeights.from_libpysal(obj)
+    assert w.ids == tuple(str(i) for i in ref.id_order)
+    assert w.transformation == "r"
+    assert_allclose(w.sparse.toarray(), ref.sparse.toarray())
 
 
 def test_from_libpysal_graph_isolate_is_island():
-    w = SpatialWeights.from_adjacency({"a": ["b"], "b": ["a"], "c": []})
-    back = SpatialWeights.from_libpysal(w.to_libpysal("graph"))
-    assert back.islands == ("c",)
+    graph = libpysal.graph.Graph.from_sparse(
+        sparse.csr_array(np.array([[0.0, 1, 0], [1, 0, 0], [0, 0, 0]])),
+        ids=["a", "b", "c"],
+    )
+    assert SpatialWeights.from_libpysal(graph).islands == ("c",)
+
+
+def test_as_spatial_weights_duck_types():
+    w = lattice_rook(2, 2)
+    assert as_spatial_weights(w) is w
+    W = libpysal.weights.lat2W(2, 2)
+    assert_allclose(as_spatial_weights(W).sparse.toarray(), W.sparse.toarray())
+    with pytest.raises(ValidationError, match="libpysal.weights.W"):
+        as_spatial_weights(w.sparse)
 
 
 def test_from_adjacency_edges_and_weights():

@@ -33,7 +33,7 @@ import scipy.sparse as sp
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from kzspatial._errors import AlignmentError, ValidationError
-from kzspatial.core.decay import DECAY_FUNCTIONS
+from kzspatial.core.decay import decay_regressor
 
 __all__ = [
     "DEFAULT_MAX_MEMORY_BYTES",
@@ -412,11 +412,7 @@ def _check_masses(
 def _check_cost(
     cost: NDArray, labels: tuple[str, ...], cost_func: str, min_cost: float
 ) -> None:
-    if cost_func not in DECAY_FUNCTIONS:
-        raise ValidationError(
-            f"unknown cost_func {cost_func!r}; valid names are "
-            f"{sorted(DECAY_FUNCTIONS)}"
-        )
+    decay_regressor(cost_func)  # unknown names raise, listing the registered ones
     if not (np.isfinite(min_cost) and min_cost >= 0):
         raise ValidationError(f"min_cost must be finite and >= 0, got {min_cost!r}")
     if cost.size == 0:
@@ -453,10 +449,12 @@ def _chunk_rows(n_cols: int) -> int:
 def _log_cost_term(
     cost_block: NDArray, out: NDArray, beta: float, cost_func: str, min_cost: float
 ) -> None:
-    """Write ``beta * g(max(cost, min_cost))`` into ``out`` (shape (h, c)), in place."""
+    """Write ``beta * g(max(cost, min_cost))`` into ``out`` (shape (h, c)), in place.
+
+    ``g`` is the registered decay transform of :mod:`kzspatial.core.decay`.
+    """
     np.maximum(cost_block, min_cost, out=out)
-    if cost_func == "pow":
-        np.log(out, out=out)
+    out[...] = decay_regressor(cost_func)(out)
     out *= beta
 
 
@@ -679,7 +677,7 @@ def gravity_potential(
         raise ValidationError(f"beta must be finite, got {beta!r}")
     _check_cost(cost, names, cost_func, min_cost)
     # Bound the largest term to pick the narrowest dtype that cannot overflow.
-    g = DECAY_FUNCTIONS[cost_func]
+    g = decay_regressor(cost_func)
     extreme_cost = np.array(
         [max(float(np.min(cost)), min_cost), max(float(np.max(cost)), min_cost)]
     )

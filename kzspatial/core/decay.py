@@ -16,7 +16,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from kzspatial._errors import ValidationError
 
-__all__ = ["DECAY_FUNCTIONS", "cost_regressor", "decay"]
+__all__ = ["DECAY_FUNCTIONS", "cost_regressor", "decay", "decay_regressor"]
 
 
 def _pow_regressor(d: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -34,12 +34,35 @@ DECAY_FUNCTIONS: dict[str, Callable[[NDArray[np.float64]], NDArray[np.float64]]]
 }
 
 
-def _check_name(cost_func: str) -> None:
+def decay_regressor(
+    cost_func: str,
+) -> Callable[[NDArray[np.float64]], NDArray[np.float64]]:
+    """The registered transform of cost for ``cost_func``, without checking costs.
+
+    For callers that validate costs themselves (e.g. catchments, which floor them at
+    ``min_cost`` block by block); :func:`cost_regressor` checks and transforms at once.
+
+    Parameters
+    ----------
+    cost_func : str
+        A name in :data:`DECAY_FUNCTIONS`.
+
+    Returns
+    -------
+    callable
+        Maps costs to the regressor whose coefficient is the decay parameter.
+
+    Raises
+    ------
+    ValidationError
+        Unknown ``cost_func``; the message lists the valid names.
+    """
     if cost_func not in DECAY_FUNCTIONS:
         raise ValidationError(
             f"unknown cost_func {cost_func!r}; valid names are "
             f"{sorted(DECAY_FUNCTIONS)}"
         )
+    return DECAY_FUNCTIONS[cost_func]
 
 
 def cost_regressor(cost: ArrayLike, cost_func: str = "pow") -> NDArray[np.float64]:
@@ -61,7 +84,7 @@ def cost_regressor(cost: ArrayLike, cost_func: str = "pow") -> NDArray[np.float6
     ValidationError
         Unknown ``cost_func``; missing or negative costs; zero costs with ``"pow"``.
     """
-    _check_name(cost_func)
+    regressor = decay_regressor(cost_func)
     d = np.asarray(cost, dtype=np.float64)
     if not np.all(np.isfinite(d)):
         raise ValidationError(
@@ -76,7 +99,7 @@ def cost_regressor(cost: ArrayLike, cost_func: str = "pow") -> NDArray[np.float6
             "log(cost); drop self-flows, give a positive minimum cost, or use "
             "cost_func='exp'"
         )
-    return DECAY_FUNCTIONS[cost_func](d)
+    return regressor(d)
 
 
 def decay(cost: ArrayLike, beta: float, cost_func: str = "pow") -> NDArray[np.float64]:

@@ -31,6 +31,7 @@ __all__ = [
     "ISLAND_POLICIES",
     "SpatialWeights",
     "WeightsSummary",
+    "as_spatial_weights",
     "build_distance_band",
     "build_inverse_distance",
     "build_knn",
@@ -44,6 +45,15 @@ ISLAND_POLICIES = ("raise", "drop", "keep")
 _ROW_BLOCK = 512
 
 _TRANSFORMATIONS = ("o", "r", "b")
+
+
+def _libpysal_kind(obj: Any) -> str | None:
+    """``"graph"`` or ``"w"`` for libpysal weights (duck typed), None otherwise."""
+    if not hasattr(obj, "sparse"):
+        return None
+    if hasattr(obj, "unique_ids"):
+        return "graph"
+    return "w" if hasattr(obj, "id_order") else None
 
 
 def _as_ids(ids: Iterable[Any], name: str = "ids") -> tuple[str, ...]:
@@ -343,7 +353,10 @@ class SpatialWeights:
 
         Ids are converted with ``str()``; the recorded transformation is taken from the
         libpysal object (``"r"``, ``"b"``, otherwise ``"o"``). Graph isolates (zero
-        self-loops) become islands.
+        self-loops) become islands. The objects are recognised by their attributes
+        (``unique_ids`` and ``sparse`` for a Graph, ``id_order`` and ``sparse`` for a
+        W), so the core never imports libpysal; the way back is
+        :func:`kzspatial.geo.weights.to_libpysal_graph` / ``to_libpysal_w``.
 
         Parameters
         ----------
@@ -353,10 +366,11 @@ class SpatialWeights:
         -------
         SpatialWeights
         """
-        if hasattr(w, "unique_ids") and hasattr(w, "sparse"):  # libpysal.graph.Graph
+        kind = _libpysal_kind(w)
+        if kind == "graph":
             ids = [str(i) for i in w.unique_ids]
             how = str(getattr(w, "transformation", "o")).lower()
-        elif hasattr(w, "id_order") and hasattr(w, "sparse"):  # libpysal.weights.W
+        elif kind == "w":
             ids = [str(i) for i in w.id_order]
             how = str(getattr(w, "transform", "o")).lower()
         else:
@@ -369,37 +383,6 @@ class SpatialWeights:
             sparse.csr_array(w.sparse),
             how if how in _TRANSFORMATIONS else "o",
         )
-
-    def to_libpysal(self, kind: Literal["graph", "w"] = "graph") -> Any:
-        """Convert to ``libpysal.graph.Graph`` (default) or ``libpysal.weights.W``.
-
-        libpysal is imported lazily so that the core stays numpy/scipy-only.
-
-        Parameters
-        ----------
-        kind : {"graph", "w"}, default "graph"
-
-        Returns
-        -------
-        libpysal.graph.Graph or libpysal.weights.W
-            Same ids, same order, same weights (islands are kept).
-        """
-        if kind == "graph":
-            from libpysal.graph import Graph
-
-            return Graph.from_sparse(self.sparse, ids=list(self.ids))
-        if kind == "w":
-            from libpysal.weights import W
-
-            mat = self.sparse
-            neighbors: dict[str, list[str]] = {}
-            weights: dict[str, list[float]] = {}
-            for i, uid in enumerate(self.ids):
-                lo, hi = mat.indptr[i], mat.indptr[i + 1]
-                neighbors[uid] = [self.ids[j] for j in mat.indices[lo:hi]]
-                weights[uid] = mat.data[lo:hi].tolist()
-            return W(neighbors, weights, id_order=list(self.ids), silence_warnings=True)
-        raise ValidationError(f"kind must be 'graph' or 'w', got {kind!r}")
 
     # ------------------------------------------------------------------ derived values
     @property
@@ -725,6 +708,37 @@ def _threshold_weights(
         shape=(n, n),
     )
     return SpatialWeights(ids_t, mat.tocsr())
+
+
+def as_spatial_weights(w: Any, name: str = "w") -> SpatialWeights:
+    """Return ``w`` as :class:`SpatialWeights`, converting libpysal weights.
+
+    Parameters
+    ----------
+    w : SpatialWeights, libpysal.graph.Graph or libpysal.weights.W
+        Weights as accepted by every statistic.
+    name : str, default "w"
+        Argument name used in the error message.
+
+    Returns
+    -------
+    SpatialWeights
+        ``w`` itself, or :meth:`SpatialWeights.from_libpysal` of it.
+
+    Raises
+    ------
+    ValidationError
+        ``w`` is none of the accepted kinds.
+    """
+    if isinstance(w, SpatialWeights):
+        return w
+    if _libpysal_kind(w) is not None:
+        return SpatialWeights.from_libpysal(w)
+    raise ValidationError(
+        f"{name} must be a SpatialWeights, libpysal.graph.Graph or libpysal.weights.W, "
+        f"got {type(w).__name__}; build one with kzspatial.core.weights.build_knn (and "
+        "friends) or kzspatial.geo.weights.weights_from_geodataframe"
+    )
 
 
 def _resolve_islands(

@@ -1,12 +1,17 @@
-"""Adapters between GeoDataFrames and the numpy/scipy core.
+"""Spatial weights from GeoDataFrames, and to libpysal.
 
-This module may import geopandas, shapely and pyproj; the core modules may not. It
-turns geometries into what the core needs (ids, coordinates, weights) and keeps the
-region ids as the index of everything it returns.
+This module may import geopandas, shapely, pyproj and libpysal; the core may not. The
+builders of weights are the core's ``build_*`` functions (points on the sphere) plus
+:func:`build_contiguity` here (polygon topology needs shapely);
+:func:`weights_from_geodataframe` is the one GeoDataFrame entry point that dispatches
+to them by ``kind``. :func:`to_libpysal_graph` and :func:`to_libpysal_w` convert back
+to libpysal (the other way is the core's duck-typed
+:meth:`~kzspatial.core.weights.SpatialWeights.from_libpysal`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 import geopandas as gpd
@@ -22,9 +27,14 @@ from kzspatial.core.weights import (
 )
 
 __all__ = [
+    "WEIGHTS_KINDS",
     "build_contiguity",
+    "to_libpysal_graph",
+    "to_libpysal_w",
     "weights_from_geodataframe",
 ]
+
+WeightsKind = Literal["queen", "rook", "knn", "distance_band", "inverse_distance"]
 
 
 # =====================================================================================
@@ -124,7 +134,7 @@ def _lonlat_points(gdf: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 def weights_from_geodataframe(
     gdf: gpd.GeoDataFrame,
-    kind: Literal["queen", "rook", "knn", "distance_band", "inverse_distance"],
+    kind: WeightsKind,
     *,
     id_col: str,
     **kwargs: Any,
@@ -160,20 +170,85 @@ def weights_from_geodataframe(
     Distance-based weights always use great-circle kilometres between
     representative points projected to EPSG:4326, whatever the input CRS.
     """
-    builders = ("queen", "rook", "knn", "distance_band", "inverse_distance")
-    if kind not in builders:
-        raise ValidationError(f"kind must be one of {builders}, got {kind!r}")
-    if kind in ("queen", "rook"):
-        if kwargs:
-            raise ValidationError(f"{kind} contiguity takes no options, got {kwargs}")
-        return build_contiguity(gdf, id_col=id_col, rook=kind == "rook")
-    ids = _region_ids(gdf, id_col)
-    lon, lat = _lonlat_points(gdf)
+    if kind not in WEIGHTS_KINDS:
+        raise ValidationError(
+            f"kind must be one of {tuple(WEIGHTS_KINDS)}, got {kind!r}"
+        )
     try:
-        if kind == "knn":
-            return build_knn(ids, lon, lat, **kwargs)
-        if kind == "distance_band":
-            return build_distance_band(ids, lon, lat, **kwargs)
-        return build_inverse_distance(ids, lon, lat, **kwargs)
+        return WEIGHTS_KINDS[kind](gdf, id_col, **kwargs)
     except TypeError as err:  # wrong keyword for the builder
-        raise ValidationError(f"bad options for kind={kind!r}: {err}") from err
+        detail = "contiguity takes no options" if kind in ("queen", "rook") else err
+        raise ValidationError(f"bad options for kind={kind!r}: {detail}") from err
+
+
+def _contiguity(rook: bool) -> Callable[..., SpatialWeights]:
+    def build(gdf: gpd.GeoDataFrame, id_col: str) -> SpatialWeights:
+        return build_contiguity(gdf, id_col=id_col, rook=rook)
+
+    return build
+
+
+def _on_points(builder: Callable[..., SpatialWeights]) -> Callable[..., SpatialWeights]:
+    """A core point builder applied to the regions' representative points."""
+
+    def build(gdf: gpd.GeoDataFrame, id_col: str, **kwargs: Any) -> SpatialWeights:
+        ids = _region_ids(gdf, id_col)
+        lon, lat = _lonlat_points(gdf)
+        return builder(ids, lon, lat, **kwargs)
+
+    return build
+
+
+#: ``kind`` of :func:`weights_from_geodataframe` -> builder of the weights from the
+#: GeoDataFrame and its id column (contiguity, or a core point builder).
+WEIGHTS_KINDS: dict[str, Callable[..., SpatialWeights]] = {
+    "queen": _contiguity(rook=False),
+    "rook": _contiguity(rook=True),
+    "knn": _on_points(build_knn),
+    "distance_band": _on_points(build_distance_band),
+    "inverse_distance": _on_points(build_inverse_distance),
+}
+
+
+# =====================================================================================
+# Conversion to libpysal
+# =====================================================================================
+def to_libpysal_graph(w: SpatialWeights) -> Any:
+    """Convert to a ``libpysal.graph.Graph`` with the same ids, order and weights.
+
+    Parameters
+    ----------
+    w : SpatialWeights
+
+    Returns
+    -------
+    libpysal.graph.Graph
+        Islands become libpysal isolates.
+    """
+    from libpysal.graph import Graph
+
+    return Graph.from_sparse(w.sparse, ids=list(w.ids))
+
+
+def to_libpysal_w(w: SpatialWeights) -> Any:
+    """Convert to a ``libpysal.weights.W`` with the same ids, order and weights.
+
+    Parameters
+    ----------
+    w : SpatialWeights
+
+    Returns
+    -------
+    libpysal.weights.W
+        Islands are kept (with no neighbours).
+    """
+    from libpysal.weights import W
+
+    mat = w.sparse
+    neighbors: dict[str, list[str]] = {}
+    weights: dict[str, list[float]] = {}
+    for i, uid in enumerate(w.ids):
+        lo, hi = mat.indptr[i], mat.indptr[i + 1]
+        neighbors[uid] = [w.ids[j] for j in mat.indices[lo:hi]]
+        weights[uid] = mat.data[lo:hi].tolist()
+    return W(neighbors, weights, id_order=list(w.ids), silence_warnings=True)

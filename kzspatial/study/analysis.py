@@ -2,7 +2,7 @@
 
 This adapter joins the loaders (:mod:`kzspatial.datasets.migration`, :mod:`kzspatial.datasets.boundaries`,
 :mod:`kzspatial.datasets.regional_stats`) to the numerical cores (:mod:`kzspatial.core.gravity`,
-:mod:`kzspatial.core.autocorrelation`, :mod:`kzspatial.core.catchments`). Every function returns
+:mod:`kzspatial.core.moran`, :mod:`kzspatial.core.catchments`). Every function returns
 plain frames or frozen results; nothing here writes files (see :mod:`kzspatial.study.pipeline`).
 """
 
@@ -20,12 +20,6 @@ import pandas as pd
 
 from kzspatial._constants import DESTINATION, FLOW, ORIGIN, YEAR
 from kzspatial._errors import ValidationError
-from kzspatial.core.autocorrelation import (
-    bivariate_morans_i,
-    flow_morans_i,
-    local_morans,
-    morans_i,
-)
 from kzspatial.core.baselines import (
     compare_models,
     intervening_opportunities,
@@ -34,6 +28,12 @@ from kzspatial.core.baselines import (
 from kzspatial.core.distance import great_circle_matrix_km
 from kzspatial.core.flows import out_flows, pairs_from_matrix, to_matrix
 from kzspatial.core.gravity import GravityFit, fit_gravity
+from kzspatial.core.moran import (
+    bivariate_morans_i,
+    flow_morans_i,
+    local_morans,
+    morans_i,
+)
 from kzspatial.core.weights import SpatialWeights
 from kzspatial.datasets.boundaries import load_admin_centres, load_boundaries
 from kzspatial.datasets.cities import load_cities

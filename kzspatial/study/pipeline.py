@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm  # plain progress on stderr, also under Jupyter
 
-from kzspatial._version import __version__
 from kzspatial._constants import YEAR
+from kzspatial._version import __version__
 from kzspatial.datasets.regions import HUB_IDS
 from kzspatial.render._atomic import StagedOutputs
 from kzspatial.study.analysis import (

@@ -248,9 +248,9 @@ class GravityFit:
             Indexed by parameter name (index name ``"parameter"``), columns ``coef,
             std_err, z, p_value, ci_low, ci_high``.
         """
-        return _frames.table_to_frame(
-            self.table(cov=cov, alpha=alpha), index_name="parameter"
-        )
+        table = self.table(cov=cov, alpha=alpha)
+        columns = {"parameter": table.pop("index"), **table}
+        return _frames.table_to_frame(columns, index=["parameter"])
 
     def summary(self, *, cov: str = "robust", alpha: float = 0.05) -> str:
         """A text report of the fit: model, metrics and the coefficient table.
