@@ -15,7 +15,8 @@ import rasterio
 from conftest import validate_gpkg_command
 
 from kzspatial._errors import OverwriteError
-from kzspatial.study.pipeline import HUB_COLOURS, RunOptions, run
+from kzspatial.datasets.regions import HUB_COLOURS
+from kzspatial.study.pipeline import RunOptions, run
 
 pytestmark = pytest.mark.data
 
