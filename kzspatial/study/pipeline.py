@@ -224,6 +224,50 @@ def _regions_layer(data, catchments, entries, focus_year) -> gpd.GeoDataFrame:
     return regions
 
 
+def _layer_metadata(focus: int, catchments: CatchmentResults | None) -> dict:
+    """Title and abstract of each GeoPackage layer."""
+    return {
+        "regions": {
+            "title": f"Regions of Kazakhstan: migration {focus}",
+            "abstract": "Moves between regions (BNS), rates per 1,000 residents, "
+            "LISA of the net rate (queen weights), Huff probabilities.",
+        },
+        "od_flows": {
+            "title": f"Moves between regions, {focus} (arcs)",
+            "abstract": "Persons who moved between two regions (BNS), the fitted value "
+            "of the doubly-constrained power gravity model and the Pearson residual, "
+            "per origin-destination pair; arrowheads at the destination.",
+        },
+        "od_matrix": {
+            "title": "Moves between regions, every year (table)",
+            "abstract": "Observed, fitted and Pearson residual per pair and year; join "
+            "to regions on origin / destination = region_id.",
+        },
+        "catchments": {
+            "title": "Catchments of Astana, Almaty and Shymkent",
+            "abstract": "rule flow_share>=t: regions whose out-migrants go to the hub in "
+            "at least that share (observed); huff_dominant / huff_p>=x: grid zones of "
+            "the fitted gravity model. "
+            + (catchments.caveat if catchments is not None else ""),
+        },
+        "moran_global": {"title": f"Moran's I of regional indicators, {focus}"},
+        "moran_by_year": {"title": "Moran's I by year (queen weights)"},
+        "moran_bivariate": {"title": "Bivariate Moran's I"},
+        "flow_moran": {"title": "Moran's I of the OD flows"},
+        "gravity_params": {"title": "Gravity model coefficients"},
+        "gravity_fit": {"title": "Gravity models and baselines: goodness of fit"},
+        "gravity_inequality": {"title": "Push-pull elasticities (inequality model)"},
+        "gravity_out_of_sample": {"title": "Gravity model: out-of-sample check"},
+        "gravity_panel": {"title": "Gravity panel in one border configuration"},
+        "decay_by_year": {"title": "Distance decay by year"},
+        "indicators": {"title": "Regional migration indicators by year"},
+        "data_check": {"title": "OD file vs monthly file: regional nets"},
+        "provenance": {"title": "Data sources and licences"},
+        "flow_shares": {"title": "Shares of out-migrants going to each hub"},
+        "catchment_population": {"title": "Population by catchment"},
+    }
+
+
 def write_geopackage_products(
     data: StudyData,
     gravity: GravityResults,
@@ -302,46 +346,7 @@ def write_geopackage_products(
         moran_global=summary, **tables, provenance=pd.DataFrame(data.provenance)
     )
     layers = {k: v for k, v in layers.items() if len(v)}
-    metadata = {
-        "regions": {
-            "title": f"Regions of Kazakhstan: migration {focus}",
-            "abstract": "Moves between regions (BNS), rates per 1,000 residents, "
-            "LISA of the net rate (queen weights), Huff probabilities.",
-        },
-        "od_flows": {
-            "title": f"Moves between regions, {focus} (arcs)",
-            "abstract": "Persons who moved between two regions (BNS), the fitted value "
-            "of the doubly-constrained power gravity model and the Pearson residual, "
-            "per origin-destination pair; arrowheads at the destination.",
-        },
-        "od_matrix": {
-            "title": "Moves between regions, every year (table)",
-            "abstract": "Observed, fitted and Pearson residual per pair and year; join "
-            "to regions on origin / destination = region_id.",
-        },
-        "catchments": {
-            "title": "Catchments of Astana, Almaty and Shymkent",
-            "abstract": "rule flow_share>=t: regions whose out-migrants go to the hub in "
-            "at least that share (observed); huff_dominant / huff_p>=x: grid zones of "
-            "the fitted gravity model. "
-            + (catchments.caveat if catchments is not None else ""),
-        },
-        "moran_global": {"title": f"Moran's I of regional indicators, {focus}"},
-        "moran_by_year": {"title": "Moran's I by year (queen weights)"},
-        "moran_bivariate": {"title": "Bivariate Moran's I"},
-        "flow_moran": {"title": "Moran's I of the OD flows"},
-        "gravity_params": {"title": "Gravity model coefficients"},
-        "gravity_fit": {"title": "Gravity models and baselines: goodness of fit"},
-        "gravity_inequality": {"title": "Push-pull elasticities (inequality model)"},
-        "gravity_out_of_sample": {"title": "Gravity model: out-of-sample check"},
-        "gravity_panel": {"title": "Gravity panel in one border configuration"},
-        "decay_by_year": {"title": "Distance decay by year"},
-        "indicators": {"title": "Regional migration indicators by year"},
-        "data_check": {"title": "OD file vs monthly file: regional nets"},
-        "provenance": {"title": "Data sources and licences"},
-        "flow_shares": {"title": "Shares of out-migrants going to each hub"},
-        "catchment_population": {"title": "Population by catchment"},
-    }
+    metadata = _layer_metadata(focus, catchments)
     provenance = {
         "kzspatial_version": __version__,
         "seed": options.seed,
