@@ -210,4 +210,6 @@ def test_core_imports_numba_and_libpysal_lazily():
 
 def test_lazy_import_probe_sees_numba():
     # The probe above can fail: importing the kernel loads numba.
-    assert _loaded_after_importing(["kzspatial.core.moran._qap"], ["numba"]) == ["numba"]
+    assert _loaded_after_importing(["kzspatial.core.moran._qap"], ["numba"]) == [
+        "numba"
+    ]

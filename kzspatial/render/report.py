@@ -2,7 +2,7 @@
 
 One HTML file with every figure inlined as base64 PNG and the styles inline, so it opens
 offline and can be mailed as is; the figures are also written as PNG files and the tables
-as CSV next to it. Computation happens in :mod:`kzspatial.study.analysis`; this module renders.
+as CSV next to it. Computation happens in :mod:`kzspatial.study.moran_suite`; this module renders.
 """
 
 from __future__ import annotations
@@ -151,7 +151,7 @@ def write_autocorrelation_report(
     ----------
     path : str or Path
         HTML file to write; figures go to ``<stem>_files/`` next to it.
-    entries : sequence of :class:`kzspatial.study.analysis.MoranEntry`
+    entries : sequence of :class:`kzspatial.study.moran_suite.MoranEntry`
         One per variable and weights for the focus year.
     by_year : pandas.DataFrame
         Global Moran by year: ``year, variable, label, weights, I, p_sim``.
