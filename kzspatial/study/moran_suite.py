@@ -55,6 +55,11 @@ _LISA_CODES = {
 }
 
 
+#: Permutation p-values in every Moran table: ``p_sim`` as esda defines it (one-sided,
+#: in the direction of the observed statistic, for the default "two-sided"
+#: alternative), the two-sided value, and the alternative the result was computed for.
+_P_SIM_COLUMNS = ("p_sim", "p_sim_two_sided", "alternative")
+
 #: The study's weights by name, as kinds of
 #: :func:`kzspatial.geo.weights.weights_from_geodataframe`: contiguity (with the enclave
 #: cities linked to their oblast), k nearest neighbours, inverse great-circle distance.
@@ -188,7 +193,9 @@ def _by_year_tables(
         w = weights_by_conf[conf]["queen"]
         for variable in variables:
             y = _variable_values(data.indicators, year, variable, w.ids)
-            stats = dict.fromkeys(("I", "EI", "z_rand", "p_rand", "p_sim"), np.nan)
+            stats = dict.fromkeys(
+                ("I", "EI", "z_rand", "p_rand", *_P_SIM_COLUMNS), np.nan
+            )
             if y is not None:  # missing years stay NaN rows so the table shows the gap
                 g = morans_i(y, w, permutations=permutations, rng=rng)
                 stats = {k: getattr(g, k) for k in stats}
@@ -217,7 +224,7 @@ def _by_year_tables(
                     "y": "net_rate",
                     "weights": "queen",
                     "I": bv.I,
-                    "p_sim": bv.p_sim,
+                    **{k: getattr(bv, k) for k in _P_SIM_COLUMNS},
                     "z_sim": bv.z_sim,
                 }
             )
@@ -280,7 +287,7 @@ def flow_autocorrelation(
                     "EI": r.EI,
                     "z_rand": r.z_rand,
                     "p_rand": r.p_rand,
-                    "p_sim": r.p_sim,
+                    **{k: getattr(r, k) for k in _P_SIM_COLUMNS},
                     "null": r.null,
                 }
             )
@@ -321,7 +328,7 @@ class MoranSuite:
     flow_moran: pd.DataFrame
 
     def global_table(self) -> pd.DataFrame:
-        """One row per focus-year entry: ``variable, weights, I, EI, p_rand, p_sim``."""
+        """Tabulate the focus-year entries: variable, weights, I, EI, p_rand and p-values."""
         return pd.DataFrame(
             [
                 {
@@ -330,7 +337,7 @@ class MoranSuite:
                     "I": e.global_.I,
                     "EI": e.global_.EI,
                     "p_rand": e.global_.p_rand,
-                    "p_sim": e.global_.p_sim,
+                    **{k: getattr(e.global_, k) for k in _P_SIM_COLUMNS},
                 }
                 for e in self.entries
             ]

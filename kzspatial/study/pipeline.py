@@ -211,6 +211,7 @@ def _regions_layer(data, catchments, entries, focus_year) -> gpd.GeoDataFrame:
     if lisa is not None and list(lisa.ids) == list(regions["region_id"]):
         regions["lisa_net_rate_Ii"] = lisa.local.Is
         regions["lisa_net_rate_p"] = lisa.local.p_sim
+        regions["lisa_net_rate_p_two_sided"] = lisa.local.p_sim_two_sided
         regions["lisa_net_rate_cluster"] = list(lisa.cluster_labels)
     if catchments is not None:
         huff = catchments.region_huff.set_index("region_id")
@@ -330,6 +331,8 @@ def write_geopackage_products(
                 "z_rand": e.global_.z_rand,
                 "p_rand": e.global_.p_rand,
                 "p_sim": e.global_.p_sim,
+                "p_sim_two_sided": e.global_.p_sim_two_sided,
+                "alternative": e.global_.alternative,
                 "permutations": options.permutations,
                 "seed": options.seed,
             }
