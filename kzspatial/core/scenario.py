@@ -272,7 +272,6 @@ def _furness(
 
 def _check_inputs(
     constraint: str,
-    cost_func: str,
     names: Sequence[str],
     cov: NDArray[np.float64] | None,
     origin_totals: ArrayLike | None,
@@ -363,9 +362,7 @@ def predict_flows(
     """
     names = list(params)
     n = np.asarray(state.cost).shape[0]
-    o, d = _check_inputs(
-        constraint, cost_func, names, None, origin_totals, destination_totals, n
-    )
+    o, d = _check_inputs(constraint, names, None, origin_totals, destination_totals, n)
     mask = _mask(n, exclude_self)
     theta = np.array([[params[k] for k in names]], dtype=np.float64)
     eta = _log_kernel(theta, names, state, cost_func, mask, year_label)
@@ -441,9 +438,7 @@ def simulate_scenario(
         raise AlignmentError(
             f"scenario cost has shape {np.asarray(scenario.cost).shape}, expected {(n, n)}"
         )
-    o, d = _check_inputs(
-        constraint, cost_func, names, cov, origin_totals, destination_totals, n
-    )
+    o, d = _check_inputs(constraint, names, cov, origin_totals, destination_totals, n)
     if not isinstance(draws, (int, np.integer)) or isinstance(draws, bool) or draws < 2:
         raise ValidationError(f"draws must be an integer >= 2, got {draws!r}")
     if not 0 < level < 1:

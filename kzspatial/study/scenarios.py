@@ -404,7 +404,7 @@ class ScenarioResult:
         """What the scenario does, what the model holds fixed, and how to read it."""
         s, f = self.scenario, self.forecast
         total = float(np.nansum(f.change))
-        pct = int(round(100 * s.level))
+        pct = round(100 * s.level)
         absorbed = [
             f"{shock.variable} ({shock.entry})"
             for shock in s.shocks
@@ -428,9 +428,13 @@ class ScenarioResult:
                 + "; ".join(self.extrapolated)
                 + "."
             )
+        if s.model == "unconstrained":
+            parts.append(
+                f"Total moves change by {total:+,.0f} ({pct} % interval "
+                f"{f.total_change_low:+,.0f} to {f.total_change_high:+,.0f})."
+            )
         parts.append(
-            f"Total moves change by {total:+,.0f} ({pct} % interval "
-            f"{f.total_change_low:+,.0f} to {f.total_change_high:+,.0f}). Intervals: "
+            "Intervals: "
             f"{f.draws} draws of the coefficients from their {s.covariance} covariance"
             + (" (negative eigenvalues set to zero)" if f.covariance_clipped else "")
             + f", seed {s.seed}; they cover coefficient uncertainty only, not the model's "
@@ -459,7 +463,7 @@ class ScenarioResult:
                 "net_baseline": "Net, baseline",
                 "net_scenario": "Net, scenario",
                 "net_change": "Net change",
-                "interval": f"{int(round(100 * self.scenario.level))} % interval",
+                "interval": f"{round(100 * self.scenario.level)} % interval",
             }
         )
         return {
