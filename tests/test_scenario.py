@@ -107,7 +107,9 @@ def _doc(model: str, **changes) -> dict:
     return {"scenario": {"name": "test", "model": model, "draws": 400}, **changes}
 
 
-GRP_NORTH = {"shock": [{"variable": "grp_per_capita", "regions": NORTH, "change": "+20%"}]}
+GRP_NORTH = {
+    "shock": [{"variable": "grp_per_capita", "regions": NORTH, "change": "+20%"}]
+}
 LINK = {"link": [{"between": ["Pavlodar", "Astana"], "distance": "-30%"}]}
 HUB = {"hub": [{"region": "Astana", "attractiveness": "+10%"}]}
 
@@ -255,7 +257,9 @@ def test_doubly_keeps_both_margins_and_link_redistributes(models):
 
 
 def test_unconstrained_hub_multiplies_inflows(models):
-    result = run_scenario(scenario_from_dict(_doc("unconstrained", **HUB)), model=models["unconstrained"])
+    result = run_scenario(
+        scenario_from_dict(_doc("unconstrained", **HUB)), model=models["unconstrained"]
+    )
     nets = result.nets.set_index("name")
     ratio = nets["in_scenario"] / nets["in_baseline"]
     assert ratio["Astana city"] == pytest.approx(1.1, rel=1e-12)
@@ -264,11 +268,17 @@ def test_unconstrained_hub_multiplies_inflows(models):
 
 def test_result_outputs(models, tmp_path):
     model = models["production"]
-    result = run_scenario(scenario_from_dict(_doc("production", **GRP_NORTH)), model=model)
+    result = run_scenario(
+        scenario_from_dict(_doc("production", **GRP_NORTH)), model=model
+    )
     section = result.report_section()
     assert set(section) == {"title", "note", "table"}
     assert len(section["table"]) == N
-    assert set(result.tables()) == {"scenario_flows", "scenario_nets", "scenario_coefficients"}
+    assert set(result.tables()) == {
+        "scenario_flows",
+        "scenario_nets",
+        "scenario_coefficients",
+    }
     assert len(result.flows) == N * (N - 1)
     regions = gpd.GeoDataFrame(
         {"region_id": list(IDS)},
@@ -296,51 +306,107 @@ def test_extrapolation_is_named(models):
     ("doc", "error", "match"),
     [
         (
-            _doc("production", shock=[{"variable": "grp_per_capita", "regions": ["Atlantis"], "change": "+5%"}]),
+            _doc(
+                "production",
+                shock=[
+                    {
+                        "variable": "grp_per_capita",
+                        "regions": ["Atlantis"],
+                        "change": "+5%",
+                    }
+                ],
+            ),
             RegionNameError,
             r"\[\[shock\]\] #1: unknown region name 'Atlantis'",
         ),
         (
-            _doc("production", shock=[{"variable": "wages", "regions": ["Kostanay"], "change": "+5%"}]),
+            _doc(
+                "production",
+                shock=[{"variable": "wages", "regions": ["Kostanay"], "change": "+5%"}],
+            ),
             ValidationError,
             r"unknown variable 'wages'; use one of \['grp_per_capita'",
         ),
-        (_doc("gravity", **LINK), ValidationError, r"unknown model 'gravity'; write model"),
         (
-            _doc("production", shock=[{"variable": "grp_per_capita", "regions": ["Kostanay"], "change": "-120%"}]),
+            _doc("gravity", **LINK),
+            ValidationError,
+            r"unknown model 'gravity'; write model",
+        ),
+        (
+            _doc(
+                "production",
+                shock=[
+                    {
+                        "variable": "grp_per_capita",
+                        "regions": ["Kostanay"],
+                        "change": "-120%",
+                    }
+                ],
+            ),
             ValidationError,
             r"change = '-120%' would make the value zero or negative",
         ),
         (
-            _doc("production", shock=[{"variable": "grp_per_capita", "regions": ["Kostanay"], "change": 20}]),
+            _doc(
+                "production",
+                shock=[
+                    {
+                        "variable": "grp_per_capita",
+                        "regions": ["Kostanay"],
+                        "change": 20,
+                    }
+                ],
+            ),
             ValidationError,
             r'is not a percentage; write e.g. change = "\+20%"',
         ),
         (
-            _doc("production", link=[{"between": ["Pavlodar", "Astana"], "cost_km": -5}]),
+            _doc(
+                "production", link=[{"between": ["Pavlodar", "Astana"], "cost_km": -5}]
+            ),
             ValidationError,
             r"cost_km must be a positive distance in km, got -5",
         ),
         (
-            _doc("production", link=[{"between": ["Pavlodar", "Pavlodar"], "distance": "-5%"}]),
+            _doc(
+                "production",
+                link=[{"between": ["Pavlodar", "Pavlodar"], "distance": "-5%"}],
+            ),
             ValidationError,
             r"names the same region twice",
         ),
-        (_doc("doubly", **GRP_NORTH), ValidationError, r"doubly-constrained model absorbs every zone covariate"),
+        (
+            _doc("doubly", **GRP_NORTH),
+            ValidationError,
+            r"doubly-constrained model absorbs every zone covariate",
+        ),
         (
             _doc("production", shock=[{**GRP_NORTH["shock"][0], "side": "origin"}]),
             ValidationError,
             r"origin-side effect of grp_per_capita is absorbed by the origin constraint",
         ),
-        (_doc("attraction", **HUB), ValidationError, r"absorbed by the destination constraint"),
+        (
+            _doc("attraction", **HUB),
+            ValidationError,
+            r"absorbed by the destination constraint",
+        ),
         (_doc("production"), ValidationError, r"changes nothing; add a \[\[shock\]\]"),
         (
-            _doc("production", link=[{"between": ["Pavlodar", "Astana"], "distnce": "-5%"}]),
+            _doc(
+                "production",
+                link=[{"between": ["Pavlodar", "Astana"], "distnce": "-5%"}],
+            ),
             ValidationError,
             r"unknown key\(s\) \['distnce'\]",
         ),
         (
-            _doc("production", shock=[GRP_NORTH["shock"][0], {**GRP_NORTH["shock"][0], "change": "+5%"}]),
+            _doc(
+                "production",
+                shock=[
+                    GRP_NORTH["shock"][0],
+                    {**GRP_NORTH["shock"][0], "change": "+5%"},
+                ],
+            ),
             ValidationError,
             r"\[\[shock\]\] #2: grp_per_capita of KZ-\d+ \(origin side\) is already changed by \[\[shock\]\] #1",
         ),
@@ -409,7 +475,9 @@ def test_shocked_value_out_of_range(models):
 
 def test_model_mismatch_and_core_checks(models):
     scenario = scenario_from_dict(_doc("unconstrained", **HUB))
-    with pytest.raises(ValidationError, match=r"production-constrained but the scenario asks"):
+    with pytest.raises(
+        ValidationError, match=r"production-constrained but the scenario asks"
+    ):
         run_scenario(scenario, model=models["production"])
     fit = models["production"].fit
     baseline, (cost, _) = _states(models["production"])
@@ -428,5 +496,9 @@ def test_model_mismatch_and_core_checks(models):
             draws=1,
         )
     no_var = dataclasses.replace(baseline, destination_vars={})
-    with pytest.raises(ValidationError, match=r"no destination variable 'log_population'"):
-        predict_flows(fit.params, no_var, constraint="production", origin_totals=np.ones(N))
+    with pytest.raises(
+        ValidationError, match=r"no destination variable 'log_population'"
+    ):
+        predict_flows(
+            fit.params, no_var, constraint="production", origin_totals=np.ones(N)
+        )
