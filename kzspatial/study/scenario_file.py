@@ -56,6 +56,8 @@ from kzspatial.core.gravity import CONSTRAINTS
 from kzspatial.datasets.regions import resolve
 
 __all__ = [
+    "COVARIANCES",
+    "IDENTIFIED_SIDES",
     "MODELS",
     "SCENARIO_YEARS",
     "VARIABLES",

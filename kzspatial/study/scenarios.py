@@ -51,9 +51,11 @@ from kzspatial.study.scenario_file import (
 )
 
 __all__ = [
+    "Scenario",
     "ScenarioModel",
     "ScenarioResult",
     "fit_scenario_model",
+    "load_scenario",
     "run_scenario",
     "run_scenario_file",
 ]
