@@ -20,7 +20,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "scenarios"
 
 @pytest.fixture(scope="module")
 def data():
-    from kzspatial.study.analysis import load_study_data
+    from kzspatial.study.inputs import load_study_data
 
     return load_study_data((2023, 2024), borders="2024")
 

@@ -49,9 +49,9 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from kzspatial._errors import AlignmentError, ValidationError
-from kzspatial.core.autocorrelation import _make_rng
 from kzspatial.core.decay import cost_regressor
 from kzspatial.core.gravity import CONSTRAINTS, GravityFit
+from kzspatial.core.moran._inference import make_rng
 
 __all__ = [
     "HELD_FIXED",
@@ -443,7 +443,7 @@ def simulate_scenario(
         raise ValidationError(f"draws must be an integer >= 2, got {draws!r}")
     if not 0 < level < 1:
         raise ValidationError(f"level must lie in (0, 1), got {level!r}")
-    generator, seed = _make_rng(rng)
+    generator, seed = make_rng(rng)
     theta_hat = np.array([params[k] for k in names], dtype=np.float64)
     theta, clipped = _draw_parameters(theta_hat, cov, int(draws), generator)
     theta = np.vstack([theta_hat, theta])  # row 0: the point estimate

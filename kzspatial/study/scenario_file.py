@@ -70,7 +70,7 @@ __all__ = [
 ]
 
 MODELS: tuple[str, ...] = tuple(CONSTRAINTS)
-# the years of the study's push-pull panel (kzspatial.study.analysis._inequality_model)
+# the years of the study's push-pull panel (kzspatial.study.gravity_suite._inequality_model)
 SCENARIO_YEARS: tuple[int, ...] = (2023, 2024)
 COVARIANCES: tuple[str, ...] = ("two-way", "origin", "destination", "robust")
 
@@ -424,7 +424,7 @@ def _shock(raw: Mapping, entry: str, model: str | None, problem) -> Shock | None
 
 
 def _check_side(model: str, variable: str, side: str, entry: str, problem) -> bool:
-    """A shock must reach at least one side the model estimates."""
+    """Check that a shock reaches at least one side the model estimates."""
     if IDENTIFIED_SIDES[model] & set(_SIDES[side]):
         return True
     if model == "doubly":
@@ -503,7 +503,7 @@ def _link(raw: Mapping, entry: str, problem) -> LinkChange | None:
 
 
 def _check_overlaps(shocks, hubs, links, problem) -> None:
-    """The same variable of a region, a hub or a pair changed twice is ambiguous."""
+    """Report a variable of a region, a hub or a pair changed twice (ambiguous)."""
     seen: dict[tuple, str] = {}
     keyed = [
         ((s.variable, r, side), s.entry, f"{s.variable} of {r} ({side} side)")

@@ -4,7 +4,7 @@
 between the 20 regions, power decay over great-circle distances between
 population-weighted centres, log population, log GRP per capita and unemployment of
 origin and destination as the chosen constraint can identify them; see
-:func:`kzspatial.study.analysis.push_pull_covariates`), applies the changes of a
+:func:`kzspatial.study.gravity_suite.push_pull_covariates`), applies the changes of a
 :class:`~kzspatial.study.scenario_file.Scenario` (the TOML format is documented in
 :mod:`kzspatial.study.scenario_file`) to the baseline year, and predicts flows and
 regional nets with intervals by parametric simulation from the coefficient covariance
@@ -28,7 +28,6 @@ import pandas as pd
 
 from kzspatial._constants import DESTINATION, ORIGIN
 from kzspatial._errors import ValidationError
-from kzspatial.core.distance import great_circle_matrix_km
 from kzspatial.core.gravity import GravityFit, fit_gravity
 from kzspatial.core.scenario import (
     ScenarioForecast,
@@ -36,12 +35,8 @@ from kzspatial.core.scenario import (
     simulate_scenario_from_fit,
 )
 from kzspatial.datasets.regions import get_region
-from kzspatial.study.analysis import (
-    StudyData,
-    load_study_data,
-    push_pull_covariates,
-    region_centres,
-)
+from kzspatial.study.gravity_suite import centre_distances, push_pull_covariates
+from kzspatial.study.inputs import StudyData, load_study_data
 from kzspatial.study.scenario_file import (
     IDENTIFIED_SIDES,
     SCENARIO_YEARS,
@@ -106,15 +101,14 @@ def fit_scenario_model(data: StudyData, model: str) -> ScenarioModel:
     -------
     ScenarioModel
     """
-    # TODO(lead): shares the panel set-up with analysis._inequality_model; deduplicate
+    # TODO(lead): shares the panel set-up with gravity_suite._inequality_model; deduplicate
     missing = sorted(set(SCENARIO_YEARS) - set(data.years))
     if missing or data.borders != "2024":
         raise ValidationError(
             f"scenarios need the {'-'.join(map(str, SCENARIO_YEARS))} flows in the 2024 "
             f"borders; loaded years {data.years} in the {data.borders} borders"
         )
-    centres = region_centres(data, method="population")
-    distance = great_circle_matrix_km(centres.geometry.x, centres.geometry.y)
+    _, distance = centre_distances(data, centres="population")
     years = list(SCENARIO_YEARS)
     pairs = {y: push_pull_covariates(data, y) for y in years}
     stacked = {k: np.stack([pairs[y][0][k] for y in years]) for k in pairs[years[0]][0]}
@@ -445,7 +439,7 @@ class ScenarioResult:
         return " ".join(parts)
 
     def report_section(self) -> dict[str, object]:
-        """The study report's scenario section: ``{"title", "note", "table"}``."""
+        """Return the study report's scenario section: ``{"title", "note", "table"}``."""
         nets = self.nets
         table = nets[
             ["name", "changed", "net_baseline", "net_scenario", "net_change"]
@@ -506,7 +500,7 @@ class ScenarioResult:
         )
 
     def summary(self) -> str:
-        """A plain-text summary: the note and the regions with the largest net change."""
+        """Summarise as text: the note and the regions by size of net change."""
         nets = self.nets.reindex(
             self.nets["net_change"].abs().sort_values(ascending=False).index
         )
