@@ -255,3 +255,23 @@ def test_drop_repeats_for_stranded_units():
 def test_errors(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_knn_ties_are_broken_by_id_whatever_the_order():
+    # four points 1 degree from the centre along the equator and the meridian: equal
+    # great-circle distances (computed along different arcs, so equal only up to
+    # rounding); k=2 takes the two smallest ids, in any input order
+    ids = ["centre", "d", "b", "c", "a"]
+    lon = [0.0, 1.0, -1.0, 0.0, 0.0]
+    lat = [0.0, 0.0, 0.0, 1.0, -1.0]
+    rng = np.random.default_rng(11)
+    for _ in range(5):
+        order = rng.permutation(len(ids))
+        w = build_knn(
+            [ids[i] for i in order],
+            np.take(lon, order),
+            np.take(lat, order),
+            k=2,
+        )
+        row = w.ids.index("centre")
+        assert {w.ids[j] for j in w.sparse[[row]].indices} == {"a", "b"}

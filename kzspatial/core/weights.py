@@ -542,6 +542,10 @@ class SpatialWeights:
 
 
 # ---------------------------------------------------------------------- builders
+#: Great-circle distances (km) closer than this are ties in :func:`build_knn` (1 mm).
+KNN_TIE_KM = 1e-6
+
+
 def _check_points(
     ids: Sequence[str], lon: ArrayLike, lat: ArrayLike
 ) -> tuple[tuple[str, ...], NDArray[np.float64], NDArray[np.float64]]:
@@ -589,12 +593,20 @@ def build_knn(
     lon, lat : array_like, shape (n,)
         Representative points in degrees (EPSG:4326).
     k : int
-        Neighbours per unit, ``1 <= k < n``. Ties are broken by position (stable sort).
+        Neighbours per unit, ``1 <= k < n``.
 
     Returns
     -------
     SpatialWeights
         Asymmetric in general; every unit has exactly ``k`` neighbours.
+
+    Notes
+    -----
+    Distances are great-circle distances on the sphere, so the neighbours do not
+    depend on a projection. They are compared in whole multiples of
+    :data:`KNN_TIE_KM` (1 mm), so distances equal up to the rounding of the
+    trigonometry are ties; ties are broken by id in string order, so the neighbours do
+    not depend on the order of the units either.
 
     Examples
     --------
@@ -606,11 +618,12 @@ def build_knn(
     n = len(ids_t)
     if not (isinstance(k, (int, np.integer)) and 1 <= k < n):
         raise ValidationError(f"k must be an integer with 1 <= k < n={n}, got {k!r}")
+    id_rank = np.argsort(np.argsort(np.asarray(ids_t, dtype=object), kind="stable"))
     cols = np.empty((n, k), dtype=np.int64)
     for start, block in _distance_blocks(lon_a, lat_a):
-        cols[start : start + block.shape[0]] = np.argsort(block, axis=1, kind="stable")[
-            :, :k
-        ]
+        ticks = np.round(block / KNN_TIE_KM)  # inf stays inf: a unit is not its own
+        order = np.lexsort((np.broadcast_to(id_rank, block.shape), ticks), axis=1)
+        cols[start : start + block.shape[0]] = order[:, :k]
     rows = np.repeat(np.arange(n), k)
     mat = sparse.coo_array((np.ones(n * k), (rows, cols.ravel())), shape=(n, n))
     return SpatialWeights(ids_t, mat.tocsr())

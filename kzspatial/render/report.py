@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import io
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -45,6 +46,15 @@ SMALL_N_WARNING = (
 )
 
 
+def _plain(text: str) -> str:
+    r"""Return ``text`` for matplotlib as it is: ``$`` escaped, so a name is never mathtext.
+
+    An even number of ``$`` would otherwise be parsed as TeX, and a bad expression in a
+    region name (``$\x$``) would stop the report with a parse error.
+    """
+    return str(text).replace("$", r"\$")
+
+
 def _png(fig) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
@@ -72,16 +82,16 @@ def _scatter(entry) -> bytes:
     )
     for k in np.argsort(-np.abs(z))[:5]:
         ax.annotate(
-            entry.names[k],
+            _plain(entry.names[k]),
             (z[k], lag[k]),
             fontsize=7,
             xytext=(3, 3),
             textcoords="offset points",
         )
-    ax.set_xlabel(f"{entry.label} (standardised)", fontsize=8)
+    ax.set_xlabel(f"{_plain(entry.label)} (standardised)", fontsize=8)
     ax.set_ylabel("spatial lag", fontsize=8)
     ax.legend(fontsize=8, loc="upper left")
-    ax.set_title(f"Moran scatterplot, {entry.weights_name}", fontsize=9)
+    ax.set_title(f"Moran scatterplot, {_plain(entry.weights_name)}", fontsize=9)
     return _png(fig)
 
 
@@ -107,7 +117,7 @@ def _lisa_map(entry, regions) -> bytes:
         frameon=True,
     )
     ax.set_axis_off()
-    ax.set_title(f"LISA clusters: {entry.label}", fontsize=9)
+    ax.set_title(f"LISA clusters: {_plain(entry.label)}", fontsize=9)
     return _png(fig)
 
 
@@ -118,7 +128,7 @@ def _histogram(entry) -> bytes:
     ax.axvline(entry.global_.EI, color="#333", lw=1, ls="--", label="E[I]")
     ax.set_xlabel("Moran's I under permutation", fontsize=8)
     ax.legend(fontsize=7)
-    ax.set_title(f"Permutation null, {entry.weights_name}", fontsize=9)
+    ax.set_title(f"Permutation null, {_plain(entry.weights_name)}", fontsize=9)
     return _png(fig)
 
 
@@ -178,7 +188,8 @@ def write_autocorrelation_report(
     figures: dict[str, bytes] = {}
     blocks, summary = [], []
     for e in entries:
-        stem = f"{e.variable}_{e.weights_name}".replace(" ", "_")
+        # file names from names: anything but letters, digits, - and _ becomes _
+        stem = re.sub(r"[^A-Za-z0-9_-]", "_", f"{e.variable}_{e.weights_name}")
         figures[f"{stem}_scatter.png"] = _scatter(e)
         figures[f"{stem}_lisa.png"] = _lisa_map(e, regions)
         figures[f"{stem}_permutations.png"] = _histogram(e)

@@ -8,6 +8,7 @@ the engine then trusts.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Literal
 
@@ -433,6 +434,131 @@ def _active_zones(
     return active, dropped
 
 
+def _separated_by(
+    x: NDArray[np.float64], y: NDArray[np.float64], modelled: NDArray[np.bool_]
+) -> NDArray[np.bool_] | None:
+    """Cells separated by regressor ``x`` (flow-shaped), by the simple check of ppmlhdfe.
+
+    ``x`` separates when it is zero on every modelled positive flow, and of one sign and
+    not all zero on the modelled zero flows: the likelihood then rises without bound as
+    its coefficient goes to -inf (or +inf), fitting the cells where ``x != 0`` as 0.
+    """
+    positive = modelled & (y > 0)
+    zero = modelled & (y == 0)
+    if np.any(x[positive] != 0):
+        return None
+    on_zero = x[zero]
+    if not np.any(on_zero != 0) or (np.any(on_zero > 0) and np.any(on_zero < 0)):
+        return None
+    return zero & (x != 0)
+
+
+def _modelled(
+    shape: tuple, active: dict[str, NDArray[np.bool_]], exclude_self: bool
+) -> NDArray[np.bool_]:
+    """Mask of the cells in the likelihood, shape ``(n_years, n, n)``."""
+    mask = active["origin"][:, :, None] & active["destination"][:, None, :]
+    if exclude_self:
+        mask = mask & ~np.eye(shape[1], dtype=bool)[None]
+    return mask
+
+
+def _zones_of(
+    cells: NDArray[np.bool_], modelled: NDArray[np.bool_]
+) -> dict[str, NDArray[np.bool_]] | None:
+    """Separated cells as whole zones (origin rows, destination columns) of a year.
+
+    None when some separated cell lies in neither a wholly separated row nor column: the
+    design can leave out zones, not single pairs.
+    """
+    rows = np.any(cells, axis=2) & ~np.any(modelled & ~cells, axis=2)
+    columns = np.any(cells, axis=1) & ~np.any(modelled & ~cells, axis=1)
+    covered = rows[:, :, None] | columns[:, None, :]
+    if np.any(cells & ~covered):
+        return None
+    return {"origin": rows, "destination": columns}
+
+
+def _check_separation(
+    y: NDArray[np.float64],
+    regressor: NDArray[np.float64],
+    zone_vars: _ZoneVars,
+    constraint: str,
+    active: dict[str, NDArray[np.bool_]],
+    *,
+    policy: str,
+    exclude_self: bool,
+    ids: Sequence,
+    years: Sequence | None,
+) -> list[str]:
+    """Step 7b: observations separated by a covariate, before fitting (as ppmlhdfe).
+
+    Each regressor (the decay regressor, the intercept and year effects of the
+    unconstrained model, the zone covariates) is checked with :func:`_separated_by`,
+    and zones whose remaining modelled flows are all zero under their fixed effects
+    (separated by the fixed effects) are found again after every drop, until nothing
+    changes. Under ``policy="drop"`` the separated zones are switched off in ``active``
+    and the covariates left all zero on the modelled cells are removed from
+    ``zone_vars`` (both in place); ``"raise"`` reports them. Returns the labels of what
+    was dropped, e.g. ``"destination Z3"`` and ``"covariate destination:d"``.
+    """
+    dropped: list[str] = []
+    while True:
+        modelled = _modelled(y.shape, active, exclude_self)
+        origin_cols, destination_cols = _zone_columns(
+            zone_vars, constraint, years, y.shape
+        )
+        candidates = [("beta (decay)", regressor)]
+        candidates += [(name, arr[:, :, None]) for name, arr in origin_cols]
+        candidates += [(name, arr[:, None, :]) for name, arr in destination_cols]
+        found = None
+        for name, values in candidates:
+            cells = _separated_by(np.broadcast_to(values, y.shape), y, modelled)
+            if cells is not None:
+                found = (name, cells)
+                break
+        if found is None:
+            for side, axis in (("origin", 2), ("destination", 1)):
+                fe_empty = active[side] & ~np.any(modelled & (y > 0), axis=axis)
+                if _has_effects(constraint, side) and fe_empty.any():
+                    cells = modelled & (
+                        fe_empty[:, :, None] if side == "origin" else fe_empty[:, None]
+                    )
+                    found = (f"the {side} fixed effects", cells)
+                    break
+        if found is None:
+            return dropped
+        name, cells = found
+        zones = _zones_of(cells, modelled)
+        listed = _pair_labels(cells, ids, years)
+        if policy == "raise" or zones is None or name == "beta (decay)":
+            how = (
+                "pass separation='drop' to leave them out"
+                if zones is not None and name != "beta (decay)"
+                else "they are not whole zones, so they cannot be left out; remove "
+                "them from the data or change the regressor"
+            )
+            raise IdentificationError(
+                f"{int(cells.sum())} zero flows are separated by {name}: {listed}; "
+                f"their fitted values are 0 only at an infinite coefficient, so the "
+                f"model is not identified (separation); {how}"
+            )
+        for side in ("origin", "destination"):
+            labels = _zone_list(zones[side], ids, years)
+            dropped += [f"{side} {label}" for label in labels]
+            active[side] &= ~zones[side]
+        modelled = _modelled(y.shape, active, exclude_self)
+        for side in ("origin", "destination"):
+            keep = []
+            for var, arr in zone_vars[side]:
+                values = arr[:, :, None] if side == "origin" else arr[:, None, :]
+                if np.any(np.broadcast_to(values, y.shape)[modelled] != 0):
+                    keep.append((var, arr))
+                else:
+                    dropped.append(f"covariate {side}:{var}")
+            zone_vars[side][:] = keep
+
+
 def _zone_columns(
     zone_vars: _ZoneVars, constraint: str, years: Sequence | None, shape: tuple
 ) -> tuple[list[tuple[str, NDArray[np.float64]]], ...]:
@@ -476,6 +602,7 @@ def _prepare(
     counts: str,
     empty_zones: str,
     chunk_rows: int | None,
+    separation: str = "drop",
 ) -> tuple[_Design, tuple, tuple | None, tuple[int, ...], dict[str, list[str]]]:
     """Validate every input, reporting all problems at once, and build the design.
 
@@ -487,9 +614,14 @@ def _prepare(
     cost_shape : tuple of int
         Shape of the given cost, which ``predict`` accepts again.
     dropped : dict of str to list of str
-        Labels of the zones dropped under ``empty_zones="drop"``, by side.
+        Labels of the zones dropped under ``empty_zones="drop"``, by side, and under
+        ``"separation"`` (only when some were) what separation left out.
     """
     _check_options(constraint, cost_func, self_flows, counts, empty_zones, chunk_rows)
+    if separation not in ("drop", "raise"):
+        raise ValidationError(
+            f"unknown separation {separation!r}; valid are ['drop', 'raise']"
+        )
     y, panel = _read_flows(flows)
     ids, years = _check_labels(ids, years, y.shape, panel)
     n_years, n, _ = y.shape
@@ -517,6 +649,27 @@ def _prepare(
         raise ValidationError("all modelled flows are zero; nothing to fit")
     _check_absorbed(zone_vars, constraint)
     active, dropped = _active_zones(y, constraint, empty_zones, ids, years)
+    if regressor is not None:
+        separated = _check_separation(
+            y,
+            regressor,
+            zone_vars,
+            constraint,
+            active,
+            policy=separation,
+            exclude_self=exclude_self,
+            ids=ids,
+            years=years,
+        )
+        if separated:
+            warnings.warn(
+                f"separation: left out {_abbreviate(separated)} (their flows are "
+                "fitted as 0 only at an infinite coefficient); see GravityFit.dropped"
+                "['separation'], or pass separation='raise' to stop instead",
+                UserWarning,
+                stacklevel=3,
+            )
+            dropped["separation"] = separated
     origin_cols, destination_cols = _zone_columns(zone_vars, constraint, years, y.shape)
     design = _Design(
         y=y,
