@@ -329,7 +329,7 @@ def _read_population_sheets(workbook, problems: Problems) -> _PopulationSheets:
 
 
 def _combine_sexes(sheets: _PopulationSheets, problems: Problems) -> list[dict]:
-    """Records with total, urban and rural as men + women, checked against the totals."""
+    """Sum men + women into total, urban and rural records; check against the totals."""
     records = []
     for (year, region_id), population in sorted(
         sheets.series["total", "total"].items()

@@ -120,7 +120,7 @@ def build_contiguity(
 
 
 def _lonlat_points(gdf: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Representative points (inside each polygon) as EPSG:4326 lon/lat."""
+    """Return representative points (inside each polygon) as EPSG:4326 lon/lat."""
     if gdf.crs is None:
         raise CRSError(
             "the GeoDataFrame has no CRS, so distances cannot be computed; set it "
@@ -189,7 +189,7 @@ def _contiguity(rook: bool) -> Callable[..., SpatialWeights]:
 
 
 def _on_points(builder: Callable[..., SpatialWeights]) -> Callable[..., SpatialWeights]:
-    """A core point builder applied to the regions' representative points."""
+    """Apply a core point builder to the regions' representative points."""
 
     def build(gdf: gpd.GeoDataFrame, id_col: str, **kwargs: Any) -> SpatialWeights:
         ids = _region_ids(gdf, id_col)
