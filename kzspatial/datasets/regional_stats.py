@@ -34,6 +34,9 @@ are in :mod:`kzspatial.datasets.cities`.
 Source: BNS figures republished by Open Data Kazakhstan (ODC PDDL 1.0).
 """
 
+# long: ~810 lines, just over 800: four BNS loaders (population, GRP, unemployment,
+# wages) with the sheet conventions and corrections of each next to its reader.
+
 from __future__ import annotations
 
 import math
