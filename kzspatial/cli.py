@@ -1,5 +1,8 @@
-"""Command-line interface: ``kzspatial <command>``. No analysis logic lives here: each
-command parses options, calls the library, and prints results (stdout) or logs (stderr)."""
+"""Command-line interface: ``kzspatial <command>``.
+
+No analysis logic lives here: each command parses options, calls the library, and
+prints results (stdout) or logs (stderr).
+"""
 
 from __future__ import annotations
 
@@ -137,8 +140,10 @@ _OVERWRITE = typer.Option(
 
 
 def _execute(products, *, analyses=None, out="output", maps=None, year=None, **options):
-    """Run the pipeline for ``products`` (tables of ``analyses``); options are
-    :class:`RunOptions` fields."""
+    """Run the pipeline for ``products`` (tables of ``analyses``).
+
+    The keyword ``options`` are :class:`RunOptions` fields.
+    """
     from pathlib import Path
 
     from kzspatial.study.pipeline import RunOptions, run
@@ -181,8 +186,10 @@ def run_command(
     settlements: str = _SETTLEMENTS,
     overwrite: bool = _OVERWRITE,
 ) -> None:
-    """Run the main job on the default data: checks, models, Moran's I, catchments,
-    maps, report, GeoPackage and rasters."""
+    """Run the main job on the default data.
+
+    Checks, models, Moran's I, catchments, maps, report, GeoPackage and rasters.
+    """
     from kzspatial.study.pipeline import PRODUCTS
 
     result = _execute(

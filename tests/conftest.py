@@ -8,6 +8,10 @@ import os
 import numpy as np
 import pytest
 
+# Run by Debian's Python with PyQGIS (see test_gpkg_qgis.py), never imported here: the
+# test command's --doctest-modules would otherwise import it and fail on ``import qgis``.
+collect_ignore = ["qgis_check.py"]
+
 
 def pytest_report_header(config):
     import kzspatial

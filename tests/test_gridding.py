@@ -5,7 +5,7 @@ import numpy as np
 import pyogrio
 import pytest
 import shapely
-from _synthetic import (
+from kz_synthetic import (
     CENTRE_POPULATION,
     CENTRES_LONLAT,
     HUBS,

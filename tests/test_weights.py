@@ -169,10 +169,25 @@ def test_resolve_islands_policies():
 
 
 def test_drop_repeats_for_stranded_units():
-    # x's only neighbour is the island-free y... which only points to the island z
-    w = SpatialWeights.from_adjacency({"x": ["y"], "y": ["z"], "z": [], "u": ["x"]})
+    # A chain u -> x -> y -> z into the island z: each removal strands the next unit,
+    # so "drop" removes z, then y, then x, then u (one per round). v also points to z
+    # but keeps its link to a, and the pair a <-> b never loses a neighbour.
+    w = SpatialWeights.from_adjacency(
+        {
+            "x": ["y"],
+            "y": ["z"],
+            "z": [],
+            "u": ["x"],
+            "v": ["a", "z"],
+            "a": ["b"],
+            "b": ["a"],
+        }
+    )
     kept, dropped = _resolve_islands(w, "drop")
-    assert set(dropped) == {"z", "y", "x", "u"} - set(kept.ids)
+    assert dropped == ("z", "y", "x", "u")
+    assert kept.ids == ("v", "a", "b")
+    # the surviving links, v -> a, a -> b, b -> a, and no other
+    assert_allclose(kept.sparse.toarray(), [[0, 1, 0], [0, 0, 1], [0, 1, 0]])
     assert not kept.islands
 
 

@@ -119,6 +119,7 @@ class WeightsSummary:
     s2: float
 
     def __str__(self) -> str:
+        """Return the summary as readable lines."""
         lines = [
             f"units: {self.n}, links: {self.n_links}, "
             f"transformation: {self.transformation}",
@@ -136,7 +137,7 @@ class WeightsSummary:
 
 @dataclass(frozen=True, eq=False)
 class SpatialWeights:
-    """Spatial weights between ``n`` units: ordered ids plus a sparse matrix.
+    r"""Spatial weights between ``n`` units: ordered ids plus a sparse matrix.
 
     Entry ``(i, j)`` is the weight of unit ``ids[j]`` in the spatial lag of ``ids[i]``;
     a unit whose row has no non-zero entry is an *island*.
@@ -163,9 +164,9 @@ class SpatialWeights:
 
     .. math::
 
-        s_0 = \\sum_{ij} w_{ij},\\quad
-        s_1 = \\tfrac12 \\sum_{ij} (w_{ij} + w_{ji})^2,\\quad
-        s_2 = \\sum_i (w_{i\\cdot} + w_{\\cdot i})^2 .
+        s_0 = \sum_{ij} w_{ij},\quad
+        s_1 = \tfrac12 \sum_{ij} (w_{ij} + w_{ji})^2,\quad
+        s_2 = \sum_i (w_{i\cdot} + w_{\cdot i})^2 .
 
     Use the named constructors rather than the class directly when converting data.
     """
@@ -175,6 +176,7 @@ class SpatialWeights:
     transformation: str = "o"
 
     def __post_init__(self) -> None:
+        """Validate ids, transformation and matrix; store them normalised."""
         ids = _as_ids(self.ids)
         if self.transformation not in _TRANSFORMATIONS:
             raise ValidationError(
@@ -207,6 +209,7 @@ class SpatialWeights:
         object.__setattr__(self, "sparse", mat)
 
     def __repr__(self) -> str:
+        """Return a one-line description: size, links, transformation, first ids."""
         head = ", ".join(self.ids[:5]) + (", ..." if self.n > 5 else "")
         return (
             f"<SpatialWeights of {self.n} units and {self.sparse.nnz} links, "

@@ -1,5 +1,7 @@
-"""Reading and validating migration tables: the BNS origin-destination file, the monthly
-arrivals/departures file, and user OD tables.
+"""Reading and validating migration tables.
+
+The BNS origin-destination file, the monthly arrivals/departures file, and user OD
+tables.
 
 Every reader reports *all* problems of a file at once, naming the file, the row (line number
 in the file, header = line 1) and the fix. Nothing the caller passed in is modified.

@@ -1,5 +1,6 @@
-"""Region centres for distances: population-weighted (from settlement points) or the
-administrative centres.
+"""Region centres for distances.
+
+Population-weighted (from settlement points) or the administrative centres.
 
 A population-weighted centre is the normalised population-weighted mean of the unit
 vectors of a region's settlements (a centre of mass on the sphere), so it is correct for

@@ -192,7 +192,7 @@ def _contiguity(rook: bool) -> Callable[..., SpatialWeights]:
 
 
 def _on_points(builder: Callable[..., SpatialWeights]) -> Callable[..., SpatialWeights]:
-    """A core point builder applied to the regions' representative points."""
+    """Apply a core point builder to the regions' representative points."""
 
     def build(gdf: gpd.GeoDataFrame, id_col: str, **kwargs: Any) -> SpatialWeights:
         ids = _region_ids(gdf, id_col)

@@ -86,7 +86,7 @@ def _pairs_table(
     what: str,
     need_year: bool = True,
 ) -> pd.DataFrame:
-    """Validated ``year, o, d, v`` (region positions) of an OD-like table."""
+    """Validate an OD-like table; return ``year, o, d, v`` (region positions)."""
     columns = [ORIGIN, DESTINATION, value_col] + ([YEAR] if need_year else [])
     require_columns(table, columns, what)
     out = pd.DataFrame(
@@ -123,7 +123,7 @@ def _compact(values: NDArray[np.float64], decimals: int) -> list[float | int]:
 def _population_by_year(
     population: pd.DataFrame, ids: list[str], years: list[int]
 ) -> tuple[list[list[float]], list[int]]:
-    """Population of every region for each OD year and the population year used.
+    """Return every region's population for each OD year and the population year used.
 
     A year without figures takes the latest earlier year (population on 1 January
     changes slowly), or the earliest year when none is earlier.
@@ -272,7 +272,7 @@ def explorer_data(
     name_col: str | None = "name_en",
     simplify_tolerance: float | None = 0.005,
 ) -> dict[str, Any]:
-    """The explorer's data, validated, as a JSON-ready dict (embedded by explorer_map).
+    """Validate the explorer's data; return a JSON-ready dict (used by explorer_map).
 
     Parameters
     ----------
@@ -409,7 +409,7 @@ def _explorer_script() -> str:
 
 
 def _explorer_element(map_name: str, payload: str) -> Any:
-    """A branca element writing the JSON into the body and the script after the map.
+    """Build a branca element writing the JSON into the body, the script after the map.
 
     Its output is returned from ``render`` as plain text, never compiled as a Jinja
     template (a ``MacroElement`` would be, so ``{{`` in a name would be evaluated).

@@ -139,52 +139,10 @@ def _verdict(result, alpha: float) -> str:
     return "clustered (positive)" if result.I > result.EI else "dispersed (negative)"
 
 
-def write_autocorrelation_report(
-    path: str | Path,
-    *,
-    entries: Sequence,
-    by_year: pd.DataFrame,
-    regions,
-    weights: dict,
-    provenance: Sequence[dict],
-    seed: int,
-    permutations: int,
-    alpha: float = 0.05,
-    by_year_weights: str = "",
-    borders_note: str = "",
-    extra_tables: Sequence[tuple[str, str, str, pd.DataFrame]] = (),
-    overwrite: bool = False,
-    title: str | None = None,
-) -> dict[str, Path]:
-    """Render the report and write its PNG figures and CSV tables.
-
-    Parameters
-    ----------
-    path : str or Path
-        HTML file to write; figures go to ``<stem>_files/`` next to it.
-    entries : sequence of :class:`kzspatial.study.moran_suite.MoranEntry`
-        One per variable and weights for the focus year.
-    by_year : pandas.DataFrame
-        Global Moran by year: ``year, variable, label, weights, I, p_sim``.
-    regions : geopandas.GeoDataFrame
-        Region polygons with ``region_id`` for the cluster maps.
-    weights : dict of str -> SpatialWeights
-        Weights used, for the summary table.
-    provenance : sequence of dict
-        ``title, concept, unit, licence, citation, attribution`` of each data source.
-    extra_tables : sequence of (name, title, note, DataFrame)
-        Further result tables (e.g. bivariate and flow Moran), shown and saved as
-        ``<name>.csv``.
-
-    Returns
-    -------
-    dict of str -> Path
-        ``html``, ``figures`` folder and the CSV tables written.
-    """
-    from kzspatial._version import __version__
-
-    path = Path(path)
-    files_dir = path.with_name(path.stem + "_files")
+def _entry_blocks(
+    entries: Sequence, regions, alpha: float
+) -> tuple[dict[str, bytes], list[dict], list[dict]]:
+    """Draw the figures of each entry; return them, the report blocks, summary rows."""
     figures: dict[str, bytes] = {}
     blocks, summary = [], []
     for e in entries:
@@ -249,7 +207,11 @@ def write_autocorrelation_report(
                 "verdict": _verdict(g, alpha),
             }
         )
-    summary_df = pd.DataFrame(summary)
+    return figures, blocks, summary
+
+
+def _robustness(summary_df: pd.DataFrame) -> tuple[list[str], list[dict]]:
+    """Return the weights names and, per variable, the verdict under each weights."""
     weights_names = list(dict.fromkeys(summary_df["weights"]))
     robustness = []
     for (variable, label), grp in summary_df.groupby(["variable", "label"], sort=False):
@@ -270,6 +232,11 @@ def write_autocorrelation_report(
                 "variable": variable,
             }
         )
+    return weights_names, robustness
+
+
+def _by_year_rows(by_year: pd.DataFrame) -> tuple[list, list[dict]]:
+    """Return the years and, per variable, the "I (p_sim)" cell of each year."""
     years = sorted(by_year["year"].unique())
     by_year_rows = []
     for (_variable, label), grp in by_year.groupby(["variable", "label"], sort=False):
@@ -282,6 +249,11 @@ def write_autocorrelation_report(
                 else f"{row['I'].iat[0]:.2f} ({row['p_sim_two_sided'].iat[0]:.3f})"
             )
         by_year_rows.append({"label": label, "cells": cells})
+    return years, by_year_rows
+
+
+def _weights_rows(weights: dict) -> list[dict]:
+    """Return one row per weights: size, cardinalities, islands, components."""
     weights_rows = []
     for name, w in weights.items():
         s = w.summary()
@@ -296,6 +268,60 @@ def write_autocorrelation_report(
                 "components": w.n_components,
             }
         )
+    return weights_rows
+
+
+def write_autocorrelation_report(
+    path: str | Path,
+    *,
+    entries: Sequence,
+    by_year: pd.DataFrame,
+    regions,
+    weights: dict,
+    provenance: Sequence[dict],
+    seed: int,
+    permutations: int,
+    alpha: float = 0.05,
+    by_year_weights: str = "",
+    borders_note: str = "",
+    extra_tables: Sequence[tuple[str, str, str, pd.DataFrame]] = (),
+    overwrite: bool = False,
+    title: str | None = None,
+) -> dict[str, Path]:
+    """Render the report and write its PNG figures and CSV tables.
+
+    Parameters
+    ----------
+    path : str or Path
+        HTML file to write; figures go to ``<stem>_files/`` next to it.
+    entries : sequence of :class:`kzspatial.study.moran_suite.MoranEntry`
+        One per variable and weights for the focus year.
+    by_year : pandas.DataFrame
+        Global Moran by year: ``year, variable, label, weights, I, p_sim``.
+    regions : geopandas.GeoDataFrame
+        Region polygons with ``region_id`` for the cluster maps.
+    weights : dict of str -> SpatialWeights
+        Weights used, for the summary table.
+    provenance : sequence of dict
+        ``title, concept, unit, licence, citation, attribution`` of each data source.
+    extra_tables : sequence of (name, title, note, DataFrame)
+        Further result tables (e.g. bivariate and flow Moran), shown and saved as
+        ``<name>.csv``.
+
+    Returns
+    -------
+    dict of str -> Path
+        ``html``, ``figures`` folder and the CSV tables written.
+    """
+    from kzspatial._version import __version__
+
+    path = Path(path)
+    files_dir = path.with_name(path.stem + "_files")
+    figures, blocks, summary = _entry_blocks(entries, regions, alpha)
+    summary_df = pd.DataFrame(summary)
+    weights_names, robustness = _robustness(summary_df)
+    years, by_year_rows = _by_year_rows(by_year)
+    weights_rows = _weights_rows(weights)
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("kzspatial.render", "templates"),
         autoescape=jinja2.select_autoescape(default=True),

@@ -1,5 +1,6 @@
-"""Self-contained HTML study report: "Internal migration in Kazakhstan 2010-2024: what
-the data say" (edge: matplotlib, Jinja2, disk).
+"""Self-contained HTML study report (edge: matplotlib, Jinja2, disk).
+
+Title: "Internal migration in Kazakhstan 2010-2024: what the data say".
 
 Trend charts, the regional balance typology, inequality and the published-figure check,
 each figure captioned with its concept, border configuration and source; figures are

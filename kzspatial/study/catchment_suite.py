@@ -264,7 +264,7 @@ def flow_catchment_tables(
 def _hub_model(
     data: StudyData, gravity: GravityResults | None, focus_year: int
 ) -> tuple[GravityFit, gpd.GeoDataFrame, np.ndarray]:
-    """The production-constrained power model, centres (by region id) and distances."""
+    """Return the production-constrained power model, centres and distances."""
     if gravity is not None:
         fit = gravity.fits[(focus_year, "production", "pow")]
         centres, D = gravity.centres, gravity.distance_km
@@ -329,9 +329,11 @@ def _settlement_points(
 def _grid_catchments(
     data, centres, hubs, attractiveness, beta, points, pop_regions, cell_km, year
 ) -> dict:
-    """National grid: Huff probabilities, cell populations, regional potential, and the
-    dominance and threshold polygons (EPSG:4326); keyed by :class:`CatchmentResults`
-    field."""
+    """Compute the national grid products, keyed by :class:`CatchmentResults` field.
+
+    Huff probabilities, cell populations, regional potential, and the dominance and
+    threshold polygons (EPSG:4326).
+    """
     from kzspatial.core.catchments import gravity_potential
     from kzspatial.geo.grids import (
         distances_to_hubs_km,
@@ -369,8 +371,11 @@ def _grid_catchments(
 
 
 def _population_table(rules) -> pd.DataFrame:
-    """Population in each hub's catchment and outside, per (rule, index, population,
-    source); ``index`` is the hub index of each unit (-1 outside)."""
+    """Tabulate the population in each hub's catchment and outside.
+
+    One row per (rule, index, population, source); ``index`` is the hub index of each
+    unit (-1 outside).
+    """
     from kzspatial.core.catchments import catchment_population
 
     hub_names = list(HUB_NAMES.values())

@@ -205,7 +205,7 @@ def fit_model(
 
 
 def doubly_fits(data: StudyData, D: np.ndarray) -> dict[int, GravityFit]:
-    """The doubly-constrained power model of every loaded year, by year.
+    """Fit the doubly-constrained power model of every loaded year, by year.
 
     Parameters
     ----------

@@ -1,5 +1,7 @@
-"""The main job: load and check the data, fit the models, compute autocorrelation and
-catchments, and write maps, report, GeoPackage and rasters.
+"""The main job, ``kzspatial run``.
+
+Load and check the data, fit the models, compute autocorrelation and catchments, and
+write maps, report, GeoPackage and rasters.
 
 Each step is a function of the previous steps' results, so the CLI subcommands and
 notebooks can run any part; :func:`run` computes only the analyses its products read
@@ -84,8 +86,11 @@ class RunOptions:
 
     @property
     def maps_folder(self) -> Path:
-        """Where HTML maps go: ``maps_dir``, or ``./maps`` for the default output folder
-        and ``<out_dir>/maps`` otherwise."""
+        """Return the folder of the HTML maps.
+
+        ``maps_dir`` if set, else ``./maps`` for the default output folder and
+        ``<out_dir>/maps`` otherwise.
+        """
         if self.maps_dir is not None:
             return Path(self.maps_dir)
         return (
@@ -128,8 +133,10 @@ def write_maps(
     options: RunOptions,
     paths: dict[str, Path],
 ) -> None:
-    """One flow map per year (``options.map_mode``: top, threshold or net flows) and a
-    map of the flows furthest from the gravity model in the focus year.
+    """Write one flow map per year and a map of the gravity model's largest misfits.
+
+    The yearly maps draw ``options.map_mode`` (top, threshold or net flows); the
+    misfit map shows the flows furthest from the gravity model in the focus year.
 
     Parameters
     ----------
@@ -427,7 +434,7 @@ def write_rasters(catchments: CatchmentResults, paths: dict[str, Path]) -> None:
 
 
 def _move_sidecar(paths: dict[str, Path], stem: str) -> None:
-    """The QGIS style written next to a staged raster goes to its own staged target."""
+    """Move the QGIS style written next to a staged raster to its own staged target."""
     paths[f"raster_{stem}"].with_suffix(".qml").replace(paths[f"qml_{stem}"])
 
 
@@ -496,7 +503,7 @@ def _report(paths, data, options, moran: MoranSuite) -> None:
 
 
 def _tables(data, gravity, panel, moran, catchments) -> dict[str, pd.DataFrame]:
-    """The CSV tables of the analyses computed (None: not computed) and of the data."""
+    """Collect the CSV tables of the analyses computed (None: not computed) and data."""
     tables = {}
     if moran is not None:
         tables.update(
@@ -529,9 +536,12 @@ def _tables(data, gravity, panel, moran, catchments) -> dict[str, pd.DataFrame]:
 
 
 def _analyses(options: RunOptions) -> frozenset[str]:
-    """The analyses ``options.products`` read: the tables those of ``options.analyses``,
-    the GeoPackage all, the report the Moran suite, the rasters the catchments. The maps
-    need only the per-year gravity flows and the flow catchments (see :func:`_map_inputs`)."""
+    """Return the analyses ``options.products`` read.
+
+    The tables read those of ``options.analyses``, the GeoPackage all, the report the
+    Moran suite, the rasters the catchments. The maps need only the per-year gravity
+    flows and the flow catchments (see :func:`_map_inputs`).
+    """
     wanted = set()
     if "tables" in options.products:
         wanted |= ANALYSES if options.analyses is None else set(options.analyses)
@@ -548,8 +558,11 @@ def _analyses(options: RunOptions) -> frozenset[str]:
 
 
 def _map_inputs(data, gravity, catchments) -> tuple:
-    """The per-year gravity flows and flow-catchment polygons the maps draw, taken from
-    the analyses when computed, else computed alone (the same numbers)."""
+    """Return the per-year gravity flows and flow-catchment polygons the maps draw.
+
+    They are taken from the analyses when computed, else computed alone (the same
+    numbers).
+    """
     if gravity is not None:
         flows = gravity.flows
     else:
