@@ -10,12 +10,12 @@ from kzspatial._errors import AlignmentError, ValidationError
 from kzspatial.core.distance import great_circle_matrix_km
 from kzspatial.core.weights import (
     SpatialWeights,
-    _resolve_islands,
     as_spatial_weights,
     build_distance_band,
     build_inverse_distance,
     build_knn,
 )
+from kzspatial.core.weights._base import _resolve_islands
 
 libpysal = pytest.importorskip("libpysal")
 

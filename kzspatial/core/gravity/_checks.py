@@ -258,7 +258,8 @@ def _check_options(
 
 def _read_flows(flows: ArrayLike) -> tuple[NDArray[np.float64], bool]:
     """Step 2: the flows as a new stacked ``(n_years, n, n)`` array, and whether they
-    were a panel."""
+    were a panel.
+    """
     y = np.array(
         flows.toarray() if hasattr(flows, "toarray") else flows, dtype=np.float64
     )
@@ -563,7 +564,8 @@ def _zone_columns(
     zone_vars: _ZoneVars, constraint: str, years: Sequence | None, shape: tuple
 ) -> tuple[list[tuple[str, NDArray[np.float64]]], ...]:
     """Step 8: named zone-level columns by side: the intercept and year effects of the
-    unconstrained model, then the covariates."""
+    unconstrained model, then the covariates.
+    """
     n_years, n, _ = shape
     origin_cols: list[tuple[str, NDArray[np.float64]]] = []
     if constraint == "unconstrained":
@@ -699,7 +701,8 @@ def _prediction_totals(
     problems: _Problems,
 ) -> dict[str, NDArray[np.float64] | None]:
     """The margins a prediction is balanced to, by side: ``given`` ones (checked),
-    else the observed ones."""
+    else the observed ones.
+    """
     totals = {}
     for side, default, has_fe in (
         ("origin", d.y.sum(axis=2), d.origin_fe),

@@ -168,7 +168,8 @@ def _partial_out(
     guess: _Partial | None = None,
 ) -> tuple[_Partial, NDArray[np.float64] | None, NDArray[np.float64] | None]:
     """Project the regressors (and optionally one extra right-hand side, the margin
-    residuals) on the fixed effects; ``guess`` starts the two-way solver."""
+    residuals) on the fixed effects; ``guess`` starts the two-way solver.
+    """
     shape = m.row.shape
     za = np.zeros(shape)
     zb = np.zeros(shape)
@@ -364,7 +365,8 @@ class _Solution:
 
 def _subsample(d: _Design, n_zones: int) -> _Design:
     """The same model restricted to ``n_zones`` evenly spaced zones (as origins and
-    destinations), with zones that have no flows left inside it switched off."""
+    destinations), with zones that have no flows left inside it switched off.
+    """
     zones = np.unique(np.linspace(0, d.y.shape[1] - 1, n_zones).round().astype(np.intp))
     grid = np.ix_(np.arange(d.y.shape[0]), zones, zones)
     y = d.y[grid]
@@ -439,7 +441,8 @@ def _concentrate(
     fitted_rows: NDArray[np.float64],
 ) -> NDArray[np.float64]:
     """Maximise exactly over the fixed effects (a Furness sweep) or, without them, the
-    intercept and year effects, in place; takes and returns the row totals of ``mu``."""
+    intercept and year effects, in place; takes and returns the row totals of ``mu``.
+    """
     if d.origin_fe or d.destination_fe:
         return _balance(
             d, mu, alpha, delta, observed.row_total, observed.col_total, fitted_rows
