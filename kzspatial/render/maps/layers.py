@@ -342,6 +342,21 @@ def _add_catchments(
         name="Catchments",
     ).add_to(group)
     group.add_to(m)
+    from html import escape
+
+    rows = "".join(
+        f'<div class="kz-row"><svg width="18" height="14"><rect width="16" '
+        f'height="12" fill="{colour}" fill-opacity="0.45" stroke="#555"/></svg>'
+        f"<span>{escape(hub)}</span></div>"
+        for hub, colour in palette.items()
+    )
+    _legend_control(
+        m,
+        '<div class="kz-legend"><div class="kz-title">Catchments</div>'
+        '<div class="kz-sub">hub receiving most out-migrants (layer off by '
+        f"default)</div>{rows}</div>",
+        "bottomright",
+    )
 
 
 def _add_flow_legend(
@@ -354,8 +369,6 @@ def _add_flow_legend(
     mode: str,
 ) -> None:
     from html import escape
-
-    import branca.element
 
     samples = sorted(
         {_nice(size_max), _nice(size_max / 4), _nice(size_max / 16)}, reverse=True
@@ -387,6 +400,13 @@ def _add_flow_legend(
         f'<div class="kz-sub">Width ∝ √{escape(size_label)}; arrow at destination</div>'
         f"{rows}</div>"
     )
+    _legend_control(m, html, "bottomleft")
+
+
+def _legend_control(m: folium.Map, html: str, position: str) -> None:
+    """Add ``html`` (a ``kz-legend`` div) to the map as a Leaflet control."""
+    import branca.element
+
     css = (
         "<style>.kz-legend{background:rgba(255,255,255,.92);padding:8px 10px;"
         "border-radius:4px;"
@@ -400,7 +420,7 @@ def _add_flow_legend(
     macro._template = branca.element.Template(
         "{% macro header(this, kwargs) %}" + css + "{% endmacro %}"
         "{% macro script(this, kwargs) %}"
-        "var {{ this.get_name() }} = L.control({position: 'bottomleft'});"
+        "var {{ this.get_name() }} = L.control({position: '" + position + "'});"
         "{{ this.get_name() }}.onAdd = function () {"
         "var div = L.DomUtil.create('div'); div.innerHTML = {{ this.html|tojson }};"
         "L.DomEvent.disableClickPropagation(div); return div; };"
