@@ -460,33 +460,30 @@ def write_rasters(catchments: CatchmentResults, paths: dict[str, Path]) -> None:
         overwrite=True,
     )
     _move_sidecar(paths, "dominant_hub")
-    write_cog(
-        paths["raster_potential"],
-        to_raster(
-            grid, np.asarray(catchments.potential, dtype=np.float32), fill=np.nan
+    for stem, values, description in (
+        (
+            "potential",
+            catchments.potential,
+            "Gravity potential of regional populations (persons x km^beta)",
         ),
-        grid.transform,
-        grid.crs,
-        nodata=np.nan,
-        description="Gravity potential of regional populations (persons x km^beta)",
-        tags=_raster_tags(catchments),
-        overwrite=True,
-    )
-    _move_sidecar(paths, "potential")
-    write_cog(
-        paths["raster_population"],
-        to_raster(
-            grid, np.asarray(catchments.cell_population, dtype=np.float32), fill=np.nan
+        (
+            "population",
+            catchments.cell_population,
+            "Residents per cell: official regional population allocated to "
+            "settlement points (dasymetric), summing to the regional totals",
         ),
-        grid.transform,
-        grid.crs,
-        nodata=np.nan,
-        description="Residents per cell: official regional population allocated to "
-        "settlement points (dasymetric), summing to the regional totals",
-        tags=_raster_tags(catchments),
-        overwrite=True,
-    )
-    _move_sidecar(paths, "population")
+    ):
+        write_cog(
+            paths[f"raster_{stem}"],
+            to_raster(grid, np.asarray(values, dtype=np.float32), fill=np.nan),
+            grid.transform,
+            grid.crs,
+            nodata=np.nan,
+            description=description,
+            tags=_raster_tags(catchments),
+            overwrite=True,
+        )
+        _move_sidecar(paths, stem)
 
 
 def _move_sidecar(paths: dict[str, Path], stem: str) -> None:
