@@ -213,6 +213,8 @@ def render_default_style(name: str, frame: pd.DataFrame) -> str | None:
             width_expression=f"0.05 + 2.6 * {share}",
             head_expression=f"0.4 + 3.6 * {share}",
         )
+    if base.startswith("catchments_") and {"hub", "rule", "year"} <= set(frame):
+        return _history_style(frame, env, fields)
     if base == "catchments" and "hub" in frame:
         hubs = sorted(frame["hub"].dropna().astype(str).unique())
         categories = [
@@ -225,6 +227,24 @@ def render_default_style(name: str, frame: pd.DataFrame) -> str | None:
     if base == "cities":
         return env.get_template("cities.qml.j2").render(fields=fields)
     return None
+
+
+def _history_style(frame: pd.DataFrame, env, fields) -> str:
+    """Rule-based QML drawing one rule of one year (``attrs`` default_rule/_year).
+
+    Without those attributes: the latest year and its first rule.
+    """
+    year = int(frame.attrs.get("default_year", frame["year"].max()))
+    shown = frame[frame["year"] == year]
+    rule = str(frame.attrs.get("default_rule", shown["rule"].iloc[0]))
+    hubs = sorted(frame["hub"].dropna().astype(str).unique())
+    categories = [
+        {"value": h, "color": _CATEGORY_COLORS[i % len(_CATEGORY_COLORS)]}
+        for i, h in enumerate(hubs)
+    ]
+    return env.get_template("catchments_history.qml.j2").render(
+        categories=categories, fields=fields, year=year, rule=rule
+    )
 
 
 def _validate(

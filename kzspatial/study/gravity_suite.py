@@ -33,7 +33,10 @@ from kzspatial.datasets.crosswalk import (
     aggregate_regions,
     dissolve_regions,
 )
-from kzspatial.datasets.places import population_weighted_centres
+from kzspatial.datasets.places import (
+    population_weighted_centres,
+    representative_centres,
+)
 from kzspatial.datasets.regions import configuration_ids
 from kzspatial.study.inputs import StudyData, latest_values
 
@@ -95,8 +98,12 @@ class GravityResults:
 
 
 def region_centres(data: StudyData, *, method: str = "population") -> gpd.GeoDataFrame:
-    """Region centres for distances: population-weighted (GeoNames) or administrative."""
+    """Region centres for distances: population-weighted (GeoNames), administrative or
+    polygon representative points (``method="representative"``)."""
     admin = data.admin_centres
+    if method == "representative":
+        regions = data.regions.set_index("region_id").loc[list(data.ids)]
+        return representative_centres(regions.reset_index())
     if data.borders != "2024":
         admin = None  # older units have no single administrative centre in the file
     if method == "admin":
@@ -108,7 +115,8 @@ def region_centres(data: StudyData, *, method: str = "population") -> gpd.GeoDat
         return admin.set_index("region_id").loc[list(data.ids)].reset_index()
     if method != "population":
         raise ValidationError(
-            f"centre method must be 'population' or 'admin', got {method!r}"
+            "centre method must be 'population', 'admin' or 'representative', got "
+            f"{method!r}"
         )
     return population_weighted_centres(data.regions, data.cities, fallback=admin)
 
@@ -310,15 +318,16 @@ def gravity_suite(
     flows = flow_table(data, {y: fits[(y, "doubly", "pow")] for y in data.years})
     inequality = _inequality_model(data, D, ids, param_rows, covariate_years)
     out_of_sample = _out_of_sample(data, D, ids)
+    # every table records the zone centres its distances were measured between
     return GravityResults(
         fits=fits,
         centres=centre_gdf,
         distance_km=D,
-        params=pd.DataFrame(param_rows),
-        fit_table=fit_table,
-        flows=flows,
-        inequality=inequality,
-        out_of_sample=out_of_sample,
+        params=pd.DataFrame(param_rows).assign(centres=centres),
+        fit_table=fit_table.assign(centres=centres),
+        flows=flows.assign(centres=centres),
+        inequality=inequality.assign(centres=centres),
+        out_of_sample=out_of_sample.assign(centres=centres),
         covariate_years=covariate_years,
     )
 

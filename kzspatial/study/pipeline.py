@@ -119,7 +119,7 @@ def output_targets(options: RunOptions, years: Sequence[int]) -> dict[str, Path]
             options.maps_folder / f"residuals_{options.focus_year}.html"
         )
     if options.borders == "2024" and "rasters" in wanted:
-        for name in (*HUB_NAMES.values(), "dominant_hub", "potential"):
+        for name in (*HUB_NAMES.values(), "dominant_hub", "potential", "population"):
             stem = f"huff_{name.lower()}" if name in HUB_NAMES.values() else name
             targets[f"raster_{stem}"] = out / f"{stem}.tif"
             targets[f"qml_{stem}"] = out / f"{stem}.qml"
@@ -252,12 +252,32 @@ def _layer_metadata(focus: int, catchments: CatchmentResults | None) -> dict:
             "to regions on origin / destination = region_id.",
         },
         "catchments": {
-            "title": "Catchments of Astana, Almaty and Shymkent",
-            "abstract": "rule flow_share>=t: regions whose out-migrants go to the hub in "
-            "at least that share (observed); huff_dominant / huff_p>=x: grid zones of "
-            "the fitted gravity model. "
-            + (catchments.caveat if catchments is not None else ""),
+            "title": f"Catchments of Astana, Almaty and Shymkent, {focus}",
+            "abstract": "Leading hub of each 5 km cell under the calibrated Huff model "
+            "(hub attractiveness and distance decay fitted to the observed choice "
+            "among the hubs). " + (catchments.caveat if catchments is not None else ""),
         },
+        "catchments_history": {
+            "title": "Catchments of the hubs, every year",
+            "abstract": "rule flow_share>=t: regions whose out-migrants go to the hub "
+            "in at least that share (observed); huff_calibrated_regions: leading hub "
+            "of the calibrated Huff model fitted on that year. Filter on year; the "
+            f"default style shows the observed catchments of {focus}.",
+        },
+        "catchments_alternatives": {
+            "title": f"Catchments of the hubs: alternative rules, {focus}",
+            "abstract": "huff_mass_only: leading hub when attractiveness comes from "
+            "the production-constrained gravity model (mass only, no capital effect); "
+            "huff_p>=x: cells where the calibrated probability reaches x (zones "
+            "overlap). The default style shows huff_mass_only.",
+        },
+        "catchment_agreement": {"title": "Hub shares: observed against the models"},
+        "catchment_agreement_summary": {"title": "Hub-choice models: fit by year"},
+        "hub_choice_params": {"title": "Calibrated Huff model: estimates"},
+        "catchment_changes": {"title": "Leading hub: first and last OD year"},
+        "centre_sensitivity": {"title": "Decay and catchments by zone centres"},
+        "centre_sensitivity_regions": {"title": "Leading hub by zone centres"},
+        "grid_population": {"title": "Grid population: allocation per region"},
         "moran_global": {"title": f"Moran's I of regional indicators, {focus}"},
         "moran_by_year": {"title": "Moran's I by year (queen weights)"},
         "moran_bivariate": {"title": "Bivariate Moran's I"},
@@ -320,12 +340,7 @@ def write_geopackage_products(
     layers["od_flows"] = arcs
     layers["od_matrix"] = od.astype({"year": "int16"})
     if catchments is not None:
-        flow_polys = catchments.flow_polygons.copy()
-        flow_polys["hub"] = flow_polys["hub"].map(HUB_NAMES).fillna(flow_polys["hub"])
-        parts = [flow_polys, catchments.dominance, catchments.thresholds]
-        layers["catchments"] = gpd.GeoDataFrame(
-            pd.concat(parts, ignore_index=True), crs=4326
-        )
+        layers.update(_catchment_layers(catchments, focus))
     summary = pd.DataFrame(
         [
             {
@@ -375,6 +390,45 @@ def write_geopackage_products(
     )
 
 
+def _catchment_layers(catchments: CatchmentResults, focus: int) -> dict:
+    """Split the catchments into a focus-year, a history and an alternatives layer.
+
+    The history holds every OD year, the alternatives the mass-only Huff and the
+    probability zones; their styles show one rule of the focus year by default.
+    """
+    history = catchments.history.copy()
+    history.attrs.update(default_year=focus, default_rule="flow_share>=0.15")
+    alternatives = gpd.GeoDataFrame(
+        pd.concat(
+            [catchments.dominance_mass_only, catchments.thresholds], ignore_index=True
+        ),
+        crs=4326,
+    ).assign(centres=catchments.centres)
+    alternatives.attrs.update(default_year=focus, default_rule="huff_mass_only")
+    return {
+        "catchments": catchments.dominance.assign(centres=catchments.centres),
+        "catchments_history": history,
+        "catchments_alternatives": alternatives,
+    }
+
+
+def _raster_tags(catchments: CatchmentResults) -> dict:
+    """Describe the calibrated model and the grid population method for a raster."""
+    fit = catchments.hub_fit
+    se = dict(zip(fit.param_names, fit.se_quasi, strict=True))
+    tags = {
+        "model": "calibrated Huff (MLE on the observed choice among the hubs)",
+        "beta": fit.beta,
+        "beta_se_quasi": se["beta"],
+        "centres": catchments.centres,
+        "population_method": "dasymetric: each region's official population "
+        "allocated to its settlement points; cells sum to the regional totals",
+    }
+    for hub, a in fit.attractiveness.items():
+        tags[f"attractiveness_{hub.lower()}"] = a
+    return tags
+
+
 def write_rasters(catchments: CatchmentResults, paths: dict[str, Path]) -> None:
     """COGs with QGIS sidecar styles: probability per hub, dominant hub, potential."""
     from kzspatial.geo.grids import hub_class_raster, to_raster
@@ -396,10 +450,7 @@ def write_rasters(catchments: CatchmentResults, paths: dict[str, Path]) -> None:
             nodata=np.nan,
             value_range=(0.0, 1.0),
             description=f"Huff probability of choosing {hub} (model prediction)",
-            tags={
-                "beta": catchments.beta,
-                "attractiveness": catchments.attractiveness[hub],
-            },
+            tags=_raster_tags(catchments),
             overwrite=True,
         )
         _move_sidecar(paths, stem)
@@ -415,22 +466,34 @@ def write_rasters(catchments: CatchmentResults, paths: dict[str, Path]) -> None:
         },
         categories={k + 1: h for k, h in enumerate(hubs)},
         description="Hub with the highest Huff probability (model prediction)",
+        tags=_raster_tags(catchments),
         overwrite=True,
     )
     _move_sidecar(paths, "dominant_hub")
-    write_cog(
-        paths["raster_potential"],
-        to_raster(
-            grid, np.asarray(catchments.potential, dtype=np.float32), fill=np.nan
+    for stem, values, description in (
+        (
+            "potential",
+            catchments.potential,
+            "Gravity potential of regional populations (persons x km^beta)",
         ),
-        grid.transform,
-        grid.crs,
-        nodata=np.nan,
-        description="Gravity potential of regional populations (persons x km^beta)",
-        tags={"beta": catchments.beta},
-        overwrite=True,
-    )
-    _move_sidecar(paths, "potential")
+        (
+            "population",
+            catchments.cell_population,
+            "Residents per cell: official regional population allocated to "
+            "settlement points (dasymetric), summing to the regional totals",
+        ),
+    ):
+        write_cog(
+            paths[f"raster_{stem}"],
+            to_raster(grid, np.asarray(values, dtype=np.float32), fill=np.nan),
+            grid.transform,
+            grid.crs,
+            nodata=np.nan,
+            description=description,
+            tags=_raster_tags(catchments),
+            overwrite=True,
+        )
+        _move_sidecar(paths, stem)
 
 
 def _move_sidecar(paths: dict[str, Path], stem: str) -> None:
@@ -457,7 +520,41 @@ class RunResult:
     seconds: float
 
 
-def _report(paths, data, options, moran: MoranSuite) -> None:
+def _catchment_sections(catchments: CatchmentResults | None) -> list[tuple]:
+    """Report sections of the calibrated hub-choice model (none without catchments)."""
+    if catchments is None:
+        return []
+    return [
+        (
+            "catchment_agreement_summary",
+            "Catchments: which hub the out-migrants choose, observed against models",
+            "Out-migrants of the 17 non-hub regions who moved to Astana, Almaty or "
+            "Shymkent. Calibrated Huff: hub attractiveness (Astana = 1) and power "
+            "decay fitted by maximum likelihood to that year's choices; 'fitted on' a "
+            "previous year = out-of-sample. Mass-only Huff: attractiveness from the "
+            "production-constrained gravity model. n_agree = regions whose observed "
+            "leading hub the model gets right; beta_se_quasi = standard error scaled "
+            "by the Pearson dispersion.",
+            catchments.agreement_summary,
+        ),
+        (
+            "catchment_changes",
+            "Catchments: leading hub in the first and last OD year",
+            "Observed = hub receiving most of the region's movers to the three hubs; "
+            "model = calibrated Huff fitted on each year.",
+            catchments.changes,
+        ),
+        (
+            "centre_sensitivity",
+            "Distance decay and catchments under three choices of zone centres",
+            "Default: population-weighted GeoNames centres (distances between where "
+            "people live).",
+            catchments.sensitivity,
+        ),
+    ]
+
+
+def _report(paths, data, options, moran: MoranSuite, catchments=None) -> None:
     from kzspatial.render.report import write_autocorrelation_report
 
     conf_years = data.indicators.groupby(YEAR)["configuration"].first()
@@ -496,6 +593,7 @@ def _report(paths, data, options, moran: MoranSuite) -> None:
                 "comparison, the raw flows, which size and distance dominate.",
                 moran.flow_moran,
             ),
+            *_catchment_sections(catchments),
         ],
     )
     # the report writes its figures next to its HTML; move them to their own target
@@ -530,7 +628,17 @@ def _tables(data, gravity, panel, moran, catchments) -> dict[str, pd.DataFrame]:
         tables.update(
             flow_shares=catchments.shares,
             catchment_population=catchments.population,
-            huff_regions=catchments.region_huff,
+            huff_regions=pd.concat(
+                [catchments.region_huff, catchments.region_huff_mass_only],
+                ignore_index=True,
+            ),
+            catchment_agreement=catchments.agreement,
+            catchment_agreement_summary=catchments.agreement_summary,
+            hub_choice_params=catchments.hub_params,
+            catchment_changes=catchments.changes,
+            centre_sensitivity=catchments.sensitivity,
+            centre_sensitivity_regions=catchments.sensitivity_regions,
+            grid_population=catchments.population_allocation,
         )
     return tables
 
@@ -662,7 +770,7 @@ def run(options: RunOptions = RunOptions()) -> RunResult:
         if "rasters" in options.products and catchments is not None:
             write_rasters(catchments, paths)
         if "report" in options.products:
-            _report(paths, data, options, moran)
+            _report(paths, data, options, moran, catchments)
         if "tables" in options.products:
             _write_tables(
                 paths["tables"], _tables(data, gravity, panel, moran, catchments)

@@ -353,6 +353,13 @@ def _add_catchments(
         name="Catchments",
     ).add_to(group)
     group.add_to(m)
+    _add_legend(
+        m,
+        title="Catchments",
+        subtitles=["hub receiving most out-migrants (layer off by default)"],
+        rows=[{"fill": colour, "text": hub} for hub, colour in palette.items()],
+        position="bottomright",
+    )
 
 
 def _add_flow_legend(
@@ -364,7 +371,6 @@ def _add_flow_legend(
     size_max: float,
     mode: str,
 ) -> None:
-    from kzspatial.render.maps._safe import JsonElement
 
     samples = sorted(
         {_nice(size_max), _nice(size_max / 4), _nice(size_max / 16)}, reverse=True
@@ -383,19 +389,33 @@ def _add_flow_legend(
                 (_RESIDUAL_COLORS["negative"], "fewer than the model"),
             )
         ]
-    legend = JsonElement(
-        {
-            "title": title,
-            "subtitles": [
-                subtitle,
-                f"Width ∝ √{size_label}; arrow at destination",
-            ],
-            "rows": rows,
-        },
-        "{% macro header(this, kwargs) %}" + _LEGEND_CSS + "{% endmacro %}"
-        "{% macro script(this, kwargs) %}" + _LEGEND_SCRIPT + "{% endmacro %}",
+    _add_legend(
+        m,
+        title=title,
+        subtitles=[subtitle, f"Width ∝ √{size_label}; arrow at destination"],
+        rows=rows,
+        position="bottomleft",
     )
-    m.add_child(legend)
+
+
+def _add_legend(
+    m: folium.Map, *, title: str, subtitles: list[str], rows: list[dict], position: str
+) -> None:
+    """Add a legend control built from JSON with the DOM (data only as text).
+
+    Each row is a line sample (``color``, ``width``, ``cap``) or, with ``fill``, a
+    filled swatch, followed by its ``text``.
+    """
+    from kzspatial.render.maps._safe import JsonElement
+
+    spec = {"title": title, "subtitles": subtitles, "rows": rows, "position": position}
+    m.add_child(
+        JsonElement(
+            spec,
+            "{% macro header(this, kwargs) %}" + _LEGEND_CSS + "{% endmacro %}"
+            "{% macro script(this, kwargs) %}" + _LEGEND_SCRIPT + "{% endmacro %}",
+        )
+    )
 
 
 _LEGEND_CSS = (
@@ -411,9 +431,10 @@ _LEGEND_CSS = (
 # Builds the legend from its JSON block with the DOM: texts as textContent, the sample
 # lines as SVG attributes.
 _LEGEND_SCRIPT = """
-var {{ this.get_name() }} = L.control({position: 'bottomleft'});
+var {{ this.get_name() }}_spec = {{ this.reader }};
+var {{ this.get_name() }} = L.control({position: {{ this.get_name() }}_spec.position});
 {{ this.get_name() }}.onAdd = function () {
-    var spec = {{ this.reader }};
+    var spec = {{ this.get_name() }}_spec;
     var svgNS = 'http://www.w3.org/2000/svg';
     var div = L.DomUtil.create('div', 'kz-legend');
     L.DomUtil.create('div', 'kz-title', div).textContent = spec.title;
@@ -423,15 +444,24 @@ var {{ this.get_name() }} = L.control({position: 'bottomleft'});
     spec.rows.forEach(function (r) {
         var row = L.DomUtil.create('div', 'kz-row', div);
         var svg = document.createElementNS(svgNS, 'svg');
-        svg.setAttribute('width', '44');
         svg.setAttribute('height', '14');
-        var line = document.createElementNS(svgNS, 'line');
-        line.setAttribute('x1', '2'); line.setAttribute('y1', '7');
-        line.setAttribute('x2', '42'); line.setAttribute('y2', '7');
-        line.setAttribute('stroke', r.color);
-        line.setAttribute('stroke-width', String(r.width));
-        if (r.cap) { line.setAttribute('stroke-linecap', 'round'); }
-        svg.appendChild(line);
+        if (r.fill) {
+            svg.setAttribute('width', '18');
+            var rect = document.createElementNS(svgNS, 'rect');
+            rect.setAttribute('width', '16'); rect.setAttribute('height', '12');
+            rect.setAttribute('fill', r.fill); rect.setAttribute('fill-opacity', '0.45');
+            rect.setAttribute('stroke', '#555');
+            svg.appendChild(rect);
+        } else {
+            svg.setAttribute('width', '44');
+            var line = document.createElementNS(svgNS, 'line');
+            line.setAttribute('x1', '2'); line.setAttribute('y1', '7');
+            line.setAttribute('x2', '42'); line.setAttribute('y2', '7');
+            line.setAttribute('stroke', r.color);
+            line.setAttribute('stroke-width', String(r.width));
+            if (r.cap) { line.setAttribute('stroke-linecap', 'round'); }
+            svg.appendChild(line);
+        }
         row.appendChild(svg);
         L.DomUtil.create('span', '', row).textContent = r.text;
     });
