@@ -69,6 +69,17 @@ def data_check(
     """Cross-check OD-derived regional nets against the monthly file (2022-2024)."""
     import warnings
 
+    from kzspatial.study.run_checks import option_error
+
+    if tolerance < 0:
+        _fail(
+            option_error(
+                "tolerance",
+                tolerance,
+                "the largest difference (persons) still called agreement must be "
+                ">= 0, e.g. 10",
+            )
+        )
     from kzspatial.datasets.datacheck import check_od_nets, summarise_check
     from kzspatial.datasets.migration import load_monthly_migration, load_od_flows
 
@@ -134,25 +145,50 @@ _SETTLEMENTS = typer.Option(
 _OVERWRITE = typer.Option(
     False, "--overwrite", help="Replace outputs of an earlier run."
 )
+_ATTRIBUTION = typer.Option(
+    None, "--attribution", help="Attribution of URL --tiles (the provider's)."
+)
+_INCLUDE_2022 = typer.Option(
+    False,
+    "--include-2022",
+    help="Allow --year 2022, whose regional nets contradict the official ones.",
+)
+_ALLOW_LARGE = typer.Option(
+    False,
+    "--allow-large",
+    help="Run steps estimated above 1 h or 4.3 GB (permutations, fine grids).",
+)
+
+
+def _fail(message: str) -> None:
+    """Print ``message`` as an error on stderr and exit with code 2 (bad usage)."""
+    print(f"kzspatial: error: {message}", file=sys.stderr)
+    raise typer.Exit(2)
 
 
 def _execute(products, *, analyses=None, out="output", maps=None, year=None, **options):
-    """Run the pipeline for ``products`` (tables of ``analyses``); options are
-    :class:`RunOptions` fields."""
+    """Run the pipeline for ``products`` (tables of ``analyses``).
+
+    ``options`` are :class:`RunOptions` fields; a kzspatial error exits with code 2.
+    """
     from pathlib import Path
 
+    from kzspatial._errors import KzSpatialError
     from kzspatial.study.pipeline import RunOptions, run
 
-    return run(
-        RunOptions(
-            out_dir=Path(out),
-            maps_dir=Path(maps) if maps else None,
-            years=tuple(year) if year else None,
-            products=frozenset(products),
-            analyses=frozenset(analyses) if analyses is not None else None,
-            **options,
+    try:
+        return run(
+            RunOptions(
+                out_dir=Path(out),
+                maps_dir=Path(maps) if maps else None,
+                years=tuple(year) if year else None,
+                products=frozenset(products),
+                analyses=frozenset(analyses) if analyses is not None else None,
+                **options,
+            )
         )
-    )
+    except KzSpatialError as exc:
+        _fail(str(exc))
 
 
 def _print_written(result) -> None:
@@ -180,6 +216,9 @@ def run_command(
     cell_km: float = _CELL,
     settlements: str = _SETTLEMENTS,
     overwrite: bool = _OVERWRITE,
+    attribution: str = _ATTRIBUTION,
+    include_2022: bool = _INCLUDE_2022,
+    allow_large: bool = _ALLOW_LARGE,
 ) -> None:
     """Run the main job on the default data: checks, models, Moran's I, catchments,
     maps, report, GeoPackage and rasters."""
@@ -199,6 +238,9 @@ def run_command(
         cell_km=cell_km,
         settlements=settlements,
         overwrite=overwrite,
+        attribution=attribution,
+        include_2022=include_2022,
+        allow_large=allow_large,
     )
     _print_written(result)
 
@@ -210,6 +252,7 @@ def gravity_command(
     focus_year: int = _FOCUS,
     borders: str = _BORDERS,
     overwrite: bool = _OVERWRITE,
+    include_2022: bool = _INCLUDE_2022,
 ) -> None:
     """Fit the gravity models; print fit and inequality tables, write CSV tables."""
     result = _execute(
@@ -220,6 +263,7 @@ def gravity_command(
         focus_year=focus_year,
         borders=borders,
         overwrite=overwrite,
+        include_2022=include_2022,
     )
     _print_table(f"Model comparison, {focus_year}", result.gravity.fit_table)
     if len(result.gravity.inequality):
@@ -247,6 +291,8 @@ def moran_command(
     permutations: int = _PERMS,
     seed: int = _SEED,
     overwrite: bool = _OVERWRITE,
+    include_2022: bool = _INCLUDE_2022,
+    allow_large: bool = _ALLOW_LARGE,
 ) -> None:
     """Global, local, bivariate and flow Moran's I; print tables, write CSV tables."""
     result = _execute(
@@ -259,6 +305,8 @@ def moran_command(
         permutations=permutations,
         seed=seed,
         overwrite=overwrite,
+        include_2022=include_2022,
+        allow_large=allow_large,
     )
     moran = result.moran
     _print_table(f"Global Moran's I, {focus_year}", moran.global_table())
@@ -281,6 +329,8 @@ def catchments_command(
     cell_km: float = _CELL,
     settlements: str = _SETTLEMENTS,
     overwrite: bool = _OVERWRITE,
+    include_2022: bool = _INCLUDE_2022,
+    allow_large: bool = _ALLOW_LARGE,
 ) -> None:
     """Flow and Huff catchments of Astana, Almaty, Shymkent; rasters and CSV tables."""
     result = _execute(
@@ -292,6 +342,8 @@ def catchments_command(
         cell_km=cell_km,
         settlements=settlements,
         overwrite=overwrite,
+        include_2022=include_2022,
+        allow_large=allow_large,
     )
     c = result.catchments
     shares = c.shares[c.shares["year"] == focus_year]
@@ -320,6 +372,8 @@ def map_command(
     offline: bool = _OFFLINE,
     tiles: str = _TILES,
     overwrite: bool = _OVERWRITE,
+    attribution: str = _ATTRIBUTION,
+    include_2022: bool = _INCLUDE_2022,
 ) -> None:
     """Write the interactive flow maps (one per year, plus model residuals)."""
     result = _execute(
@@ -332,6 +386,8 @@ def map_command(
         offline=offline,
         tiles=tiles,
         overwrite=overwrite,
+        attribution=attribution,
+        include_2022=include_2022,
         map_mode=mode,
         top_n=top_n,
         threshold=threshold,
@@ -348,6 +404,8 @@ def export_command(
     permutations: int = _PERMS,
     seed: int = _SEED,
     overwrite: bool = _OVERWRITE,
+    include_2022: bool = _INCLUDE_2022,
+    allow_large: bool = _ALLOW_LARGE,
 ) -> None:
     """Write the styled GeoPackage (kzspatial.gpkg) for QGIS."""
     result = _execute(
@@ -359,6 +417,8 @@ def export_command(
         permutations=permutations,
         seed=seed,
         overwrite=overwrite,
+        include_2022=include_2022,
+        allow_large=allow_large,
     )
     _print_written(result)
 
@@ -375,6 +435,8 @@ def report_autocorrelation(
     permutations: int = _PERMS,
     seed: int = _SEED,
     overwrite: bool = _OVERWRITE,
+    include_2022: bool = _INCLUDE_2022,
+    allow_large: bool = _ALLOW_LARGE,
 ) -> None:
     """Self-contained HTML spatial-autocorrelation report (+ PNG figures and CSV)."""
     result = _execute(
@@ -385,6 +447,8 @@ def report_autocorrelation(
         permutations=permutations,
         seed=seed,
         overwrite=overwrite,
+        include_2022=include_2022,
+        allow_large=allow_large,
     )
     _print_written(result)
 
