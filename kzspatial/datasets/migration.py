@@ -150,9 +150,10 @@ def _parse_counts(
     flow = pd.to_numeric(clean, errors="coerce").to_numpy(dtype=float)
     finite = np.isfinite(flow)
     for k in np.flatnonzero(~finite):
+        what = "is not a number" if np.isnan(flow[k]) else "is infinite"
         problems.append(
-            f"line {line[k]}: count {raw.iat[k]!r} is not a finite number; counts "
-            "must be persons (e.g. 1234)"
+            f"line {line[k]}: count {raw.iat[k]!r} {what}; counts must be persons "
+            "(e.g. 1234)"
         )
     for k in np.flatnonzero(finite & (flow < 0)):
         problems.append(
