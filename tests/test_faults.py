@@ -699,3 +699,13 @@ def test_readme_counts():
     for name, size in sizes.items():
         assert re.search(rf"\|\s*{size}\s*\|[^\n]*`{name}`", section), (name, size)
     assert sum(sizes.values()) >= 120
+
+
+@pytest.mark.data
+def test_part_year_warns_and_is_recorded():
+    """2025 is a part year; the source states no months, so none are invented."""
+    from kzspatial.datasets.migration import load_od_flows
+
+    with pytest.warns(UserWarning, match="2025 is a part year: the source does not"):
+        flows = load_od_flows([2024, 2025])
+    assert flows.attrs["year_status"][2025].startswith("part year: the source does")

@@ -17,6 +17,14 @@ Border configurations (``configuration=``):
 
 Every historical unit is an exact union of current units (``parts``), so any table in the
 20-unit configuration aggregates exactly to the older ones (see :mod:`kzspatial.datasets.crosswalk`).
+
+Former names follow the units, not their borders: a renamed unit that still exists
+resolves to it (Guryev -> Atyrau, Tselinograd oblast -> Akmola), the former names of the
+three cities resolve to the city (Alma-Ata, Tselinograd, Akmolinsk, Chimkent), Chimkent
+oblast is South Kazakhstan. Units abolished in 1997, cities that are not regions and
+ambiguous abbreviations raise :class:`RegionNameError` with their history
+(:mod:`kzspatial.datasets._former_units`). Kazakh typed in Russian letters
+(«Караганды облысы») folds to the Kazakh spelling.
 """
 
 from __future__ import annotations
