@@ -709,3 +709,16 @@ def test_part_year_warns_and_is_recorded():
     with pytest.warns(UserWarning, match="2025 is a part year: the source does not"):
         flows = load_od_flows([2024, 2025])
     assert flows.attrs["year_status"][2025].startswith("part year: the source does")
+
+
+@pytest.mark.data
+def test_grid_cost_uses_the_real_area():
+    """The grid estimate's country area is the outline's, in the grid's CRS."""
+    from kzspatial.datasets.boundaries import load_boundaries
+    from kzspatial.geo.grids import KZ_AEA
+    from kzspatial.study.budget import KZ_AREA_KM2
+
+    outline = load_boundaries("adm0", "2018").to_crs(KZ_AEA)
+    assert outline.geometry.union_all().area / 1e6 == pytest.approx(
+        KZ_AREA_KM2, rel=0.01
+    )
