@@ -72,6 +72,17 @@ def data_check(
     """Cross-check OD-derived regional nets against the monthly file (2022-2024)."""
     import warnings
 
+    from kzspatial.study.run_checks import option_error
+
+    if tolerance < 0:
+        _fail(
+            option_error(
+                "tolerance",
+                tolerance,
+                "the largest difference (persons) still called agreement must be "
+                ">= 0, e.g. 10",
+            )
+        )
     from kzspatial.datasets.datacheck import check_od_nets, summarise_check
     from kzspatial.datasets.migration import load_monthly_migration, load_od_flows
 
@@ -137,27 +148,51 @@ _SETTLEMENTS = typer.Option(
 _OVERWRITE = typer.Option(
     False, "--overwrite", help="Replace outputs of an earlier run."
 )
+_ATTRIBUTION = typer.Option(
+    None, "--attribution", help="Attribution of URL --tiles (the provider's)."
+)
+_INCLUDE_2022 = typer.Option(
+    False,
+    "--include-2022",
+    help="Allow --year 2022, whose regional nets contradict the official ones.",
+)
+_ALLOW_LARGE = typer.Option(
+    False,
+    "--allow-large",
+    help="Run steps estimated above 1 h or 4.3 GB (permutations, fine grids).",
+)
+
+
+def _fail(message: str) -> None:
+    """Print ``message`` as an error on stderr and exit with code 2 (bad usage)."""
+    print(f"kzspatial: error: {message}", file=sys.stderr)
+    raise typer.Exit(2)
 
 
 def _execute(products, *, analyses=None, out="output", maps=None, year=None, **options):
     """Run the pipeline for ``products`` (tables of ``analyses``).
 
-    The keyword ``options`` are :class:`RunOptions` fields.
+    The keyword ``options`` are :class:`RunOptions` fields; a kzspatial error exits
+    with code 2.
     """
     from pathlib import Path
 
+    from kzspatial._errors import KzSpatialError
     from kzspatial.study.pipeline import RunOptions, run
 
-    return run(
-        RunOptions(
-            out_dir=Path(out),
-            maps_dir=Path(maps) if maps else None,
-            years=tuple(year) if year else None,
-            products=frozenset(products),
-            analyses=frozenset(analyses) if analyses is not None else None,
-            **options,
+    try:
+        return run(
+            RunOptions(
+                out_dir=Path(out),
+                maps_dir=Path(maps) if maps else None,
+                years=tuple(year) if year else None,
+                products=frozenset(products),
+                analyses=frozenset(analyses) if analyses is not None else None,
+                **options,
+            )
         )
-    )
+    except KzSpatialError as exc:
+        _fail(str(exc))
 
 
 def _print_written(result) -> None:
@@ -185,6 +220,9 @@ def run_command(
     cell_km: float = _CELL,
     settlements: str = _SETTLEMENTS,
     overwrite: bool = _OVERWRITE,
+    attribution: str = _ATTRIBUTION,
+    include_2022: bool = _INCLUDE_2022,
+    allow_large: bool = _ALLOW_LARGE,
 ) -> None:
     """Run the main job on the default data.
 
@@ -206,6 +244,9 @@ def run_command(
         cell_km=cell_km,
         settlements=settlements,
         overwrite=overwrite,
+        attribution=attribution,
+        include_2022=include_2022,
+        allow_large=allow_large,
     )
     _print_written(result)
 
@@ -217,6 +258,7 @@ def gravity_command(
     focus_year: int = _FOCUS,
     borders: str = _BORDERS,
     overwrite: bool = _OVERWRITE,
+    include_2022: bool = _INCLUDE_2022,
 ) -> None:
     """Fit the gravity models; print fit and inequality tables, write CSV tables."""
     result = _execute(
@@ -227,6 +269,7 @@ def gravity_command(
         focus_year=focus_year,
         borders=borders,
         overwrite=overwrite,
+        include_2022=include_2022,
     )
     _print_table(f"Model comparison, {focus_year}", result.gravity.fit_table)
     if len(result.gravity.inequality):
@@ -254,6 +297,8 @@ def moran_command(
     permutations: int = _PERMS,
     seed: int = _SEED,
     overwrite: bool = _OVERWRITE,
+    include_2022: bool = _INCLUDE_2022,
+    allow_large: bool = _ALLOW_LARGE,
 ) -> None:
     """Global, local, bivariate and flow Moran's I; print tables, write CSV tables."""
     result = _execute(
@@ -266,6 +311,8 @@ def moran_command(
         permutations=permutations,
         seed=seed,
         overwrite=overwrite,
+        include_2022=include_2022,
+        allow_large=allow_large,
     )
     moran = result.moran
     _print_table(f"Global Moran's I, {focus_year}", moran.global_table())
@@ -288,6 +335,8 @@ def catchments_command(
     cell_km: float = _CELL,
     settlements: str = _SETTLEMENTS,
     overwrite: bool = _OVERWRITE,
+    include_2022: bool = _INCLUDE_2022,
+    allow_large: bool = _ALLOW_LARGE,
 ) -> None:
     """Flow and Huff catchments of Astana, Almaty, Shymkent; rasters and CSV tables."""
     result = _execute(
@@ -299,6 +348,8 @@ def catchments_command(
         cell_km=cell_km,
         settlements=settlements,
         overwrite=overwrite,
+        include_2022=include_2022,
+        allow_large=allow_large,
     )
     c = result.catchments
     shares = c.shares[c.shares["year"] == focus_year]
@@ -327,6 +378,8 @@ def map_command(
     offline: bool = _OFFLINE,
     tiles: str = _TILES,
     overwrite: bool = _OVERWRITE,
+    attribution: str = _ATTRIBUTION,
+    include_2022: bool = _INCLUDE_2022,
 ) -> None:
     """Write the interactive flow maps (one per year, plus model residuals)."""
     result = _execute(
@@ -339,6 +392,8 @@ def map_command(
         offline=offline,
         tiles=tiles,
         overwrite=overwrite,
+        attribution=attribution,
+        include_2022=include_2022,
         map_mode=mode,
         top_n=top_n,
         threshold=threshold,
@@ -355,6 +410,8 @@ def export_command(
     permutations: int = _PERMS,
     seed: int = _SEED,
     overwrite: bool = _OVERWRITE,
+    include_2022: bool = _INCLUDE_2022,
+    allow_large: bool = _ALLOW_LARGE,
 ) -> None:
     """Write the styled GeoPackage (kzspatial.gpkg) for QGIS."""
     result = _execute(
@@ -366,6 +423,8 @@ def export_command(
         permutations=permutations,
         seed=seed,
         overwrite=overwrite,
+        include_2022=include_2022,
+        allow_large=allow_large,
     )
     _print_written(result)
 
@@ -382,6 +441,8 @@ def report_autocorrelation(
     permutations: int = _PERMS,
     seed: int = _SEED,
     overwrite: bool = _OVERWRITE,
+    include_2022: bool = _INCLUDE_2022,
+    allow_large: bool = _ALLOW_LARGE,
 ) -> None:
     """Self-contained HTML spatial-autocorrelation report (+ PNG figures and CSV)."""
     result = _execute(
@@ -392,6 +453,8 @@ def report_autocorrelation(
         permutations=permutations,
         seed=seed,
         overwrite=overwrite,
+        include_2022=include_2022,
+        allow_large=allow_large,
     )
     _print_written(result)
 

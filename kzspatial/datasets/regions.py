@@ -17,6 +17,14 @@ Border configurations (``configuration=``):
 
 Every historical unit is an exact union of current units (``parts``), so any table in the
 20-unit configuration aggregates exactly to the older ones (see :mod:`kzspatial.datasets.crosswalk`).
+
+Former names follow the units, not their borders: a renamed unit that still exists
+resolves to it (Guryev -> Atyrau, Tselinograd oblast -> Akmola), the former names of the
+three cities resolve to the city (Alma-Ata, Tselinograd, Akmolinsk, Chimkent), Chimkent
+oblast is South Kazakhstan. Units abolished in 1997, cities that are not regions and
+ambiguous abbreviations raise :class:`RegionNameError` with their history
+(:mod:`kzspatial.datasets._former_units`). Kazakh typed in Russian letters
+(«Караганды облысы») folds to the Kazakh spelling.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from kzspatial._errors import RegionNameError, ValidationError
+from kzspatial.datasets._former_units import FORMER_UNITS
 
 __all__ = [
     "CONFIGURATIONS",
@@ -119,7 +128,17 @@ _CURRENT = (
         "Акмолинская область",
         "oblast",
         "Kokshetau",
-        ["Aqmola", "Akmolinskaya", "Ақмола", "Акмолинская", "Акмола"],
+        [
+            "Aqmola",
+            "Akmolinskaya",
+            "Ақмола",
+            "Акмолинская",
+            "Акмола",
+            "Akmolinsk oblast",
+            "Tselinograd oblast",
+            "Tselinogradskaya",
+            "Целиноградская",
+        ],
     ),
     _current(
         "15",
@@ -136,6 +155,8 @@ _CURRENT = (
             "Ақтөбе",
             "Актюбинская",
             "Актобе",
+            "Aqtóbe",
+            "Актюбинск",
         ],
     ),
     _current(
@@ -152,6 +173,9 @@ _CURRENT = (
             "Almatinskaya",
             "Алматинская",
             "Almaty oblysy",
+            "Alma-Ata oblast",
+            "Alma-Atinskaya",
+            "Алма-Атинская",
         ],
     ),
     _current(
@@ -161,7 +185,18 @@ _CURRENT = (
         "Атырауская область",
         "oblast",
         "Atyrau",
-        ["Atyrau", "Atyrauskaya", "Атырау", "Атырауская", "Guryev"],
+        [
+            "Atyrau",
+            "Atyrauskaya",
+            "Атырау",
+            "Атырауская",
+            "Guryev",
+            "Gurev",
+            "Guryevskaya",
+            "Гурьев",
+            "Гурьевская",
+            "Atyraý",
+        ],
     ),
     _current(
         "27",
@@ -179,6 +214,13 @@ _CURRENT = (
             "Батыс Қазақстан",
             "ZKO",
             "Zapadno-Kazakhstanskaya",
+            "WKO",
+            "ЗКО",
+            "БҚО",
+            "Uralsk",
+            "Uralskaya",
+            "Уральск",
+            "Уральская",
         ],
     ),
     _current(
@@ -188,7 +230,18 @@ _CURRENT = (
         "Жамбылская область",
         "oblast",
         "Taraz",
-        ["Jambyl", "Zhambyl", "Zhambylskaya", "Dzhambul", "Жамбылская", "Жамбыл"],
+        [
+            "Jambyl",
+            "Zhambyl",
+            "Zhambylskaya",
+            "Dzhambul",
+            "Жамбылская",
+            "Жамбыл",
+            "Dzhambulskaya",
+            "Jambul",
+            "Джамбул",
+            "Джамбулская",
+        ],
     ),
     _current(
         "33",
@@ -206,6 +259,7 @@ _CURRENT = (
             "Жетысу",
             "Жетысуская",
             "Жетысуская область",
+            "Jetisý",
         ],
     ),
     _current(
@@ -223,6 +277,7 @@ _CURRENT = (
             "Karaganda",
             "Карагандинская",
             "Қарағанды",
+            "Qaraǵandy",
         ],
     ),
     _current(
@@ -236,6 +291,11 @@ _CURRENT = (
             "Qostanay",
             "Kostanai",
             "Kustanai",
+            "Kustanay",
+            "Kustanaiskaya",
+            "Кустанай",
+            "Кустанайская",
+            "Qostanaı",
             "Kostanaiskaya",
             "Костанайская",
             "Қостанай",
@@ -248,7 +308,16 @@ _CURRENT = (
         "Кызылординская область",
         "oblast",
         "Kyzylorda",
-        ["Qyzylorda", "Kzyl-Orda", "Kyzylordinskaya", "Кызылординская", "Қызылорда"],
+        [
+            "Qyzylorda",
+            "Kzyl-Orda",
+            "Kyzylordinskaya",
+            "Кызылординская",
+            "Қызылорда",
+            "Kyzyl-Orda",
+            "Кзыл-Орда",
+            "Кзыл-Ординская",
+        ],
     ),
     _current(
         "47",
@@ -266,6 +335,10 @@ _CURRENT = (
             "Мангистауская",
             "Маңғыстау",
             "Мангыстауская",
+            "Mangyshlakskaya",
+            "Мангышлак",
+            "Мангышлакская",
+            "Mańǵystaý",
         ],
     ),
     _current(
@@ -292,6 +365,8 @@ _CURRENT = (
             "Северо-Казахстанская",
             "Солтүстік Қазақстан",
             "Солтүстiк Қазақстан",
+            "NKO",
+            "СКО",
         ],
     ),
     _current(
@@ -310,7 +385,7 @@ _CURRENT = (
         "Улытауская область",
         "oblast",
         "Zhezkazgan",
-        ["Ulytau", "Ulutau", "Ulutay", "Ұлытау", "Улытауская"],
+        ["Ulytau", "Ulutau", "Ulutay", "Ұлытау", "Улытауская", "Ulytaý"],
     ),
     _current(
         "63",
@@ -327,6 +402,10 @@ _CURRENT = (
             "Восточно-Казахстанская",
             "Шығыс Қазақстан",
             "VKO",
+            "EKO",
+            "ВКО",
+            "ШҚО",
+            "Shyǵys Qazaqstan",
         ],
     ),
     _current(
@@ -350,6 +429,13 @@ _CURRENT = (
             "Астана (қала)",
             "Астана қаласы",
             "Astana qalasy",
+            "Tselinograd",
+            "Akmolinsk",
+            "Целиноград",
+            "Акмолинск",
+            "г. Целиноград",
+            "г. Акмола",
+            "Akmola city",
         ],
     ),
     _current(
@@ -370,6 +456,11 @@ _CURRENT = (
             "Алматы қаласы",
             "Almaty qalasy",
             "Alma-Ata",
+            "Алма-Ата",
+            "г. Алма-Ата",
+            "Verny",
+            "Vernyi",
+            "Верный",
         ],
     ),
     _current(
@@ -416,6 +507,10 @@ _HISTORICAL = (
             "Оңтүстік Қазақстан",
             "YUKO",
             "ЮКО",
+            "ОҚО",
+            "Chimkent oblast",
+            "Chimkentskaya",
+            "Чимкентская",
         ),
     ),
     Region(
@@ -541,10 +636,22 @@ def get_region(region_id: str) -> Region:
         ) from None
 
 
+# Kazakh letters folded to the Russian (and Latin q to k) letters that stand for them
+# when Kazakh is typed on a Russian keyboard: «Караганды облысы» = «Қарағанды облысы».
+_KAZAKH_TO_RUSSIAN = str.maketrans(
+    {"ә": "а", "ғ": "г", "қ": "к", "ң": "н", "ө": "о", "ұ": "у", "ү": "у", "һ": "х"}
+    | {"і": "и", "ı": "i", "q": "k"}
+)
+
+
 def _fold(name: str) -> str:
-    """Case-, diacritic-, space- and punctuation-insensitive key."""
+    """Case-, diacritic-, space- and punctuation-insensitive key.
+
+    Kazakh letters fold to the Russian ones that stand for them.
+    """
     text = unicodedata.normalize("NFKD", str(name).casefold())
     text = "".join(c for c in text if not unicodedata.combining(c))
+    text = text.translate(_KAZAKH_TO_RUSSIAN)
     # BNS tables mark footnotes with a separated trailing digit ("Туркестанская 1").
     # (also "Turkestanskaya 3)" and, glued, "Туркестанская2)").
     text = re.sub(r"(?:(?<=[^\W\d_])\s+[\d*]+\)?|(?<=[^\W\d_.])\d+\))\s*$", "", text)
@@ -585,6 +692,50 @@ def _build_index() -> dict[str, str]:
 _INDEX = _build_index()
 
 
+def _build_former_index() -> dict[str, str]:
+    """Folded spelling -> explanation, for names that must not resolve silently."""
+    index: dict[str, str] = {}
+    for names, oblast, explanation in FORMER_UNITS:
+        spellings = set(names)
+        if oblast:
+            spellings |= {f"{n} {suffix}" for n in names for suffix in _OBLAST_SUFFIXES}
+        for s in spellings:
+            key = _fold(s)
+            if key not in _INDEX:  # a current name always wins
+                index[key] = explanation
+    return index
+
+
+_FORMER_INDEX = _build_former_index()
+#: Longer names are refused before fuzzy matching (difflib is quadratic in length).
+_MAX_NAME_LENGTH = 200
+
+
+def _key_of(name: object) -> str:
+    """Fold ``name`` to its key, refusing missing, non-text and overlong names."""
+    if name is None or (isinstance(name, float) and name != name):
+        raise RegionNameError(
+            "missing region name (empty cell); fill in the region of every row"
+        )
+    if not isinstance(name, (str, int)) or isinstance(name, bool):
+        raise RegionNameError(
+            f"region names are text (or a KATO number), got {type(name).__name__} "
+            f"{name!r}"
+        )
+    text = str(name)
+    if len(text) > _MAX_NAME_LENGTH:
+        raise RegionNameError(
+            f"region name of {len(text):,} characters ({text[:40]!r}...) is not a "
+            f"region name; names are at most {_MAX_NAME_LENGTH} characters"
+        )
+    key = _fold(text)
+    if not key:
+        raise RegionNameError(
+            f"empty region name {text!r}; fill in the region of every row"
+        )
+    return key
+
+
 def resolve(name: str, *, configuration: str = "2024") -> str:
     """Resolve any spelling of a region to its id in ``configuration``.
 
@@ -617,8 +768,10 @@ def resolve(name: str, *, configuration: str = "2024") -> str:
     ('KZ-62', 'KZ-63-2018')
     """
     merges = _parent_map(configuration)
-    key = _fold(name)
+    key = _key_of(name)
     region_id = _INDEX.get(key)
+    if region_id is None and key in _FORMER_INDEX:
+        raise RegionNameError(f"{name!r}: {_FORMER_INDEX[key]}")
     if region_id is None:
         candidates = difflib.get_close_matches(key, list(_INDEX), n=4, cutoff=0.6)
         shown = sorted({f"{c!r} ({_INDEX[c]})" for c in candidates})

@@ -66,6 +66,25 @@ def _region_ids(gdf: gpd.GeoDataFrame, id_col: str) -> list[str]:
     return ids
 
 
+def _check_geometries(gdf: gpd.GeoDataFrame, id_col: str) -> None:
+    """Refuse an empty GeoDataFrame and invalid (e.g. self-intersecting) geometries."""
+    if isinstance(gdf, gpd.GeoDataFrame) and len(gdf) == 0:
+        raise ValidationError(
+            "the GeoDataFrame has no rows; weights need at least two regions"
+        )
+    if not isinstance(gdf, gpd.GeoDataFrame) or id_col not in gdf.columns:
+        return  # _region_ids names the problem
+    invalid = np.flatnonzero(~shapely.is_valid(gdf.geometry.values))
+    if invalid.size:
+        k = invalid[0]
+        reason = shapely.is_valid_reason(gdf.geometry.values[k])
+        raise ValidationError(
+            f"{invalid.size} invalid geometr{'y' if invalid.size == 1 else 'ies'}, e.g. "
+            f"region {gdf[id_col].iloc[k]!r}: {reason}. Repair them first with "
+            "gdf.geometry.make_valid() (and check the result)"
+        )
+
+
 def build_contiguity(
     gdf: gpd.GeoDataFrame, *, id_col: str, rook: bool = False
 ) -> SpatialWeights:
@@ -177,6 +196,7 @@ def weights_from_geodataframe(
         raise ValidationError(
             f"kind must be one of {tuple(WEIGHTS_KINDS)}, got {kind!r}"
         )
+    _check_geometries(gdf, id_col)
     try:
         return WEIGHTS_KINDS[kind](gdf, id_col, **kwargs)
     except TypeError as err:  # wrong keyword for the builder

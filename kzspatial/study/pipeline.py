@@ -83,6 +83,21 @@ class RunOptions:
     settlements: str = "geonames"
     #: Analyses whose tables ``"tables"`` writes; None: every analysis.
     analyses: frozenset[str] | None = None
+    #: Attribution of URL ``tiles`` (the tile provider's).
+    attribution: str | None = None
+    #: Load the 2022 OD year despite its contradicted nets (warns).
+    include_2022: bool = False
+    #: Run steps estimated above the time/memory limit (see kzspatial.study.budget).
+    allow_large: bool = False
+
+    def __post_init__(self) -> None:
+        """Refuse bad values and too costly runs now, before any work.
+
+        See :func:`kzspatial.study.run_checks.check_run_options`.
+        """
+        from kzspatial.study.run_checks import check_run_options
+
+        check_run_options(self, analyses=_analyses(self, log=False))
 
     @property
     def maps_folder(self) -> Path:
@@ -175,6 +190,7 @@ def write_maps(
             hubs=hubs,
             catchments=polygons,
             tiles=options.tiles,
+            attribution=options.attribution,
             title=titles[options.map_mode].format(
                 year=year, threshold=options.threshold or 0
             ),
@@ -188,6 +204,7 @@ def write_maps(
         top_n=options.top_n,
         hubs=hubs,
         tiles=options.tiles,
+        attribution=options.attribution,
         title=f"Flows furthest from the gravity model, {options.focus_year}",
     )
     save_map(m, paths["map_residuals"], offline=options.offline, overwrite=True)
@@ -643,7 +660,7 @@ def _tables(data, gravity, panel, moran, catchments) -> dict[str, pd.DataFrame]:
     return tables
 
 
-def _analyses(options: RunOptions) -> frozenset[str]:
+def _analyses(options: RunOptions, *, log: bool = True) -> frozenset[str]:
     """Return the analyses ``options.products`` read.
 
     The tables read those of ``options.analyses``, the GeoPackage all, the report the
@@ -660,7 +677,8 @@ def _analyses(options: RunOptions) -> frozenset[str]:
     if "rasters" in options.products:
         wanted.add("catchments")
     if options.borders != "2024" and "catchments" in wanted:
-        logger.info("catchments and rasters are computed in the 2024 borders only")
+        if log:
+            logger.info("catchments and rasters are computed in the 2024 borders only")
         wanted.discard("catchments")
     return frozenset(wanted)
 
@@ -724,7 +742,9 @@ def run(options: RunOptions = RunOptions()) -> RunResult:
     wanted = _analyses(options)
     steps = tqdm(total=2 + len(wanted), desc="kzspatial", unit="step", disable=None)
     steps.set_postfix_str("loading and checking data")
-    data = load_study_data(years, borders=options.borders)
+    data = load_study_data(
+        years, borders=options.borders, include_2022=options.include_2022
+    )
     if options.focus_year not in data.years:
         raise ValidationError(
             f"focus year {options.focus_year} is not among the loaded "
