@@ -1,5 +1,8 @@
-"""The main job: load and check the data, fit the models, compute autocorrelation and
-catchments, and write maps, report, GeoPackage and rasters.
+"""The main job behind ``kzspatial run``: data, analyses, and every product written.
+
+Load and check the data, fit the models, compute autocorrelation, catchments and the
+study's tables, and write maps, the flow explorer, reports, GeoPackage, rasters and CSV
+tables.
 
 Each step is a function of the previous steps' results, so the CLI subcommands and
 notebooks can run any part; :func:`run` computes only the analyses its products read
@@ -10,6 +13,7 @@ notebooks can run any part; :func:`run` computes only the analyses its products 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Sequence
@@ -23,23 +27,22 @@ from tqdm import tqdm  # plain progress on stderr, also under Jupyter
 
 from kzspatial._constants import YEAR
 from kzspatial._version import __version__
-from kzspatial.datasets.regions import HUB_COLOURS, HUB_IDS, HUB_NAMES
+from kzspatial.datasets.regions import HUB_COLOURS, HUB_NAMES
 from kzspatial.render._atomic import StagedOutputs
 from kzspatial.study.catchment_suite import (
     CatchmentResults,
     catchment_suite,
-    flow_catchment_tables,
 )
 from kzspatial.study.gravity_suite import (
     GravityResults,
-    centre_distances,
-    doubly_fits,
-    flow_table,
     gravity_suite,
     panel_suite,
 )
 from kzspatial.study.inputs import StudyData, load_study_data
+from kzspatial.study.map_products import map_inputs, write_explorer, write_maps
 from kzspatial.study.moran_suite import MoranSuite, moran_suite
+from kzspatial.study.study_suite import StudyResults, study_suite, write_study
+from kzspatial.study.table_info import TABLE_INFO
 
 __all__ = [
     "ANALYSES",
@@ -48,15 +51,17 @@ __all__ = [
     "RunResult",
     "output_targets",
     "run",
-    "write_maps",
 ]
 
 logger = logging.getLogger("kzspatial")
 
 #: What :func:`run` can write; subcommands of the CLI write subsets.
-PRODUCTS = frozenset({"maps", "report", "gpkg", "rasters", "tables"})
+PRODUCTS = frozenset(
+    {"maps", "explorer", "report", "study", "gpkg", "rasters", "tables"}
+    | {"flowmap", "kepler", "excel"}
+)
 #: What :func:`run` can compute; each product reads some of them (see :func:`_analyses`).
-ANALYSES = frozenset({"gravity", "moran", "catchments"})
+ANALYSES = frozenset({"gravity", "moran", "catchments", "study"})
 
 
 @dataclass(frozen=True)
@@ -81,11 +86,20 @@ class RunOptions:
     settlements: str = "geonames"
     #: Analyses whose tables ``"tables"`` writes; None: every analysis.
     analyses: frozenset[str] | None = None
+    #: Asserted balances checked by the study (None: the study's Table 2, shipped).
+    claims_file: Path | None = None
+    #: Published figures checked by the study (None: the study's Table 6, shipped).
+    published_file: Path | None = None
+    #: Relative difference beyond which a published figure is flagged.
+    tolerance: float = 0.05
 
     @property
     def maps_folder(self) -> Path:
-        """Where HTML maps go: ``maps_dir``, or ``./maps`` for the default output folder
-        and ``<out_dir>/maps`` otherwise."""
+        """Folder of the HTML maps.
+
+        ``maps_dir``, or ``./maps`` for the default output folder and
+        ``<out_dir>/maps`` otherwise.
+        """
         if self.maps_dir is not None:
             return Path(self.maps_dir)
         return (
@@ -105,8 +119,19 @@ def output_targets(options: RunOptions, years: Sequence[int]) -> dict[str, Path]
     if "report" in wanted:
         targets["report"] = out / "autocorrelation.html"
         targets["report_files"] = out / "autocorrelation_files"
+    if "study" in wanted:
+        targets["study"] = out / "study.html"
+        targets["study_files"] = out / "study_files"
     if "tables" in wanted:
         targets["tables"] = out / "tables"
+    if "explorer" in wanted:
+        targets["explorer"] = options.maps_folder / "flows.html"
+    if "flowmap" in wanted:
+        targets["flowmap"] = out / "flowmap_blue"
+    if "kepler" in wanted:
+        targets["kepler"] = out / "kepler_flows.csv"
+    if "excel" in wanted:
+        targets["excel"] = out / "kzspatial_tables.xlsx"
     if "maps" in wanted:
         for y in years:
             targets[f"map_{y}"] = options.maps_folder / f"flows_{y}.html"
@@ -119,71 +144,6 @@ def output_targets(options: RunOptions, years: Sequence[int]) -> dict[str, Path]
             targets[f"raster_{stem}"] = out / f"{stem}.tif"
             targets[f"qml_{stem}"] = out / f"{stem}.qml"
     return targets
-
-
-def write_maps(
-    data: StudyData,
-    model_flows: pd.DataFrame,
-    flow_polygons: gpd.GeoDataFrame | None,
-    options: RunOptions,
-    paths: dict[str, Path],
-) -> None:
-    """One flow map per year (``options.map_mode``: top, threshold or net flows) and a
-    map of the flows furthest from the gravity model in the focus year.
-
-    Parameters
-    ----------
-    data : StudyData
-    model_flows : pandas.DataFrame
-        ``year, origin, destination, observed, fitted, residual``
-        (:func:`kzspatial.study.gravity_suite.flow_table`).
-    flow_polygons : geopandas.GeoDataFrame, optional
-        Flow catchments by year, drawn under the flows.
-    options : RunOptions
-    paths : dict of str to Path
-        ``map_<year>`` and ``map_residuals`` targets.
-    """
-    from kzspatial.render.maps import flow_map, save_map
-
-    titles = {
-        "top": "Largest moves between regions, {year} (persons)",
-        "threshold": "Moves between regions of at least {threshold:,.0f} persons, {year}",
-        "net": "Largest net moves between regions, {year} (persons)",
-        "residual": "Flows furthest from the gravity model, {year}",
-    }
-
-    flows = model_flows.rename(columns={"observed": "flow"})
-    hubs = list(HUB_IDS) if data.borders == "2024" else None
-    for year in data.years:
-        polygons = None
-        if flow_polygons is not None:
-            polygons = flow_polygons[flow_polygons[YEAR] == year]
-        m = flow_map(
-            data.regions,
-            flows,
-            year=year,
-            mode=options.map_mode,
-            top_n=options.top_n,
-            threshold=options.threshold,
-            hubs=hubs,
-            catchments=polygons,
-            tiles=options.tiles,
-            title=titles[options.map_mode].format(
-                year=year, threshold=options.threshold or 0
-            ),
-        )
-        save_map(m, paths[f"map_{year}"], offline=options.offline, overwrite=True)
-    m = flow_map(
-        data.regions,
-        flows,
-        year=options.focus_year,
-        mode="residual",
-        top_n=options.top_n,
-        hubs=hubs,
-        tiles=options.tiles,
-        title=f"Flows furthest from the gravity model, {options.focus_year}",
-    )
-    save_map(m, paths["map_residuals"], offline=options.offline, overwrite=True)
 
 
 def _regions_layer(data, catchments, entries, focus_year) -> gpd.GeoDataFrame:
@@ -227,7 +187,14 @@ def _regions_layer(data, catchments, entries, focus_year) -> gpd.GeoDataFrame:
 
 def _layer_metadata(focus: int, catchments: CatchmentResults | None) -> dict:
     """Title and abstract of each GeoPackage layer."""
-    return {
+    tables = {
+        name: {
+            "title": info.title,
+            "abstract": f"{info.concept}. Unit: {info.unit}. Source: {info.source}.",
+        }
+        for name, info in TABLE_INFO.items()
+    }
+    return tables | {
         "regions": {
             "title": f"Regions of Kazakhstan: migration {focus}",
             "abstract": "Moves between regions (BNS), rates per 1,000 residents, "
@@ -252,20 +219,6 @@ def _layer_metadata(focus: int, catchments: CatchmentResults | None) -> dict:
             + (catchments.caveat if catchments is not None else ""),
         },
         "moran_global": {"title": f"Moran's I of regional indicators, {focus}"},
-        "moran_by_year": {"title": "Moran's I by year (queen weights)"},
-        "moran_bivariate": {"title": "Bivariate Moran's I"},
-        "flow_moran": {"title": "Moran's I of the OD flows"},
-        "gravity_params": {"title": "Gravity model coefficients"},
-        "gravity_fit": {"title": "Gravity models and baselines: goodness of fit"},
-        "gravity_inequality": {"title": "Push-pull elasticities (inequality model)"},
-        "gravity_out_of_sample": {"title": "Gravity model: out-of-sample check"},
-        "gravity_panel": {"title": "Gravity panel in one border configuration"},
-        "decay_by_year": {"title": "Distance decay by year"},
-        "indicators": {"title": "Regional migration indicators by year"},
-        "data_check": {"title": "OD file vs monthly file: regional nets"},
-        "provenance": {"title": "Data sources and licences"},
-        "flow_shares": {"title": "Shares of out-migrants going to each hub"},
-        "catchment_population": {"title": "Population by catchment"},
     }
 
 
@@ -277,6 +230,7 @@ def write_geopackage_products(
     moran: MoranSuite,
     options: RunOptions,
     path: Path,
+    study: StudyResults | None = None,
 ) -> None:
     """All layers and tables of the run in one styled GeoPackage."""
     from kzspatial.render.gpkg import write_geopackage
@@ -342,7 +296,7 @@ def write_geopackage_products(
     # the attribute tables are the CSV tables, less those a spatial layer already holds
     # (gravity_flows is od_matrix, huff_regions is in regions) and the data-check
     # summary, which only aggregates the data_check table
-    tables = _tables(data, gravity, panel, moran, catchments)
+    tables = _tables(data, gravity, panel, moran, catchments, study)
     for held in ("gravity_flows", "huff_regions", "data_check_summary"):
         tables.pop(held, None)
     layers.update(
@@ -427,7 +381,7 @@ def write_rasters(catchments: CatchmentResults, paths: dict[str, Path]) -> None:
 
 
 def _move_sidecar(paths: dict[str, Path], stem: str) -> None:
-    """The QGIS style written next to a staged raster goes to its own staged target."""
+    """Move the QGIS style written next to a staged raster to its own staged target."""
     paths[f"raster_{stem}"].with_suffix(".qml").replace(paths[f"qml_{stem}"])
 
 
@@ -448,6 +402,7 @@ class RunResult:
     moran: MoranSuite | None
     catchments: CatchmentResults | None
     seconds: float
+    study: StudyResults | None = None
 
 
 def _report(paths, data, options, moran: MoranSuite) -> None:
@@ -495,8 +450,10 @@ def _report(paths, data, options, moran: MoranSuite) -> None:
     written["figures"].replace(paths["report_files"])
 
 
-def _tables(data, gravity, panel, moran, catchments) -> dict[str, pd.DataFrame]:
-    """The CSV tables of the analyses computed (None: not computed) and of the data."""
+def _tables(
+    data, gravity, panel, moran, catchments, study=None
+) -> dict[str, pd.DataFrame]:
+    """Collect the CSV tables of the analyses computed (None: not computed) and data."""
     tables = {}
     if moran is not None:
         tables.update(
@@ -525,43 +482,130 @@ def _tables(data, gravity, panel, moran, catchments) -> dict[str, pd.DataFrame]:
             catchment_population=catchments.population,
             huff_regions=catchments.region_huff,
         )
+    if study is not None:
+        tables.update(study.tables())
     return tables
 
 
 def _analyses(options: RunOptions) -> frozenset[str]:
-    """The analyses ``options.products`` read: the tables those of ``options.analyses``,
-    the GeoPackage all, the report the Moran suite, the rasters the catchments. The maps
-    need only the per-year gravity flows and the flow catchments (see :func:`_map_inputs`)."""
+    """Return the analyses ``options.products`` read.
+
+    The tables read those of ``options.analyses``, the GeoPackage all, the report the
+    Moran suite, the study report the study (which reads the gravity results), the
+    rasters the catchments. The maps and the explorer need only the per-year gravity
+    flows and the flow catchments (see
+    :func:`kzspatial.study.map_products.map_inputs`).
+    """
     wanted = set()
     if "tables" in options.products:
         wanted |= ANALYSES if options.analyses is None else set(options.analyses)
-    if "gpkg" in options.products:
+    if options.products & {"gpkg", "excel"}:
         wanted |= ANALYSES
     if "report" in options.products:
         wanted.add("moran")
     if "rasters" in options.products:
         wanted.add("catchments")
+    if "study" in options.products:
+        wanted.add("study")
+    if "study" in wanted:
+        wanted.add("gravity")  # the push-pull elasticities
     if options.borders != "2024" and "catchments" in wanted:
         logger.info("catchments and rasters are computed in the 2024 borders only")
         wanted.discard("catchments")
     return frozenset(wanted)
 
 
-def _map_inputs(data, gravity, catchments) -> tuple:
-    """The per-year gravity flows and flow-catchment polygons the maps draw, taken from
-    the analyses when computed, else computed alone (the same numbers)."""
-    if gravity is not None:
-        flows = gravity.flows
-    else:
-        _, D = centre_distances(data)
-        flows = flow_table(data, doubly_fits(data, D))
-    if catchments is not None:
-        polygons = catchments.flow_polygons
-    elif data.borders == "2024":
-        _, polygons, _ = flow_catchment_tables(data)
-    else:
-        polygons = None
-    return flows, polygons
+def write_exports(
+    paths: dict[str, Path], result: RunResult, options: RunOptions
+) -> None:
+    """Write the flowmap.blue sheets, the kepler.gl CSV and the Excel workbook.
+
+    flowmap.blue and kepler.gl get the observed moves between regions of every loaded
+    year (in ``options.borders``); the workbook every CSV table of the run and the
+    provenance, its first sheet describing each (:data:`TABLE_INFO`).
+    """
+    from kzspatial.render.exports import (
+        write_excel,
+        write_flowmap_blue,
+        write_kepler_csv,
+    )
+    from kzspatial.study.table_info import describe
+
+    data = result.data
+    if "flowmap" in options.products:
+        write_flowmap_blue(paths["flowmap"], data.regions, data.od, overwrite=True)
+    if "kepler" in options.products:
+        write_kepler_csv(paths["kepler"], data.regions, data.od, overwrite=True)
+    if "excel" in options.products:
+        tables = _tables(
+            data,
+            result.gravity,
+            result.panel,
+            result.moran,
+            result.catchments,
+            result.study,
+        )
+        tables["provenance"] = pd.DataFrame(data.provenance)
+        write_excel(
+            paths["excel"],
+            tables,
+            {name: describe(name) for name in tables},
+            overwrite=True,
+        )
+
+
+def _write_products(
+    paths: dict[str, Path], result: RunResult, options: RunOptions
+) -> None:
+    """Write every product of ``options.products`` to its (staged) path."""
+    data, products = result.data, options.products
+    if products & {"maps", "explorer"}:
+        flows, polygons = map_inputs(data, result.gravity, result.catchments)
+        if "maps" in products:
+            write_maps(data, flows, polygons, options, paths)
+        if "explorer" in products:
+            write_explorer(data, flows, options, paths["explorer"])
+    if "gpkg" in products:
+        write_geopackage_products(
+            data,
+            result.gravity,
+            result.panel,
+            result.catchments,
+            result.moran,
+            options,
+            paths["gpkg"],
+            study=result.study,
+        )
+    if products & {"flowmap", "kepler", "excel"}:
+        write_exports(paths, result, options)
+    if "rasters" in products and result.catchments is not None:
+        write_rasters(result.catchments, paths)
+    if "report" in products:
+        _report(paths, data, options, result.moran)
+    if "study" in products:
+        write_study(paths["study"], paths["study_files"], result.study, data)
+    if "tables" in products:
+        # the tables of the analyses asked for, not of those computed as inputs
+        asked = ANALYSES if options.analyses is None else options.analyses
+        computed = {
+            "gravity": result.gravity,
+            "moran": result.moran,
+            "catchments": result.catchments,
+            "study": result.study,
+        }
+        kept = {k: (v if k in asked else None) for k, v in computed.items()}
+        panel = result.panel if kept["gravity"] is not None else None
+        _write_tables(
+            paths["tables"],
+            _tables(
+                data,
+                kept["gravity"],
+                panel,
+                kept["moran"],
+                kept["catchments"],
+                kept["study"],
+            ),
+        )
 
 
 def run(options: RunOptions = RunOptions()) -> RunResult:
@@ -636,34 +680,26 @@ def run(options: RunOptions = RunOptions()) -> RunResult:
             settlements=options.settlements,
         )
         steps.update()
+    study = None
+    if "study" in wanted:
+        steps.set_postfix_str("study tables")
+        study = study_suite(
+            data,
+            gravity,
+            claims_file=options.claims_file,
+            published_file=options.published_file,
+            tolerance=options.tolerance,
+        )
+        steps.update()
     steps.set_postfix_str("writing outputs")
+    result = RunResult({}, data, gravity, panel, moran, catchments, 0.0, study)
     with stage:
-        paths = {name: stage.path(name) for name in stage.targets}
-        if "maps" in options.products:
-            flows, polygons = _map_inputs(data, gravity, catchments)
-            write_maps(data, flows, polygons, options, paths)
-        if "gpkg" in options.products:
-            write_geopackage_products(
-                data, gravity, panel, catchments, moran, options, paths["gpkg"]
-            )
-        if "rasters" in options.products and catchments is not None:
-            write_rasters(catchments, paths)
-        if "report" in options.products:
-            _report(paths, data, options, moran)
-        if "tables" in options.products:
-            _write_tables(
-                paths["tables"], _tables(data, gravity, panel, moran, catchments)
-            )
+        _write_products(
+            {name: stage.path(name) for name in stage.targets}, result, options
+        )
     steps.update()
     steps.close()
     seconds = time.perf_counter() - start
     logger.info("finished in %.1f s", seconds)
-    return RunResult(
-        paths={k: v for k, v in stage.targets.items() if v.exists()},
-        data=data,
-        gravity=gravity,
-        panel=panel,
-        moran=moran,
-        catchments=catchments,
-        seconds=seconds,
-    )
+    written = {k: v for k, v in stage.targets.items() if v.exists()}
+    return dataclasses.replace(result, paths=written, seconds=seconds)
