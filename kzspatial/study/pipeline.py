@@ -185,8 +185,13 @@ def _regions_layer(data, catchments, entries, focus_year) -> gpd.GeoDataFrame:
     return regions
 
 
-def _layer_metadata(focus: int, catchments: CatchmentResults | None) -> dict:
+def _layer_metadata(
+    focus: int, catchments: CatchmentResults | None, arcs: pd.DataFrame
+) -> dict:
     """Title and abstract of each GeoPackage layer."""
+    from kzspatial.render.gpkg import od_flows_rule
+
+    n_drawn, threshold = od_flows_rule(arcs["flow"])
     tables = {
         name: {
             "title": info.title,
@@ -201,10 +206,13 @@ def _layer_metadata(focus: int, catchments: CatchmentResults | None) -> dict:
             "LISA of the net rate (queen weights), Huff probabilities.",
         },
         "od_flows": {
-            "title": f"Moves between regions, {focus} (arcs)",
+            "title": f"Moves between regions, {focus}: the {n_drawn} largest of "
+            f"{len(arcs)} drawn (≥ {threshold:,.0f} persons)",
             "abstract": "Persons who moved between two regions (BNS), the fitted value "
             "of the doubly-constrained power gravity model and the Pearson residual, "
-            "per origin-destination pair; arrowheads at the destination.",
+            "per origin-destination pair; arrowheads at the destination. The default "
+            f"style draws the flows of at least {threshold:,.0f} persons; tick its "
+            "second rule to draw every arc.",
         },
         "od_matrix": {
             "title": "Moves between regions, every year (table)",
@@ -303,7 +311,9 @@ def write_geopackage_products(
         moran_global=summary, **tables, provenance=pd.DataFrame(data.provenance)
     )
     layers = {k: v for k, v in layers.items() if len(v)}
-    metadata = _layer_metadata(focus, catchments)
+    metadata = {
+        k: v for k, v in _layer_metadata(focus, catchments, arcs).items() if k in layers
+    }
     provenance = {
         "kzspatial_version": __version__,
         "seed": options.seed,
