@@ -139,9 +139,9 @@ def write_explorer(
     population = data.population[data.population["configuration"] == data.borders]
     years = data.years
     first = int(population[YEAR].min())
+    # the population units of earlier dates do not match these borders
     note = (
-        f"; rates of years before {first} use the population of 1 January {first}, "
-        "the first in these borders"
+        f"; rates before {first} use the population of 1 January {first}"
         if years[0] < first
         else ""
     )
@@ -154,9 +154,8 @@ def write_explorer(
         scenario=scenario,
         scenario_label=scenario_label,
         hubs=list(HUB_IDS) if data.borders == "2024" else None,
-        title=f"Moves between regions, {years[0]}–{years[-1]} (persons; "
-        f"{data.borders} borders; fitted: doubly-constrained gravity model of each "
-        f"year{note})",
+        title=f"Moves between regions, {years[0]}–{years[-1]} ({data.borders} "
+        f"borders{note})",
         mode=_EXPLORER_MODE[options.map_mode],
         top_n=options.top_n,
         threshold=options.threshold or 0.0,

@@ -108,13 +108,7 @@ def study_suite(
     """
     claims_path = Path(claims_file or example_path(STUDY_TABLE2))
     published_path = Path(published_file or example_path(STUDY_TABLE6))
-    od, population = data.od20, data.population
-    macro = load_macro_regions()
-    # every OD year (2022 and the 2025 part year too, each labelled) and the monthly file
-    national = published.load_official_national()
-    grp_table = inequality.grp_inequality(
-        data.grp, population, value_col="grp_per_capita"
-    )
+    # the user's files first: a bad file fails before any work
     for path, what in ((claims_path, "claims"), (published_path, "published")):
         if not path.is_file():
             raise ValidationError(
@@ -125,6 +119,13 @@ def study_suite(
         claims_table = pd.read_csv(claims_path, dtype=str, keep_default_na=False)
     except (UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise ValidationError(f"{claims_path}: not a readable CSV ({exc})") from None
+    od, population = data.od20, data.population
+    macro = load_macro_regions()
+    # every OD year (2022 and the 2025 part year too, each labelled) and the monthly file
+    national = published.load_official_national()
+    grp_table = inequality.grp_inequality(
+        data.grp, population, value_col="grp_per_capita"
+    )
     return StudyResults(
         national=national,
         region_rates=trends.group_rates(
