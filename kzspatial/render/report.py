@@ -72,7 +72,7 @@ def _scatter(entry) -> bytes:
     )
     ax.set_xlabel(f"{entry.label} (standardised)", fontsize=8)
     ax.set_ylabel("spatial lag", fontsize=8)
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(fontsize=8, loc="best")  # the corner with the fewest points
     ax.set_title(f"Moran scatterplot, {entry.weights_name}", fontsize=9)
     _label_extremes(ax, z, lag, list(entry.names))
     return _png(fig)

@@ -451,8 +451,11 @@ def _report(paths, data, options, moran: MoranSuite) -> None:
                 "Zone weights: 4 nearest neighbours; "
                 "flow weights origin (W⊗I), destination (I⊗W), od (W⊗W). Targets: Pearson "
                 "residuals of the doubly-constrained gravity model (default) and, for "
-                "comparison, the raw flows, which size and distance dominate.",
-                moran.flow_moran,
+                "comparison, the raw flows, which size and distance dominate. Null: "
+                + "; ".join(dict.fromkeys(moran.flow_moran.get("null", ())))
+                + ".",
+                # the null is the same text on every row: stated once, above
+                moran.flow_moran.drop(columns="null", errors="ignore"),
             ),
         ],
     )
