@@ -169,6 +169,34 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
+_CLAIMS = typer.Option(
+    None,
+    "--claims",
+    help="CSV of asserted migration balances (region_group, "
+    "asserted_migration_balance); default: the study's Table 2, shipped as an example.",
+)
+_PUBLISHED = typer.Option(
+    None,
+    "--published",
+    help="CSV of published figures (year, variable, value, unit[, region]); default: "
+    "the study's Table 6, shipped as an example.",
+)
+_EXPORT_FORMATS = ("gpkg", "flowmap", "kepler", "excel")
+_FORMATS = typer.Option(
+    None,
+    "--format",
+    "-f",
+    help="What to write (repeat for several): gpkg (the styled GeoPackage for QGIS, the "
+    "default), flowmap (flowmap.blue locations.csv + flows.csv), kepler (kepler.gl CSV "
+    "of arcs with a year) or excel (workbook of the result tables).",
+)
+_TOLERANCE = typer.Option(
+    0.05,
+    "--tolerance",
+    help="Relative difference beyond which a published figure is flagged.",
+)
+
+
 def _execute(products, *, analyses=None, out="output", maps=None, year=None, **options):
     """Run the pipeline for ``products`` (tables of ``analyses``).
 
@@ -223,10 +251,15 @@ def run_command(
     attribution: str = _ATTRIBUTION,
     include_2022: bool = _INCLUDE_2022,
     allow_large: bool = _ALLOW_LARGE,
+    claims: str = _CLAIMS,
+    published: str = _PUBLISHED,
+    tolerance: float = _TOLERANCE,
 ) -> None:
-    """Run the main job on the default data.
+    """Run the main job on the default data and write every product.
 
-    Checks, models, Moran's I, catchments, maps, report, GeoPackage and rasters.
+    Checks, models, Moran's I, catchments, the study's tables, maps and the flow
+    explorer, reports, GeoPackage, rasters and the exports (flowmap.blue, kepler.gl,
+    Excel).
     """
     from kzspatial.study.pipeline import PRODUCTS
 
@@ -247,6 +280,7 @@ def run_command(
         attribution=attribution,
         include_2022=include_2022,
         allow_large=allow_large,
+        **_study_options(claims, published, tolerance),
     )
     _print_written(result)
 
@@ -380,10 +414,19 @@ def map_command(
     overwrite: bool = _OVERWRITE,
     attribution: str = _ATTRIBUTION,
     include_2022: bool = _INCLUDE_2022,
+    explorer: bool = typer.Option(
+        True,
+        "--explorer/--no-explorer",
+        help="Also write the flow explorer (maps/flows.html: every year in one page).",
+    ),
 ) -> None:
-    """Write the interactive flow maps (one per year, plus model residuals)."""
+    """Write the interactive flow maps and the flow explorer (maps/flows.html).
+
+    One map per year plus the model residuals, and (unless --no-explorer) the explorer
+    holding every year in one page.
+    """
     result = _execute(
-        {"maps"},
+        {"maps", "explorer"} if explorer else {"maps"},
         out=out,
         maps=maps,
         year=year,
@@ -412,10 +455,15 @@ def export_command(
     overwrite: bool = _OVERWRITE,
     include_2022: bool = _INCLUDE_2022,
     allow_large: bool = _ALLOW_LARGE,
+    formats: list[str] = _FORMATS,
 ) -> None:
-    """Write the styled GeoPackage (kzspatial.gpkg) for QGIS."""
+    """Write the styled GeoPackage for QGIS, or files for other tools (--format).
+
+    flowmap: flowmap_blue/locations.csv + flows.csv; kepler: kepler_flows.csv; excel:
+    kzspatial_tables.xlsx (a first sheet describes each table).
+    """
     result = _execute(
-        {"gpkg"},
+        _export_products(formats),
         out=out,
         year=year,
         focus_year=focus_year,
@@ -427,6 +475,102 @@ def export_command(
         allow_large=allow_large,
     )
     _print_written(result)
+
+
+def _export_products(formats: list[str] | None) -> set[str]:
+    """Products of ``kzspatial export --format ...`` (default: the GeoPackage)."""
+    from kzspatial._errors import ValidationError
+
+    chosen = [f.strip().casefold() for f in (formats or ["gpkg"])]
+    unknown = sorted(set(chosen) - set(_EXPORT_FORMATS))
+    if unknown:
+        raise ValidationError(
+            f"--format {', '.join(unknown)} is unknown; choose from "
+            f"{', '.join(_EXPORT_FORMATS)} (repeat --format for several)"
+        )
+    return set(chosen)
+
+
+def _study_options(claims, published, tolerance) -> dict:
+    """RunOptions fields of the study's claims checks (files given on the CLI)."""
+    from pathlib import Path
+
+    return {
+        "claims_file": Path(claims) if claims else None,
+        "published_file": Path(published) if published else None,
+        "tolerance": tolerance,
+    }
+
+
+@app.command("study")
+def study_command(
+    out: str = _OUT,
+    year: list[int] = _YEARS,
+    claims: str = _CLAIMS,
+    published: str = _PUBLISHED,
+    tolerance: float = _TOLERANCE,
+    overwrite: bool = _OVERWRITE,
+) -> None:
+    """Write the study report (study.html) and its tables.
+
+    Trends, regional balance typology, inequality and the checks of published claims.
+    """
+    result = _execute(
+        {"study", "tables"},
+        analyses={"study"},
+        out=out,
+        year=year,
+        overwrite=overwrite,
+        **_study_options(claims, published, tolerance),
+    )
+    study = result.study
+    _print_table(
+        "Asserted balances against the data",
+        study.claims[["region_group", "asserted", "class", "verdict", "mean_rate"]],
+    )
+    flagged = study.published[study.published["closest"]]
+    _print_table(
+        "Published figures: closest official concept",
+        flagged[["year", "variable", "published", "unit", "concept", "official"]]
+        .assign(verdict=flagged["verdict"])
+        .head(40),
+    )
+    _print_written(result)
+
+
+@app.command("check-published")
+def check_published_command(
+    file: str = typer.Argument(
+        ..., help="CSV of published figures: year, variable, value, unit[, region]."
+    ),
+    tolerance: float = _TOLERANCE,
+    out_csv: str = typer.Option(
+        None, "--out-csv", help="Also write the comparison table to this CSV file."
+    ),
+    overwrite: bool = _OVERWRITE,
+) -> None:
+    """Set published figures beside the official data under both BNS concepts.
+
+    Prints the comparison (tab-separated, stdout) and flags differences beyond
+    --tolerance.
+    """
+    from kzspatial.datasets.migration import load_od_flows
+    from kzspatial.render._atomic import atomic_path
+    from kzspatial.study.published import check_published, read_published
+
+    table = read_published(file)
+    comparison = check_published(table, od=load_od_flows(), tolerance=tolerance)
+    print(comparison.to_csv(sep="\t", index=False, float_format="%.6g"), end="")
+    n_flagged = comparison.groupby("line")["flagged"].all().sum()
+    logging.getLogger("kzspatial").info(
+        "%d of %d figures differ from every official concept by more than %.0f%%",
+        n_flagged,
+        comparison["line"].nunique(),
+        100 * tolerance,
+    )
+    if out_csv:
+        with atomic_path(out_csv, overwrite=overwrite) as tmp:
+            comparison.to_csv(tmp, index=False)
 
 
 report_app = typer.Typer(help="Write reports.", no_args_is_help=True)

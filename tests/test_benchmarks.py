@@ -20,6 +20,8 @@ SYNTHETIC = [
     "bench_flow_moran",
     "bench_catchments",
     "bench_maps",
+    # drives Debian's chromium through playwright
+    pytest.param("bench_explorer", marks=pytest.mark.browser),
 ]
 REAL_DATA = ["bench_real", "bench_run"]
 

@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EQUAL_AREA_SUFFIX",
+    "OD_FLOWS_TOP_N",
+    "od_flows_rule",
     "render_default_style",
     "write_geopackage",
 ]
@@ -101,6 +103,8 @@ _CATEGORY_COLORS = [
     "179,179,179,190",
 ]
 _FLOW_COLOR = "37,37,37,255"
+#: Flows drawn by the default ``od_flows`` style (the web map's default top N too).
+OD_FLOWS_TOP_N = 60
 
 
 @cache
@@ -168,6 +172,33 @@ def _diverging_classes(values: pd.Series) -> list[dict[str, Any]]:
     return sorted(classes, key=lambda c: float(c["lower"]))
 
 
+def od_flows_rule(flows: pd.Series, top_n: int = OD_FLOWS_TOP_N) -> tuple[int, float]:
+    """Return the number of flows and the threshold of the default ``od_flows`` rule.
+
+    The rule draws ``flow >= threshold``, where the threshold is the ``top_n``-th
+    largest flow of the layer (more flows are drawn only when flows tie with it).
+
+    Parameters
+    ----------
+    flows : pandas.Series
+        The layer's flows.
+    top_n : int
+        How many of the largest flows the rule draws.
+
+    Returns
+    -------
+    n_drawn : int
+        Flows the rule draws.
+    threshold : float
+        Smallest flow drawn (0 when the layer has at most ``top_n`` flows).
+    """
+    values = pd.to_numeric(flows, errors="coerce").dropna().sort_values(ascending=False)
+    if len(values) <= top_n:
+        return len(values), 0.0
+    threshold = float(values.iloc[top_n - 1])
+    return int((values >= threshold).sum()), threshold
+
+
 def render_default_style(name: str, frame: pd.DataFrame) -> str | None:
     """Default QML for a layer, filled from its data, or None when there is no default.
 
@@ -182,7 +213,9 @@ def render_default_style(name: str, frame: pd.DataFrame) -> str | None:
     -------
     str or None
         QML text for QGIS 3.22+: ``regions`` graduated on ``net_migration`` (diverging,
-        zero-centred), ``od_flows*`` with width ∝ √flow and an arrowhead at the
+        zero-centred) and labelled by name, ``od_flows*`` rule-based, drawing the
+        :data:`OD_FLOWS_TOP_N` largest flows (:func:`od_flows_rule`; a second rule,
+        switched off, holds the others) with width ∝ √flow and an arrowhead at the
         destination, ``catchments`` categorised by ``hub``, ``districts`` and ``cities``
         plain. None for attribute tables, other layers, and layers lacking the styled
         column.
@@ -198,7 +231,12 @@ def render_default_style(name: str, frame: pd.DataFrame) -> str | None:
         )
         if classes:
             return env.get_template("regions.qml.j2").render(
-                field="net_migration", classes=classes, fields=fields
+                field="net_migration",
+                classes=classes,
+                fields=fields,
+                label_field=next(
+                    (c for c in ("name_en", "name", "region_id") if c in frame), None
+                ),
             )
     if base in ("regions", "districts"):
         return env.get_template("districts.qml.j2").render(fields=fields)
@@ -206,8 +244,12 @@ def render_default_style(name: str, frame: pd.DataFrame) -> str | None:
         largest = float(pd.to_numeric(frame["flow"], errors="coerce").max())
         largest = largest if np.isfinite(largest) and largest > 0 else 1.0
         share = f'sqrt(coalesce("flow", 0) / {largest:.6g})'
+        n_drawn, threshold = od_flows_rule(frame["flow"])
         return env.get_template("od_flows.qml.j2").render(
             field="flow",
+            threshold=f"{threshold:.10g}",
+            largest_label=f"{n_drawn} largest flows (≥ {threshold:,.0f})",
+            other_label=f"other {len(frame) - n_drawn} flows (tick to draw)",
             color=_FLOW_COLOR,
             fields=fields,
             width_expression=f"0.05 + 2.6 * {share}",

@@ -80,19 +80,71 @@ def _scatter(entry) -> bytes:
         lw=1.5,
         label=f"I = {entry.global_.I:.3f}",
     )
-    for k in np.argsort(-np.abs(z))[:5]:
-        ax.annotate(
-            _plain(entry.names[k]),
-            (z[k], lag[k]),
-            fontsize=7,
-            xytext=(3, 3),
-            textcoords="offset points",
-        )
     ax.set_xlabel(f"{_plain(entry.label)} (standardised)", fontsize=8)
     ax.set_ylabel("spatial lag", fontsize=8)
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(fontsize=8, loc="best")  # the corner with the fewest points
     ax.set_title(f"Moran scatterplot, {_plain(entry.weights_name)}", fontsize=9)
+    _label_extremes(ax, z, lag, [_plain(n) for n in entry.names])
     return _png(fig)
+
+
+# Offsets (points) tried in turn for a label until it overlaps no earlier label or point.
+_LABEL_OFFSETS = [
+    (dx * r, dy * r)
+    for r in (4, 9, 15)
+    for dx, dy in ((1, 1), (1, -1), (-1, 1), (-1, -1))
+]
+
+
+def _label_extremes(ax, x, y, names: list[str], n: int = 6) -> None:
+    """Label the ``n`` points furthest from the origin so that no two labels overlap.
+
+    Each label tries the offsets of :data:`_LABEL_OFFSETS` around its point (right-up
+    first, further out later) and takes the first whose box overlaps no label placed
+    before it and no marker; a label with no free place is left out rather than drawn
+    over another. Labels stay inside the axes and off the legend (draw it first).
+    """
+    fig = ax.figure
+    fig.canvas.draw()  # settle the axis limits (autoscaling is lazy) and the layout
+    renderer = fig.canvas.get_renderer()
+    to_px = ax.transData.transform
+    points = to_px(np.column_stack([x, y]))
+    marker = 4.0  # half the marker size in pixels, near enough
+    markers = [
+        (px - marker, py - marker, px + marker, py + marker) for px, py in points
+    ]
+    frame = ax.get_window_extent(renderer)
+    placed: list[tuple[float, float, float, float]] = []
+    legend = ax.get_legend()
+    if legend is not None:
+        box = legend.get_window_extent(renderer)
+        placed.append((box.x0, box.y0, box.x1, box.y1))
+
+    def free(box) -> bool:
+        x0, y0, x1, y1 = box
+        inside = x0 >= frame.x0 and x1 <= frame.x1 and y0 >= frame.y0 and y1 <= frame.y1
+        return inside and not any(
+            x0 < b[2] and b[0] < x1 and y0 < b[3] and b[1] < y1
+            for b in placed + markers
+        )
+
+    for k in np.argsort(-np.hypot(x, y))[:n]:
+        for dx, dy in _LABEL_OFFSETS:
+            text = ax.annotate(
+                names[k],
+                (x[k], y[k]),
+                fontsize=7,
+                xytext=(dx, dy),
+                textcoords="offset points",
+                ha="left" if dx > 0 else "right",
+                va="bottom" if dy > 0 else "top",
+            )
+            box = text.get_window_extent(renderer)
+            box = (box.x0, box.y0, box.x1, box.y1)
+            if free(box):
+                placed.append(box)
+                break
+            text.remove()
 
 
 def _lisa_map(entry, regions) -> bytes:
@@ -130,6 +182,26 @@ def _histogram(entry) -> bytes:
     ax.legend(fontsize=7)
     ax.set_title(f"Permutation null, {_plain(entry.weights_name)}", fontsize=9)
     return _png(fig)
+
+
+def _is_p(column: object) -> bool:
+    """Tell whether a table column holds p-values (``p``, ``p_sim``, ``p_rand``...)."""
+    return isinstance(column, str) and (column == "p" or column.startswith("p_"))
+
+
+def _p_value(value: object) -> str:
+    """Format a p-value in fixed notation that does not wrap in a table cell.
+
+    ``3.2e-12`` would break at its minus sign; values below 0.0001 read "< 0.0001"
+    with a no-break space.
+    """
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if not np.isfinite(v):
+        return "–"
+    return "<\u00a00.0001" if v < 1e-4 else f"{v:.4f}"
 
 
 def _verdict(result, alpha: float) -> str:
@@ -355,7 +427,11 @@ def write_autocorrelation_report(
                 "title": t,
                 "note": note,
                 "html": frame.to_html(
-                    index=False, float_format=lambda v: f"{v:.4g}", border=0, na_rep="–"
+                    index=False,
+                    float_format=lambda v: f"{v:.4g}",
+                    formatters={c: _p_value for c in frame.columns if _is_p(c)},
+                    border=0,
+                    na_rep="–",
                 ),
             }
             for _name, t, note, frame in extra_tables

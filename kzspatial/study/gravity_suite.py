@@ -99,7 +99,8 @@ class GravityResults:
 
 def region_centres(data: StudyData, *, method: str = "population") -> gpd.GeoDataFrame:
     """Region centres for distances: population-weighted (GeoNames), administrative or
-    polygon representative points (``method="representative"``)."""
+    polygon representative points (``method="representative"``).
+    """
     admin = data.admin_centres
     if method == "representative":
         regions = data.regions.set_index("region_id").loc[list(data.ids)]
