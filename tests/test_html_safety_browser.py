@@ -15,7 +15,6 @@ import kz_synthetic as syn
 import numpy as np
 import pandas as pd
 import pytest
-from test_maps_browser import CHROMIUM, FLAGS
 
 from kzspatial.core.moran import local_morans, morans_i
 from kzspatial.geo.weights import weights_from_geodataframe
@@ -24,9 +23,7 @@ from kzspatial.render.report import write_autocorrelation_report
 from kzspatial.study.moran_suite import MoranEntry
 
 pytestmark = pytest.mark.browser
-sync_api = pytest.importorskip(
-    "playwright.sync_api", reason="playwright is not installed"
-)
+pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 
 # Each sets window.kzPwned (or opens a dialog) if it runs; the {{ }} ones would be
 # evaluated by Jinja on the server side and show as 49.
@@ -65,18 +62,6 @@ def hostile_data():
     hub_points = regions[regions["region_id"].isin(hub_ids)][["name_en", "geometry"]]
     hub_points = hub_points.assign(geometry=hub_points.representative_point())
     return regions, flows, hub_ids, catchments, hub_points
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip("/usr/bin/chromium is absent (apt-get install -y chromium)")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=FLAGS
-        )
-        yield chromium
-        chromium.close()
 
 
 # Opens every tooltip and popup bound to a layer (for feature groups: one per feature)

@@ -98,8 +98,10 @@ class GravityResults:
 
 
 def region_centres(data: StudyData, *, method: str = "population") -> gpd.GeoDataFrame:
-    """Region centres for distances: population-weighted (GeoNames), administrative or
-    polygon representative points (``method="representative"``).
+    """Return the region centres distances are measured between.
+
+    Population-weighted (GeoNames, the default), administrative, or polygon
+    representative points (``method="representative"``).
     """
     admin = data.admin_centres
     if method == "representative":

@@ -40,6 +40,7 @@ from kzspatial.study.map_products import map_inputs, write_explorer, write_maps
 from kzspatial.study.moran_suite import MoranSuite, moran_suite
 from kzspatial.study.spatial_products import write_geopackage_products, write_rasters
 from kzspatial.study.study_suite import StudyResults, study_suite, write_study
+from kzspatial.study.table_info import result_tables
 
 __all__ = [
     "ANALYSES",
