@@ -136,6 +136,56 @@ TABLE_INFO: dict[str, TableInfo] = {
         "persons",
         f"{_OD}; {_POP}; GeoNames (CC BY 4.0)",
     ),
+    "catchment_agreement": TableInfo(
+        "Hub choice: observed shares against the calibrated model",
+        "for every non-hub region and OD year, the observed shares of out-migrants "
+        "(moves between regions) going to each hub, the calibrated Huff model's "
+        "probabilities, the observed and predicted leading hub; in sample, out of "
+        "sample (calibrated on the previous OD year) and the mass-only Huff",
+        "fraction; log-likelihood",
+        f"{_OD}; {_POP}; GeoNames (CC BY 4.0)",
+    ),
+    "catchment_agreement_summary": TableInfo(
+        "Hub choice: fit of the calibrated and mass-only models",
+        "per OD year and model: log-likelihood, mean absolute share error, regions whose "
+        "leading hub the model gets right",
+        "log-likelihood; fraction; count",
+        f"{_OD}; {_POP}; GeoNames (CC BY 4.0)",
+    ),
+    "hub_choice_params": TableInfo(
+        "Calibrated hub choice: decay and hub attractiveness",
+        "maximum-likelihood distance decay and log attractiveness of Almaty and Shymkent "
+        "relative to Astana, with model-based and overdispersion-scaled standard errors",
+        "dimensionless",
+        f"{_OD}; GeoNames (CC BY 4.0)",
+    ),
+    "catchment_changes": TableInfo(
+        "Regions that changed hub, 2010 to 2024",
+        "leading hub of each region's out-migrants in the first and last OD year, "
+        "observed and under the calibrated model",
+        "hub names",
+        _OD,
+    ),
+    "centre_sensitivity": TableInfo(
+        "Sensitivity to the zone centres: distance decay",
+        "gravity and calibrated hub-choice decay under population-weighted, "
+        "administrative and representative-point centres",
+        "dimensionless; count",
+        f"{_OD}; {_BOUNDARIES}; GeoNames (CC BY 4.0)",
+    ),
+    "centre_sensitivity_regions": TableInfo(
+        "Sensitivity to the zone centres: catchments",
+        "leading hub of each region under each choice of zone centres",
+        "hub names",
+        f"{_OD}; {_BOUNDARIES}; GeoNames (CC BY 4.0)",
+    ),
+    "grid_population": TableInfo(
+        "Grid population: dasymetric allocation",
+        "each region's official population allocated to its settlement points, then to "
+        "grid cells; cells sum to the official regional totals",
+        "persons",
+        f"{_POP}; GeoNames (CC BY 4.0)",
+    ),
     "huff_regions": TableInfo(
         "Huff probabilities by region",
         "probability that a region's migrants choose each hub under the fitted "
