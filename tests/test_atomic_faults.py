@@ -378,3 +378,84 @@ def test_folder_without_write_permission(sets):
     assert f"{out};" in message or f"{maps};" in message, message
     assert "earlier outputs are intact" in message
     assert _snapshot(_root(targets)) == old
+
+
+_REAL_FS = """
+import json, subprocess, sys
+from pathlib import Path
+import geopandas as gpd
+import numpy as np
+from kzspatial.render._atomic import OutputWriteError, StagedOutputs
+from kzspatial.render.gpkg import write_geopackage
+
+mnt = Path(sys.argv[1])
+subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], check=True)
+out = mnt / "out"
+out.mkdir()
+targets = {"gpkg": out / "kzspatial.gpkg", "note": out / "note.txt"}
+targets["gpkg"].write_bytes(b"old gpkg")
+targets["note"].write_bytes(b"old note")
+rng = np.random.default_rng(0)
+n = 2000  # about 2 MB of text: more than the file system holds
+big = gpd.GeoDataFrame(
+    {"text": ["".join(rng.choice(list("abcdefgh"), 1000)) for _ in range(n)]},
+    geometry=gpd.points_from_xy(rng.uniform(50, 80, n), rng.uniform(40, 55, n)),
+    crs=4326,
+)
+
+def attempt():
+    try:
+        with StagedOutputs(targets, overwrite=True) as stage:
+            stage.path("note").write_bytes(b"new note")
+            write_geopackage(stage.path("gpkg"), {"big": big})
+    except OutputWriteError as exc:
+        return str(exc)
+    return "no error"
+
+def files():
+    return {str(p.relative_to(mnt)): p.read_text() for p in mnt.rglob("*") if p.is_file()}
+
+result = {"full": attempt(), "after_full": files()}
+subprocess.run(["mount", "-o", "remount,ro", str(mnt)], check=True)
+result["readonly"] = attempt()
+result["after_readonly"] = files()
+print(json.dumps(result))
+"""
+
+
+def test_real_full_disk_and_read_only_file_system(tmp_path):
+    """A 1 MB tmpfs in a private mount namespace: GDAL fills it, then it is read-only."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        pytest.skip("unshare (util-linux) is not installed")
+    probe = subprocess.run(
+        [unshare, "--user", "--map-root-user", "--mount", "true"], capture_output=True
+    )
+    if probe.returncode != 0:
+        pytest.skip(f"no unprivileged mount namespace here: {probe.stderr.decode()}")
+    script, mnt = tmp_path / "real_fs.py", tmp_path / "mnt"
+    script.write_text(_REAL_FS)
+    mnt.mkdir()
+    done = subprocess.run(
+        [unshare, "--user", "--map-root-user", "--mount", sys.executable, script, mnt],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    old = {"out/kzspatial.gpkg": "old gpkg", "out/note.txt": "old note"}
+    assert result["full"] == (
+        f"No space left on device while writing {mnt}/out/kzspatial.gpkg; earlier "
+        "outputs are intact; free some space or choose another --out / --maps folder"
+    )
+    assert result["after_full"] == old
+    assert result["readonly"].startswith(
+        f"Read-only file system: cannot write {mnt}/out; earlier outputs are intact"
+    )
+    assert result["after_readonly"] == old
