@@ -22,6 +22,7 @@ project (``docs/CONVENTIONS.md`` section 1):
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sqlite3
@@ -36,6 +37,7 @@ import pandas as pd
 from kzspatial._errors import OverwriteError, ValidationError
 from kzspatial.geo.crs import KZ_AEA
 from kzspatial.render._atomic import atomic_path
+from kzspatial.render._clock import build_time, fixed_build_time
 
 if TYPE_CHECKING:
     import jinja2
@@ -457,15 +459,15 @@ def _write_qgis_metadata(
             )
             con.execute(
                 "INSERT INTO gpkg_metadata_reference (reference_scope, table_name, "
-                "md_file_id) "
-                "VALUES ('table', ?, ?)",
-                (name, cursor.lastrowid),
+                "timestamp, md_file_id) "
+                "VALUES ('table', ?, ?, ?)",
+                (name, _gpkg_time(build_time()), cursor.lastrowid),
             )
     con.close()
 
 
 def _layer_styles_frame(styles: Mapping[str, str], spatial: set[str]) -> pd.DataFrame:
-    now = pd.Timestamp.now(tz="UTC")
+    now = pd.Timestamp(build_time())
     return pd.DataFrame(
         [
             {
@@ -577,8 +579,36 @@ def write_geopackage(
     return target
 
 
+def _gpkg_time(when) -> str:
+    """``when`` as GeoPackage writes times: ``2024-01-31T12:00:00.000Z``."""
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+@contextlib.contextmanager
+def _gdal_clock():
+    """GDAL stamps ``gpkg_contents.last_change`` with SOURCE_DATE_EPOCH when set."""
+    import pyogrio
+
+    fixed = fixed_build_time()
+    if fixed is None:
+        yield
+        return
+    before = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": _gpkg_time(fixed)})
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": before})
+
+
 def _write_layers(partial, names, frames, metadata, provenance, all_styles, spatial):
     """Every layer, the QGIS styles and the QGIS metadata into the new file ``partial``."""
+    with _gdal_clock():
+        _write_frames(partial, names, frames, metadata, provenance, all_styles, spatial)
+    _write_qgis_metadata(partial, names, metadata, provenance)
+
+
+def _write_frames(partial, names, frames, metadata, provenance, all_styles, spatial):
     import pyogrio
 
     for i, name in enumerate(names):
@@ -605,4 +635,3 @@ def _write_layers(partial, names, frames, metadata, provenance, all_styles, spat
             driver="GPKG",
             layer_options={"FID": "id"},
         )
-    _write_qgis_metadata(partial, names, metadata, provenance)

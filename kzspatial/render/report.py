@@ -8,7 +8,6 @@ as CSV next to it. Computation happens in :mod:`kzspatial.study.moran_suite`; th
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import io
 import re
 from collections.abc import Sequence
@@ -25,6 +24,7 @@ import pandas as pd
 
 from kzspatial._show_versions import versions
 from kzspatial.render._atomic import atomic_path
+from kzspatial.render._clock import build_time
 
 __all__ = ["write_autocorrelation_report"]
 
@@ -403,7 +403,7 @@ def write_autocorrelation_report(
         title=title
         or f"Spatial autocorrelation of internal migration in Kazakhstan, {focus_year}",
         version=__version__,
-        generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        generated=build_time().strftime("%Y-%m-%d %H:%M UTC"),
         permutations=permutations,
         seed=seed,
         alpha=alpha,

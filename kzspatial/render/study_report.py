@@ -12,9 +12,7 @@ autoescape. The tables are also written as CSV next to the HTML. Computation hap
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import io
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -28,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from kzspatial.render._atomic import atomic_path
+from kzspatial.render._clock import build_time
 
 __all__ = ["write_study_report"]
 
@@ -50,17 +49,6 @@ def _png(fig) -> str:
     fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
     plt.close(fig)
     return base64.b64encode(buffer.getvalue()).decode()
-
-
-def _generated() -> str:
-    """Build time, or the reproducible-build date of SOURCE_DATE_EPOCH when set."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
-    when = (
-        dt.datetime.fromtimestamp(int(epoch), dt.UTC)
-        if epoch.isdigit()
-        else dt.datetime.now(dt.UTC)
-    )
-    return when.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _moves_chart(national: pd.DataFrame, published: pd.DataFrame | None) -> str:
@@ -292,7 +280,7 @@ def write_study_report(
     html = env.get_template("study.html.j2").render(
         title=title,
         version=__version__,
-        generated=_generated(),
+        generated=build_time().strftime("%Y-%m-%d %H:%M UTC"),
         figures=figures,
         tables={k: _table_html(v) for k, v in sections.items()},
         rule=rule,

@@ -396,6 +396,10 @@ def run(options: RunOptions = RunOptions()) -> RunResult:
     ------
     OverwriteError
         Outputs exist and ``options.overwrite`` is False (before any work is done).
+    OutputLockedError
+        Another run is writing into the same output folder (before any work is done).
+    OutputWriteError
+        The disk is full or a folder is read-only; earlier outputs are intact.
     ValidationError
         Bad options (unknown product, focus year not loaded, ...).
     """
@@ -419,7 +423,14 @@ def run(options: RunOptions = RunOptions()) -> RunResult:
         output_targets(options, list(years or DEFAULT_OD_YEARS)),
         overwrite=options.overwrite,
     )
-    stage.check()
+    with stage.locked():  # one run per output folder; a killed run's outputs recovered
+        return _run_locked(options, stage, years, start)
+
+
+def _run_locked(options: RunOptions, stage: StagedOutputs, years, start) -> RunResult:
+    """Compute and write the products of :func:`run`, the output folders locked."""
+    from kzspatial._errors import ValidationError
+
     wanted = _analyses(options)
     steps = tqdm(total=2 + len(wanted), desc="kzspatial", unit="step", disable=None)
     steps.set_postfix_str("loading and checking data")
