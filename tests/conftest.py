@@ -11,7 +11,7 @@ import pytest
 
 # Run by Debian's Python with PyQGIS (see test_gpkg_qgis.py), never imported here: the
 # test command's --doctest-modules would otherwise import it and fail on ``import qgis``.
-collect_ignore = ["qgis_check.py"]
+collect_ignore_glob = ["qgis_*.py"]
 
 #: Debian's Chromium, driven by playwright (no ``playwright install``).
 CHROMIUM = Path("/usr/bin/chromium")
