@@ -260,6 +260,29 @@ TABLE_INFO: dict[str, TableInfo] = {
         "unit of the published figure",
         f"{_CLAIMS}, Table 6; {_OD}; {_MONTHLY}; {_POP}",
     ),
+    "scenario_flows": TableInfo(
+        "Scenario: moves between regions against the baseline",
+        "observed moves of the scenario year, the fitted gravity model's baseline and "
+        "its prediction under the scenario's changes (a TOML file), with intervals from "
+        "parametric draws of the coefficients; what the model holds fixed is in the "
+        "scenario note",
+        "persons; change in persons and percent",
+        f"{_OD}; {_POP}; {_GRP}; {_UNEMP}; scenario file",
+    ),
+    "scenario_nets": TableInfo(
+        "Scenario: net migration by region against the baseline",
+        "in-, out- and net moves between regions of each region, baseline and "
+        "scenario, with the net change and its interval (coefficient uncertainty only)",
+        "persons",
+        f"{_OD}; {_POP}; {_GRP}; {_UNEMP}; scenario file",
+    ),
+    "scenario_coefficients": TableInfo(
+        "Scenario: coefficients of the fitted model",
+        "estimates of the push-pull gravity panel (2023-2024) the scenario runs on, with "
+        "the covariance and interval level the scenario draws from",
+        "log-scale coefficients (elasticities for log covariates)",
+        f"{_OD}; {_POP}; {_GRP}; {_UNEMP}",
+    ),
     "provenance": TableInfo(
         "Data sources and licences",
         "every registered input: title, concept, unit, licence, citation, URL, SHA-256",
@@ -287,11 +310,13 @@ def describe(name: str) -> dict[str, str]:
 
 
 def result_tables(
-    data, gravity, panel, moran, catchments, study=None
+    data, gravity, panel, moran, catchments, study=None, scenario=None
 ) -> dict[str, pd.DataFrame]:
     """Collect the run's CSV tables by name (the names of :data:`TABLE_INFO`).
 
-    The tables of the analyses computed (None: not computed) and the data tables.
+    The tables of the analyses computed (None: not computed), the data tables and,
+    when a scenario was run (a :class:`~kzspatial.study.scenarios.ScenarioResult`),
+    its ``scenario_*`` tables.
     """
     tables = {}
     if moran is not None:
@@ -333,4 +358,6 @@ def result_tables(
         )
     if study is not None:
         tables.update(study.tables())
+    if scenario is not None:
+        tables.update(scenario.tables())
     return tables
