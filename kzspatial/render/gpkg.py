@@ -221,8 +221,8 @@ def render_default_style(name: str, frame: pd.DataFrame) -> str | None:
         name, ``od_flows*`` rule-based, drawing the :data:`OD_FLOWS_TOP_N` largest flows
         (:func:`od_flows_rule`; a second rule, switched off, holds the others) with
         width ∝ √flow and an arrowhead at the destination, ``catchments``
-        categorised by ``hub``, ``districts`` and ``cities`` plain. None for attribute tables, other layers, and layers lacking the styled
-        column.
+        categorised by ``hub``, ``districts`` and ``cities`` plain. None for
+        attribute tables, other layers, and layers lacking the styled column.
     """
     if not hasattr(frame, "geometry"):
         return None
