@@ -8,11 +8,12 @@ checksums are there).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import NamedTuple
 
 import pandas as pd
 
-__all__ = ["TABLE_INFO", "TableInfo", "describe", "result_tables"]
+__all__ = ["TABLE_INFO", "TableInfo", "describe", "layer_metadata", "result_tables"]
 
 _OD = "BNS origin-destination file of moves between regions (Diar299/kz-migration)"
 _MONTHLY = "BNS monthly arrivals by region (kanatislambekov)"
@@ -306,6 +307,21 @@ def describe(name: str) -> dict[str, str]:
         "concept": info.concept,
         "unit": info.unit,
         "source": info.source,
+    }
+
+
+def layer_metadata(names: Iterable[str]) -> dict[str, dict[str, str]]:
+    """Return the GeoPackage title and abstract of each described table of ``names``.
+
+    Names not in :data:`TABLE_INFO` are left out.
+    """
+    return {
+        name: {
+            "title": info.title,
+            "abstract": f"{info.concept}. Unit: {info.unit}. Source: {info.source}.",
+        }
+        for name in names
+        if (info := TABLE_INFO.get(name)) is not None
     }
 
 
