@@ -158,7 +158,9 @@ def _diverging_classes(values: pd.Series) -> list[dict[str, Any]]:
         magnitudes = sign * finite[sign * finite > 0]
         if magnitudes.size == 0:
             continue
-        top = float(magnitudes.max())
+        # rounded outwards at the 6 decimals the QML writes, so the extreme value
+        # stays inside the outermost class
+        top = float(np.ceil(magnitudes.max() * 1e6) / 1e6)
         inner = sorted({_nice(q) for q in np.quantile(magnitudes, [1 / 3, 2 / 3])})
         edges = [0.0, *(b for b in inner if 0 < b < top), top]
         # The outermost class always gets the strongest colour.
