@@ -11,29 +11,18 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
+from test_cli import kzspatial  # the command in a subprocess
 
 pytestmark = [pytest.mark.cli, pytest.mark.data]
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "scenarios"
 NORTH = ("North Kazakhstan", "Kostanay", "Pavlodar", "Akmola")
-
-
-def kzspatial(*args, cwd=None):
-    return subprocess.run(
-        [sys.executable, "-m", "kzspatial", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="module")
