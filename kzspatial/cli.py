@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
 import typer
 
@@ -190,6 +191,12 @@ _FORMATS = typer.Option(
     "default), flowmap (flowmap.blue locations.csv + flows.csv), kepler (kepler.gl CSV "
     "of arcs with a year) or excel (workbook of the result tables).",
 )
+_SCENARIO = typer.Option(
+    None,
+    "--scenario",
+    help="TOML scenario file (see examples/scenarios): adds the scenario's tables, "
+    "GeoPackage layer, explorer mode and study report section.",
+)
 _TOLERANCE = typer.Option(
     0.05,
     "--tolerance",
@@ -254,6 +261,7 @@ def run_command(
     claims: str = _CLAIMS,
     published: str = _PUBLISHED,
     tolerance: float = _TOLERANCE,
+    scenario: str = _SCENARIO,
 ) -> None:
     """Run the main job on the default data and write every product.
 
@@ -280,8 +288,48 @@ def run_command(
         attribution=attribution,
         include_2022=include_2022,
         allow_large=allow_large,
+        scenario_file=Path(scenario) if scenario else None,
         **_study_options(claims, published, tolerance),
     )
+    _print_written(result)
+
+
+@app.command("scenario")
+def scenario_command(
+    file: str = typer.Argument(
+        ..., help="TOML scenario file (see examples/scenarios and the README)."
+    ),
+    out: str = _OUT,
+    maps: str = _MAPS,
+    overwrite: bool = _OVERWRITE,
+    draws: int = typer.Option(
+        None, "--draws", help="Parameter draws of the intervals (default: the file's)."
+    ),
+    seed: int = typer.Option(
+        None, "--seed", help="Seed of the draws (default: the file's)."
+    ),
+    offline: bool = _OFFLINE,
+) -> None:
+    """Predict flows and nets by region under a what-if scenario, against the baseline.
+
+    Prints the summary; writes the scenario tables (tables/scenario_*.csv), its
+    GeoPackage (scenario.gpkg, layer scenario_nets), the flow explorer with the scenario
+    mode and the study report with the scenario section.
+    """
+    from kzspatial.study.pipeline import SCENARIO_PRODUCTS
+
+    result = _execute(
+        SCENARIO_PRODUCTS,
+        analyses=(),
+        out=out,
+        maps=maps,
+        overwrite=overwrite,
+        offline=offline,
+        scenario_file=Path(file),
+        scenario_draws=draws,
+        scenario_seed=seed,
+    )
+    print(result.scenario.summary())
     _print_written(result)
 
 

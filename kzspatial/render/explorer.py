@@ -408,8 +408,10 @@ def _explorer_script() -> str:
     )
 
 
-def _explorer_element(map_name: str, payload: str) -> Any:
+def _explorer_element(payload: str) -> Any:
     """Build a branca element writing the JSON into the body, the script after the map.
+
+    Add it to the map: the script starts the explorer on its parent's variable.
 
     Its output is returned from ``render`` as plain text, never compiled as a Jinja
     template (a ``MacroElement`` would be, so ``{{`` in a name would be evaluated).
@@ -427,11 +429,13 @@ def _explorer_element(map_name: str, payload: str) -> Any:
     data_html = (
         f'<script type="application/json" id="{DATA_ELEMENT_ID}">{payload}</script>'
     )
-    # The map variable is folium's own identifier (map_<hex>), not data.
-    start = f"\nkzExplorer.start({map_name}, {json.dumps(DATA_ELEMENT_ID)});\n"
 
     class _Explorer(MacroElement):
         def render(self, **kwargs: Any) -> None:  # noqa: ARG002 - branca's signature
+            # The map variable is folium's own identifier (map_<hex>), not data; read
+            # at rendering, since save_map renumbers the ids for deterministic pages.
+            map_name = self._parent.get_name()
+            start = f"\nkzExplorer.start({map_name}, {json.dumps(DATA_ELEMENT_ID)});\n"
             figure = self.get_root()
             figure.html.add_child(_Raw(data_html), name=self.get_name() + "_data")
             figure.script.add_child(
@@ -493,5 +497,5 @@ def explorer_map(
     m = folium.Map(tiles=tiles, attr=attribution, control_scale=True, zoom_snap=0.25)
     bounds = regions_gdf.geometry.to_crs("EPSG:4326").total_bounds
     m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
-    m.add_child(_explorer_element(m.get_name(), _json_for_script(data)))
+    m.add_child(_explorer_element(_json_for_script(data)))
     return m

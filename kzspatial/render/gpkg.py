@@ -105,6 +105,8 @@ _CATEGORY_COLORS = [
     "179,179,179,190",
 ]
 _FLOW_COLOR = "37,37,37,255"
+# Polygon layers graduated in diverging colours (zero-centred) on a signed field.
+_DIVERGING_FIELDS = {"regions": "net_migration", "scenario_nets": "net_change"}
 #: Flows drawn by the default ``od_flows`` style (the web map's default top N too).
 OD_FLOWS_TOP_N = 60
 
@@ -156,7 +158,9 @@ def _diverging_classes(values: pd.Series) -> list[dict[str, Any]]:
         magnitudes = sign * finite[sign * finite > 0]
         if magnitudes.size == 0:
             continue
-        top = float(magnitudes.max())
+        # rounded outwards at the 6 decimals the QML writes, so the extreme value
+        # stays inside the outermost class
+        top = float(np.ceil(magnitudes.max() * 1e6) / 1e6)
         inner = sorted({_nice(q) for q in np.quantile(magnitudes, [1 / 3, 2 / 3])})
         edges = [0.0, *(b for b in inner if 0 < b < top), top]
         # The outermost class always gets the strongest colour.
@@ -214,26 +218,25 @@ def render_default_style(name: str, frame: pd.DataFrame) -> str | None:
     Returns
     -------
     str or None
-        QML text for QGIS 3.22+: ``regions`` graduated on ``net_migration`` (diverging,
-        zero-centred) and labelled by name, ``od_flows*`` rule-based, drawing the
-        :data:`OD_FLOWS_TOP_N` largest flows (:func:`od_flows_rule`; a second rule,
-        switched off, holds the others) with width ∝ √flow and an arrowhead at the
-        destination, ``catchments`` categorised by ``hub``, ``districts`` and ``cities``
-        plain. None for attribute tables, other layers, and layers lacking the styled
-        column.
+        QML text for QGIS 3.22+: ``regions`` graduated on ``net_migration`` and
+        ``scenario_nets`` on ``net_change`` (diverging, zero-centred), labelled by
+        name, ``od_flows*`` rule-based, drawing the :data:`OD_FLOWS_TOP_N` largest flows
+        (:func:`od_flows_rule`; a second rule, switched off, holds the others) with
+        width ∝ √flow and an arrowhead at the destination, ``catchments``
+        categorised by ``hub``, ``districts`` and ``cities`` plain. None for
+        attribute tables, other layers, and layers lacking the styled column.
     """
     if not hasattr(frame, "geometry"):
         return None
     base = name.removesuffix(EQUAL_AREA_SUFFIX)
     fields = _field_aliases(frame)
     env = _templates()
-    if base == "regions" and "net_migration" in frame:
-        classes = _diverging_classes(
-            pd.to_numeric(frame["net_migration"], errors="coerce")
-        )
+    diverging = _DIVERGING_FIELDS.get(base)
+    if diverging is not None and diverging in frame:
+        classes = _diverging_classes(pd.to_numeric(frame[diverging], errors="coerce"))
         if classes:
             return env.get_template("regions.qml.j2").render(
-                field="net_migration",
+                field=diverging,
                 classes=classes,
                 fields=fields,
                 label_field=next(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -49,6 +50,7 @@ __all__ = [
     "gravity_suite",
     "panel_suite",
     "push_pull_covariates",
+    "push_pull_panel",
     "region_centres",
 ]
 
@@ -170,6 +172,36 @@ def push_pull_covariates(
         "grp_per_capita": grp_year,
         "unemployment": unemp_year,
     }
+
+
+def push_pull_panel(
+    data: StudyData, years: Sequence[int]
+) -> tuple[np.ndarray, dict[str, np.ndarray], dict[int, dict[str, int]]]:
+    """Flows and zone covariates of ``years`` stacked for a push-pull panel fit.
+
+    The set-up shared by the study's inequality model and the scenario model
+    (:func:`kzspatial.study.scenarios.fit_scenario_model`).
+
+    Parameters
+    ----------
+    data : StudyData
+    years : sequence of int
+        Flow years of the panel, each loaded.
+
+    Returns
+    -------
+    flows : numpy.ndarray, shape (n_years, n_regions, n_regions)
+    covariates : dict of str to numpy.ndarray, shape (n_years, n_regions)
+        :func:`push_pull_covariates` of each year, stacked in the order of ``years``.
+    covariate_years : dict of int to dict of str to int
+        Which year of each covariate entered each flow year.
+    """
+    years = list(years)
+    per_year = {y: push_pull_covariates(data, y) for y in years}
+    names = per_year[years[0]][0]
+    covariates = {k: np.stack([per_year[y][0][k] for y in years]) for k in names}
+    flows = np.stack([data.matrix(y) for y in years])
+    return flows, covariates, {y: per_year[y][1] for y in years}
 
 
 def fit_model(
@@ -364,12 +396,10 @@ def _inequality_model(data, D, ids, param_rows, covariate_years) -> pd.DataFrame
     years = [y for y in (2023, 2024) if y in data.years]
     if len(years) < 2 or data.borders != "2024":
         return pd.DataFrame()
-    covs = [push_pull_covariates(data, y) for y in years]
-    for y, (_, used) in zip(years, covs, strict=True):
-        covariate_years[y] = used
-    stacked = {k: np.stack([c[0][k] for c in covs]) for k in covs[0][0]}
+    flows, stacked, used_years = push_pull_panel(data, years)
+    covariate_years.update(used_years)
     fit = fit_gravity(
-        np.stack([data.matrix(y) for y in years]),
+        flows,
         D,
         constraint="unconstrained",
         cost_func="pow",
@@ -387,7 +417,7 @@ def _inequality_model(data, D, ids, param_rows, covariate_years) -> pd.DataFrame
     )
     table["ci_low_two_way"] = table["estimate"] - z * se
     table["ci_high_two_way"] = table["estimate"] + z * se
-    used = [c[1] for c in covs]
+    used = list(used_years.values())
     table["note"] = _INEQUALITY_NOTE.format(
         years="-".join(map(str, years)),
         n=len(ids),

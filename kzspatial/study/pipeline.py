@@ -38,6 +38,12 @@ from kzspatial.study.gravity_suite import (
 from kzspatial.study.inputs import StudyData, load_study_data
 from kzspatial.study.map_products import map_inputs, write_explorer, write_maps
 from kzspatial.study.moran_suite import MoranSuite, moran_suite
+from kzspatial.study.scenario_products import (
+    load_run_scenario,
+    scenario_explorer_flows,
+    write_scenario_geopackage,
+)
+from kzspatial.study.scenarios import ScenarioResult, run_scenario
 from kzspatial.study.spatial_products import write_geopackage_products, write_rasters
 from kzspatial.study.study_suite import StudyResults, study_suite, write_study
 from kzspatial.study.table_info import result_tables
@@ -45,6 +51,7 @@ from kzspatial.study.table_info import result_tables
 __all__ = [
     "ANALYSES",
     "PRODUCTS",
+    "SCENARIO_PRODUCTS",
     "RunOptions",
     "RunResult",
     "output_targets",
@@ -58,7 +65,12 @@ PRODUCTS = frozenset(
     {"maps", "explorer", "report", "study", "gpkg", "rasters", "tables"}
     | {"flowmap", "kepler", "excel"}
 )
+#: What ``kzspatial scenario`` writes: the scenario's tables and GeoPackage
+#: (``scenario.gpkg``), the explorer with the scenario mode and the study report with
+#: the scenario section.
+SCENARIO_PRODUCTS = frozenset({"scenario_gpkg", "tables", "explorer", "study"})
 #: What :func:`run` can compute; each product reads some of them (see :func:`_analyses`).
+#: A scenario is computed whenever :attr:`RunOptions.scenario_file` is given.
 ANALYSES = frozenset({"gravity", "moran", "catchments", "study"})
 
 
@@ -96,6 +108,12 @@ class RunOptions:
     published_file: Path | None = None
     #: Relative difference beyond which a published figure is flagged.
     tolerance: float = 0.05
+    #: A TOML scenario (kzspatial.study.scenario_file); adds it to the tables, the
+    #: GeoPackage, the explorer and the study report.
+    scenario_file: Path | None = None
+    #: Parameter draws and seed of the scenario's intervals (None: the file's).
+    scenario_draws: int | None = None
+    scenario_seed: int | None = None
 
     def __post_init__(self) -> None:
         """Refuse bad values and too costly runs now, before any work.
@@ -129,6 +147,8 @@ def output_targets(options: RunOptions, years: Sequence[int]) -> dict[str, Path]
     targets = {}
     if "gpkg" in wanted:
         targets["gpkg"] = out / "kzspatial.gpkg"
+    if "scenario_gpkg" in wanted:
+        targets["scenario_gpkg"] = out / "scenario.gpkg"
     if "report" in wanted:
         targets["report"] = out / "autocorrelation.html"
         targets["report_files"] = out / "autocorrelation_files"
@@ -177,6 +197,7 @@ class RunResult:
     catchments: CatchmentResults | None
     seconds: float
     study: StudyResults | None = None
+    scenario: ScenarioResult | None = None
 
 
 def _catchment_sections(catchments: CatchmentResults | None) -> list[tuple]:
@@ -320,6 +341,7 @@ def write_exports(
             result.moran,
             result.catchments,
             result.study,
+            result.scenario,
         )
         tables["provenance"] = pd.DataFrame(data.provenance)
         write_excel(
@@ -335,12 +357,24 @@ def _write_products(
 ) -> None:
     """Write every product of ``options.products`` to its (staged) path."""
     data, products = result.data, options.products
+    scenario = result.scenario
     if products & {"maps", "explorer"}:
         flows, polygons = map_inputs(data, result.gravity, result.catchments)
         if "maps" in products:
             write_maps(data, flows, polygons, options, paths)
         if "explorer" in products:
-            write_explorer(data, flows, options, paths["explorer"])
+            write_explorer(
+                data,
+                flows,
+                options,
+                paths["explorer"],
+                scenario=None
+                if scenario is None
+                else scenario_explorer_flows(scenario),
+                scenario_label="Scenario"
+                if scenario is None
+                else f"Scenario: {scenario.scenario.name}",
+            )
     if "gpkg" in products:
         write_geopackage_products(
             data,
@@ -351,7 +385,10 @@ def _write_products(
             options,
             paths["gpkg"],
             study=result.study,
+            scenario=scenario,
         )
+    if "scenario_gpkg" in products:
+        write_scenario_geopackage(paths["scenario_gpkg"], scenario, data)
     if products & {"flowmap", "kepler", "excel"}:
         write_exports(paths, result, options)
     if "rasters" in products and result.catchments is not None:
@@ -359,7 +396,13 @@ def _write_products(
     if "report" in products:
         _report(paths, data, options, result.moran, result.catchments)
     if "study" in products:
-        write_study(paths["study"], paths["study_files"], result.study, data)
+        write_study(
+            paths["study"],
+            paths["study_files"],
+            result.study,
+            data,
+            scenario=None if scenario is None else scenario.report_section(),
+        )
     if "tables" in products:
         # the tables of the analyses asked for, not of those computed as inputs
         asked = ANALYSES if options.analyses is None else options.analyses
@@ -380,6 +423,7 @@ def _write_products(
                 kept["moran"],
                 kept["catchments"],
                 kept["study"],
+                scenario,
             ),
         )
 
@@ -406,10 +450,11 @@ def run(options: RunOptions = RunOptions()) -> RunResult:
     from kzspatial._errors import ValidationError
     from kzspatial.datasets.migration import DEFAULT_OD_YEARS
 
-    unknown = set(options.products) - PRODUCTS
+    unknown = set(options.products) - PRODUCTS - SCENARIO_PRODUCTS
     if unknown:
         raise ValidationError(
-            f"unknown products {sorted(unknown)}; choose from {sorted(PRODUCTS)}"
+            f"unknown products {sorted(unknown)}; choose from "
+            f"{sorted(PRODUCTS | SCENARIO_PRODUCTS)}"
         )
     unknown = set(options.analyses or ()) - ANALYSES
     if unknown:
@@ -432,7 +477,13 @@ def _run_locked(options: RunOptions, stage: StagedOutputs, years, start) -> RunR
     from kzspatial._errors import ValidationError
 
     wanted = _analyses(options)
-    steps = tqdm(total=2 + len(wanted), desc="kzspatial", unit="step", disable=None)
+    scenario_step = options.scenario_file is not None
+    steps = tqdm(
+        total=2 + len(wanted) + scenario_step,
+        desc="kzspatial",
+        unit="step",
+        disable=None,
+    )
     steps.set_postfix_str("loading and checking data")
     data = load_study_data(
         years, borders=options.borders, include_2022=options.include_2022
@@ -480,8 +531,15 @@ def _run_locked(options: RunOptions, stage: StagedOutputs, years, start) -> RunR
             tolerance=options.tolerance,
         )
         steps.update()
+    scenario = None
+    if scenario_step:
+        steps.set_postfix_str("scenario")
+        scenario = run_scenario(load_run_scenario(options), data=data)
+        steps.update()
     steps.set_postfix_str("writing outputs")
-    result = RunResult({}, data, gravity, panel, moran, catchments, 0.0, study)
+    result = RunResult(
+        {}, data, gravity, panel, moran, catchments, 0.0, study, scenario
+    )
     with stage:
         _write_products(
             {name: stage.path(name) for name in stage.targets}, result, options

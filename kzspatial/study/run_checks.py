@@ -56,6 +56,7 @@ _FLAGS = {
     "settlements": "--settlements",
     "include_2022": "--include-2022",
     "tolerance": "--tolerance",
+    "scenario_file": "--scenario",
 }
 
 
@@ -293,7 +294,14 @@ _CHECKS: tuple[Callable[[Any], list[str]], ...] = (
     _years,
     _paths,
     lambda o: check_tiles(o.tiles, o.attribution),
+    lambda o: _scenario_checks(o),
 )
+
+
+def _scenario_checks(o: Any) -> list[str]:
+    from kzspatial.study.scenario_products import check_scenario_options
+
+    return check_scenario_options(o)
 
 
 def check_run_options(options: Any, *, analyses: frozenset[str]) -> None:

@@ -25,8 +25,10 @@ from kzspatial.study.gravity_suite import (
 )
 from kzspatial.study.inputs import StudyData
 from kzspatial.study.moran_suite import MoranSuite
+from kzspatial.study.scenario_products import scenario_layers, scenario_metadata
+from kzspatial.study.scenarios import ScenarioResult
 from kzspatial.study.study_suite import StudyResults
-from kzspatial.study.table_info import TABLE_INFO, result_tables
+from kzspatial.study.table_info import TABLE_INFO, layer_metadata, result_tables
 
 if TYPE_CHECKING:
     from kzspatial.study.pipeline import RunOptions
@@ -82,14 +84,7 @@ def _layer_metadata(
     from kzspatial.render.gpkg import od_flows_rule
 
     n_drawn, threshold = od_flows_rule(arcs["flow"])
-    tables = {
-        name: {
-            "title": info.title,
-            "abstract": f"{info.concept}. Unit: {info.unit}. Source: {info.source}.",
-        }
-        for name, info in TABLE_INFO.items()
-    }
-    return tables | {
+    return layer_metadata(TABLE_INFO) | {
         "regions": {
             "title": f"Regions of Kazakhstan: migration {focus}",
             "abstract": "Moves between regions (BNS), rates per 1,000 residents, "
@@ -149,8 +144,13 @@ def write_geopackage_products(
     options: RunOptions,
     path: Path,
     study: StudyResults | None = None,
+    scenario: ScenarioResult | None = None,
 ) -> None:
-    """All layers and tables of the run in one styled GeoPackage."""
+    """All layers and tables of the run in one styled GeoPackage.
+
+    With a ``scenario``, its ``scenario_nets`` polygon layer and its tables
+    (:func:`kzspatial.study.scenario_products.scenario_layers`).
+    """
     from kzspatial.render.gpkg import write_geopackage
     from kzspatial.render.maps import flow_lines
 
@@ -215,10 +215,12 @@ def write_geopackage_products(
     layers.update(
         moran_global=summary, **tables, provenance=pd.DataFrame(data.provenance)
     )
+    metadata = _layer_metadata(focus, catchments, arcs)
+    if scenario is not None:
+        layers.update(scenario_layers(scenario, data.regions))
+        metadata.update(scenario_metadata(scenario))
     layers = {k: v for k, v in layers.items() if len(v)}
-    metadata = {
-        k: v for k, v in _layer_metadata(focus, catchments, arcs).items() if k in layers
-    }
+    metadata = {k: v for k, v in metadata.items() if k in layers}
     provenance = {
         "kzspatial_version": __version__,
         "seed": options.seed,

@@ -8,11 +8,12 @@ checksums are there).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import NamedTuple
 
 import pandas as pd
 
-__all__ = ["TABLE_INFO", "TableInfo", "describe", "result_tables"]
+__all__ = ["TABLE_INFO", "TableInfo", "describe", "layer_metadata", "result_tables"]
 
 _OD = "BNS origin-destination file of moves between regions (Diar299/kz-migration)"
 _MONTHLY = "BNS monthly arrivals by region (kanatislambekov)"
@@ -260,6 +261,29 @@ TABLE_INFO: dict[str, TableInfo] = {
         "unit of the published figure",
         f"{_CLAIMS}, Table 6; {_OD}; {_MONTHLY}; {_POP}",
     ),
+    "scenario_flows": TableInfo(
+        "Scenario: moves between regions against the baseline",
+        "observed moves of the scenario year, the fitted gravity model's baseline and "
+        "its prediction under the scenario's changes (a TOML file), with intervals from "
+        "parametric draws of the coefficients; what the model holds fixed is in the "
+        "scenario note",
+        "persons; change in persons and percent",
+        f"{_OD}; {_POP}; {_GRP}; {_UNEMP}; scenario file",
+    ),
+    "scenario_nets": TableInfo(
+        "Scenario: net migration by region against the baseline",
+        "in-, out- and net moves between regions of each region, baseline and "
+        "scenario, with the net change and its interval (coefficient uncertainty only)",
+        "persons",
+        f"{_OD}; {_POP}; {_GRP}; {_UNEMP}; scenario file",
+    ),
+    "scenario_coefficients": TableInfo(
+        "Scenario: coefficients of the fitted model",
+        "estimates of the push-pull gravity panel (2023-2024) the scenario runs on, with "
+        "the covariance and interval level the scenario draws from",
+        "log-scale coefficients (elasticities for log covariates)",
+        f"{_OD}; {_POP}; {_GRP}; {_UNEMP}",
+    ),
     "provenance": TableInfo(
         "Data sources and licences",
         "every registered input: title, concept, unit, licence, citation, URL, SHA-256",
@@ -286,12 +310,29 @@ def describe(name: str) -> dict[str, str]:
     }
 
 
+def layer_metadata(names: Iterable[str]) -> dict[str, dict[str, str]]:
+    """Return the GeoPackage title and abstract of each described table of ``names``.
+
+    Names not in :data:`TABLE_INFO` are left out.
+    """
+    return {
+        name: {
+            "title": info.title,
+            "abstract": f"{info.concept}. Unit: {info.unit}. Source: {info.source}.",
+        }
+        for name in names
+        if (info := TABLE_INFO.get(name)) is not None
+    }
+
+
 def result_tables(
-    data, gravity, panel, moran, catchments, study=None
+    data, gravity, panel, moran, catchments, study=None, scenario=None
 ) -> dict[str, pd.DataFrame]:
     """Collect the run's CSV tables by name (the names of :data:`TABLE_INFO`).
 
-    The tables of the analyses computed (None: not computed) and the data tables.
+    The tables of the analyses computed (None: not computed), the data tables and,
+    when a scenario was run (a :class:`~kzspatial.study.scenarios.ScenarioResult`),
+    its ``scenario_*`` tables.
     """
     tables = {}
     if moran is not None:
@@ -333,4 +374,6 @@ def result_tables(
         )
     if study is not None:
         tables.update(study.tables())
+    if scenario is not None:
+        tables.update(scenario.tables())
     return tables
