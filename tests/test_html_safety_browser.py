@@ -155,7 +155,8 @@ def test_flow_map_runs_no_script_from_names(browser, hostile_data, mode, tmp_pat
     # payload appears at all (not even one whose "<" would be harmless).
     blocks = re.findall(_JSON_BLOCK, html)
     outside = re.sub(_JSON_BLOCK, "", html)
-    assert len(blocks) == 7  # regions, catchments, flows, 3 hubs, legend
+    # regions, catchments, flows, 3 hubs, the flow and catchment legends
+    assert len(blocks) == 8
     for payload in PAYLOADS:
         assert payload not in outside
         assert not any("<" in payload and payload in b for b in blocks)
@@ -206,7 +207,8 @@ def test_report_runs_no_script_from_names(browser, hostile_data, tmp_path):
             "label": hostile(4, "label"),
             "weights": "queen",
             "I": [0.1, 0.2],
-            "p_sim": [0.5, 0.1],
+            "p_sim": [0.25, 0.05],
+            "p_sim_two_sided": [0.5, 0.1],
         }
     )
     extra = pd.DataFrame({hostile(5, "col"): [hostile(6, "cell")]})

@@ -55,7 +55,8 @@ def test_offline_map_renders_without_network(browser, map_html, tmp_path):
         assert page.evaluate("typeof L !== 'undefined'")
         assert page.locator("path.kz-flow").count() == N_FLOWS
         assert page.locator(".legend svg").count() >= 1  # branca colour legend (d3)
-        assert page.locator(".kz-legend").is_visible()
+        assert page.locator(".kz-legend", has_text="arrow at destination").is_visible()
+        assert page.locator(".kz-legend", has_text="Catchments").count() == 1
         assert page.locator(".leaflet-control-layers").is_visible()
         assert page.locator(".kz-map-fallback").count() == 0
 
