@@ -8,6 +8,7 @@ the engine then trusts.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Literal
 
@@ -16,7 +17,15 @@ from numpy.typing import ArrayLike, NDArray
 
 from kzspatial._errors import AlignmentError, IdentificationError, ValidationError
 from kzspatial.core.decay import cost_regressor
-from kzspatial.core.gravity.blocks import _AUTO_BLOCK_CELLS, _Design
+from kzspatial.core.gravity.blocks import (
+    _AUTO_BLOCK_CELLS,
+    _BY_ORIGIN,
+    _LOCAL,
+    _block_excluded,
+    _Design,
+    _LocalRunner,
+    _map_blocks,
+)
 
 if TYPE_CHECKING:
     from kzspatial.core.gravity.result import GravityFit
@@ -47,10 +56,13 @@ def _zone_label(ids: Sequence, years: Sequence | None, t: int, i: int) -> str:
     return f"{ids[i]!s}" + (f" ({years[t]})" if years is not None else "")
 
 
-def _pair_labels(mask: NDArray[np.bool_], ids: Sequence, years: Sequence | None) -> str:
+def _pair_labels(
+    mask: NDArray[np.bool_], ids: Sequence, years: Sequence | None, first_row: int = 0
+) -> str:
+    """Label the first pairs flagged in ``mask`` (rows from zone ``first_row`` on)."""
     found = np.argwhere(mask)
     listed = [
-        f"{_zone_label(ids, years, t, i)} -> {ids[j]!s}"
+        f"{_zone_label(ids, years, t, i + first_row)} -> {ids[j]!s}"
         for t, i, j in found[:_MAX_LISTED]
     ]
     more = f" and {len(found) - _MAX_LISTED} more" if len(found) > _MAX_LISTED else ""
@@ -113,38 +125,56 @@ def _zone_values(
     return arr
 
 
+def _set_self_pairs(arr: NDArray[np.float64], value: float, first_row: int = 0) -> None:
+    """Set the self-pairs ``(i, i)`` of rows ``first_row:`` of ``arr`` (T, r, n) in place."""
+    rows = np.arange(min(arr.shape[1], arr.shape[2] - first_row))
+    arr[:, rows, rows + first_row] = value
+
+
+def _check_cost_shape(
+    shape: tuple[int, ...], expected_shapes: list[tuple[int, ...]], problems: _Problems
+) -> bool:
+    """Record a problem unless ``shape`` is one of ``expected_shapes``."""
+    if tuple(shape) in expected_shapes:
+        return True
+    problems.append(
+        (
+            AlignmentError,
+            (
+                f"cost has shape {tuple(shape)}, expected "
+                f"{' or '.join(map(str, expected_shapes))} to match the flows; order its "
+                "rows and columns like the flow matrix"
+            ),
+        )
+    )
+    return False
+
+
 def _cost_regressor(
     cost: ArrayLike,
     cost_func: str,
-    n_years: int,
-    n: int,
+    shape: tuple[int, int, int],
     exclude_self: bool,
     ids: Sequence,
     years: Sequence | None,
     problems: _Problems,
     *,
     expected_shapes: list[tuple[int, ...]],
+    first_row: int = 0,
 ) -> NDArray[np.float64] | None:
-    """Decay regressor in the stacked layout, zero on self-pairs when they are dropped."""
+    """Decay regressor of rows ``first_row:first_row + r`` of the flows.
+
+    In the stacked layout ``shape = (n_years, r, n)``, zero on self-pairs when they
+    are dropped.
+    """
     raw = np.asarray(
         cost.toarray() if hasattr(cost, "toarray") else cost, dtype=np.float64
     )
-    if raw.shape not in expected_shapes:
-        problems.append(
-            (
-                AlignmentError,
-                (
-                    f"cost has shape {raw.shape}, expected {' or '.join(map(str, expected_shapes))} "
-                    "to match the flows; order its rows and columns like the flow matrix"
-                ),
-            )
-        )
+    if not _check_cost_shape(raw.shape, expected_shapes, problems):
         return None
-    stacked = np.array(np.broadcast_to(raw, (n_years, n, n)))
+    stacked = np.array(np.broadcast_to(raw, shape))
     if exclude_self:
-        stacked.reshape(n_years, n * n)[:, :: n + 1] = (
-            1.0  # placeholder, excluded below
-        )
+        _set_self_pairs(stacked, 1.0, first_row)  # placeholder, excluded below
     try:
         regressor = cost_regressor(stacked, cost_func)
     except ValidationError:
@@ -165,13 +195,14 @@ def _cost_regressor(
                 ValidationError,
                 (
                     f"cost is missing, negative{' or zero' if cost_func == 'pow' else ''} for "
-                    f"{int(bad.sum())} modelled pairs: {_pair_labels(bad, ids, years)}{remedy}"
+                    f"{int(bad.sum())} modelled pairs: "
+                    f"{_pair_labels(bad, ids, years, first_row)}{remedy}"
                 ),
             )
         )
         return None
     if exclude_self:
-        regressor.reshape(n_years, n * n)[:, :: n + 1] = 0.0
+        _set_self_pairs(regressor, 0.0, first_row)
     return regressor
 
 
@@ -311,8 +342,12 @@ def _check_flow_values(
     ids: Sequence,
     years: Sequence | None,
     problems: _Problems,
+    first_row: int = 0,
 ) -> None:
-    """Step 4: missing, negative and (for integer counts) fractional flows."""
+    """Step 4: missing, negative and (for integer counts) fractional flows.
+
+    ``y`` holds the rows from zone ``first_row`` on.
+    """
     for what, bad, remedy in (
         ("missing (NaN or infinite)", ~np.isfinite(y), "fill them (0 for no flow)"),
         ("negative", y < 0, "flows are counts of migrants and must be >= 0"),
@@ -323,7 +358,7 @@ def _check_flow_values(
                     ValidationError,
                     (
                         f"flows are {what} for {int(bad.sum())} pairs: "
-                        f"{_pair_labels(bad, ids, years)}; {remedy}"
+                        f"{_pair_labels(bad, ids, years, first_row)}; {remedy}"
                     ),
                 )
             )
@@ -335,7 +370,8 @@ def _check_flow_values(
                     ValidationError,
                     (
                         f"flows are not integer counts for {int(fractional.sum())} pairs: "
-                        f"{_pair_labels(fractional, ids, years)}; pass counts='real' to fit "
+                        f"{_pair_labels(fractional, ids, years, first_row)}; pass "
+                        "counts='real' to fit "
                         "non-integer flows (e.g. estimates or rates) by pseudo-likelihood"
                     ),
                 )
@@ -403,7 +439,7 @@ def _has_effects(constraint: str, side: str) -> bool:
 
 
 def _active_zones(
-    y: NDArray[np.float64],
+    margins: _BlockChecks,
     constraint: str,
     empty_zones: str,
     ids: Sequence,
@@ -416,11 +452,11 @@ def _active_zones(
     """
     active = {}
     dropped: dict[str, list[str]] = {}
-    for side, axis in (("origin", 2), ("destination", 1)):
+    for side, margin in (("origin", margins.rows), ("destination", margins.cols)):
         if _has_effects(constraint, side):
-            empty = y.sum(axis=axis) == 0
+            empty = margin == 0
         else:
-            empty = np.zeros((y.shape[0], y.shape[1]), dtype=bool)
+            empty = np.zeros(margin.shape, dtype=bool)
         if empty.any() and empty_zones == "raise":
             raise IdentificationError(
                 f"{side} zones {_abbreviate(_zone_list(empty, ids, years))} have no "
@@ -462,6 +498,70 @@ def _stack_columns(
     return np.stack([arr for _, arr in cols], axis=2)
 
 
+@dataclasses.dataclass(frozen=True)
+class _BlockChecks:
+    """What the checks of a block of origin rows report: its problems and margins.
+
+    Combined over blocks like the statistics of :mod:`.blocks` (``rows`` concatenated,
+    ``cols`` and ``problems`` added).
+    """
+
+    rows: NDArray[np.float64] = dataclasses.field(metadata=_BY_ORIGIN)  # (T, r)
+    cols: NDArray[np.float64]  # (T, n) column sums of the block
+    problems: _Problems
+
+
+def _check_block(
+    y: NDArray[np.float64],
+    cost: ArrayLike,
+    *,
+    first_row: int,
+    cost_func: str,
+    counts: str,
+    exclude_self: bool,
+    ids: Sequence,
+    years: Sequence | None,
+    cost_shapes: list[tuple[int, ...]],
+) -> tuple[NDArray[np.float64], NDArray[np.float64] | None, _BlockChecks]:
+    """Check flows and cost of origin rows ``first_row:`` (all rows, or a block).
+
+    ``y`` (T, r, n) is the caller's own copy: its self-pairs are zeroed in place when
+    they are dropped. Returns ``y``, the decay regressor (None after a problem) and the
+    problems with the row and column sums of ``y``.
+    """
+    if exclude_self:
+        _set_self_pairs(y, 0.0, first_row)
+    problems: _Problems = []
+    _check_flow_values(y, counts, ids, years, problems, first_row)
+    regressor = _cost_regressor(
+        cost,
+        cost_func,
+        y.shape,
+        exclude_self,
+        ids,
+        years,
+        problems,
+        expected_shapes=cost_shapes,
+        first_row=first_row,
+    )
+    return y, regressor, _BlockChecks(y.sum(axis=2), y.sum(axis=1), problems)
+
+
+def _reject_dask(**arrays: object) -> None:
+    """Point Dask collections to the distributed entry point.
+
+    Duck-typed: the core does not import dask.
+    """
+    lazy = [name for name, value in arrays.items() if hasattr(value, "__dask_graph__")]
+    if lazy:
+        raise ValidationError(
+            f"{' and '.join(lazy)} {'is a' if len(lazy) == 1 else 'are'} Dask "
+            "collection(s); kzspatial.fit_gravity works on in-memory arrays. Use "
+            "kzspatial.distributed.fit_gravity(flows, cost, client=...) to fit on a Dask "
+            "cluster (pip install 'kzspatial[distributed]')"
+        )
+
+
 def _prepare(
     flows: ArrayLike,
     cost: ArrayLike,
@@ -489,34 +589,71 @@ def _prepare(
     dropped : dict of str to list of str
         Labels of the zones dropped under ``empty_zones="drop"``, by side.
     """
+    _reject_dask(flows=flows, cost=cost)
     _check_options(constraint, cost_func, self_flows, counts, empty_zones, chunk_rows)
     y, panel = _read_flows(flows)
     ids, years = _check_labels(ids, years, y.shape, panel)
     n_years, n, _ = y.shape
-    exclude_self = self_flows == "drop"
-    if exclude_self:
-        y.reshape(n_years, n * n)[:, :: n + 1] = 0.0
-    problems: _Problems = []
-    _check_flow_values(y, counts, ids, years, problems)
-    regressor = _cost_regressor(
+    y, regressor, checks = _check_block(
+        y,
         cost,
-        cost_func,
-        n_years,
-        n,
-        exclude_self,
-        ids,
-        years,
-        problems,
-        expected_shapes=[(n, n), (n_years, n, n)] if panel else [(n, n)],
+        first_row=0,
+        cost_func=cost_func,
+        counts=counts,
+        exclude_self=self_flows == "drop",
+        ids=ids,
+        years=years,
+        cost_shapes=[(n, n), (n_years, n, n)] if panel else [(n, n)],
     )
+    design, dropped = _design(
+        y,
+        regressor,
+        checks,
+        origin_vars=origin_vars,
+        destination_vars=destination_vars,
+        constraint=constraint,
+        self_flows=self_flows,
+        empty_zones=empty_zones,
+        ids=ids,
+        years=years,
+        chunk_rows=(
+            max(1, _AUTO_BLOCK_CELLS // n) if chunk_rows is None else int(chunk_rows)
+        ),
+        runner=_LOCAL,
+    )
+    return design, ids, years, np.shape(cost), dropped
+
+
+def _design(
+    y: NDArray[np.float64],
+    regressor: NDArray[np.float64] | None,
+    checks: _BlockChecks,
+    *,
+    origin_vars: Mapping[str, ArrayLike] | None,
+    destination_vars: Mapping[str, ArrayLike] | None,
+    constraint: str,
+    self_flows: str,
+    empty_zones: str,
+    ids: tuple,
+    years: tuple | None,
+    chunk_rows: int,
+    runner: _LocalRunner,
+) -> tuple[_Design, dict[str, list[str]]]:
+    """Build the design from checked flows: steps 5-8.
+
+    After the checks of the flows (``checks``, combined over blocks): covariates, all
+    problems raised, empty zones, the design with its regressor zeroed outside the
+    model. ``y`` and ``regressor`` are kept where ``runner`` keeps flows.
+    """
+    problems = list(checks.problems)
     zone_vars = _read_zone_vars(
-        origin_vars, destination_vars, n_years, ids, years, problems
+        origin_vars, destination_vars, y.shape[0], ids, years, problems
     )
     _raise_problems(problems)
-    if y.sum() == 0:
+    if checks.rows.sum() == 0:
         raise ValidationError("all modelled flows are zero; nothing to fit")
     _check_absorbed(zone_vars, constraint)
-    active, dropped = _active_zones(y, constraint, empty_zones, ids, years)
+    active, dropped = _active_zones(checks, constraint, empty_zones, ids, years)
     origin_cols, destination_cols = _zone_columns(zone_vars, constraint, years, y.shape)
     design = _Design(
         y=y,
@@ -526,32 +663,32 @@ def _prepare(
         names=("beta", *(name for name, _ in origin_cols + destination_cols)),
         origin_fe=_has_effects(constraint, "origin"),
         destination_fe=_has_effects(constraint, "destination"),
-        exclude_self=exclude_self,
+        exclude_self=self_flows == "drop",
         active_origins=active["origin"],
         active_destinations=active["destination"],
-        chunk_rows=(
-            max(1, _AUTO_BLOCK_CELLS // n) if chunk_rows is None else int(chunk_rows)
-        ),
+        chunk_rows=chunk_rows,
+        runner=runner,
     )
-    design.exclude(regressor)
-    return design, ids, years, np.shape(cost), dropped
+    excluded = _map_blocks(design, _block_excluded, regressor)
+    return dataclasses.replace(design, pair=(excluded,)), dropped
 
 
 def _prediction_totals(
     d: _Design,
     constraint: str,
     given: Mapping[str, ArrayLike | None],
+    observed: Mapping[str, NDArray[np.float64]],
     ids: Sequence,
     years: Sequence | None,
     problems: _Problems,
 ) -> dict[str, NDArray[np.float64] | None]:
-    """The margins a prediction is balanced to, by side: ``given`` ones (checked),
-    else the observed ones."""
+    """Margins a prediction is balanced to, by side.
+
+    The ``given`` ones (checked), else the ``observed`` ones.
+    """
     totals = {}
-    for side, default, has_fe in (
-        ("origin", d.y.sum(axis=2), d.origin_fe),
-        ("destination", d.y.sum(axis=1), d.destination_fe),
-    ):
+    for side, has_fe in (("origin", d.origin_fe), ("destination", d.destination_fe)):
+        default = observed[side]
         values = given[side]
         if values is None:
             totals[side] = default
