@@ -31,7 +31,7 @@ from kzspatial.core.gravity.blocks import _LOCAL, _combine, _Design, _LocalRunne
 
 # shared arguments larger than this are scattered once per pass instead of being
 # embedded in every task
-_SCATTER_BYTES = 1 << 16
+_SCATTER_BYTES = 1 << 20
 
 
 class BlockedFlows:
