@@ -3,7 +3,8 @@
 The public API re-exported here is the numerical core (flows, weights, Moran's I, gravity
 models, catchments) and the loaders of the real data; modules such as
 :mod:`kzspatial.render.maps`, :mod:`kzspatial.render.gpkg`, :mod:`kzspatial.render.raster`,
-:mod:`kzspatial.study.analysis` and :mod:`kzspatial.study.pipeline` are imported explicitly.
+:mod:`kzspatial.study.inputs`, the study suites and :mod:`kzspatial.study.pipeline` are
+imported explicitly.
 """
 
 from kzspatial._errors import (

@@ -136,8 +136,9 @@ _OVERWRITE = typer.Option(
 )
 
 
-def _execute(products, *, out="output", maps=None, year=None, **options):
-    """Run the pipeline for ``products``; options are :class:`RunOptions` fields."""
+def _execute(products, *, analyses=None, out="output", maps=None, year=None, **options):
+    """Run the pipeline for ``products`` (tables of ``analyses``); options are
+    :class:`RunOptions` fields."""
     from pathlib import Path
 
     from kzspatial.study.pipeline import RunOptions, run
@@ -148,6 +149,7 @@ def _execute(products, *, out="output", maps=None, year=None, **options):
             maps_dir=Path(maps) if maps else None,
             years=tuple(year) if year else None,
             products=frozenset(products),
+            analyses=frozenset(analyses) if analyses is not None else None,
             **options,
         )
     )
@@ -212,6 +214,7 @@ def gravity_command(
     """Fit the gravity models; print fit and inequality tables, write CSV tables."""
     result = _execute(
         {"tables"},
+        analyses={"gravity"},
         out=out,
         year=year,
         focus_year=focus_year,
@@ -246,10 +249,9 @@ def moran_command(
     overwrite: bool = _OVERWRITE,
 ) -> None:
     """Global, local, bivariate and flow Moran's I; print tables, write CSV tables."""
-    import pandas as pd
-
     result = _execute(
         {"tables"},
+        analyses={"moran"},
         out=out,
         year=year,
         focus_year=focus_year,
@@ -258,29 +260,16 @@ def moran_command(
         seed=seed,
         overwrite=overwrite,
     )
-    entries, by_year, bivariate, _w, flow_moran = result.moran
-    _print_table(
-        f"Global Moran's I, {focus_year}",
-        pd.DataFrame(
-            [
-                {
-                    "variable": e.variable,
-                    "weights": e.weights_name,
-                    "I": e.global_.I,
-                    "EI": e.global_.EI,
-                    "p_rand": e.global_.p_rand,
-                    "p_sim": e.global_.p_sim,
-                }
-                for e in entries
-            ]
-        ),
-    )
+    moran = result.moran
+    _print_table(f"Global Moran's I, {focus_year}", moran.global_table())
     _print_table(
         "Global Moran's I by year (queen)",
-        by_year.pivot_table(index="variable", columns="year", values="I").reset_index(),
+        moran.by_year.pivot_table(
+            index="variable", columns="year", values="I"
+        ).reset_index(),
     )
-    _print_table("Bivariate Moran's I", bivariate)
-    _print_table("Flow Moran's I", flow_moran.drop(columns="null"))
+    _print_table("Bivariate Moran's I", moran.bivariate)
+    _print_table("Flow Moran's I", moran.flow_moran.drop(columns="null"))
     _print_written(result)
 
 
@@ -296,6 +285,7 @@ def catchments_command(
     """Flow and Huff catchments of Astana, Almaty, Shymkent; rasters and CSV tables."""
     result = _execute(
         {"rasters", "tables"},
+        analyses={"catchments"},
         out=out,
         year=year,
         focus_year=focus_year,

@@ -15,7 +15,8 @@ import rasterio
 from conftest import validate_gpkg_command
 
 from kzspatial._errors import OverwriteError
-from kzspatial.study.pipeline import HUB_COLOURS, RunOptions, run
+from kzspatial.datasets.regions import HUB_COLOURS
+from kzspatial.study.pipeline import RunOptions, run
 
 pytestmark = pytest.mark.data
 
@@ -227,3 +228,42 @@ def test_panel_in_one_border_configuration(result):
     assert (tables / "decay_by_year.csv").exists() and (
         tables / "gravity_panel.csv"
     ).exists()
+
+
+def test_moran_only_run_computes_and_writes_only_the_moran_suite(result, tmp_path):
+    from kzspatial.study.moran_suite import MoranSuite
+
+    full, options = result
+    moran = run(
+        RunOptions(
+            out_dir=tmp_path / "moran",
+            permutations=options.permutations,
+            seed=options.seed,
+            products=frozenset({"tables"}),
+            analyses=frozenset({"moran"}),
+        )
+    )
+    assert moran.gravity is None and moran.catchments is None and moran.panel is None
+    assert isinstance(moran.moran, MoranSuite)
+    written = {p.name for p in moran.paths["tables"].glob("*.csv")}
+    assert written == {
+        "moran_by_year.csv",
+        "moran_bivariate.csv",
+        "flow_moran.csv",
+        "indicators.csv",
+        "data_check.csv",
+        "data_check_summary.csv",
+    }
+    # the residuals fitted alone equal those of the full gravity suite, so every table
+    # the moran-only run writes is the full run's table, byte for byte
+    for name in written:
+        assert (moran.paths["tables"] / name).read_bytes() == (
+            full.paths["tables"] / name
+        ).read_bytes(), name
+
+
+def test_unknown_analysis_is_refused(tmp_path):
+    from kzspatial._errors import ValidationError
+
+    with pytest.raises(ValidationError, match="unknown analyses"):
+        run(RunOptions(out_dir=tmp_path, analyses=frozenset({"lisa"})))

@@ -148,3 +148,13 @@ def test_osm_settlements_opt_in_clipped():
     )
     assert points.within(outline.union_all()).all()
     assert (points.population > 0).all()
+
+
+def test_hub_catalogue_agrees_with_the_region_catalogue():
+    from kzspatial.datasets.regions import HUB_COLOURS, HUB_NAMES, HUBS, get_region
+
+    for hub in HUBS:
+        # the region catalogue names each hub "<name> city" and calls it a city
+        assert get_region(hub.id).name_en == f"{hub.name} city"
+        assert HUB_NAMES[hub.id] == hub.name and HUB_COLOURS[hub.name] == hub.colour
+    assert len({h.colour for h in HUBS}) == len(HUBS)

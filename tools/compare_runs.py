@@ -40,10 +40,19 @@ def _compare_csv(a: Path, b: Path, allowed: set[str]) -> str | None:
         return f"rows {len(left)} -> {len(right)}"
     try:
         pd.testing.assert_frame_equal(
-            left[common].reset_index(drop=True), right[common].reset_index(drop=True)
+            left[common].reset_index(drop=True),
+            right[common].reset_index(drop=True),
+            check_exact=False,
+            rtol=1e-12,
+            atol=0,
         )
     except AssertionError as exc:
         return "values differ: " + str(exc).splitlines()[0]
+    if not (extra | missing):
+        numeric = left[common].select_dtypes("number")
+        scale = numeric.abs().where(numeric != 0)
+        worst = ((right[numeric.columns] - numeric).abs() / scale).max().max()
+        return f"allowed change only: same values, max relative difference {worst:.1e}"
     changed = sorted(
         c
         for c in allowed & set(left.columns) & set(right.columns)
@@ -65,8 +74,20 @@ def _compare_gpkg(a: Path, b: Path, allowed: set[str]) -> list[str]:
         if (cols_a ^ cols_b) - allowed:
             out.append(f"gpkg {layer}: columns differ {sorted(cols_a ^ cols_b)}")
             continue
-        # QGIS's layer_styles records when the style was written, not what it is.
-        volatile = {"update_time"} if layer == "layer_styles" else set()
+        volatile = set()
+        if layer == "layer_styles":
+            # It records when a style was written, not what it is; a style may name an
+            # allowed column (its alias), so those lines are left out of the comparison.
+            volatile = {"update_time"}
+            for frame in (left, right):
+                frame["styleQML"] = [
+                    "\n".join(
+                        line
+                        for line in qml.splitlines()
+                        if not any(f'field="{c}"' in line for c in allowed)
+                    )
+                    for qml in frame["styleQML"]
+                ]
         common = [
             c for c in left.columns if c in cols_b and c not in allowed | volatile
         ]
@@ -85,7 +106,17 @@ def _compare_gpkg(a: Path, b: Path, allowed: set[str]) -> list[str]:
     return out
 
 
+def _products(folder: Path) -> set[Path]:
+    # GDAL writes .aux.xml sidecars when a file is read; they are not products.
+    return {
+        p.relative_to(folder)
+        for p in folder.rglob("*")
+        if p.is_file() and not p.name.endswith(".aux.xml")
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Compare the folders named on the command line; 1 when they differ."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("before", type=Path)
     parser.add_argument("after", type=Path)
@@ -93,8 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     allowed = {c for c in args.allow_columns.split(",") if c}
     problems: list[str] = []
-    files_a = {p.relative_to(args.before) for p in args.before.rglob("*") if p.is_file()}
-    files_b = {p.relative_to(args.after) for p in args.after.rglob("*") if p.is_file()}
+    files_a, files_b = _products(args.before), _products(args.after)
     for rel in sorted(files_a ^ files_b):
         side = "only before" if rel in files_a else "only after"
         problems.append(f"{side}: {rel}")

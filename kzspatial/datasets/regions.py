@@ -30,7 +30,11 @@ from kzspatial._errors import RegionNameError, ValidationError
 
 __all__ = [
     "CONFIGURATIONS",
+    "HUBS",
+    "HUB_COLOURS",
     "HUB_IDS",
+    "HUB_NAMES",
+    "Hub",
     "Region",
     "configuration_ids",
     "get_region",
@@ -465,7 +469,39 @@ _MERGES_2010 = {**_MERGES_2018, "KZ-61": "KZ-51", "KZ-79": "KZ-51"}
 _PARENT = {"2024": {}, "2018": _MERGES_2018, "2010": _MERGES_2010}
 CONFIGURATIONS = tuple(_PARENT)
 
-HUB_IDS = ("KZ-71", "KZ-75", "KZ-79")  # Astana, Almaty, Shymkent
+
+@dataclass(frozen=True)
+class Hub:
+    """One of the three cities whose catchments the study maps.
+
+    Attributes
+    ----------
+    id : str
+        Region id (2024 borders).
+    name : str
+        English name, used in column names (``share_astana``) and legends.
+    colour : tuple of int
+        RGBA, the same in rasters, QGIS styles and maps.
+    """
+
+    id: str
+    name: str
+    colour: tuple[int, int, int, int]
+
+
+# The one hub catalogue; the colours live here, next to ids and names, so a hub cannot
+# get a name in one module and a different colour or id in another (Astana blue,
+# Almaty red, Shymkent green: ColorBrewer Paired).
+HUBS = (
+    Hub("KZ-71", "Astana", (31, 120, 180, 255)),
+    Hub("KZ-75", "Almaty", (227, 26, 28, 255)),
+    Hub("KZ-79", "Shymkent", (51, 160, 44, 255)),
+)
+HUB_IDS = tuple(h.id for h in HUBS)
+#: Hub name by region id.
+HUB_NAMES = {h.id: h.name for h in HUBS}
+#: Hub RGBA colour by hub name.
+HUB_COLOURS = {h.name: h.colour for h in HUBS}
 
 
 def configuration_ids(configuration: str = "2024") -> tuple[str, ...]:

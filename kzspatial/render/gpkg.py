@@ -73,6 +73,11 @@ _ALIASES = {
     "hub": "Hub",
     "lisa_cluster": "LISA cluster",
     "lisa_p_sim": "LISA pseudo p-value",
+    "lisa_net_rate_p": "LISA pseudo p-value, one-sided (esda p_sim)",
+    "lisa_net_rate_p_two_sided": "LISA pseudo p-value, two-sided",
+    "p_sim": "Permutation p-value, one-sided in the direction of I (esda p_sim)",
+    "p_sim_two_sided": "Permutation p-value, two-sided",
+    "alternative": "Alternative hypothesis of the p-values",
 }
 _TITLES = {
     "regions": "Regions of Kazakhstan",

@@ -2,7 +2,7 @@
 
 One HTML file with every figure inlined as base64 PNG and the styles inline, so it opens
 offline and can be mailed as is; the figures are also written as PNG files and the tables
-as CSV next to it. Computation happens in :mod:`kzspatial.study.analysis`; this module renders.
+as CSV next to it. Computation happens in :mod:`kzspatial.study.moran_suite`; this module renders.
 """
 
 from __future__ import annotations
@@ -123,7 +123,8 @@ def _histogram(entry) -> bytes:
 
 
 def _verdict(result, alpha: float) -> str:
-    if result.p_sim >= alpha:
+    # A two-sided test: the verdict names clustering and dispersion alike.
+    if result.p_sim_two_sided >= alpha:
         return "no evidence of clustering"
     return "clustered (positive)" if result.I > result.EI else "dispersed (negative)"
 
@@ -151,7 +152,7 @@ def write_autocorrelation_report(
     ----------
     path : str or Path
         HTML file to write; figures go to ``<stem>_files/`` next to it.
-    entries : sequence of :class:`kzspatial.study.analysis.MoranEntry`
+    entries : sequence of :class:`kzspatial.study.moran_suite.MoranEntry`
         One per variable and weights for the focus year.
     by_year : pandas.DataFrame
         Global Moran by year: ``year, variable, label, weights, I, p_sim``.
@@ -201,6 +202,7 @@ def write_autocorrelation_report(
                 "p_rand": g.p_rand,
                 "p_norm": g.p_norm,
                 "p_sim": g.p_sim,
+                "p_sim_two_sided": g.p_sim_two_sided,
                 "fdr": e.fdr,
                 "lisa_text": (
                     f"Significant local clusters — {significant}."
@@ -231,6 +233,8 @@ def write_autocorrelation_report(
                 "z_rand": g.z_rand,
                 "p_rand": g.p_rand,
                 "p_sim": g.p_sim,
+                "p_sim_two_sided": g.p_sim_two_sided,
+                "alternative": g.alternative,
                 "verdict": _verdict(g, alpha),
             }
         )
@@ -264,7 +268,7 @@ def write_autocorrelation_report(
             cells.append(
                 "–"
                 if row.empty or not np.isfinite(row["I"].iat[0])
-                else f"{row['I'].iat[0]:.2f} ({row['p_sim'].iat[0]:.3f})"
+                else f"{row['I'].iat[0]:.2f} ({row['p_sim_two_sided'].iat[0]:.3f})"
             )
         by_year_rows.append({"label": label, "cells": cells})
     weights_rows = []

@@ -2,7 +2,8 @@
 catchments, and write maps, report, GeoPackage and rasters.
 
 Each step is a function of the previous steps' results, so the CLI subcommands and
-notebooks can run any part. :func:`run` writes every product through
+notebooks can run any part; :func:`run` computes only the analyses its products read
+(``kzspatial moran`` fits no catchments). :func:`run` writes every product through
 :class:`kzspatial.render._atomic.StagedOutputs`: existing outputs are refused unless
 ``overwrite=True``, and an interrupted run leaves earlier outputs intact.
 """
@@ -22,35 +23,40 @@ from tqdm import tqdm  # plain progress on stderr, also under Jupyter
 
 from kzspatial._constants import YEAR
 from kzspatial._version import __version__
-from kzspatial.datasets.regions import HUB_IDS
+from kzspatial.datasets.regions import HUB_COLOURS, HUB_IDS, HUB_NAMES
 from kzspatial.render._atomic import StagedOutputs
-from kzspatial.study.analysis import (
-    HUB_NAMES,
+from kzspatial.study.catchment_suite import (
     CatchmentResults,
-    GravityResults,
-    StudyData,
-    autocorrelation_suite,
     catchment_suite,
-    flow_autocorrelation,
+    flow_catchment_tables,
+)
+from kzspatial.study.gravity_suite import (
+    GravityResults,
+    centre_distances,
+    doubly_fits,
+    flow_table,
     gravity_suite,
-    load_study_data,
     panel_suite,
 )
+from kzspatial.study.inputs import StudyData, load_study_data
+from kzspatial.study.moran_suite import MoranSuite, moran_suite
 
-__all__ = ["PRODUCTS", "RunOptions", "RunResult", "output_targets", "run", "write_maps"]
+__all__ = [
+    "ANALYSES",
+    "PRODUCTS",
+    "RunOptions",
+    "RunResult",
+    "output_targets",
+    "run",
+    "write_maps",
+]
 
 logger = logging.getLogger("kzspatial")
 
-# Colours of the hubs, shared by rasters and styles: Astana blue, Almaty red, Shymkent green.
-HUB_COLOURS = {
-    "Astana": (31, 120, 180, 255),
-    "Almaty": (227, 26, 28, 255),
-    "Shymkent": (51, 160, 44, 255),
-}
-
-
 #: What :func:`run` can write; subcommands of the CLI write subsets.
 PRODUCTS = frozenset({"maps", "report", "gpkg", "rasters", "tables"})
+#: What :func:`run` can compute; each product reads some of them (see :func:`_analyses`).
+ANALYSES = frozenset({"gravity", "moran", "catchments"})
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,8 @@ class RunOptions:
     top_n: int = 60
     threshold: float | None = None
     settlements: str = "geonames"
+    #: Analyses whose tables ``"tables"`` writes; None: every analysis.
+    analyses: frozenset[str] | None = None
 
     @property
     def maps_folder(self) -> Path:
@@ -115,13 +123,26 @@ def output_targets(options: RunOptions, years: Sequence[int]) -> dict[str, Path]
 
 def write_maps(
     data: StudyData,
-    gravity: GravityResults,
-    catchments: CatchmentResults | None,
+    model_flows: pd.DataFrame,
+    flow_polygons: gpd.GeoDataFrame | None,
     options: RunOptions,
     paths: dict[str, Path],
 ) -> None:
     """One flow map per year (``options.map_mode``: top, threshold or net flows) and a
-    map of the flows furthest from the gravity model in the focus year."""
+    map of the flows furthest from the gravity model in the focus year.
+
+    Parameters
+    ----------
+    data : StudyData
+    model_flows : pandas.DataFrame
+        ``year, origin, destination, observed, fitted, residual``
+        (:func:`kzspatial.study.gravity_suite.flow_table`).
+    flow_polygons : geopandas.GeoDataFrame, optional
+        Flow catchments by year, drawn under the flows.
+    options : RunOptions
+    paths : dict of str to Path
+        ``map_<year>`` and ``map_residuals`` targets.
+    """
     from kzspatial.render.maps import flow_map, save_map
 
     titles = {
@@ -131,12 +152,12 @@ def write_maps(
         "residual": "Flows furthest from the gravity model, {year}",
     }
 
-    flows = gravity.flows.rename(columns={"observed": "flow"})
+    flows = model_flows.rename(columns={"observed": "flow"})
     hubs = list(HUB_IDS) if data.borders == "2024" else None
     for year in data.years:
         polygons = None
-        if catchments is not None:
-            polygons = catchments.flow_polygons[catchments.flow_polygons[YEAR] == year]
+        if flow_polygons is not None:
+            polygons = flow_polygons[flow_polygons[YEAR] == year]
         m = flow_map(
             data.regions,
             flows,
@@ -190,6 +211,7 @@ def _regions_layer(data, catchments, entries, focus_year) -> gpd.GeoDataFrame:
     if lisa is not None and list(lisa.ids) == list(regions["region_id"]):
         regions["lisa_net_rate_Ii"] = lisa.local.Is
         regions["lisa_net_rate_p"] = lisa.local.p_sim
+        regions["lisa_net_rate_p_two_sided"] = lisa.local.p_sim_two_sided
         regions["lisa_net_rate_cluster"] = list(lisa.cluster_labels)
     if catchments is not None:
         huff = catchments.region_huff.set_index("region_id")
@@ -203,14 +225,64 @@ def _regions_layer(data, catchments, entries, focus_year) -> gpd.GeoDataFrame:
     return regions
 
 
+def _layer_metadata(focus: int, catchments: CatchmentResults | None) -> dict:
+    """Title and abstract of each GeoPackage layer."""
+    return {
+        "regions": {
+            "title": f"Regions of Kazakhstan: migration {focus}",
+            "abstract": "Moves between regions (BNS), rates per 1,000 residents, "
+            "LISA of the net rate (queen weights), Huff probabilities.",
+        },
+        "od_flows": {
+            "title": f"Moves between regions, {focus} (arcs)",
+            "abstract": "Persons who moved between two regions (BNS), the fitted value "
+            "of the doubly-constrained power gravity model and the Pearson residual, "
+            "per origin-destination pair; arrowheads at the destination.",
+        },
+        "od_matrix": {
+            "title": "Moves between regions, every year (table)",
+            "abstract": "Observed, fitted and Pearson residual per pair and year; join "
+            "to regions on origin / destination = region_id.",
+        },
+        "catchments": {
+            "title": "Catchments of Astana, Almaty and Shymkent",
+            "abstract": "rule flow_share>=t: regions whose out-migrants go to the hub in "
+            "at least that share (observed); huff_dominant / huff_p>=x: grid zones of "
+            "the fitted gravity model. "
+            + (catchments.caveat if catchments is not None else ""),
+        },
+        "moran_global": {"title": f"Moran's I of regional indicators, {focus}"},
+        "moran_by_year": {"title": "Moran's I by year (queen weights)"},
+        "moran_bivariate": {"title": "Bivariate Moran's I"},
+        "flow_moran": {"title": "Moran's I of the OD flows"},
+        "gravity_params": {"title": "Gravity model coefficients"},
+        "gravity_fit": {"title": "Gravity models and baselines: goodness of fit"},
+        "gravity_inequality": {"title": "Push-pull elasticities (inequality model)"},
+        "gravity_out_of_sample": {"title": "Gravity model: out-of-sample check"},
+        "gravity_panel": {"title": "Gravity panel in one border configuration"},
+        "decay_by_year": {"title": "Distance decay by year"},
+        "indicators": {"title": "Regional migration indicators by year"},
+        "data_check": {"title": "OD file vs monthly file: regional nets"},
+        "provenance": {"title": "Data sources and licences"},
+        "flow_shares": {"title": "Shares of out-migrants going to each hub"},
+        "catchment_population": {"title": "Population by catchment"},
+    }
+
+
 def write_geopackage_products(
-    data, gravity, panel, catchments, moran, options, path
+    data: StudyData,
+    gravity: GravityResults,
+    panel: dict[str, pd.DataFrame],
+    catchments: CatchmentResults | None,
+    moran: MoranSuite,
+    options: RunOptions,
+    path: Path,
 ) -> None:
     """All layers and tables of the run in one styled GeoPackage."""
     from kzspatial.render.gpkg import write_geopackage
     from kzspatial.render.maps import flow_lines
 
-    entries = moran[0]
+    entries = moran.entries
     focus = options.focus_year
     layers: dict[str, pd.DataFrame] = {
         "regions": _regions_layer(data, catchments, entries, focus)
@@ -259,6 +331,8 @@ def write_geopackage_products(
                 "z_rand": e.global_.z_rand,
                 "p_rand": e.global_.p_rand,
                 "p_sim": e.global_.p_sim,
+                "p_sim_two_sided": e.global_.p_sim_two_sided,
+                "alternative": e.global_.alternative,
                 "permutations": options.permutations,
                 "seed": options.seed,
             }
@@ -275,46 +349,7 @@ def write_geopackage_products(
         moran_global=summary, **tables, provenance=pd.DataFrame(data.provenance)
     )
     layers = {k: v for k, v in layers.items() if len(v)}
-    metadata = {
-        "regions": {
-            "title": f"Regions of Kazakhstan: migration {focus}",
-            "abstract": "Moves between regions (BNS), rates per 1,000 residents, "
-            "LISA of the net rate (queen weights), Huff probabilities.",
-        },
-        "od_flows": {
-            "title": f"Moves between regions, {focus} (arcs)",
-            "abstract": "Persons who moved between two regions (BNS), the fitted value "
-            "of the doubly-constrained power gravity model and the Pearson residual, "
-            "per origin-destination pair; arrowheads at the destination.",
-        },
-        "od_matrix": {
-            "title": "Moves between regions, every year (table)",
-            "abstract": "Observed, fitted and Pearson residual per pair and year; join "
-            "to regions on origin / destination = region_id.",
-        },
-        "catchments": {
-            "title": "Catchments of Astana, Almaty and Shymkent",
-            "abstract": "rule flow_share>=t: regions whose out-migrants go to the hub in "
-            "at least that share (observed); huff_dominant / huff_p>=x: grid zones of "
-            "the fitted gravity model. "
-            + (catchments.caveat if catchments is not None else ""),
-        },
-        "moran_global": {"title": f"Moran's I of regional indicators, {focus}"},
-        "moran_by_year": {"title": "Moran's I by year (queen weights)"},
-        "moran_bivariate": {"title": "Bivariate Moran's I"},
-        "flow_moran": {"title": "Moran's I of the OD flows"},
-        "gravity_params": {"title": "Gravity model coefficients"},
-        "gravity_fit": {"title": "Gravity models and baselines: goodness of fit"},
-        "gravity_inequality": {"title": "Push-pull elasticities (inequality model)"},
-        "gravity_out_of_sample": {"title": "Gravity model: out-of-sample check"},
-        "gravity_panel": {"title": "Gravity panel in one border configuration"},
-        "decay_by_year": {"title": "Distance decay by year"},
-        "indicators": {"title": "Regional migration indicators by year"},
-        "data_check": {"title": "OD file vs monthly file: regional nets"},
-        "provenance": {"title": "Data sources and licences"},
-        "flow_shares": {"title": "Shares of out-migrants going to each hub"},
-        "catchment_population": {"title": "Population by catchment"},
-    }
+    metadata = _layer_metadata(focus, catchments)
     provenance = {
         "kzspatial_version": __version__,
         "seed": options.seed,
@@ -404,21 +439,20 @@ def _write_tables(folder: Path, tables: dict[str, pd.DataFrame]) -> None:
 
 @dataclass(frozen=True, eq=False)
 class RunResult:
-    """What :func:`run` computed and wrote."""
+    """What :func:`run` computed and wrote; analyses the products did not need are None."""
 
     paths: dict[str, Path]
     data: StudyData
-    gravity: GravityResults
-    panel: dict[str, pd.DataFrame]
-    moran: tuple
+    gravity: GravityResults | None
+    panel: dict[str, pd.DataFrame] | None
+    moran: MoranSuite | None
     catchments: CatchmentResults | None
     seconds: float
 
 
-def _report(paths, data, options, moran) -> None:
+def _report(paths, data, options, moran: MoranSuite) -> None:
     from kzspatial.render.report import write_autocorrelation_report
 
-    entries, by_year, bivariate, weights, flow_moran = moran
     conf_years = data.indicators.groupby(YEAR)["configuration"].first()
     borders_note = (
         "; ".join(f"{y}: {c}" for y, c in conf_years.items())
@@ -426,11 +460,11 @@ def _report(paths, data, options, moran) -> None:
     )
     written = write_autocorrelation_report(
         paths["report"],
-        entries=entries,
-        by_year=by_year,
+        entries=moran.entries,
+        by_year=moran.by_year,
         # the focus year is analysed in the borders of its population figures
         regions=data.regions_by_conf[conf_years[options.focus_year]],
-        weights=weights,
+        weights=moran.weights,
         provenance=data.provenance,
         seed=options.seed,
         permutations=options.permutations,
@@ -444,7 +478,7 @@ def _report(paths, data, options, moran) -> None:
                 "neighbours' net migration",
                 "x = GRP per capita or unemployment of a region; "
                 "y = net interregional migration rate of its neighbours (queen weights).",
-                bivariate,
+                moran.bivariate,
             ),
             (
                 "flow_moran",
@@ -453,7 +487,7 @@ def _report(paths, data, options, moran) -> None:
                 "flow weights origin (W⊗I), destination (I⊗W), od (W⊗W). Targets: Pearson "
                 "residuals of the doubly-constrained gravity model (default) and, for "
                 "comparison, the raw flows, which size and distance dominate.",
-                flow_moran,
+                moran.flow_moran,
             ),
         ],
     )
@@ -462,22 +496,29 @@ def _report(paths, data, options, moran) -> None:
 
 
 def _tables(data, gravity, panel, moran, catchments) -> dict[str, pd.DataFrame]:
-    _entries, by_year, bivariate, _weights, flow_moran = moran
-    tables = {
-        "moran_by_year": by_year,
-        "moran_bivariate": bivariate,
-        "flow_moran": flow_moran,
-        "gravity_params": gravity.params,
-        "gravity_fit": gravity.fit_table,
-        "gravity_flows": gravity.flows,
-        "gravity_inequality": gravity.inequality,
-        "gravity_out_of_sample": gravity.out_of_sample,
-        "gravity_panel": panel["params"],
-        "decay_by_year": panel["decay_by_year"],
-        "indicators": data.indicators,
-        "data_check": data.data_check,
-        "data_check_summary": data.data_check_summary,
-    }
+    """The CSV tables of the analyses computed (None: not computed) and of the data."""
+    tables = {}
+    if moran is not None:
+        tables.update(
+            moran_by_year=moran.by_year,
+            moran_bivariate=moran.bivariate,
+            flow_moran=moran.flow_moran,
+        )
+    if gravity is not None:
+        tables.update(
+            gravity_params=gravity.params,
+            gravity_fit=gravity.fit_table,
+            gravity_flows=gravity.flows,
+            gravity_inequality=gravity.inequality,
+            gravity_out_of_sample=gravity.out_of_sample,
+            gravity_panel=panel["params"],
+            decay_by_year=panel["decay_by_year"],
+        )
+    tables.update(
+        indicators=data.indicators,
+        data_check=data.data_check,
+        data_check_summary=data.data_check_summary,
+    )
     if catchments is not None:
         tables.update(
             flow_shares=catchments.shares,
@@ -485,6 +526,42 @@ def _tables(data, gravity, panel, moran, catchments) -> dict[str, pd.DataFrame]:
             huff_regions=catchments.region_huff,
         )
     return tables
+
+
+def _analyses(options: RunOptions) -> frozenset[str]:
+    """The analyses ``options.products`` read: the tables those of ``options.analyses``,
+    the GeoPackage all, the report the Moran suite, the rasters the catchments. The maps
+    need only the per-year gravity flows and the flow catchments (see :func:`_map_inputs`)."""
+    wanted = set()
+    if "tables" in options.products:
+        wanted |= ANALYSES if options.analyses is None else set(options.analyses)
+    if "gpkg" in options.products:
+        wanted |= ANALYSES
+    if "report" in options.products:
+        wanted.add("moran")
+    if "rasters" in options.products:
+        wanted.add("catchments")
+    if options.borders != "2024" and "catchments" in wanted:
+        logger.info("catchments and rasters are computed in the 2024 borders only")
+        wanted.discard("catchments")
+    return frozenset(wanted)
+
+
+def _map_inputs(data, gravity, catchments) -> tuple:
+    """The per-year gravity flows and flow-catchment polygons the maps draw, taken from
+    the analyses when computed, else computed alone (the same numbers)."""
+    if gravity is not None:
+        flows = gravity.flows
+    else:
+        _, D = centre_distances(data)
+        flows = flow_table(data, doubly_fits(data, D))
+    if catchments is not None:
+        polygons = catchments.flow_polygons
+    elif data.borders == "2024":
+        _, polygons, _ = flow_catchment_tables(data)
+    else:
+        polygons = None
+    return flows, polygons
 
 
 def run(options: RunOptions = RunOptions()) -> RunResult:
@@ -510,6 +587,11 @@ def run(options: RunOptions = RunOptions()) -> RunResult:
         raise ValidationError(
             f"unknown products {sorted(unknown)}; choose from {sorted(PRODUCTS)}"
         )
+    unknown = set(options.analyses or ()) - ANALYSES
+    if unknown:
+        raise ValidationError(
+            f"unknown analyses {sorted(unknown)}; choose from {sorted(ANALYSES)}"
+        )
     start = time.perf_counter()
     years = tuple(options.years) if options.years else None
     # Refuse early: the targets depend only on the options and the requested years.
@@ -518,7 +600,8 @@ def run(options: RunOptions = RunOptions()) -> RunResult:
         overwrite=options.overwrite,
     )
     stage.check()
-    steps = tqdm(total=5, desc="kzspatial", unit="step", disable=None)
+    wanted = _analyses(options)
+    steps = tqdm(total=2 + len(wanted), desc="kzspatial", unit="step", disable=None)
     steps.set_postfix_str("loading and checking data")
     data = load_study_data(years, borders=options.borders)
     if options.focus_year not in data.years:
@@ -527,46 +610,38 @@ def run(options: RunOptions = RunOptions()) -> RunResult:
             f"years {data.years}; add it with --year"
         )
     steps.update()
-    steps.set_postfix_str("gravity models")
-    gravity = gravity_suite(data, focus_year=options.focus_year)
-    panel = panel_suite(data)
-    steps.update()
-    steps.set_postfix_str("Moran's I")
-    entries, by_year, bivariate, weights = autocorrelation_suite(
-        data,
-        focus_year=options.focus_year,
-        permutations=options.permutations,
-        seed=options.seed,
-    )
-    flow_moran = flow_autocorrelation(
-        data,
-        gravity,
-        year=options.focus_year,
-        permutations=options.permutations,
-        seed=options.seed,
-    )
-    moran = (entries, by_year, bivariate, weights, flow_moran)
-    steps.update()
-    steps.set_postfix_str("catchments")
-    catchments = (
-        catchment_suite(
+    gravity = panel = moran = catchments = None
+    if "gravity" in wanted:
+        steps.set_postfix_str("gravity models")
+        gravity = gravity_suite(data, focus_year=options.focus_year)
+        panel = panel_suite(data)
+        steps.update()
+    if "moran" in wanted:
+        steps.set_postfix_str("Moran's I")
+        moran = moran_suite(
+            data,
+            gravity,
+            focus_year=options.focus_year,
+            permutations=options.permutations,
+            seed=options.seed,
+        )
+        steps.update()
+    if "catchments" in wanted:
+        steps.set_postfix_str("catchments")
+        catchments = catchment_suite(
             data,
             gravity,
             focus_year=options.focus_year,
             cell_km=options.cell_km,
             settlements=options.settlements,
         )
-        if options.borders == "2024"
-        else None
-    )
-    if catchments is None:
-        logger.info("catchments and rasters are computed in the 2024 borders only")
-    steps.update()
+        steps.update()
     steps.set_postfix_str("writing outputs")
     with stage:
         paths = {name: stage.path(name) for name in stage.targets}
         if "maps" in options.products:
-            write_maps(data, gravity, catchments, options, paths)
+            flows, polygons = _map_inputs(data, gravity, catchments)
+            write_maps(data, flows, polygons, options, paths)
         if "gpkg" in options.products:
             write_geopackage_products(
                 data, gravity, panel, catchments, moran, options, paths["gpkg"]

