@@ -128,7 +128,10 @@ class Sampler(threading.Thread):
         super().__init__(daemon=True)
         import psutil
 
-        self.procs = {"client": psutil.Process(), **{str(p): psutil.Process(p) for p in pids}}
+        self.procs = {
+            "client": psutil.Process(),
+            **{str(p): psutil.Process(p) for p in pids},
+        }
         self.peak = dict.fromkeys(self.procs, 0)
         self.log = log
         self.done = threading.Event()
@@ -143,7 +146,9 @@ class Sampler(threading.Thread):
                     continue
             # written as it goes: a run stopped by the cap leaves its peaks behind
             self.log.write_text(
-                json.dumps({"elapsed_s": time.perf_counter() - start, "peak": self.peak})
+                json.dumps(
+                    {"elapsed_s": time.perf_counter() - start, "peak": self.peak}
+                )
             )
 
 
@@ -157,7 +162,7 @@ def run_dask(folder: str, workers: int, memory_limit: str, log: str) -> dict:
         n_workers=workers,
         threads_per_worker=1,
         memory_limit=memory_limit,
-        dashboard_address=None,
+        dashboard_address=":0",
         local_directory=str(Path(folder).parent / "dask-spill"),
     )
     with Client(cluster) as client:
@@ -204,7 +209,9 @@ def in_subprocess(args: list[str], cap_s: float) -> dict:
     except subprocess.TimeoutExpired:
         return {"error": f"stopped after the cap of {cap_s / 60:.0f} min"}
     if done.returncode:
-        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr else "failed"}
+        return {
+            "error": done.stderr.strip().splitlines()[-1] if done.stderr else "failed"
+        }
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -228,7 +235,9 @@ def main() -> None:
     parser.add_argument("--zones", type=int, nargs="+", default=[1000, 3000, 10000])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--memory-limit", default="6GiB")
-    parser.add_argument("--memory-max", type=int, default=3000, help="largest in-memory run")
+    parser.add_argument(
+        "--memory-max", type=int, default=3000, help="largest in-memory run"
+    )
     parser.add_argument("--no-memory", action="store_true")
     parser.add_argument("--cap-minutes", type=float, default=25.0)
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
@@ -262,10 +271,18 @@ def main() -> None:
                 flush=True,
             )
             if not args.no_memory and n <= args.memory_max:
-                print(row(n, "in memory", in_subprocess(["memory", str(folder), str(n)], cap_s)), flush=True)
+                print(
+                    row(
+                        n,
+                        "in memory",
+                        in_subprocess(["memory", str(folder), str(n)], cap_s),
+                    ),
+                    flush=True,
+                )
             log = tmp / "sampler.json"
             result = in_subprocess(
-                ["dask", str(folder), str(args.workers), args.memory_limit, str(log)], cap_s
+                ["dask", str(folder), str(args.workers), args.memory_limit, str(log)],
+                cap_s,
             )
             if "error" in result and log.exists():
                 seen = json.loads(log.read_text())
@@ -273,7 +290,10 @@ def main() -> None:
                 result["error"] += (
                     f"; peak RSS until then (client, workers) MiB: {peaks}"
                 )
-            print(row(n, f"dask, {args.workers} workers x {args.memory_limit}", result), flush=True)
+            print(
+                row(n, f"dask, {args.workers} workers x {args.memory_limit}", result),
+                flush=True,
+            )
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 

@@ -78,7 +78,7 @@ def _dense_block(
 
 
 def _order(found: np.ndarray, given: Sequence | None, what: str) -> pd.Index:
-    """The labels in the order given (all found ones must be among them) or sorted."""
+    """Order the labels as given (all found ones must be among them) or sorted."""
     if given is None:
         return pd.Index(np.sort(found))
     index = pd.Index(list(given))

@@ -60,15 +60,17 @@ class BlockedFlows:
         self.shape = shape
 
     def __getitem__(self, key: tuple[slice, slice]) -> Future | None:
-        """The future of the block whose rows are ``key[1]`` (how designs cut blocks)."""
+        """Return the future of the block whose rows are ``key[1]`` (a design's cut)."""
         return self.blocks[self.spans.index(key[1])]
 
     def to_dask(self) -> da.Array:
-        """The flows as a Dask array, chunked by the blocks, without computing them."""
+        """Return the flows as a Dask array chunked by the blocks, computing nothing."""
         return da.concatenate(
             [
                 da.from_delayed(
-                    dask.delayed(block),
+                    # the future as an argument of a task: the array's graph holds it,
+                    # so the block lives as long as the array
+                    dask.delayed(_held, pure=False)(block),
                     shape=(self.shape[0], rows.stop - rows.start, self.shape[2]),
                     dtype=np.float64,
                 )
@@ -76,6 +78,10 @@ class BlockedFlows:
             ],
             axis=1,
         )
+
+
+def _held(block: np.ndarray) -> np.ndarray:
+    return block
 
 
 def _run_block(
@@ -145,7 +151,9 @@ class DaskRunner(_LocalRunner):
         return futures
 
     def _part(self, futures: list[Future], index: int) -> list[Future]:
-        return [self.client.submit(operator.getitem, f, index) for f in futures]
+        return [
+            self.client.submit(operator.getitem, f, index, pure=False) for f in futures
+        ]
 
     def map_reduce(
         self,
@@ -177,7 +185,7 @@ class DaskRunner(_LocalRunner):
         spans = _spans(d)
         return BlockedFlows([None] * len(spans), spans, d.y.shape)
 
-    def workspace(self, d: _Design) -> None:
+    def workspace(self, d: _Design) -> None:  # noqa: ARG002 (the runner interface)
         return None  # each task allocates its own
 
     def output(self, flows: BlockedFlows) -> da.Array:

@@ -12,6 +12,7 @@ the cluster as Dask arrays; :func:`to_parquet` writes them as a long table.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import operator
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
@@ -186,7 +187,7 @@ def fit_gravity(
     stacked = flows if panel else flows[None]
     ids, years = _check_labels(ids, years, stacked.shape, panel)
     n_years, n, _ = stacked.shape
-    rows = chunk_rows or _default_rows(flows, n)
+    rows = chunk_rows or int(max(flows.chunks[-2]))
     problems: list = []
     expected = [(n, n), (n_years, n, n)] if panel else [(n, n)]
     _check_cost_shape(np.shape(cost), expected, problems)
@@ -231,11 +232,6 @@ def fit_gravity(
     )
 
 
-def _default_rows(flows: Any, n: int) -> int:
-    """Rows per block: the largest row chunk of a Dask array."""
-    return int(max(flows.chunks[-2]))
-
-
 def _as_dask(cost: Any, rows: int) -> da.Array:
     """Cost as a Dask array cut into blocks of ``rows`` origin rows."""
     if not isinstance(cost, da.Array):
@@ -273,11 +269,13 @@ def _checked_blocks(
     combined on a worker and come here.
     """
     starts = np.cumsum((0, *stacked.chunks[1]))
-    spans = tuple(slice(int(a), int(b)) for a, b in zip(starts[:-1], starts[1:]))
+    spans = tuple(slice(int(a), int(b)) for a, b in itertools.pairwise(starts))
     y_parts = stacked.to_delayed(optimize_graph=False).ravel()
     c_parts = cost.to_delayed(optimize_graph=False).ravel()
+    # unique keys: a second fit of the same arrays must not share futures with the
+    # first, which may be released meanwhile
     tasks = [
-        dask.delayed(_check_task, pure=True)(
+        dask.delayed(_check_task, pure=False)(
             y_part,
             c_part,
             first_row=rows.start,
@@ -288,7 +286,10 @@ def _checked_blocks(
     ]
     # one graph: blocks read from a table once for both flows and cost
     futures: list[Future] = client.compute(tasks)
-    part = [[client.submit(operator.getitem, f, k) for f in futures] for k in range(3)]
+    part = [
+        [client.submit(operator.getitem, f, k, pure=False) for f in futures]
+        for k in range(3)
+    ]
     checks = client.submit(_combine, part[2], pure=False).result()
     shape = stacked.shape
     return _Checked(
