@@ -20,6 +20,7 @@ SYNTHETIC = [
     "bench_flow_moran",
     "bench_catchments",
     "bench_maps",
+    "bench_distributed",
 ]
 REAL_DATA = ["bench_real", "bench_run"]
 
