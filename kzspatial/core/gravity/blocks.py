@@ -22,11 +22,14 @@ decay regressor and the fitted flows ``mu`` are held whole (``mu`` is updated in
 block by block); the workspace is one block, two during the sandwich (plus ``p``
 pair-score columns per block for a panel), so one block costs four ``float64`` arrays
 of the flow shape and briefly two more, and many blocks about three. Blocks that stay
-in cache also made the fit faster (``benchmarks/results/gravity_chunks.md``). A Dask
-version would keep ``mu`` as a persisted chunked array updated by each pass (or
-recompute it per block from ``theta, alpha, delta`` at one more ``exp`` per pass) and
-hand the loop over blocks to the scheduler; input validation, which builds the flows
-and the regressor, still works on whole arrays.
+in cache also made the fit faster (``benchmarks/results/gravity_chunks.md``).
+
+Where the passes run is the design's ``runner``: :class:`_LocalRunner` loops over views
+of whole arrays in this process; :mod:`kzspatial.distributed` supplies one whose flows,
+regressor and ``mu`` are blocks held by Dask workers and whose passes are tasks running
+these same block functions, reduced by :func:`_combine` in block order. Block functions
+that write their first array are marked with :func:`_writes`, so a runner that may not
+write in place (worker data) hands them a copy and keeps the result.
 """
 
 from __future__ import annotations
