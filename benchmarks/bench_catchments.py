@@ -4,7 +4,7 @@ Targets (medians on the project machine): Huff probabilities for the 3 hubs on a
 grid over Kazakhstan (about 2.7 million cells) in under 2 s, for the 20 regional
 centres in under 10 s.
 
-The outline is a synthetic Kazakhstan-shaped polygon (tests/_synthetic.py, about
+The outline is a synthetic Kazakhstan-shaped polygon (tests/kz_synthetic.py, about
 2.85 million km², so slightly *more* cells than the real country); the real outline is
 wired in by the lead once the data loaders exist.
 
@@ -48,7 +48,7 @@ from kzspatial.geo.grids import (
 from kzspatial.render.raster import write_cog
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from _synthetic import (
+from kz_synthetic import (
     CENTRE_POPULATION,
     CENTRES_LONLAT,
     HUBS,
@@ -221,7 +221,7 @@ def main() -> None:
         f"- machine: {machine}",
         f"- versions: {_versions()}",
         f"- {notes}",
-        "- outline: synthetic Kazakhstan-shaped polygon (tests/_synthetic.py), "
+        "- outline: synthetic Kazakhstan-shaped polygon (tests/kz_synthetic.py), "
         "not the real border",
         f"- times: median of {repeats} runs; peak = tracemalloc peak of one extra "
         f"run (numpy buffers included); process peak RSS {peak_rss:,.0f} MiB",

@@ -19,7 +19,7 @@ __all__ = ["table_to_frame"]
 def table_to_frame(
     table: Mapping[str, Any], *, index: Sequence[str] = ()
 ) -> pd.DataFrame:
-    """A DataFrame of ``table``'s columns, in order, indexed by the ``index`` columns.
+    """Return ``table``'s columns, in order, as a DataFrame indexed by ``index``.
 
     Parameters
     ----------

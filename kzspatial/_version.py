@@ -1,5 +1,7 @@
-"""The installed version of kzspatial, importable from every layer without loading the
-public API of all of them (as ``from kzspatial import __version__`` would).
+"""The installed version of kzspatial, importable from every layer.
+
+Importing it does not load the public API of every layer (as
+``from kzspatial import __version__`` would).
 """
 
 from importlib.metadata import PackageNotFoundError, version

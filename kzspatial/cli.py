@@ -1,10 +1,14 @@
-"""Command-line interface: ``kzspatial <command>``. No analysis logic lives here: each
-command parses options, calls the library, and prints results (stdout) or logs (stderr)."""
+"""Command-line interface: ``kzspatial <command>``.
+
+No analysis logic lives here: each command parses options, calls the library, and
+prints results (stdout) or logs (stderr).
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
 import typer
 
@@ -69,6 +73,17 @@ def data_check(
     """Cross-check OD-derived regional nets against the monthly file (2022-2024)."""
     import warnings
 
+    from kzspatial.study.run_checks import option_error
+
+    if tolerance < 0:
+        _fail(
+            option_error(
+                "tolerance",
+                tolerance,
+                "the largest difference (persons) still called agreement must be "
+                ">= 0, e.g. 10",
+            )
+        )
     from kzspatial.datasets.datacheck import check_od_nets, summarise_check
     from kzspatial.datasets.migration import load_monthly_migration, load_od_flows
 
@@ -134,25 +149,85 @@ _SETTLEMENTS = typer.Option(
 _OVERWRITE = typer.Option(
     False, "--overwrite", help="Replace outputs of an earlier run."
 )
+_ATTRIBUTION = typer.Option(
+    None, "--attribution", help="Attribution of URL --tiles (the provider's)."
+)
+_INCLUDE_2022 = typer.Option(
+    False,
+    "--include-2022",
+    help="Allow --year 2022, whose regional nets contradict the official ones.",
+)
+_ALLOW_LARGE = typer.Option(
+    False,
+    "--allow-large",
+    help="Run steps estimated above 1 h or 4.3 GB (permutations, fine grids).",
+)
+
+
+def _fail(message: str) -> None:
+    """Print ``message`` as an error on stderr and exit with code 2 (bad usage)."""
+    print(f"kzspatial: error: {message}", file=sys.stderr)
+    raise typer.Exit(2)
+
+
+_CLAIMS = typer.Option(
+    None,
+    "--claims",
+    help="CSV of asserted migration balances (region_group, "
+    "asserted_migration_balance); default: the study's Table 2, shipped as an example.",
+)
+_PUBLISHED = typer.Option(
+    None,
+    "--published",
+    help="CSV of published figures (year, variable, value, unit[, region]); default: "
+    "the study's Table 6, shipped as an example.",
+)
+_EXPORT_FORMATS = ("gpkg", "flowmap", "kepler", "excel")
+_FORMATS = typer.Option(
+    None,
+    "--format",
+    "-f",
+    help="What to write (repeat for several): gpkg (the styled GeoPackage for QGIS, the "
+    "default), flowmap (flowmap.blue locations.csv + flows.csv), kepler (kepler.gl CSV "
+    "of arcs with a year) or excel (workbook of the result tables).",
+)
+_SCENARIO = typer.Option(
+    None,
+    "--scenario",
+    help="TOML scenario file (see examples/scenarios): adds the scenario's tables, "
+    "GeoPackage layer, explorer mode and study report section.",
+)
+_TOLERANCE = typer.Option(
+    0.05,
+    "--tolerance",
+    help="Relative difference beyond which a published figure is flagged.",
+)
 
 
 def _execute(products, *, analyses=None, out="output", maps=None, year=None, **options):
-    """Run the pipeline for ``products`` (tables of ``analyses``); options are
-    :class:`RunOptions` fields."""
+    """Run the pipeline for ``products`` (tables of ``analyses``).
+
+    The keyword ``options`` are :class:`RunOptions` fields; a kzspatial error exits
+    with code 2.
+    """
     from pathlib import Path
 
+    from kzspatial._errors import KzSpatialError
     from kzspatial.study.pipeline import RunOptions, run
 
-    return run(
-        RunOptions(
-            out_dir=Path(out),
-            maps_dir=Path(maps) if maps else None,
-            years=tuple(year) if year else None,
-            products=frozenset(products),
-            analyses=frozenset(analyses) if analyses is not None else None,
-            **options,
+    try:
+        return run(
+            RunOptions(
+                out_dir=Path(out),
+                maps_dir=Path(maps) if maps else None,
+                years=tuple(year) if year else None,
+                products=frozenset(products),
+                analyses=frozenset(analyses) if analyses is not None else None,
+                **options,
+            )
         )
-    )
+    except KzSpatialError as exc:
+        _fail(str(exc))
 
 
 def _print_written(result) -> None:
@@ -180,9 +255,20 @@ def run_command(
     cell_km: float = _CELL,
     settlements: str = _SETTLEMENTS,
     overwrite: bool = _OVERWRITE,
+    attribution: str = _ATTRIBUTION,
+    include_2022: bool = _INCLUDE_2022,
+    allow_large: bool = _ALLOW_LARGE,
+    claims: str = _CLAIMS,
+    published: str = _PUBLISHED,
+    tolerance: float = _TOLERANCE,
+    scenario: str = _SCENARIO,
 ) -> None:
-    """Run the main job on the default data: checks, models, Moran's I, catchments,
-    maps, report, GeoPackage and rasters."""
+    """Run the main job on the default data and write every product.
+
+    Checks, models, Moran's I, catchments, the study's tables, maps and the flow
+    explorer, reports, GeoPackage, rasters and the exports (flowmap.blue, kepler.gl,
+    Excel).
+    """
     from kzspatial.study.pipeline import PRODUCTS
 
     result = _execute(
@@ -199,7 +285,51 @@ def run_command(
         cell_km=cell_km,
         settlements=settlements,
         overwrite=overwrite,
+        attribution=attribution,
+        include_2022=include_2022,
+        allow_large=allow_large,
+        scenario_file=Path(scenario) if scenario else None,
+        **_study_options(claims, published, tolerance),
     )
+    _print_written(result)
+
+
+@app.command("scenario")
+def scenario_command(
+    file: str = typer.Argument(
+        ..., help="TOML scenario file (see examples/scenarios and the README)."
+    ),
+    out: str = _OUT,
+    maps: str = _MAPS,
+    overwrite: bool = _OVERWRITE,
+    draws: int = typer.Option(
+        None, "--draws", help="Parameter draws of the intervals (default: the file's)."
+    ),
+    seed: int = typer.Option(
+        None, "--seed", help="Seed of the draws (default: the file's)."
+    ),
+    offline: bool = _OFFLINE,
+) -> None:
+    """Predict flows and nets by region under a what-if scenario, against the baseline.
+
+    Prints the summary; writes the scenario tables (tables/scenario_*.csv), its
+    GeoPackage (scenario.gpkg, layer scenario_nets), the flow explorer with the scenario
+    mode and the study report with the scenario section.
+    """
+    from kzspatial.study.pipeline import SCENARIO_PRODUCTS
+
+    result = _execute(
+        SCENARIO_PRODUCTS,
+        analyses=(),
+        out=out,
+        maps=maps,
+        overwrite=overwrite,
+        offline=offline,
+        scenario_file=Path(file),
+        scenario_draws=draws,
+        scenario_seed=seed,
+    )
+    print(result.scenario.summary())
     _print_written(result)
 
 
@@ -210,6 +340,7 @@ def gravity_command(
     focus_year: int = _FOCUS,
     borders: str = _BORDERS,
     overwrite: bool = _OVERWRITE,
+    include_2022: bool = _INCLUDE_2022,
 ) -> None:
     """Fit the gravity models; print fit and inequality tables, write CSV tables."""
     result = _execute(
@@ -220,6 +351,7 @@ def gravity_command(
         focus_year=focus_year,
         borders=borders,
         overwrite=overwrite,
+        include_2022=include_2022,
     )
     _print_table(f"Model comparison, {focus_year}", result.gravity.fit_table)
     if len(result.gravity.inequality):
@@ -247,6 +379,8 @@ def moran_command(
     permutations: int = _PERMS,
     seed: int = _SEED,
     overwrite: bool = _OVERWRITE,
+    include_2022: bool = _INCLUDE_2022,
+    allow_large: bool = _ALLOW_LARGE,
 ) -> None:
     """Global, local, bivariate and flow Moran's I; print tables, write CSV tables."""
     result = _execute(
@@ -259,6 +393,8 @@ def moran_command(
         permutations=permutations,
         seed=seed,
         overwrite=overwrite,
+        include_2022=include_2022,
+        allow_large=allow_large,
     )
     moran = result.moran
     _print_table(f"Global Moran's I, {focus_year}", moran.global_table())
@@ -281,6 +417,8 @@ def catchments_command(
     cell_km: float = _CELL,
     settlements: str = _SETTLEMENTS,
     overwrite: bool = _OVERWRITE,
+    include_2022: bool = _INCLUDE_2022,
+    allow_large: bool = _ALLOW_LARGE,
 ) -> None:
     """Flow and Huff catchments of Astana, Almaty, Shymkent; rasters and CSV tables."""
     result = _execute(
@@ -292,6 +430,8 @@ def catchments_command(
         cell_km=cell_km,
         settlements=settlements,
         overwrite=overwrite,
+        include_2022=include_2022,
+        allow_large=allow_large,
     )
     c = result.catchments
     shares = c.shares[c.shares["year"] == focus_year]
@@ -320,10 +460,21 @@ def map_command(
     offline: bool = _OFFLINE,
     tiles: str = _TILES,
     overwrite: bool = _OVERWRITE,
+    attribution: str = _ATTRIBUTION,
+    include_2022: bool = _INCLUDE_2022,
+    explorer: bool = typer.Option(
+        True,
+        "--explorer/--no-explorer",
+        help="Also write the flow explorer (maps/flows.html: every year in one page).",
+    ),
 ) -> None:
-    """Write the interactive flow maps (one per year, plus model residuals)."""
+    """Write the interactive flow maps and the flow explorer (maps/flows.html).
+
+    One map per year plus the model residuals, and (unless --no-explorer) the explorer
+    holding every year in one page.
+    """
     result = _execute(
-        {"maps"},
+        {"maps", "explorer"} if explorer else {"maps"},
         out=out,
         maps=maps,
         year=year,
@@ -332,6 +483,8 @@ def map_command(
         offline=offline,
         tiles=tiles,
         overwrite=overwrite,
+        attribution=attribution,
+        include_2022=include_2022,
         map_mode=mode,
         top_n=top_n,
         threshold=threshold,
@@ -348,10 +501,17 @@ def export_command(
     permutations: int = _PERMS,
     seed: int = _SEED,
     overwrite: bool = _OVERWRITE,
+    include_2022: bool = _INCLUDE_2022,
+    allow_large: bool = _ALLOW_LARGE,
+    formats: list[str] = _FORMATS,
 ) -> None:
-    """Write the styled GeoPackage (kzspatial.gpkg) for QGIS."""
+    """Write the styled GeoPackage for QGIS, or files for other tools (--format).
+
+    flowmap: flowmap_blue/locations.csv + flows.csv; kepler: kepler_flows.csv; excel:
+    kzspatial_tables.xlsx (a first sheet describes each table).
+    """
     result = _execute(
-        {"gpkg"},
+        _export_products(formats),
         out=out,
         year=year,
         focus_year=focus_year,
@@ -359,8 +519,106 @@ def export_command(
         permutations=permutations,
         seed=seed,
         overwrite=overwrite,
+        include_2022=include_2022,
+        allow_large=allow_large,
     )
     _print_written(result)
+
+
+def _export_products(formats: list[str] | None) -> set[str]:
+    """Products of ``kzspatial export --format ...`` (default: the GeoPackage)."""
+    from kzspatial._errors import ValidationError
+
+    chosen = [f.strip().casefold() for f in (formats or ["gpkg"])]
+    unknown = sorted(set(chosen) - set(_EXPORT_FORMATS))
+    if unknown:
+        raise ValidationError(
+            f"--format {', '.join(unknown)} is unknown; choose from "
+            f"{', '.join(_EXPORT_FORMATS)} (repeat --format for several)"
+        )
+    return set(chosen)
+
+
+def _study_options(claims, published, tolerance) -> dict:
+    """RunOptions fields of the study's claims checks (files given on the CLI)."""
+    from pathlib import Path
+
+    return {
+        "claims_file": Path(claims) if claims else None,
+        "published_file": Path(published) if published else None,
+        "tolerance": tolerance,
+    }
+
+
+@app.command("study")
+def study_command(
+    out: str = _OUT,
+    year: list[int] = _YEARS,
+    claims: str = _CLAIMS,
+    published: str = _PUBLISHED,
+    tolerance: float = _TOLERANCE,
+    overwrite: bool = _OVERWRITE,
+) -> None:
+    """Write the study report (study.html) and its tables.
+
+    Trends, regional balance typology, inequality and the checks of published claims.
+    """
+    result = _execute(
+        {"study", "tables"},
+        analyses={"study"},
+        out=out,
+        year=year,
+        overwrite=overwrite,
+        **_study_options(claims, published, tolerance),
+    )
+    study = result.study
+    _print_table(
+        "Asserted balances against the data",
+        study.claims[["region_group", "asserted", "class", "verdict", "mean_rate"]],
+    )
+    flagged = study.published[study.published["closest"]]
+    _print_table(
+        "Published figures: closest official concept",
+        flagged[["year", "variable", "published", "unit", "concept", "official"]]
+        .assign(verdict=flagged["verdict"])
+        .head(40),
+    )
+    _print_written(result)
+
+
+@app.command("check-published")
+def check_published_command(
+    file: str = typer.Argument(
+        ..., help="CSV of published figures: year, variable, value, unit[, region]."
+    ),
+    tolerance: float = _TOLERANCE,
+    out_csv: str = typer.Option(
+        None, "--out-csv", help="Also write the comparison table to this CSV file."
+    ),
+    overwrite: bool = _OVERWRITE,
+) -> None:
+    """Set published figures beside the official data under both BNS concepts.
+
+    Prints the comparison (tab-separated, stdout) and flags differences beyond
+    --tolerance.
+    """
+    from kzspatial.datasets.migration import load_od_flows
+    from kzspatial.render._atomic import atomic_path
+    from kzspatial.study.published import check_published, read_published
+
+    table = read_published(file)
+    comparison = check_published(table, od=load_od_flows(), tolerance=tolerance)
+    print(comparison.to_csv(sep="\t", index=False, float_format="%.6g"), end="")
+    n_flagged = comparison.groupby("line")["flagged"].all().sum()
+    logging.getLogger("kzspatial").info(
+        "%d of %d figures differ from every official concept by more than %.0f%%",
+        n_flagged,
+        comparison["line"].nunique(),
+        100 * tolerance,
+    )
+    if out_csv:
+        with atomic_path(out_csv, overwrite=overwrite) as tmp:
+            comparison.to_csv(tmp, index=False)
 
 
 report_app = typer.Typer(help="Write reports.", no_args_is_help=True)
@@ -375,6 +633,8 @@ def report_autocorrelation(
     permutations: int = _PERMS,
     seed: int = _SEED,
     overwrite: bool = _OVERWRITE,
+    include_2022: bool = _INCLUDE_2022,
+    allow_large: bool = _ALLOW_LARGE,
 ) -> None:
     """Self-contained HTML spatial-autocorrelation report (+ PNG figures and CSV)."""
     result = _execute(
@@ -385,6 +645,8 @@ def report_autocorrelation(
         permutations=permutations,
         seed=seed,
         overwrite=overwrite,
+        include_2022=include_2022,
+        allow_large=allow_large,
     )
     _print_written(result)
 

@@ -4,9 +4,30 @@ through kzspatial's own loaders (mirror via KZSPATIAL_DATA_MIRROR, or the user c
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
+
+# Run by Debian's Python with PyQGIS (see test_gpkg_qgis.py), never imported here: the
+# test command's --doctest-modules would otherwise import it and fail on ``import qgis``.
+collect_ignore_glob = ["qgis_*.py"]
+
+#: Debian's Chromium, driven by playwright (no ``playwright install``).
+CHROMIUM = Path("/usr/bin/chromium")
+#: Flags of every headless Chromium of the tests: no sandbox (containers), no GPU, no
+#: background network, no scrollbars in screenshots.
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--hide-scrollbars",
+]
 
 
 def pytest_report_header(config):
@@ -54,3 +75,23 @@ def validate_gpkg_command() -> list[str]:
     pytest.skip(
         "GDAL's validate_gpkg is not available: pip install --no-deps gdal-utils"
     )
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium (playwright), one per test module; skips without either.
+
+    Module scope, not session: tests that start their own playwright (sync API) must
+    not run while another instance is open in the same thread.
+    """
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is absent (apt-get install -y chromium)")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="playwright is not installed"
+    )
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS
+        )
+        yield chromium
+        chromium.close()

@@ -1,10 +1,17 @@
-"""Synthetic stand-ins for Kazakhstan's regions, districts and OD flows.
+"""Synthetic stand-ins for Kazakhstan: outline, centres, regions, districts, OD flows.
 
-Generated in code, nothing read from disk: Voronoi cells around approximate oblast
-centres inside a rough outline of the country, with Astana, Almaty and Shymkent cut out
-as small enclaves (as in the real boundaries). Codes follow ISO 3166-2:KZ (2022
-regions); names in English, Kazakh and Russian. Flows follow a gravity model with
-Poisson noise, so ``fitted`` and ``residual`` columns are meaningful. Not real data.
+Generated in code, nothing read from disk; not real data.
+
+- The outline is a hand-drawn 37-vertex polygon following the rough shape of Kazakhstan
+  (46.5-87.3 E, 40.6-55.4 N; about 2.85 million km² in KZ Albers against the real
+  country's 2.72 million), *not* the real border.
+- Centre coordinates are approximate city locations (rounded from public gazetteers),
+  with rough populations used as attractiveness (catchment tests and benchmark).
+- Regions are Voronoi cells around approximate oblast centres inside the outline, with
+  Astana, Almaty and Shymkent cut out as small enclaves (as in the real boundaries).
+  Codes follow ISO 3166-2:KZ (2022 regions); names in English, Kazakh and Russian.
+- Flows follow a gravity model with Poisson noise, so ``fitted`` and ``residual``
+  columns are meaningful.
 """
 
 from __future__ import annotations
@@ -14,43 +21,95 @@ import numpy as np
 import pandas as pd
 import shapely
 
-# Rough outline of Kazakhstan (lon, lat), enough for plausible-looking test maps.
-KZ_OUTLINE = shapely.Polygon(
-    [
-        (46.6, 48.5),
-        (47.5, 50.5),
-        (50.8, 51.7),
-        (55.6, 50.6),
-        (61.3, 50.9),
-        (61.0, 53.9),
-        (65.2, 54.6),
-        (69.2, 55.4),
-        (73.4, 54.0),
-        (76.9, 54.3),
-        (78.0, 53.3),
-        (80.7, 51.3),
-        (83.4, 51.0),
-        (87.3, 49.2),
-        (85.6, 47.1),
-        (82.7, 45.5),
-        (80.2, 45.0),
-        (80.0, 42.6),
-        (75.0, 42.8),
-        (71.0, 42.2),
-        (69.0, 40.8),
-        (66.5, 41.9),
-        (63.9, 43.6),
-        (61.0, 44.3),
-        (58.5, 45.6),
-        (56.0, 45.0),
-        (55.9, 41.3),
-        (53.0, 42.1),
-        (52.8, 44.0),
-        (50.3, 44.6),
-        (51.4, 45.8),
-        (49.2, 46.3),
-    ]
-)
+# Rough outline of Kazakhstan (lon, lat), enough for plausible-looking tests and maps.
+OUTLINE_LONLAT = [
+    (46.5, 48.4),
+    (47.4, 50.4),
+    (48.7, 50.6),
+    (50.8, 51.7),
+    (53.0, 51.5),
+    (55.5, 50.6),
+    (58.5, 51.1),
+    (61.4, 50.8),
+    (60.9, 52.0),
+    (61.2, 53.9),
+    (64.5, 54.2),
+    (68.0, 55.4),
+    (70.8, 55.3),
+    (73.5, 54.0),
+    (76.5, 54.2),
+    (78.0, 53.3),
+    (80.0, 51.3),
+    (83.0, 51.0),
+    (85.0, 49.9),
+    (87.3, 49.1),
+    (85.5, 47.0),
+    (83.0, 47.2),
+    (82.5, 45.5),
+    (80.0, 45.0),
+    (80.2, 42.1),
+    (76.0, 42.9),
+    (74.0, 43.2),
+    (71.0, 42.3),
+    (68.5, 40.6),
+    (66.0, 42.0),
+    (61.0, 44.5),
+    (58.5, 45.5),
+    (56.0, 45.0),
+    (55.9, 41.3),
+    (52.5, 41.8),
+    (51.3, 43.2),
+    (49.2, 46.4),
+]
+
+# name -> (lon, lat); the first three are the agglomeration hubs
+CENTRES_LONLAT = {
+    "Astana": (71.43, 51.13),
+    "Almaty": (76.95, 43.24),
+    "Shymkent": (69.59, 42.32),
+    "Kokshetau": (69.39, 53.28),
+    "Aktobe": (57.17, 50.28),
+    "Taldykorgan": (78.37, 45.02),
+    "Atyrau": (51.92, 47.11),
+    "Oskemen": (82.61, 49.95),
+    "Taraz": (71.37, 42.90),
+    "Oral": (51.37, 51.23),
+    "Karaganda": (73.10, 49.80),
+    "Kostanay": (63.62, 53.21),
+    "Kyzylorda": (65.51, 44.85),
+    "Aktau": (51.90, 43.65),
+    "Pavlodar": (76.95, 52.29),
+    "Petropavl": (69.15, 54.87),
+    "Turkestan": (68.25, 43.30),
+    "Konaev": (77.07, 43.87),
+    "Zhezkazgan": (67.71, 47.80),
+    "Semey": (80.23, 50.41),
+}
+# rough 2023 populations (persons), used as attractiveness in examples
+CENTRE_POPULATION = {
+    "Astana": 1_350_000,
+    "Almaty": 2_200_000,
+    "Shymkent": 1_200_000,
+    "Kokshetau": 150_000,
+    "Aktobe": 560_000,
+    "Taldykorgan": 170_000,
+    "Atyrau": 300_000,
+    "Oskemen": 340_000,
+    "Taraz": 430_000,
+    "Oral": 320_000,
+    "Karaganda": 500_000,
+    "Kostanay": 250_000,
+    "Kyzylorda": 320_000,
+    "Aktau": 270_000,
+    "Pavlodar": 340_000,
+    "Petropavl": 220_000,
+    "Turkestan": 200_000,
+    "Konaev": 60_000,
+    "Zhezkazgan": 90_000,
+    "Semey": 350_000,
+}
+HUBS = ("Astana", "Almaty", "Shymkent")
+KZ_OUTLINE = shapely.Polygon(OUTLINE_LONLAT)
 
 # code, English, Kazakh, Russian, lon, lat, population (thousands, rounded, synthetic)
 REGIONS = [
@@ -270,3 +329,21 @@ def catchments(zones: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(
         {"hub": nearest}, geometry=zones.geometry.to_numpy(), crs=zones.crs
     ).dissolve(by="hub", as_index=False)
+
+
+def kz_like_outline() -> gpd.GeoDataFrame:
+    """One-row GeoDataFrame (EPSG:4326) with the synthetic country polygon."""
+    return gpd.GeoDataFrame(
+        {"name": ["KZ (synthetic)"]},
+        geometry=[KZ_OUTLINE],
+        crs="EPSG:4326",
+    )
+
+
+def centre_points(names=HUBS) -> gpd.GeoSeries:
+    """Points (EPSG:4326) of the named centres, indexed by name."""
+    return gpd.GeoSeries(
+        [shapely.Point(CENTRES_LONLAT[n]) for n in names],
+        index=list(names),
+        crs="EPSG:4326",
+    )

@@ -7,6 +7,7 @@ that numba and libpysal are imported lazily, inside the functions that need them
 
 from __future__ import annotations
 
+import ast
 import json
 import pkgutil
 import subprocess
@@ -219,4 +220,77 @@ def test_lazy_import_probe_sees_numba():
     # The probe above can fail: importing the kernel loads numba.
     assert _loaded_after_importing(["kzspatial.core.moran._qap"], ["numba"]) == [
         "numba"
+    ]
+
+
+# ------------------------------------------------------------------ module and function size
+MAX_MODULE_LINES = 800
+MAX_FUNCTION_LINES = 120
+LONG_MARK = "# long:"  # followed by the reason the module or function stays long
+
+
+def _code_lines(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+    """Lines from ``def`` to the end of the body, less the docstring's lines."""
+    lines = node.end_lineno - node.lineno + 1
+    first = node.body[0]
+    if (
+        isinstance(first, ast.Expr)
+        and isinstance(first.value, ast.Constant)
+        and isinstance(first.value.value, str)
+    ):
+        lines -= first.end_lineno - first.lineno + 1
+    return lines
+
+
+def _size_violations(package: Path) -> list[str]:
+    """Modules over MAX_MODULE_LINES and functions over MAX_FUNCTION_LINES of code.
+
+    A function's size counts its code lines only: docstrings (numpydoc sections with
+    examples) are long by design. A module or function may stay long when a
+    ``# long: <reason>`` comment inside it (for a module: anywhere in it) says why.
+    """
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        lines = source.splitlines()
+        name = path.relative_to(package.parent).as_posix()
+        marked = [
+            i for i, line in enumerate(lines, 1) if line.strip().startswith(LONG_MARK)
+        ]
+        if len(lines) > MAX_MODULE_LINES and not marked:
+            found.append(f"{name}: {len(lines)} lines (max {MAX_MODULE_LINES})")
+        for node in ast.walk(ast.parse(source)):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            size = _code_lines(node)
+            if size > MAX_FUNCTION_LINES and not any(
+                node.lineno <= i <= node.end_lineno for i in marked
+            ):
+                found.append(
+                    f"{name}:{node.lineno} {node.name}(): {size} code lines "
+                    f"(max {MAX_FUNCTION_LINES})"
+                )
+    return found
+
+
+def test_no_long_modules_or_functions():
+    found = _size_violations(ROOT / "kzspatial")
+    assert not found, (
+        "split these, or state the reason in a '# long: ...' comment inside them:\n"
+        + "\n".join(found)
+    )
+
+
+def test_size_check_can_fail(tmp_path):
+    package = tmp_path / "pkg"
+    package.mkdir()
+    body = "".join(f"    x{i} = {i}\n" for i in range(MAX_FUNCTION_LINES))
+    doc = '    """Doc.\n\n' + "    text\n" * 200 + '    """\n'
+    (package / "big.py").write_text("x = 0\n" * (MAX_MODULE_LINES + 1))
+    (package / "f.py").write_text(f"def f():\n{body}\n\ndef g():\n{doc}    return 1\n")
+    (package / "ok.py").write_text(f"def f():\n    {LONG_MARK} a table\n{body}")
+    found = _size_violations(package)
+    assert found == [
+        f"pkg/big.py: {MAX_MODULE_LINES + 1} lines (max {MAX_MODULE_LINES})",
+        f"pkg/f.py:1 f(): {MAX_FUNCTION_LINES + 1} code lines (max {MAX_FUNCTION_LINES})",
     ]

@@ -21,6 +21,8 @@ SYNTHETIC = [
     "bench_catchments",
     "bench_maps",
     "bench_distributed",
+    # drives Debian's chromium through playwright
+    pytest.param("bench_explorer", marks=pytest.mark.browser),
 ]
 REAL_DATA = ["bench_real", "bench_run"]
 

@@ -1,13 +1,12 @@
 """The flow explorer driven in a real headless Chromium, every network request aborted.
 
 Needs Debian's ``chromium`` and the playwright Python package (the system browser is
-used; no ``playwright install``). Screenshots of every mode go to pytest's tmp_path.
+used; no ``playwright install``); the ``browser`` fixture is in ``conftest.py``. Screenshots of every mode go to pytest's tmp_path.
 """
 
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -20,12 +19,6 @@ from kzspatial.render.maps import save_map
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists():
-    pytest.skip("/usr/bin/chromium is absent", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="needs playwright")
-
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"]
 HOSTILE = {
     "Z00": "<img src=x onerror=window.__pwned=1>",
     "Z01": "${alert(1)}",
@@ -85,16 +78,6 @@ def inputs(regions: gpd.GeoDataFrame) -> dict[str, pd.DataFrame]:
         "population": population,
         "scenario": scenario.assign(flow=scenario["flow"] * 2),
     }
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=FLAGS
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ from kzspatial.core.gravity import (
 )
 
 # agreement of two converged maximum-likelihood fits; tighter than _constants.RTOL on
-# purpose (issue 7 asks for 1e-8 relative on coefficients)
+# purpose (coefficients must agree to 1e-8 relative)
 COEF_RTOL = 1e-8
 SE_RTOL = 1e-7
 

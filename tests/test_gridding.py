@@ -5,7 +5,7 @@ import numpy as np
 import pyogrio
 import pytest
 import shapely
-from _synthetic import (
+from kz_synthetic import (
     CENTRE_POPULATION,
     CENTRES_LONLAT,
     HUBS,
@@ -32,6 +32,7 @@ from kzspatial.geo.grids import (
     threshold_polygons,
     to_raster,
 )
+from kzspatial.geo.population import dasymetric_population
 
 CELL_M = 25_000.0
 HUB_POPULATION = {h: CENTRE_POPULATION[h] for h in HUBS}
@@ -300,3 +301,43 @@ def test_flow_catchment_polygons(districts):
     assert (polygons["rule"] == "flow_share>=0.15").all() and (
         polygons["year"] == 2020
     ).all()
+
+
+def test_dasymetric_population_sums_to_official_totals(grid, districts, settlements):
+    lon, lat, point_pop = settlements
+    regions = districts.reset_index(names="region_id")
+    # one region keeps no settlement point: its population is spread over its cells
+    empty = regions.geometry.iloc[0]
+    points = gpd.GeoDataFrame(
+        {"population": point_pop}, geometry=gpd.points_from_xy(lon, lat), crs=4326
+    )
+    points = points[~points.within(empty)]
+    official = {r: 1000.0 * (k + 1) for k, r in enumerate(regions["region_id"])}
+    cells, allocation = dasymetric_population(grid, regions, official, points)
+    assert cells.sum() == pytest.approx(sum(official.values()), rel=1e-12)
+    assert (cells >= 0).all()
+    by_region = allocation.set_index("region_id")
+    assert by_region.loc[regions["region_id"].iloc[0], "method"] == "uniform over cells"
+    assert (by_region["n_points"] > 0).sum() > len(regions) // 2
+    # within a region, cells share the population in proportion to their points
+    rid = by_region.index[by_region["n_points"] > 3][0]
+    mine = points[points.within(regions.set_index("region_id").geometry[rid])]
+    cell = points_to_cells(grid, mine.geometry.x, mine.geometry.y)
+    expect = official[rid] * mine["population"].to_numpy() / mine["population"].sum()
+    assert_allclose(cells[cell], expect, rtol=1e-9)
+
+
+def test_dasymetric_population_errors(grid, districts, settlements):
+    lon, lat, point_pop = settlements
+    regions = districts.reset_index(names="region_id")
+    points = gpd.GeoDataFrame(
+        {"population": point_pop}, geometry=gpd.points_from_xy(lon, lat), crs=4326
+    )
+    official = dict.fromkeys(regions["region_id"], 10.0)
+    official.pop("D001")
+    with pytest.raises(ValidationError, match=r"regions \['D001'\]"):
+        dasymetric_population(grid, regions, official, points)
+    with pytest.raises(CRSError, match="points has no CRS"):
+        dasymetric_population(
+            grid, regions, official, points.set_crs(None, allow_override=True)
+        )

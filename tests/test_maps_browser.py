@@ -1,10 +1,9 @@
 """Flow maps rendered in a real headless Chromium with every network request aborted.
 
 Needs Debian's ``chromium`` (``apt-get install -y chromium``) and the playwright Python
-package; no ``playwright install`` is needed, the system browser is used.
+package; no ``playwright install`` is needed, the system browser is used. The
+``browser`` fixture is in ``conftest.py``.
 """
-
-from pathlib import Path
 
 import kz_synthetic as syn
 import pytest
@@ -13,41 +12,11 @@ from kzspatial.render.maps import flow_map, save_map
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists():
-    pytest.skip(
-        "/usr/bin/chromium is absent (apt-get install -y chromium)",
-        allow_module_level=True,
-    )
-sync_api = pytest.importorskip(
-    "playwright.sync_api", reason="playwright is not installed"
-)
 Image = pytest.importorskip(
     "PIL.Image", reason="Pillow is needed to inspect screenshots"
 )
 
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    "--hide-scrollbars",
-]
 N_FLOWS = 80
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=FLAGS
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,8 @@ def test_ci_runs_the_readme_test_command():
     assert test_cmd, "README must show the test command"
     ci = (ROOT / ".ci" / "run").read_text()
     assert test_cmd[-1].strip() in ci.splitlines()
+    # the docstring examples of the package run too
+    assert re.search(r"--doctest-modules\b.*\bkzspatial\b", test_cmd[-1])
 
 
 def test_version_and_show_versions(capsys):

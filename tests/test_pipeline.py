@@ -42,6 +42,12 @@ def test_every_product_written(result):
         "raster_dominant_hub",
         "qml_dominant_hub",
         "raster_potential",
+        "explorer",
+        "study",
+        "study_files",
+        "flowmap",
+        "kepler",
+        "excel",
     } <= names
     for path in res.paths.values():
         assert path.exists(), path
@@ -152,35 +158,152 @@ def test_refuses_to_overwrite_and_survives_interruption(result, monkeypatch):
 
 
 @pytest.mark.browser
-def test_real_map_renders_in_chromium(result, tmp_path):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("/usr/bin/chromium is absent (apt-get install -y chromium)")
+def test_real_maps_render_in_chromium(result, browser, tmp_path):
     res, _ = result
     errors = []
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-                "--disable-background-networking",
-            ],
-        )
-        page = browser.new_page(viewport={"width": 1200, "height": 800})
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.route("http*://**", lambda route: route.abort())
-        page.goto(res.paths["map_2024"].as_uri())
-        page.wait_for_timeout(500)
-        assert page.evaluate("typeof L !== 'undefined'")
-        n_paths = page.locator("path.leaflet-interactive").count()
-        page.screenshot(path=str(tmp_path / "map.png"))
-        browser.close()
-    assert not errors
+    page = browser.new_page(viewport={"width": 1280, "height": 820})
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.route("http*://**", lambda route: route.abort())
+    page.goto(res.paths["map_2024"].as_uri())
+    page.wait_for_timeout(500)
+    assert page.evaluate("typeof L !== 'undefined'")
+    n_paths = page.locator("path.leaflet-interactive").count()
+    page.screenshot(path=str(tmp_path / "map.png"))
     assert n_paths >= 60 + 20  # flows (+ arrowheads) and the 20 regions
     assert (tmp_path / "map.png").stat().st_size > 10_000
+    # the explorer: every year's total shown equals the OD table's
+    page.goto(res.paths["explorer"].as_uri())
+    page.wait_for_timeout(800)
+    od = res.data.od
+    years = page.evaluate("kzExplorer.instance.data.years")
+    assert years == res.data.years
+    for k, year in enumerate(years):
+        page.evaluate(f"kzExplorer.instance.setYearIndex({k})")
+        page.wait_for_timeout(100)
+        shown = page.locator(".leaflet-control").filter(has_text="persons who moved")
+        text = shown.first.inner_text()
+        total = re.search(r"of the ([\d,]+) persons", text).group(1)
+        assert int(total.replace(",", "")) == od.loc[od["year"] == year, "flow"].sum()
+    for mode in ("rate", "fitted", "residual", "pearson"):
+        page.evaluate(f"kzExplorer.instance.setMode('{mode}')")
+    page.screenshot(path=str(tmp_path / "explorer.png"))
+    page.close()
+    assert not errors
+
+
+def _csv(path):
+    import csv
+
+    with path.open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_explorer_page_holds_every_year_offline(result):
+    res, _ = result
+    html = res.paths["explorer"].read_text(encoding="utf-8")
+    assert not re.search(r"""<script[^>]+src=["']https?://""", html)
+    assert res.paths["explorer"].stat().st_size < 3e6
+    match = re.search(
+        r'<script type="application/json" id="kz-explorer-data">(.*?)</script>',
+        html,
+        re.S,
+    )
+    data = json.loads(match.group(1))
+    assert data["years"] == res.data.years
+    od = res.data.od
+    for k, year in enumerate(data["years"]):
+        flows = data["flows"][k]
+        part = od[(od["year"] == year) & (od["origin"] != od["destination"])]
+        assert sum(flows["v"]) == part["flow"].sum()
+        assert flows["f"] is not None  # the per-year gravity fit
+    assert data["population"] is not None
+
+
+def test_study_tables_answer_the_issue(result):
+    """The study's numbers, recomputed here from the OD file, not copied from a run."""
+    import pandas as pd
+
+    from kzspatial.datasets.migration import load_od_flows
+
+    res, _ = result
+    folder = res.paths["tables"]
+    national = pd.read_csv(folder / "study_national.csv").set_index("year")
+    od = load_od_flows((2010, 2024))
+    for year in (2010, 2024):
+        part = od[(od["year"] == year) & (od["origin"] != od["destination"])]
+        to_cities = part.loc[part["destination"].isin(["KZ-71", "KZ-75", "KZ-79"])]
+        share = to_cities["flow"].sum() / part["flow"].sum()
+        assert national.at[year, "share_to_three_cities"] == pytest.approx(share)
+        assert national.at[year, "moves_between_regions"] == part["flow"].sum()
+    claims = pd.read_csv(folder / "study_claims_table2.csv").set_index("region_group")
+    # Karaganda (KZ-35 with Ulytau, split off in 2022): net negative in every OD year
+    od = res.data.od20
+    group = {"KZ-35", "KZ-62"}
+    inflow = od[od["destination"].isin(group) & ~od["origin"].isin(group)]
+    outflow = od[od["origin"].isin(group) & ~od["destination"].isin(group)]
+    net = inflow.groupby("year")["flow"].sum() - outflow.groupby("year")["flow"].sum()
+    assert (net < 0).all() and len(net) == len(res.data.years)
+    assert claims.at["Karaganda region", "class"] == "persistent loser"
+    assert claims.at["Karaganda region", "verdict"] == "refuted"
+    published = pd.read_csv(folder / "study_published_check.csv")
+    rows = published[
+        (published["variable"] == "internal_migration")
+        & published["year"].between(2022, 2024)
+    ]
+    assert len(rows) == 6 and rows["flagged"].all()  # 3 years x both concepts
+    assert set(rows["concept"]) == {
+        "moves between regions",
+        "all moves within the republic",
+    }
+    for name in ("study_typology", "study_inequality", "study_region_rates"):
+        assert len(pd.read_csv(folder / f"{name}.csv"))
+    html = res.paths["study"].read_text(encoding="utf-8")
+    assert not re.search(r"""(src|href)=["']https?://""", html)
+    assert "claims, not data" in html
+    assert (res.paths["study_files"] / "study_published.csv").exists()
+
+
+def test_study_tables_in_the_geopackage_with_titles(result):
+    res, _ = result
+    gpkg = res.paths["gpkg"]
+    layers = {name for name, _geom in pyogrio.list_layers(gpkg)}
+    assert {"study_national", "study_typology", "study_published_check"} <= layers
+    with sqlite3.connect(gpkg) as con:
+        rows = dict(
+            con.execute(
+                "SELECT table_name, identifier FROM gpkg_contents "
+                "WHERE table_name IN ('study_typology', 'od_flows')"
+            ).fetchall()
+        )
+    assert rows["study_typology"].startswith("Regional balance typology")
+    assert re.search(r"the 6\d largest of 380 drawn", rows["od_flows"])
+
+
+def test_exports_match_the_od_table(result):
+    import openpyxl
+
+    res, _ = result
+    od = res.data.od
+    od = od[od["origin"] != od["destination"]]
+    expected = od.groupby("year")["flow"].sum().to_dict()
+    flows = _csv(res.paths["flowmap"] / "flows.csv")
+    totals: dict[int, float] = {}
+    for row in flows:
+        year = int(row["time"][:4])
+        totals[year] = totals.get(year, 0) + float(row["count"])
+    assert totals == pytest.approx(expected)
+    assert len(_csv(res.paths["flowmap"] / "locations.csv")) == 20
+    kepler = _csv(res.paths["kepler"])
+    totals = {}
+    for row in kepler:
+        totals[int(row["year"])] = totals.get(int(row["year"]), 0) + float(row["flow"])
+    assert totals == pytest.approx(expected)
+    book = openpyxl.load_workbook(res.paths["excel"], read_only=True)
+    about = list(book["about"].values)
+    described = {row[1] for row in about[1:]}
+    csvs = {p.stem for p in res.paths["tables"].glob("*.csv")}
+    assert csvs | {"provenance"} == described
+    assert all(all(cell for cell in row[:6]) for row in about)  # nothing left blank
 
 
 @pytest.mark.qgis

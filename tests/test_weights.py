@@ -10,12 +10,12 @@ from kzspatial._errors import AlignmentError, ValidationError
 from kzspatial.core.distance import great_circle_matrix_km
 from kzspatial.core.weights import (
     SpatialWeights,
-    _resolve_islands,
     as_spatial_weights,
     build_distance_band,
     build_inverse_distance,
     build_knn,
 )
+from kzspatial.core.weights._base import _resolve_islands
 
 libpysal = pytest.importorskip("libpysal")
 
@@ -169,10 +169,25 @@ def test_resolve_islands_policies():
 
 
 def test_drop_repeats_for_stranded_units():
-    # x's only neighbour is the island-free y... which only points to the island z
-    w = SpatialWeights.from_adjacency({"x": ["y"], "y": ["z"], "z": [], "u": ["x"]})
+    # A chain u -> x -> y -> z into the island z: each removal strands the next unit,
+    # so "drop" removes z, then y, then x, then u (one per round). v also points to z
+    # but keeps its link to a, and the pair a <-> b never loses a neighbour.
+    w = SpatialWeights.from_adjacency(
+        {
+            "x": ["y"],
+            "y": ["z"],
+            "z": [],
+            "u": ["x"],
+            "v": ["a", "z"],
+            "a": ["b"],
+            "b": ["a"],
+        }
+    )
     kept, dropped = _resolve_islands(w, "drop")
-    assert set(dropped) == {"z", "y", "x", "u"} - set(kept.ids)
+    assert dropped == ("z", "y", "x", "u")
+    assert kept.ids == ("v", "a", "b")
+    # the surviving links, v -> a, a -> b, b -> a, and no other
+    assert_allclose(kept.sparse.toarray(), [[0, 1, 0], [0, 0, 1], [0, 1, 0]])
     assert not kept.islands
 
 
@@ -255,3 +270,23 @@ def test_drop_repeats_for_stranded_units():
 def test_errors(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_knn_ties_are_broken_by_id_whatever_the_order():
+    # four points 1 degree from the centre along the equator and the meridian: equal
+    # great-circle distances (computed along different arcs, so equal only up to
+    # rounding); k=2 takes the two smallest ids, in any input order
+    ids = ["centre", "d", "b", "c", "a"]
+    lon = [0.0, 1.0, -1.0, 0.0, 0.0]
+    lat = [0.0, 0.0, 0.0, 1.0, -1.0]
+    rng = np.random.default_rng(11)
+    for _ in range(5):
+        order = rng.permutation(len(ids))
+        w = build_knn(
+            [ids[i] for i in order],
+            np.take(lon, order),
+            np.take(lat, order),
+            k=2,
+        )
+        row = w.ids.index("centre")
+        assert {w.ids[j] for j in w.sparse[[row]].indices} == {"a", "b"}

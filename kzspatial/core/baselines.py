@@ -132,7 +132,7 @@ def _normalise_rows(
 def radiation(
     outflows: ArrayLike, population: ArrayLike, cost: ArrayLike
 ) -> BaselineFit:
-    """Radiation model of Simini et al. (2012), constrained to the outflows.
+    r"""Radiation model of Simini et al. (2012), constrained to the outflows.
 
     Parameters
     ----------
@@ -152,10 +152,10 @@ def radiation(
     -----
     .. math::
 
-        p_{ij} = \\frac{m_i m_j}{(m_i + s_{ij})(m_i + m_j + s_{ij})}
+        p_{ij} = \frac{m_i m_j}{(m_i + s_{ij})(m_i + m_j + s_{ij})}
 
     with :math:`s_{ij}` the population within distance :math:`d_{ij}` of :math:`i`,
-    excluding :math:`i` and :math:`j`. Without distance ties :math:`\\sum_j p_{ij} =
+    excluding :math:`i` and :math:`j`. Without distance ties :math:`\sum_j p_{ij} =
     1 - m_i / M`, so the row normalisation is Masucci et al.'s finite-size correction.
 
     Examples

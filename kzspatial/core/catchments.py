@@ -23,6 +23,9 @@ is safe (no overflow, relative error about 1e-6) and the argmax (dominant hub) a
 probability come for free. Memory is bounded by the outputs plus one chunk of work.
 """
 
+# long: ~820 lines, just over 800: the observed (flow shares) and modelled (Huff,
+# potential) catchments share the id, hub, cost and memory checks defined here.
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence

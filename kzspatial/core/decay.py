@@ -1,10 +1,10 @@
-"""Distance-decay functions shared by gravity models and catchments.
+r"""Distance-decay functions shared by gravity models and catchments.
 
 Each decay maps a cost array ``d`` and one parameter ``beta`` to a deterministic weight
 ``f(d)``; gravity models estimate ``beta`` on the log-link scale, catchments reuse it.
 
-- ``"pow"``: :math:`f(d) = d^{\\beta}` (``beta`` < 0 for decay); needs ``d > 0``.
-- ``"exp"``: :math:`f(d) = \\exp(\\beta d)`.
+- ``"pow"``: :math:`f(d) = d^{\beta}` (``beta`` < 0 for decay); needs ``d > 0``.
+- ``"exp"``: :math:`f(d) = \exp(\beta d)`.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ DECAY_FUNCTIONS: dict[str, Callable[[NDArray[np.float64]], NDArray[np.float64]]]
 def decay_regressor(
     cost_func: str,
 ) -> Callable[[NDArray[np.float64]], NDArray[np.float64]]:
-    """The registered transform of cost for ``cost_func``, without checking costs.
+    """Return the registered cost transform of ``cost_func``, without checking costs.
 
     For callers that validate costs themselves (e.g. catchments, which floor them at
     ``min_cost`` block by block); :func:`cost_regressor` checks and transforms at once.

@@ -48,10 +48,20 @@ def to_matrix(
     Raises
     ------
     AlignmentError
-        A pair names a region that is not in ``ids``.
+        A pair names a region that is not in ``ids``, or the three sequences differ in
+        length.
     ValidationError
-        A pair occurs twice.
+        A pair occurs twice, ids repeat, or a value is missing (NaN), infinite or
+        negative.
     """
+    v = _flow_values(values)
+    if not (len(origins) == len(destinations) == v.size):
+        raise AlignmentError(
+            f"origins, destinations and values must have one entry per pair; got "
+            f"{len(origins)}, {len(destinations)} and {v.size}"
+        )
+    if len(set(ids)) != len(ids):
+        raise ValidationError("ids repeat; give each region once")
     position = {r: k for k, r in enumerate(ids)}
     unknown = sorted({r for r in (*origins, *destinations) if r not in position})
     if unknown:
@@ -60,7 +70,6 @@ def to_matrix(
     j = np.fromiter(
         (position[d] for d in destinations), dtype=np.intp, count=len(destinations)
     )
-    v = np.asarray(values, dtype=np.float64)
     n = len(ids)
     counts = np.bincount(i * n + j, minlength=n * n)
     if np.any(counts > 1):
@@ -72,6 +81,46 @@ def to_matrix(
     F = np.zeros((n, n))
     F[i, j] = v
     return F
+
+
+def _flow_values(values: ArrayLike) -> NDArray[np.float64]:
+    """Flows as a 1-d float array, refusing text, NaN, infinities and negatives."""
+    try:
+        v = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValidationError(
+            "flow values must be numbers (persons); convert the column with "
+            "pandas.to_numeric first"
+        ) from None
+    if v.ndim != 1:
+        raise ValidationError(f"flow values must be 1-d, one per pair; got {v.shape}")
+    bad = np.flatnonzero(~np.isfinite(v))
+    if bad.size:
+        raise ValidationError(
+            f"{bad.size} flow value(s) are missing or infinite (first at position "
+            f"{bad[0]}: {v[bad[0]]}); fill or drop those pairs"
+        )
+    neg = np.flatnonzero(v < 0)
+    if neg.size:
+        raise ValidationError(
+            f"{neg.size} flow value(s) are negative (first at position {neg[0]}: "
+            f"{v[neg[0]]:g}); flows count persons and are >= 0"
+        )
+    return v
+
+
+def _square(F: ArrayLike) -> NDArray[np.float64]:
+    """``F`` as a square float matrix, or ValidationError."""
+    try:
+        M = np.asarray(F, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValidationError("a flow matrix must hold numbers") from None
+    if M.ndim != 2 or M.shape[0] != M.shape[1]:
+        raise ValidationError(
+            f"a flow matrix must be square (n origins x the same n destinations); "
+            f"got shape {M.shape}"
+        )
+    return M
 
 
 def pairs_from_matrix(
@@ -87,13 +136,13 @@ def pairs_from_matrix(
 
 def out_flows(F: ArrayLike) -> NDArray[np.float64]:
     """Out-migration of each region (row sums without the diagonal), shape (n,)."""
-    M = np.asarray(F, dtype=np.float64)
+    M = _square(F)
     return M.sum(axis=1) - np.diag(M)
 
 
 def in_flows(F: ArrayLike) -> NDArray[np.float64]:
     """In-migration of each region (column sums without the diagonal), shape (n,)."""
-    M = np.asarray(F, dtype=np.float64)
+    M = _square(F)
     return M.sum(axis=0) - np.diag(M)
 
 

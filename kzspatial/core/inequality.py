@@ -25,7 +25,7 @@ __all__ = ["gini", "max_min_ratio", "theil"]
 def _prepare(
     x: ArrayLike, weights: ArrayLike | None, *, positive: bool
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Validated ``(x, w)`` float arrays; ``w`` of ones when no weights are given."""
+    """Validate ``(x, w)`` as float arrays; ``w`` of ones when no weights are given."""
     x = np.asarray(x, dtype=float)
     if x.ndim != 1 or x.size == 0:
         raise ValidationError(
@@ -67,7 +67,7 @@ def max_min_ratio(x: ArrayLike) -> float:
 
 
 def gini(x: ArrayLike, weights: ArrayLike | None = None) -> float:
-    """Gini coefficient, optionally weighted.
+    r"""Gini coefficient, optionally weighted.
 
     Parameters
     ----------
@@ -85,8 +85,8 @@ def gini(x: ArrayLike, weights: ArrayLike | None = None) -> float:
     -----
     .. math::
 
-        G = \\frac{\\sum_i \\sum_j w_i w_j |x_i - x_j|}{2 W^2 \\mu},
-        \\quad W = \\sum_i w_i, \\quad \\mu = \\frac{\\sum_i w_i x_i}{W}
+        G = \frac{\sum_i \sum_j w_i w_j |x_i - x_j|}{2 W^2 \mu},
+        \quad W = \sum_i w_i, \quad \mu = \frac{\sum_i w_i x_i}{W}
     """
     x, w = _prepare(x, weights, positive=False)
     total = w.sum()
@@ -98,7 +98,7 @@ def gini(x: ArrayLike, weights: ArrayLike | None = None) -> float:
 
 
 def theil(x: ArrayLike, weights: ArrayLike | None = None) -> float:
-    """Theil T index (generalised entropy with alpha = 1), optionally weighted.
+    r"""Theil T index (generalised entropy with alpha = 1), optionally weighted.
 
     Parameters
     ----------
@@ -116,7 +116,7 @@ def theil(x: ArrayLike, weights: ArrayLike | None = None) -> float:
     -----
     .. math::
 
-        T = \\sum_i \\frac{w_i}{W} \\frac{x_i}{\\mu} \\ln \\frac{x_i}{\\mu}
+        T = \sum_i \frac{w_i}{W} \frac{x_i}{\mu} \ln \frac{x_i}{\mu}
     """
     x, w = _prepare(x, weights, positive=True)
     share = w / w.sum()

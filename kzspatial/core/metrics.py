@@ -130,7 +130,7 @@ def _count_terms(y: NDArray[np.float64]) -> tuple[float, float]:
 def fit_sums(
     y: NDArray[np.float64], mu: NDArray[np.float64], *, with_log_mu: bool = True
 ) -> FitSums:
-    """The :class:`FitSums` of observed ``y`` and predicted ``mu`` over all their cells.
+    """Sum observed ``y`` and predicted ``mu`` over all cells into :class:`FitSums`.
 
     Parameters
     ----------
@@ -169,7 +169,7 @@ def fit_sums(
 
 
 def _finite_sums(observed: ArrayLike, fitted: ArrayLike) -> tuple[FitSums, int]:
-    """The sums over the cells where both arrays are finite, and their number."""
+    """Return the sums over the cells where both arrays are finite, and their number."""
     y = np.asarray(observed, dtype=np.float64)
     mu = np.asarray(fitted, dtype=np.float64)
     if y.shape != mu.shape:

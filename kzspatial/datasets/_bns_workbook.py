@@ -104,7 +104,7 @@ def resolve_label(label: str, configuration: str) -> str:
 
 
 def is_national(label: str) -> bool:
-    """True for the label of the national total row."""
+    """Return True for the label of the national total row."""
     return " ".join(label.casefold().split()) in _NATIONAL_LABELS
 
 
@@ -291,7 +291,7 @@ def _city_ids(configuration: str) -> set[str]:
 
 
 def describe_mismatch(labels: list[str]) -> str:
-    """What keeps the labels from forming the nearest border configuration."""
+    """Describe what keeps the labels from forming the nearest border configuration."""
     best = None
     for configuration in CONFIGURATIONS:
         ids = [
@@ -315,7 +315,7 @@ def describe_mismatch(labels: list[str]) -> str:
 
 
 def resolves(label: str, configuration: str) -> bool:
-    """True if the label names a unit of the given border configuration."""
+    """Return True if the label names a unit of the given border configuration."""
     try:
         resolve_label(label, configuration)
     except RegionNameError:
@@ -461,7 +461,7 @@ def registry_source(key: str) -> dict[str, str]:
 
 
 def finish_frame(records: list[dict], value_columns: list[str]) -> pd.DataFrame:
-    """Records as a frame sorted by year and catalogue order, with fixed columns."""
+    """Return records as a frame sorted by year and catalogue order, fixed columns."""
     frame = pd.DataFrame(records).drop(columns="_row", errors="ignore")
     order = {
         (conf, rid): i

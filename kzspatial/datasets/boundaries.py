@@ -53,7 +53,7 @@ def _drop_small_parts(geoms: np.ndarray, min_part_km2: float) -> np.ndarray:
 def load_boundaries(
     level: str = "adm1", vintage: str = "2024", *, min_part_km2: float = 1.0
 ) -> gpd.GeoDataFrame:
-    """Cleaned boundaries with catalogue codes and names, in EPSG:4326.
+    """Load cleaned boundaries with catalogue codes and names, in EPSG:4326.
 
     Parameters
     ----------

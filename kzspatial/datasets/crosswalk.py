@@ -1,5 +1,7 @@
-"""Border crosswalk: aggregate data in today's 20 regions to the 2018 (17) or 2010 (16)
-configuration, and join regional tables only when their borders match.
+"""Border crosswalk between today's 20 regions and the 2018 or 2010 configuration.
+
+Data in today's 20 regions are aggregated to the 2018 (17) or 2010 (16)
+configuration, and regional tables are joined only when their borders match.
 
 Splits handled (see :mod:`kzspatial.datasets.regions`): Shymkent out of South Kazakhstan (June 2018,
 the rest renamed Turkistan); Abai out of East Kazakhstan, Zhetysu out of Almaty Region and
@@ -138,7 +140,7 @@ def aggregate_regions(
 
 
 def _parent(region_id: str, to: str) -> str:
-    """Unit of configuration ``to`` containing ``region_id`` (current or historical)."""
+    """Return the unit of configuration ``to`` containing ``region_id``."""
     try:
         parts = get_region(region_id).parts
     except KeyError:

@@ -14,6 +14,7 @@ fetched file that fails the checksum raises :class:`~kzspatial._errors.DataFetch
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 import os
@@ -191,11 +192,54 @@ def _fetch_one(entry: DataFile) -> Path:
             f"{exc}. The file was not used; check the mirror copy or delete the cache "
             f"folder ({CACHE_ENV}={cache_dir()}) and retry"
         ) from exc
-    except Exception as exc:  # missing mirror file, HTTP error, no network
+    except OSError as exc:
+        problem = _cache_problem(exc, target)
+        if problem is None:
+            raise _unreachable(entry, where, target, exc) from exc
         raise DataFetchError(
-            f"could not fetch {entry.url} from {where} into cache {target} "
-            f"({type(exc).__name__}: {exc}). Set {MIRROR_ENV} to a folder laid out as "
-            "<mirror>/<URL without https://>, or check the network; the cache folder is "
-            f"{CACHE_ENV}={cache_dir()}"
+            f"could not write {entry.url} into the cache {target}: {problem} "
+            f"({exc.strerror or exc}). The source ({where}) is not at fault; set "
+            f"{CACHE_ENV} to a writable folder with free space, or free space in "
+            f"{cache_dir()}"
         ) from exc
+    except Exception as exc:  # missing mirror file, HTTP error, no network
+        raise _unreachable(entry, where, target, exc) from exc
     return Path(path)
+
+
+_CACHE_ERRNOS = {
+    errno.EROFS: "the cache is on a read-only file system",
+    errno.EACCES: "the cache folder is not writable (permission denied)",
+    errno.EPERM: "the cache folder is not writable (operation not permitted)",
+    errno.ENOSPC: "the disk holding the cache is full (no space left on device)",
+    errno.EDQUOT: "the disk quota of the cache is exceeded",
+}
+
+
+def _cache_problem(exc: OSError, target: Path) -> str | None:
+    """Say what is wrong with the cache when ``exc`` came from writing it, else None.
+
+    A full disk is always the cache's (fetching only writes there); permission errors
+    are the cache's when they name a path inside it (a mirror file may be unreadable).
+    """
+    problem = _CACHE_ERRNOS.get(exc.errno)
+    if problem is None:
+        return None
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT) or exc.filename is None:
+        return problem
+    cache = cache_dir().resolve()
+    written = Path(exc.filename).resolve()
+    inside = written == cache or cache in written.parents
+    return problem if inside or written.parent == target.parent.resolve() else None
+
+
+def _unreachable(
+    entry: DataFile, where: str, target: Path, exc: Exception
+) -> DataFetchError:
+    """Build the error for a source (mirror or network) that did not deliver the file."""
+    return DataFetchError(
+        f"could not fetch {entry.url} from {where} into cache {target} "
+        f"({type(exc).__name__}: {exc}). Set {MIRROR_ENV} to a folder laid out as "
+        "<mirror>/<URL without https://>, or check the network; the cache folder is "
+        f"{CACHE_ENV}={cache_dir()}"
+    )

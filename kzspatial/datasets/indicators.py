@@ -1,5 +1,6 @@
-"""Regional migration indicators by year, joined to population and economy in matching
-borders.
+"""Regional migration indicators by year.
+
+The indicators are joined to population and economy in matching borders.
 
 For each OD year the population table decides the border configuration: the OD flows (given
 in today's 20 regions) are aggregated through :mod:`kzspatial.datasets.crosswalk` to the borders of
@@ -34,7 +35,7 @@ INDICATOR_LABELS = {
 
 
 def _population_for(population: pd.DataFrame, year: int) -> tuple[pd.DataFrame, int]:
-    """Population rows at 1 January of ``year``, or of the latest earlier year present."""
+    """Return population at 1 January of ``year``, or of the latest earlier year."""
     years = [y for y in population[YEAR].unique() if y <= year]
     if not years:
         raise ValidationError(f"no population figures at or before 1 January {year}")

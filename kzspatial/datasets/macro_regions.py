@@ -1,5 +1,7 @@
-"""Macro-regions: the conventional north / south / west / east / centre grouping of the
-oblasts, with the three cities of republican significance as a group of their own.
+"""Macro-regions: the conventional grouping of the oblasts.
+
+North / south / west / east / centre, with the three cities of republican
+significance as a group of their own.
 
 The grouping is a data table shipped with the package (``macro_regions.csv``), one row per
 region of today's 20 units with the source of its assignment. It is not a BNS statistical
@@ -24,7 +26,7 @@ MACRO_REGION_ORDER = ("north", "centre", "east", "west", "south", "three cities"
 
 
 def load_macro_regions() -> pd.DataFrame:
-    """The macro-region of each of today's 20 regions.
+    """Load the macro-region of each of today's 20 regions.
 
     Returns
     -------

@@ -1,5 +1,7 @@
-"""Reading and validating migration tables: the BNS origin-destination file, the monthly
-arrivals/departures file, and user OD tables.
+"""Reading and validating migration tables.
+
+The BNS origin-destination file, the monthly arrivals/departures file, and user OD
+tables.
 
 Every reader reports *all* problems of a file at once, naming the file, the row (line number
 in the file, header = line 1) and the fix. Nothing the caller passed in is modified.
@@ -16,6 +18,7 @@ Statistical concepts
 
 from __future__ import annotations
 
+import csv
 import io
 import warnings
 from collections.abc import Iterable
@@ -32,6 +35,7 @@ from kzspatial.datasets.regions import resolve
 __all__ = [
     "DEFAULT_OD_YEARS",
     "OD_YEAR_STATUS",
+    "PART_YEARS",
     "load_monthly_migration",
     "load_od_flows",
     "read_od_csv",
@@ -48,8 +52,14 @@ OD_YEAR_STATUS: dict[int, str] = {
     2022: "excluded: regional nets contradict the official ones (e.g. Astana negative)",
     2023: "checked: official regional nets matched for 18 of 20 regions",
     2024: "checked: reproduces the official regional nets exactly",
-    2025: "part year: not comparable with full years",
+    2025: "part year: the source does not state which months it covers; not "
+    "comparable with full years",
 }
+#: Years that do not cover a whole calendar year (loading them warns).
+PART_YEARS = frozenset(
+    y for y, s in OD_YEAR_STATUS.items() if s.startswith("part year")
+)
+_INT64_MAX = float(np.iinfo(np.int64).max)
 DEFAULT_OD_YEARS = (2010, 2015, 2020, 2021, 2023, 2024)
 
 
@@ -68,6 +78,102 @@ def _read_text(path: Path) -> str:
             f"{path}: line {line} is not valid UTF-8 (byte {exc.start}); re-save the file "
             "as UTF-8 (in Excel: 'CSV UTF-8')"
         ) from None
+
+
+def _parse_csv(path: Path, text: str) -> pd.DataFrame:
+    """Parse CSV text into strings, one row per record.
+
+    A record with more or fewer fields than the header, a repeated column name or a
+    malformed quote raises ValidationError (pandas would shift the columns of a longer
+    record into an index). ``attrs["line"]`` holds each row's line number in the file.
+    """
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader)
+        rows, lines, problems = [], [], []
+        for record in reader:
+            if not any(field.strip() for field in record):
+                continue  # blank line
+            if len(record) != len(header):
+                problems.append(
+                    f"line {reader.line_num}: {len(record)} fields, the header has "
+                    f"{len(header)}; quote fields that contain commas"
+                )
+            rows.append(record)
+            lines.append(reader.line_num)
+    except csv.Error as exc:
+        raise ValidationError(
+            f"{path}: line {reader.line_num} is not valid CSV ({exc})"
+        ) from None
+    repeated = sorted({c for c in header if header.count(c) > 1})
+    if repeated:
+        problems.insert(0, f"line 1: column(s) {repeated} occur more than once")
+    if problems:
+        raise ValidationError(
+            f"{path}: {len(problems)} problem(s) in the CSV layout:\n  "
+            + "\n  ".join(problems[:50])
+        )
+    table = pd.DataFrame(rows, columns=header, dtype=str)
+    table.attrs["line"] = lines
+    return table
+
+
+def _is_whole_year(value: object) -> bool:
+    return (
+        isinstance(value, (int, float, np.integer, np.floating))
+        and not isinstance(value, bool)
+        and np.isfinite(value)
+        and float(value).is_integer()
+        and 0 < value < 10_000
+    )
+
+
+def _parse_years(raw: pd.Series, line: np.ndarray, problems: list[str]) -> np.ndarray:
+    """Parse the year column; anything but a whole year is a problem of its line."""
+    values = pd.to_numeric(raw.str.strip(), errors="coerce").to_numpy(dtype=float)
+    ok = np.isfinite(values) & (values == np.round(values)) & (np.abs(values) < 1e4)
+    for k in np.flatnonzero(~ok):
+        what = "is not a number" if np.isnan(values[k]) else "is not a whole year"
+        problems.append(
+            f"line {line[k]}: year {raw.iat[k]!r} {what}; write years like 2024"
+        )
+    return np.where(ok, values, -1).astype(np.int64)
+
+
+def _parse_counts(
+    raw: pd.Series, line: np.ndarray, problems: list[str], counts: str
+) -> np.ndarray:
+    """Parse counts of persons (float64), listing the problems of each line.
+
+    Non-numbers and negatives are problems; for integer counts also fractions and values
+    outside int64.
+    """
+    clean = raw.str.strip().str.replace(" ", "", regex=False)
+    flow = pd.to_numeric(clean, errors="coerce").to_numpy(dtype=float)
+    finite = np.isfinite(flow)
+    for k in np.flatnonzero(~finite):
+        what = "is not a number" if np.isnan(flow[k]) else "is infinite"
+        problems.append(
+            f"line {line[k]}: count {raw.iat[k]!r} {what}; counts must be persons "
+            "(e.g. 1234)"
+        )
+    for k in np.flatnonzero(finite & (flow < 0)):
+        problems.append(
+            f"line {line[k]}: count {flow[k]:g} is negative; migration counts are >= 0"
+        )
+    if counts == "integer":
+        too_big = finite & (np.abs(flow) >= _INT64_MAX)
+        for k in np.flatnonzero(too_big):
+            problems.append(
+                f"line {line[k]}: count {raw.iat[k]!r} is outside the range of a "
+                "64-bit integer; it cannot be a number of persons"
+            )
+        for k in np.flatnonzero(finite & ~too_big & (flow != np.round(flow))):
+            problems.append(
+                f"line {line[k]}: count {flow[k]:g} is not a whole number of "
+                "persons (pass counts='real' for estimates)"
+            )
+    return flow
 
 
 def read_od_csv(
@@ -113,8 +219,11 @@ def read_od_csv(
         with their line numbers.
     """
     path = Path(path)
-    text = _read_text(path)
-    table = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    if counts not in ("integer", "real"):
+        raise ValidationError(f"counts must be 'integer' or 'real', got {counts!r}")
+    if year is not None and not _is_whole_year(year):
+        raise ValidationError(f"year must be a whole year such as 2024, got {year!r}")
+    table = _parse_csv(path, _read_text(path))
     if table.empty:
         raise ValidationError(f"{path}: the file has a header but no rows")
     columns = {}
@@ -135,36 +244,12 @@ def read_od_csv(
         columns[role] = found
 
     problems: list[str] = []
-    line = np.arange(len(table)) + 2  # header is line 1
+    line = np.asarray(table.attrs["line"])  # header is line 1
     if columns[YEAR] is None:
         years = np.full(len(table), int(year))
     else:
-        year_values = pd.to_numeric(table[columns[YEAR]].str.strip(), errors="coerce")
-        for k in np.flatnonzero(year_values.isna().to_numpy()):
-            problems.append(
-                f"line {line[k]}: year {table[columns[YEAR]].iat[k]!r} is not a number"
-            )
-        years = year_values.fillna(-1).astype(np.int64).to_numpy()
-
-    raw_flow = table[columns[FLOW]].str.strip().str.replace(" ", "", regex=False)
-    flow = pd.to_numeric(raw_flow, errors="coerce").to_numpy(dtype=float)
-    for k in np.flatnonzero(~np.isfinite(flow)):
-        problems.append(
-            f"line {line[k]}: count {table[columns[FLOW]].iat[k]!r} is not a "
-            "number; counts must be persons (e.g. 1234)"
-        )
-    for k in np.flatnonzero(flow < 0):
-        problems.append(
-            f"line {line[k]}: count {flow[k]:g} is negative; migration counts are >= 0"
-        )
-    if counts == "integer":
-        for k in np.flatnonzero(np.isfinite(flow) & (flow != np.round(flow))):
-            problems.append(
-                f"line {line[k]}: count {flow[k]:g} is not a whole number of "
-                "persons (pass counts='real' for estimates)"
-            )
-    elif counts != "real":
-        raise ValidationError(f"counts must be 'integer' or 'real', got {counts!r}")
+        years = _parse_years(table[columns[YEAR]], line, problems)
+    flow = _parse_counts(table[columns[FLOW]], line, problems, counts)
 
     ids = {}
     for role in (ORIGIN, DESTINATION):
@@ -247,13 +332,22 @@ def load_od_flows(
     ValidationError
         A requested year is not in the file, or 2022 was asked for without ``include_2022``.
     """
+    if years is not None:
+        years = list(years)
+        bad = [y for y in years if not _is_whole_year(y)]
+        if bad:
+            raise ValidationError(
+                f"years must be whole years such as 2024, got {bad}; available: "
+                f"{sorted(OD_YEAR_STATUS)}"
+            )
     wanted = tuple(
         DEFAULT_OD_YEARS if years is None else sorted({int(y) for y in years})
     )
     if 2022 in wanted and not include_2022:
         raise ValidationError(
             "2022 is excluded by default: its regional nets contradict the official BNS nets "
-            "(e.g. Astana comes out negative). Pass include_2022=True to load it anyway"
+            "(e.g. Astana comes out negative). Pass include_2022=True (on the command "
+            "line: --include-2022) to load it anyway"
         )
     entry = registry()["od_interregional.csv"]
     flows = read_od_csv(fetch(entry.key))
@@ -262,6 +356,13 @@ def load_od_flows(
     if missing:
         raise ValidationError(
             f"years {missing} are not in {entry.url}; available: {available}"
+        )
+    for part in sorted(PART_YEARS & set(wanted)):
+        warnings.warn(
+            f"{part} is a {OD_YEAR_STATUS[part]} (recorded in attrs['year_status'] "
+            "and the provenance table)",
+            UserWarning,
+            stacklevel=2,
         )
     if 2022 in wanted:
         warnings.warn(

@@ -1,5 +1,4 @@
-"""Region centres for distances: population-weighted (from settlement points) or the
-administrative centres.
+"""Region centres for distances: population-weighted, administrative or representative.
 
 A population-weighted centre is the normalised population-weighted mean of the unit
 vectors of a region's settlements (a centre of mass on the sphere), so it is correct for
@@ -14,7 +13,12 @@ import pandas as pd
 
 from kzspatial._errors import CRSError, ValidationError
 
-__all__ = ["load_osm_settlements", "population_weighted_centres", "spherical_mean"]
+__all__ = [
+    "load_osm_settlements",
+    "population_weighted_centres",
+    "representative_centres",
+    "spherical_mean",
+]
 
 
 def spherical_mean(lon, lat, weights) -> tuple[float, float]:
@@ -111,6 +115,43 @@ def population_weighted_centres(
     return gpd.GeoDataFrame(
         frame.drop(columns=["lon", "lat"]),
         geometry=gpd.points_from_xy(frame.lon, frame.lat),
+        crs=4326,
+    )
+
+
+def representative_centres(
+    regions: gpd.GeoDataFrame, *, region_col: str = "region_id"
+) -> gpd.GeoDataFrame:
+    """Place one point guaranteed inside each region polygon (representative point).
+
+    Built in the equal-area KZ Albers CRS (a planar construction), returned in
+    EPSG:4326. It ignores where people live, so it is the geometric alternative to
+    :func:`population_weighted_centres` in sensitivity checks.
+
+    Parameters
+    ----------
+    regions : geopandas.GeoDataFrame
+        Polygons with ``region_col``.
+    region_col : str, keyword-only
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``region_id, method, geometry`` in the order of ``regions``.
+
+    Raises
+    ------
+    CRSError
+        ``regions`` lacks a CRS.
+    """
+    from kzspatial.geo.crs import KZ_AEA
+
+    if regions.crs is None:
+        raise CRSError("regions need a CRS; set it with .set_crs(...)")
+    points = regions.geometry.to_crs(KZ_AEA).representative_point().to_crs(4326)
+    return gpd.GeoDataFrame(
+        {region_col: regions[region_col].to_numpy(), "method": "representative point"},
+        geometry=points.to_numpy(),
         crs=4326,
     )
 

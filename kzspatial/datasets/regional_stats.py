@@ -34,6 +34,9 @@ are in :mod:`kzspatial.datasets.cities`.
 Source: BNS figures republished by Open Data Kazakhstan (ODC PDDL 1.0).
 """
 
+# long: ~810 lines, just over 800: four BNS loaders (population, GRP, unemployment,
+# wages) with the sheet conventions and corrections of each next to its reader.
+
 from __future__ import annotations
 
 import math
@@ -329,7 +332,7 @@ def _read_population_sheets(workbook, problems: Problems) -> _PopulationSheets:
 
 
 def _combine_sexes(sheets: _PopulationSheets, problems: Problems) -> list[dict]:
-    """Records with total, urban and rural as men + women, checked against the totals."""
+    """Sum men + women into total, urban and rural records; check against the totals."""
     records = []
     for (year, region_id), population in sorted(
         sheets.series["total", "total"].items()

@@ -17,6 +17,14 @@ Border configurations (``configuration=``):
 
 Every historical unit is an exact union of current units (``parts``), so any table in the
 20-unit configuration aggregates exactly to the older ones (see :mod:`kzspatial.datasets.crosswalk`).
+
+Former names follow the units, not their borders: a renamed unit that still exists
+resolves to it (Guryev -> Atyrau, Tselinograd oblast -> Akmola), the former names of the
+three cities resolve to the city (Alma-Ata, Tselinograd, Akmolinsk, Chimkent), Chimkent
+oblast is South Kazakhstan. Units abolished in 1997, cities that are not regions and
+ambiguous abbreviations raise :class:`RegionNameError` with their history
+(:mod:`kzspatial.datasets._former_units`). Kazakh typed in Russian letters
+(«Караганды облысы») folds to the Kazakh spelling.
 """
 
 from __future__ import annotations
@@ -27,6 +35,10 @@ import unicodedata
 from dataclasses import dataclass
 
 from kzspatial._errors import RegionNameError, ValidationError
+from kzspatial.datasets._former_units import FORMER_UNITS
+from kzspatial.datasets._region_catalogue import CURRENT as _CURRENT
+from kzspatial.datasets._region_catalogue import HISTORICAL as _HISTORICAL
+from kzspatial.datasets._region_catalogue import Region
 
 __all__ = [
     "CONFIGURATIONS",
@@ -44,414 +56,6 @@ __all__ = [
     "resolve_many",
 ]
 
-
-@dataclass(frozen=True)
-class Region:
-    """One first-level unit, current or historical.
-
-    Attributes
-    ----------
-    id : str
-        ISO 3166-2:KZ numeric code (current units) or a kzspatial id for historical extents.
-    kato : str
-        Two-digit KATO prefix.
-    name_en, name_kk, name_ru : str
-        Official names in English, Kazakh and Russian.
-    kind : {"oblast", "city"}
-        Oblast or city of republican significance.
-    centre : str
-        Administrative centre (English name).
-    parts : tuple of str
-        Current (20-unit) ids whose union this unit is; ``(id,)`` for current units.
-    valid : str
-        Period in which the unit existed in this extent.
-    aliases : tuple of str
-        Further spellings found in sources (transliterations, file-specific names).
-    """
-
-    id: str
-    kato: str
-    name_en: str
-    name_kk: str
-    name_ru: str
-    kind: str
-    centre: str
-    parts: tuple[str, ...]
-    valid: str
-    aliases: tuple[str, ...] = ()
-
-
-def _current(kato, en, kk, ru, kind, centre, aliases):
-    return Region(
-        f"KZ-{kato}",
-        kato,
-        en,
-        kk,
-        ru,
-        kind,
-        centre,
-        (f"KZ-{kato}",),
-        "June 2022 -"
-        if kato in {"10", "33", "62"}
-        else ("June 2018 -" if kato in {"61", "79"} else "1997 -"),
-        tuple(aliases),
-    )
-
-
-# Spellings collected from geokz (ADM1_EN/KK/RU), the BNS OD file (Diar299/kz-migration), the
-# monthly file (kanatislambekov/internal-migration-flow-kz), BNS population/GRP workbooks and
-# common transliterations. "Almaty" alone is the *region* (English usage in geokz and the OD
-# file); Russian "Алматы" / «г. Алматы» is the *city*, as in BNS tables and geokz ADM1_RU.
-_CURRENT = (
-    _current(
-        "10",
-        "Abai",
-        "Абай облысы",
-        "Абайская область",
-        "oblast",
-        "Semey",
-        ["Abay", "Abai", "Abay region", "Abai oblysy", "Абай", "Абайская"],
-    ),
-    _current(
-        "11",
-        "Akmola",
-        "Ақмола облысы",
-        "Акмолинская область",
-        "oblast",
-        "Kokshetau",
-        ["Aqmola", "Akmolinskaya", "Ақмола", "Акмолинская", "Акмола"],
-    ),
-    _current(
-        "15",
-        "Aktobe",
-        "Ақтөбе облысы",
-        "Актюбинская область",
-        "oblast",
-        "Aktobe",
-        [
-            "Aqtobe",
-            "Aktyubinsk",
-            "Aktyubinskaya",
-            "Aktubinskaya",
-            "Ақтөбе",
-            "Актюбинская",
-            "Актобе",
-        ],
-    ),
-    _current(
-        "19",
-        "Almaty Region",
-        "Алматы облысы",
-        "Алматинская область",
-        "oblast",
-        "Konaev",
-        [
-            "Almaty",
-            "Almaty region",
-            "Almaty oblast",
-            "Almatinskaya",
-            "Алматинская",
-            "Almaty oblysy",
-        ],
-    ),
-    _current(
-        "23",
-        "Atyrau",
-        "Атырау облысы",
-        "Атырауская область",
-        "oblast",
-        "Atyrau",
-        ["Atyrau", "Atyrauskaya", "Атырау", "Атырауская", "Guryev"],
-    ),
-    _current(
-        "27",
-        "West Kazakhstan",
-        "Батыс Қазақстан облысы",
-        "Западно-Казахстанская область",
-        "oblast",
-        "Oral",
-        [
-            "West_Kaz",
-            "West Kazakhstan",
-            "Batys Kazakhstan",
-            "Batys Qazaqstan",
-            "Западно-Казахстанская",
-            "Батыс Қазақстан",
-            "ZKO",
-            "Zapadno-Kazakhstanskaya",
-        ],
-    ),
-    _current(
-        "31",
-        "Zhambyl",
-        "Жамбыл облысы",
-        "Жамбылская область",
-        "oblast",
-        "Taraz",
-        ["Jambyl", "Zhambyl", "Zhambylskaya", "Dzhambul", "Жамбылская", "Жамбыл"],
-    ),
-    _current(
-        "33",
-        "Zhetysu",
-        "Жетісу облысы",
-        "Жетысуская область",
-        "oblast",
-        "Taldykorgan",
-        [
-            "Jetisu",
-            "Zhetisu",
-            "Zhetysu",
-            "Jetysu",
-            "Жетісу",
-            "Жетысу",
-            "Жетысуская",
-            "Жетысуская область",
-        ],
-    ),
-    _current(
-        "35",
-        "Karaganda",
-        "Қарағанды облысы",
-        "Карагандинская область",
-        "oblast",
-        "Karaganda",
-        [
-            "Karagandy",
-            "Qaraghandy",
-            "Qaraganda",
-            "Karagandinskaya",
-            "Karaganda",
-            "Карагандинская",
-            "Қарағанды",
-        ],
-    ),
-    _current(
-        "39",
-        "Kostanay",
-        "Қостанай облысы",
-        "Костанайская область",
-        "oblast",
-        "Kostanay",
-        [
-            "Qostanay",
-            "Kostanai",
-            "Kustanai",
-            "Kostanaiskaya",
-            "Костанайская",
-            "Қостанай",
-        ],
-    ),
-    _current(
-        "43",
-        "Kyzylorda",
-        "Қызылорда облысы",
-        "Кызылординская область",
-        "oblast",
-        "Kyzylorda",
-        ["Qyzylorda", "Kzyl-Orda", "Kyzylordinskaya", "Кызылординская", "Қызылорда"],
-    ),
-    _current(
-        "47",
-        "Mangystau",
-        "Маңғыстау облысы",
-        "Мангистауская область",
-        "oblast",
-        "Aktau",
-        [
-            "Mangystau",
-            "Mangistau",
-            "Mangghystau",
-            "Mangyshlak",
-            "Mangistauskaya",
-            "Мангистауская",
-            "Маңғыстау",
-            "Мангыстауская",
-        ],
-    ),
-    _current(
-        "55",
-        "Pavlodar",
-        "Павлодар облысы",
-        "Павлодарская область",
-        "oblast",
-        "Pavlodar",
-        ["Pavlodar", "Pavlodarskaya", "Павлодарская", "Павлодар"],
-    ),
-    _current(
-        "59",
-        "North Kazakhstan",
-        "Солтүстік Қазақстан облысы",
-        "Северо-Казахстанская область",
-        "oblast",
-        "Petropavl",
-        [
-            "North_Kaz",
-            "North Kazakhstan",
-            "Soltustik Kazakhstan",
-            "Soltustik Qazaqstan",
-            "Северо-Казахстанская",
-            "Солтүстік Қазақстан",
-            "Солтүстiк Қазақстан",
-        ],
-    ),
-    _current(
-        "61",
-        "Turkistan",
-        "Түркістан облысы",
-        "Туркестанская область",
-        "oblast",
-        "Turkistan",
-        ["Turkestan", "Turkistan", "Turkestanskaya", "Туркестанская", "Түркістан"],
-    ),
-    _current(
-        "62",
-        "Ulytau",
-        "Ұлытау облысы",
-        "Улытауская область",
-        "oblast",
-        "Zhezkazgan",
-        ["Ulytau", "Ulutau", "Ulutay", "Ұлытау", "Улытауская"],
-    ),
-    _current(
-        "63",
-        "East Kazakhstan",
-        "Шығыс Қазақстан облысы",
-        "Восточно-Казахстанская область",
-        "oblast",
-        "Oskemen",
-        [
-            "East_Kaz",
-            "East Kazakhstan",
-            "Shygys Kazakhstan",
-            "Shyghys Qazaqstan",
-            "Восточно-Казахстанская",
-            "Шығыс Қазақстан",
-            "VKO",
-        ],
-    ),
-    _current(
-        "71",
-        "Astana city",
-        "Астана",
-        "Астана",
-        "city",
-        "Astana",
-        [
-            "Astana",
-            "Astana_city",
-            "Astana (city)",
-            "Nur-Sultan",
-            "Nur-Sultan (city)",
-            "Нур-Султан",
-            "Нұр-Сұлтан",
-            "г. Астана",
-            "г.Астана",
-            "г. Нур-Султан",
-            "Астана (қала)",
-            "Астана қаласы",
-            "Astana qalasy",
-        ],
-    ),
-    _current(
-        "75",
-        "Almaty city",
-        "Алматы",
-        "Алматы",
-        "city",
-        "Almaty",
-        [
-            "Almaty_city",
-            "Almaty city",
-            "Almaty (city)",
-            "Алматы",
-            "г. Алматы",
-            "г.Алматы",
-            "Алматы (қала)",
-            "Алматы қаласы",
-            "Almaty qalasy",
-            "Alma-Ata",
-        ],
-    ),
-    _current(
-        "79",
-        "Shymkent city",
-        "Шымкент",
-        "Шымкент",
-        "city",
-        "Shymkent",
-        [
-            "Shymkent",
-            "Shymkent_city",
-            "Shymkent (city)",
-            "Шымкент",
-            "г. Шымкент",
-            "г.Шымкент",
-            "Чимкент",
-            "Shymkent qalasy",
-            "Шымкент (қала)",
-            "Chimkent",
-            "Shimkent city",
-            "Shimkent",
-        ],
-    ),
-)
-
-_HISTORICAL = (
-    Region(
-        "KZ-51",
-        "51",
-        "South Kazakhstan",
-        "Оңтүстік Қазақстан облысы",
-        "Южно-Казахстанская область",
-        "oblast",
-        "Shymkent",
-        ("KZ-61", "KZ-79"),
-        "before June 2018 (then Turkistan Region and Shymkent city)",
-        (
-            "South Kazakhstan",
-            "South_Kaz",
-            "Ontustik Kazakhstan",
-            "Ontustik Qazaqstan",
-            "Южно-Казахстанская",
-            "Оңтүстік Қазақстан",
-            "YUKO",
-            "ЮКО",
-        ),
-    ),
-    Region(
-        "KZ-63-2018",
-        "63",
-        "East Kazakhstan (before June 2022)",
-        "Шығыс Қазақстан облысы",
-        "Восточно-Казахстанская область",
-        "oblast",
-        "Oskemen",
-        ("KZ-63", "KZ-10"),
-        "before June 2022 (then East Kazakhstan and Abai)",
-    ),
-    Region(
-        "KZ-19-2018",
-        "19",
-        "Almaty Region (before June 2022)",
-        "Алматы облысы",
-        "Алматинская область",
-        "oblast",
-        "Konaev",
-        ("KZ-19", "KZ-33"),
-        "before June 2022 (then Almaty Region and Zhetysu)",
-    ),
-    Region(
-        "KZ-35-2018",
-        "35",
-        "Karaganda (before June 2022)",
-        "Қарағанды облысы",
-        "Карагандинская область",
-        "oblast",
-        "Karaganda",
-        ("KZ-35", "KZ-62"),
-        "before June 2022 (then Karaganda and Ulytau)",
-    ),
-)
 
 _BY_ID = {r.id: r for r in (*_CURRENT, *_HISTORICAL)}
 
@@ -541,10 +145,22 @@ def get_region(region_id: str) -> Region:
         ) from None
 
 
+# Kazakh letters folded to the Russian (and Latin q to k) letters that stand for them
+# when Kazakh is typed on a Russian keyboard: «Караганды облысы» = «Қарағанды облысы».
+_KAZAKH_TO_RUSSIAN = str.maketrans(
+    {"ә": "а", "ғ": "г", "қ": "к", "ң": "н", "ө": "о", "ұ": "у", "ү": "у", "һ": "х"}
+    | {"і": "и", "ı": "i", "q": "k"}
+)
+
+
 def _fold(name: str) -> str:
-    """Case-, diacritic-, space- and punctuation-insensitive key."""
+    """Case-, diacritic-, space- and punctuation-insensitive key.
+
+    Kazakh letters fold to the Russian ones that stand for them.
+    """
     text = unicodedata.normalize("NFKD", str(name).casefold())
     text = "".join(c for c in text if not unicodedata.combining(c))
+    text = text.translate(_KAZAKH_TO_RUSSIAN)
     # BNS tables mark footnotes with a separated trailing digit ("Туркестанская 1").
     # (also "Turkestanskaya 3)" and, glued, "Туркестанская2)").
     text = re.sub(r"(?:(?<=[^\W\d_])\s+[\d*]+\)?|(?<=[^\W\d_.])\d+\))\s*$", "", text)
@@ -585,6 +201,50 @@ def _build_index() -> dict[str, str]:
 _INDEX = _build_index()
 
 
+def _build_former_index() -> dict[str, str]:
+    """Folded spelling -> explanation, for names that must not resolve silently."""
+    index: dict[str, str] = {}
+    for names, oblast, explanation in FORMER_UNITS:
+        spellings = set(names)
+        if oblast:
+            spellings |= {f"{n} {suffix}" for n in names for suffix in _OBLAST_SUFFIXES}
+        for s in spellings:
+            key = _fold(s)
+            if key not in _INDEX:  # a current name always wins
+                index[key] = explanation
+    return index
+
+
+_FORMER_INDEX = _build_former_index()
+#: Longer names are refused before fuzzy matching (difflib is quadratic in length).
+_MAX_NAME_LENGTH = 200
+
+
+def _key_of(name: object) -> str:
+    """Fold ``name`` to its key, refusing missing, non-text and overlong names."""
+    if name is None or (isinstance(name, float) and name != name):
+        raise RegionNameError(
+            "missing region name (empty cell); fill in the region of every row"
+        )
+    if not isinstance(name, (str, int)) or isinstance(name, bool):
+        raise RegionNameError(
+            f"region names are text (or a KATO number), got {type(name).__name__} "
+            f"{name!r}"
+        )
+    text = str(name)
+    if len(text) > _MAX_NAME_LENGTH:
+        raise RegionNameError(
+            f"region name of {len(text):,} characters ({text[:40]!r}...) is not a "
+            f"region name; names are at most {_MAX_NAME_LENGTH} characters"
+        )
+    key = _fold(text)
+    if not key:
+        raise RegionNameError(
+            f"empty region name {text!r}; fill in the region of every row"
+        )
+    return key
+
+
 def resolve(name: str, *, configuration: str = "2024") -> str:
     """Resolve any spelling of a region to its id in ``configuration``.
 
@@ -617,8 +277,10 @@ def resolve(name: str, *, configuration: str = "2024") -> str:
     ('KZ-62', 'KZ-63-2018')
     """
     merges = _parent_map(configuration)
-    key = _fold(name)
+    key = _key_of(name)
     region_id = _INDEX.get(key)
+    if region_id is None and key in _FORMER_INDEX:
+        raise RegionNameError(f"{name!r}: {_FORMER_INDEX[key]}")
     if region_id is None:
         candidates = difflib.get_close_matches(key, list(_INDEX), n=4, cutoff=0.6)
         shown = sorted({f"{c!r} ({_INDEX[c]})" for c in candidates})

@@ -25,13 +25,12 @@ import pandas as pd
 from distributed import Client, Future, get_client
 
 from kzspatial._errors import ValidationError
+from kzspatial.core.gravity._build import _check_block, _design
 from kzspatial.core.gravity._checks import (
     Constraint,
-    _check_block,
     _check_cost_shape,
     _check_labels,
     _check_options,
-    _design,
     _raise_problems,
 )
 from kzspatial.core.gravity.blocks import _combine
@@ -215,6 +214,7 @@ def fit_gravity(
         years=years,
         chunk_rows=rows,
         runner=DaskRunner(client),
+        separation=None,  # the ppmlhdfe check needs the whole flows in memory
     )
     fit = _estimate(
         design,

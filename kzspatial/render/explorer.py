@@ -86,7 +86,7 @@ def _pairs_table(
     what: str,
     need_year: bool = True,
 ) -> pd.DataFrame:
-    """Validated ``year, o, d, v`` (region positions) of an OD-like table."""
+    """Validate an OD-like table; return ``year, o, d, v`` (region positions)."""
     columns = [ORIGIN, DESTINATION, value_col] + ([YEAR] if need_year else [])
     require_columns(table, columns, what)
     out = pd.DataFrame(
@@ -123,7 +123,7 @@ def _compact(values: NDArray[np.float64], decimals: int) -> list[float | int]:
 def _population_by_year(
     population: pd.DataFrame, ids: list[str], years: list[int]
 ) -> tuple[list[list[float]], list[int]]:
-    """Population of every region for each OD year and the population year used.
+    """Return every region's population for each OD year and the population year used.
 
     A year without figures takes the latest earlier year (population on 1 January
     changes slowly), or the earliest year when none is earlier.
@@ -272,7 +272,7 @@ def explorer_data(
     name_col: str | None = "name_en",
     simplify_tolerance: float | None = 0.005,
 ) -> dict[str, Any]:
-    """The explorer's data, validated, as a JSON-ready dict (embedded by explorer_map).
+    """Validate the explorer's data; return a JSON-ready dict (used by explorer_map).
 
     Parameters
     ----------
@@ -408,8 +408,10 @@ def _explorer_script() -> str:
     )
 
 
-def _explorer_element(map_name: str, payload: str) -> Any:
-    """A branca element writing the JSON into the body and the script after the map.
+def _explorer_element(payload: str) -> Any:
+    """Build a branca element writing the JSON into the body, the script after the map.
+
+    Add it to the map: the script starts the explorer on its parent's variable.
 
     Its output is returned from ``render`` as plain text, never compiled as a Jinja
     template (a ``MacroElement`` would be, so ``{{`` in a name would be evaluated).
@@ -427,11 +429,13 @@ def _explorer_element(map_name: str, payload: str) -> Any:
     data_html = (
         f'<script type="application/json" id="{DATA_ELEMENT_ID}">{payload}</script>'
     )
-    # The map variable is folium's own identifier (map_<hex>), not data.
-    start = f"\nkzExplorer.start({map_name}, {json.dumps(DATA_ELEMENT_ID)});\n"
 
     class _Explorer(MacroElement):
         def render(self, **kwargs: Any) -> None:  # noqa: ARG002 - branca's signature
+            # The map variable is folium's own identifier (map_<hex>), not data; read
+            # at rendering, since save_map renumbers the ids for deterministic pages.
+            map_name = self._parent.get_name()
+            start = f"\nkzExplorer.start({map_name}, {json.dumps(DATA_ELEMENT_ID)});\n"
             figure = self.get_root()
             figure.html.add_child(_Raw(data_html), name=self.get_name() + "_data")
             figure.script.add_child(
@@ -493,5 +497,5 @@ def explorer_map(
     m = folium.Map(tiles=tiles, attr=attribution, control_scale=True, zoom_snap=0.25)
     bounds = regions_gdf.geometry.to_crs("EPSG:4326").total_bounds
     m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
-    m.add_child(_explorer_element(m.get_name(), _json_for_script(data)))
+    m.add_child(_explorer_element(_json_for_script(data)))
     return m

@@ -22,6 +22,7 @@ project (``docs/CONVENTIONS.md`` section 1):
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sqlite3
@@ -36,12 +37,15 @@ import pandas as pd
 from kzspatial._errors import OverwriteError, ValidationError
 from kzspatial.geo.crs import KZ_AEA
 from kzspatial.render._atomic import atomic_path
+from kzspatial.render._clock import build_time, fixed_build_time
 
 if TYPE_CHECKING:
     import jinja2
 
 __all__ = [
     "EQUAL_AREA_SUFFIX",
+    "OD_FLOWS_TOP_N",
+    "od_flows_rule",
     "render_default_style",
     "write_geopackage",
 ]
@@ -101,6 +105,10 @@ _CATEGORY_COLORS = [
     "179,179,179,190",
 ]
 _FLOW_COLOR = "37,37,37,255"
+# Polygon layers graduated in diverging colours (zero-centred) on a signed field.
+_DIVERGING_FIELDS = {"regions": "net_migration", "scenario_nets": "net_change"}
+#: Flows drawn by the default ``od_flows`` style (the web map's default top N too).
+OD_FLOWS_TOP_N = 60
 
 
 @cache
@@ -150,7 +158,9 @@ def _diverging_classes(values: pd.Series) -> list[dict[str, Any]]:
         magnitudes = sign * finite[sign * finite > 0]
         if magnitudes.size == 0:
             continue
-        top = float(magnitudes.max())
+        # rounded outwards at the 6 decimals the QML writes, so the extreme value
+        # stays inside the outermost class
+        top = float(np.ceil(magnitudes.max() * 1e6) / 1e6)
         inner = sorted({_nice(q) for q in np.quantile(magnitudes, [1 / 3, 2 / 3])})
         edges = [0.0, *(b for b in inner if 0 < b < top), top]
         # The outermost class always gets the strongest colour.
@@ -168,6 +178,33 @@ def _diverging_classes(values: pd.Series) -> list[dict[str, Any]]:
     return sorted(classes, key=lambda c: float(c["lower"]))
 
 
+def od_flows_rule(flows: pd.Series, top_n: int = OD_FLOWS_TOP_N) -> tuple[int, float]:
+    """Return the number of flows and the threshold of the default ``od_flows`` rule.
+
+    The rule draws ``flow >= threshold``, where the threshold is the ``top_n``-th
+    largest flow of the layer (more flows are drawn only when flows tie with it).
+
+    Parameters
+    ----------
+    flows : pandas.Series
+        The layer's flows.
+    top_n : int
+        How many of the largest flows the rule draws.
+
+    Returns
+    -------
+    n_drawn : int
+        Flows the rule draws.
+    threshold : float
+        Smallest flow drawn (0 when the layer has at most ``top_n`` flows).
+    """
+    values = pd.to_numeric(flows, errors="coerce").dropna().sort_values(ascending=False)
+    if len(values) <= top_n:
+        return len(values), 0.0
+    threshold = float(values.iloc[top_n - 1])
+    return int((values >= threshold).sum()), threshold
+
+
 def render_default_style(name: str, frame: pd.DataFrame) -> str | None:
     """Default QML for a layer, filled from its data, or None when there is no default.
 
@@ -181,24 +218,30 @@ def render_default_style(name: str, frame: pd.DataFrame) -> str | None:
     Returns
     -------
     str or None
-        QML text for QGIS 3.22+: ``regions`` graduated on ``net_migration`` (diverging,
-        zero-centred), ``od_flows*`` with width ∝ √flow and an arrowhead at the
-        destination, ``catchments`` categorised by ``hub``, ``districts`` and ``cities``
-        plain. None for attribute tables, other layers, and layers lacking the styled
-        column.
+        QML text for QGIS 3.22+: ``regions`` graduated on ``net_migration`` and
+        ``scenario_nets`` on ``net_change`` (diverging, zero-centred), labelled by
+        name, ``od_flows*`` rule-based, drawing the :data:`OD_FLOWS_TOP_N` largest flows
+        (:func:`od_flows_rule`; a second rule, switched off, holds the others) with
+        width ∝ √flow and an arrowhead at the destination, ``catchments``
+        categorised by ``hub``, ``districts`` and ``cities`` plain. None for
+        attribute tables, other layers, and layers lacking the styled column.
     """
     if not hasattr(frame, "geometry"):
         return None
     base = name.removesuffix(EQUAL_AREA_SUFFIX)
     fields = _field_aliases(frame)
     env = _templates()
-    if base == "regions" and "net_migration" in frame:
-        classes = _diverging_classes(
-            pd.to_numeric(frame["net_migration"], errors="coerce")
-        )
+    diverging = _DIVERGING_FIELDS.get(base)
+    if diverging is not None and diverging in frame:
+        classes = _diverging_classes(pd.to_numeric(frame[diverging], errors="coerce"))
         if classes:
             return env.get_template("regions.qml.j2").render(
-                field="net_migration", classes=classes, fields=fields
+                field=diverging,
+                classes=classes,
+                fields=fields,
+                label_field=next(
+                    (c for c in ("name_en", "name", "region_id") if c in frame), None
+                ),
             )
     if base in ("regions", "districts"):
         return env.get_template("districts.qml.j2").render(fields=fields)
@@ -206,13 +249,19 @@ def render_default_style(name: str, frame: pd.DataFrame) -> str | None:
         largest = float(pd.to_numeric(frame["flow"], errors="coerce").max())
         largest = largest if np.isfinite(largest) and largest > 0 else 1.0
         share = f'sqrt(coalesce("flow", 0) / {largest:.6g})'
+        n_drawn, threshold = od_flows_rule(frame["flow"])
         return env.get_template("od_flows.qml.j2").render(
             field="flow",
+            threshold=f"{threshold:.10g}",
+            largest_label=f"{n_drawn} largest flows (≥ {threshold:,.0f})",
+            other_label=f"other {len(frame) - n_drawn} flows (tick to draw)",
             color=_FLOW_COLOR,
             fields=fields,
             width_expression=f"0.05 + 2.6 * {share}",
             head_expression=f"0.4 + 3.6 * {share}",
         )
+    if base.startswith("catchments_") and {"hub", "rule", "year"} <= set(frame):
+        return _history_style(frame, env, fields)
     if base == "catchments" and "hub" in frame:
         hubs = sorted(frame["hub"].dropna().astype(str).unique())
         categories = [
@@ -225,6 +274,24 @@ def render_default_style(name: str, frame: pd.DataFrame) -> str | None:
     if base == "cities":
         return env.get_template("cities.qml.j2").render(fields=fields)
     return None
+
+
+def _history_style(frame: pd.DataFrame, env, fields) -> str:
+    """Rule-based QML drawing one rule of one year (``attrs`` default_rule/_year).
+
+    Without those attributes: the latest year and its first rule.
+    """
+    year = int(frame.attrs.get("default_year", frame["year"].max()))
+    shown = frame[frame["year"] == year]
+    rule = str(frame.attrs.get("default_rule", shown["rule"].iloc[0]))
+    hubs = sorted(frame["hub"].dropna().astype(str).unique())
+    categories = [
+        {"value": h, "color": _CATEGORY_COLORS[i % len(_CATEGORY_COLORS)]}
+        for i, h in enumerate(hubs)
+    ]
+    return env.get_template("catchments_history.qml.j2").render(
+        categories=categories, fields=fields, year=year, rule=rule
+    )
 
 
 def _validate(
@@ -395,15 +462,15 @@ def _write_qgis_metadata(
             )
             con.execute(
                 "INSERT INTO gpkg_metadata_reference (reference_scope, table_name, "
-                "md_file_id) "
-                "VALUES ('table', ?, ?)",
-                (name, cursor.lastrowid),
+                "timestamp, md_file_id) "
+                "VALUES ('table', ?, ?, ?)",
+                (name, _gpkg_time(build_time()), cursor.lastrowid),
             )
     con.close()
 
 
 def _layer_styles_frame(styles: Mapping[str, str], spatial: set[str]) -> pd.DataFrame:
-    now = pd.Timestamp.now(tz="UTC")
+    now = pd.Timestamp(build_time())
     return pd.DataFrame(
         [
             {
@@ -515,8 +582,36 @@ def write_geopackage(
     return target
 
 
+def _gpkg_time(when) -> str:
+    """``when`` as GeoPackage writes times: ``2024-01-31T12:00:00.000Z``."""
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+@contextlib.contextmanager
+def _gdal_clock():
+    """GDAL stamps ``gpkg_contents.last_change`` with SOURCE_DATE_EPOCH when set."""
+    import pyogrio
+
+    fixed = fixed_build_time()
+    if fixed is None:
+        yield
+        return
+    before = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": _gpkg_time(fixed)})
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": before})
+
+
 def _write_layers(partial, names, frames, metadata, provenance, all_styles, spatial):
     """Every layer, the QGIS styles and the QGIS metadata into the new file ``partial``."""
+    with _gdal_clock():
+        _write_frames(partial, names, frames, metadata, provenance, all_styles, spatial)
+    _write_qgis_metadata(partial, names, metadata, provenance)
+
+
+def _write_frames(partial, names, frames, metadata, provenance, all_styles, spatial):
     import pyogrio
 
     for i, name in enumerate(names):
@@ -543,4 +638,3 @@ def _write_layers(partial, names, frames, metadata, provenance, all_styles, spat
             driver="GPKG",
             layer_options={"FID": "id"},
         )
-    _write_qgis_metadata(partial, names, metadata, provenance)

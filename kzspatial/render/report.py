@@ -8,8 +8,8 @@ as CSV next to it. Computation happens in :mod:`kzspatial.study.moran_suite`; th
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import io
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,6 +24,7 @@ import pandas as pd
 
 from kzspatial._show_versions import versions
 from kzspatial.render._atomic import atomic_path
+from kzspatial.render._clock import build_time
 
 __all__ = ["write_autocorrelation_report"]
 
@@ -43,6 +44,15 @@ SMALL_N_WARNING = (
     "local statistics rest on one comparison. Treat p-values as indicative, look at the "
     "robustness across weights below, and prefer effect sizes (I) to significance stars."
 )
+
+
+def _plain(text: str) -> str:
+    r"""Return ``text`` for matplotlib as it is: ``$`` escaped, so a name is never mathtext.
+
+    An even number of ``$`` would otherwise be parsed as TeX, and a bad expression in a
+    region name (``$\x$``) would stop the report with a parse error.
+    """
+    return str(text).replace("$", r"\$")
 
 
 def _png(fig) -> bytes:
@@ -70,19 +80,71 @@ def _scatter(entry) -> bytes:
         lw=1.5,
         label=f"I = {entry.global_.I:.3f}",
     )
-    for k in np.argsort(-np.abs(z))[:5]:
-        ax.annotate(
-            entry.names[k],
-            (z[k], lag[k]),
-            fontsize=7,
-            xytext=(3, 3),
-            textcoords="offset points",
-        )
-    ax.set_xlabel(f"{entry.label} (standardised)", fontsize=8)
+    ax.set_xlabel(f"{_plain(entry.label)} (standardised)", fontsize=8)
     ax.set_ylabel("spatial lag", fontsize=8)
-    ax.legend(fontsize=8, loc="upper left")
-    ax.set_title(f"Moran scatterplot, {entry.weights_name}", fontsize=9)
+    ax.legend(fontsize=8, loc="best")  # the corner with the fewest points
+    ax.set_title(f"Moran scatterplot, {_plain(entry.weights_name)}", fontsize=9)
+    _label_extremes(ax, z, lag, [_plain(n) for n in entry.names])
     return _png(fig)
+
+
+# Offsets (points) tried in turn for a label until it overlaps no earlier label or point.
+_LABEL_OFFSETS = [
+    (dx * r, dy * r)
+    for r in (4, 9, 15)
+    for dx, dy in ((1, 1), (1, -1), (-1, 1), (-1, -1))
+]
+
+
+def _label_extremes(ax, x, y, names: list[str], n: int = 6) -> None:
+    """Label the ``n`` points furthest from the origin so that no two labels overlap.
+
+    Each label tries the offsets of :data:`_LABEL_OFFSETS` around its point (right-up
+    first, further out later) and takes the first whose box overlaps no label placed
+    before it and no marker; a label with no free place is left out rather than drawn
+    over another. Labels stay inside the axes and off the legend (draw it first).
+    """
+    fig = ax.figure
+    fig.canvas.draw()  # settle the axis limits (autoscaling is lazy) and the layout
+    renderer = fig.canvas.get_renderer()
+    to_px = ax.transData.transform
+    points = to_px(np.column_stack([x, y]))
+    marker = 4.0  # half the marker size in pixels, near enough
+    markers = [
+        (px - marker, py - marker, px + marker, py + marker) for px, py in points
+    ]
+    frame = ax.get_window_extent(renderer)
+    placed: list[tuple[float, float, float, float]] = []
+    legend = ax.get_legend()
+    if legend is not None:
+        box = legend.get_window_extent(renderer)
+        placed.append((box.x0, box.y0, box.x1, box.y1))
+
+    def free(box) -> bool:
+        x0, y0, x1, y1 = box
+        inside = x0 >= frame.x0 and x1 <= frame.x1 and y0 >= frame.y0 and y1 <= frame.y1
+        return inside and not any(
+            x0 < b[2] and b[0] < x1 and y0 < b[3] and b[1] < y1
+            for b in placed + markers
+        )
+
+    for k in np.argsort(-np.hypot(x, y))[:n]:
+        for dx, dy in _LABEL_OFFSETS:
+            text = ax.annotate(
+                names[k],
+                (x[k], y[k]),
+                fontsize=7,
+                xytext=(dx, dy),
+                textcoords="offset points",
+                ha="left" if dx > 0 else "right",
+                va="bottom" if dy > 0 else "top",
+            )
+            box = text.get_window_extent(renderer)
+            box = (box.x0, box.y0, box.x1, box.y1)
+            if free(box):
+                placed.append(box)
+                break
+            text.remove()
 
 
 def _lisa_map(entry, regions) -> bytes:
@@ -107,7 +169,7 @@ def _lisa_map(entry, regions) -> bytes:
         frameon=True,
     )
     ax.set_axis_off()
-    ax.set_title(f"LISA clusters: {entry.label}", fontsize=9)
+    ax.set_title(f"LISA clusters: {_plain(entry.label)}", fontsize=9)
     return _png(fig)
 
 
@@ -118,8 +180,28 @@ def _histogram(entry) -> bytes:
     ax.axvline(entry.global_.EI, color="#333", lw=1, ls="--", label="E[I]")
     ax.set_xlabel("Moran's I under permutation", fontsize=8)
     ax.legend(fontsize=7)
-    ax.set_title(f"Permutation null, {entry.weights_name}", fontsize=9)
+    ax.set_title(f"Permutation null, {_plain(entry.weights_name)}", fontsize=9)
     return _png(fig)
+
+
+def _is_p(column: object) -> bool:
+    """Tell whether a table column holds p-values (``p``, ``p_sim``, ``p_rand``...)."""
+    return isinstance(column, str) and (column == "p" or column.startswith("p_"))
+
+
+def _p_value(value: object) -> str:
+    """Format a p-value in fixed notation that does not wrap in a table cell.
+
+    ``3.2e-12`` would break at its minus sign; values below 0.0001 read "< 0.0001"
+    with a no-break space.
+    """
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if not np.isfinite(v):
+        return "–"
+    return "<\u00a00.0001" if v < 1e-4 else f"{v:.4f}"
 
 
 def _verdict(result, alpha: float) -> str:
@@ -129,56 +211,15 @@ def _verdict(result, alpha: float) -> str:
     return "clustered (positive)" if result.I > result.EI else "dispersed (negative)"
 
 
-def write_autocorrelation_report(
-    path: str | Path,
-    *,
-    entries: Sequence,
-    by_year: pd.DataFrame,
-    regions,
-    weights: dict,
-    provenance: Sequence[dict],
-    seed: int,
-    permutations: int,
-    alpha: float = 0.05,
-    by_year_weights: str = "",
-    borders_note: str = "",
-    extra_tables: Sequence[tuple[str, str, str, pd.DataFrame]] = (),
-    overwrite: bool = False,
-    title: str | None = None,
-) -> dict[str, Path]:
-    """Render the report and write its PNG figures and CSV tables.
-
-    Parameters
-    ----------
-    path : str or Path
-        HTML file to write; figures go to ``<stem>_files/`` next to it.
-    entries : sequence of :class:`kzspatial.study.moran_suite.MoranEntry`
-        One per variable and weights for the focus year.
-    by_year : pandas.DataFrame
-        Global Moran by year: ``year, variable, label, weights, I, p_sim``.
-    regions : geopandas.GeoDataFrame
-        Region polygons with ``region_id`` for the cluster maps.
-    weights : dict of str -> SpatialWeights
-        Weights used, for the summary table.
-    provenance : sequence of dict
-        ``title, concept, unit, licence, citation, attribution`` of each data source.
-    extra_tables : sequence of (name, title, note, DataFrame)
-        Further result tables (e.g. bivariate and flow Moran), shown and saved as
-        ``<name>.csv``.
-
-    Returns
-    -------
-    dict of str -> Path
-        ``html``, ``figures`` folder and the CSV tables written.
-    """
-    from kzspatial._version import __version__
-
-    path = Path(path)
-    files_dir = path.with_name(path.stem + "_files")
+def _entry_blocks(
+    entries: Sequence, regions, alpha: float
+) -> tuple[dict[str, bytes], list[dict], list[dict]]:
+    """Draw the figures of each entry; return them, the report blocks, summary rows."""
     figures: dict[str, bytes] = {}
     blocks, summary = [], []
     for e in entries:
-        stem = f"{e.variable}_{e.weights_name}".replace(" ", "_")
+        # file names from names: anything but letters, digits, - and _ becomes _
+        stem = re.sub(r"[^A-Za-z0-9_-]", "_", f"{e.variable}_{e.weights_name}")
         figures[f"{stem}_scatter.png"] = _scatter(e)
         figures[f"{stem}_lisa.png"] = _lisa_map(e, regions)
         figures[f"{stem}_permutations.png"] = _histogram(e)
@@ -238,7 +279,11 @@ def write_autocorrelation_report(
                 "verdict": _verdict(g, alpha),
             }
         )
-    summary_df = pd.DataFrame(summary)
+    return figures, blocks, summary
+
+
+def _robustness(summary_df: pd.DataFrame) -> tuple[list[str], list[dict]]:
+    """Return the weights names and, per variable, the verdict under each weights."""
     weights_names = list(dict.fromkeys(summary_df["weights"]))
     robustness = []
     for (variable, label), grp in summary_df.groupby(["variable", "label"], sort=False):
@@ -259,6 +304,11 @@ def write_autocorrelation_report(
                 "variable": variable,
             }
         )
+    return weights_names, robustness
+
+
+def _by_year_rows(by_year: pd.DataFrame) -> tuple[list, list[dict]]:
+    """Return the years and, per variable, the "I (p_sim)" cell of each year."""
     years = sorted(by_year["year"].unique())
     by_year_rows = []
     for (_variable, label), grp in by_year.groupby(["variable", "label"], sort=False):
@@ -271,6 +321,11 @@ def write_autocorrelation_report(
                 else f"{row['I'].iat[0]:.2f} ({row['p_sim_two_sided'].iat[0]:.3f})"
             )
         by_year_rows.append({"label": label, "cells": cells})
+    return years, by_year_rows
+
+
+def _weights_rows(weights: dict) -> list[dict]:
+    """Return one row per weights: size, cardinalities, islands, components."""
     weights_rows = []
     for name, w in weights.items():
         s = w.summary()
@@ -285,6 +340,60 @@ def write_autocorrelation_report(
                 "components": w.n_components,
             }
         )
+    return weights_rows
+
+
+def write_autocorrelation_report(
+    path: str | Path,
+    *,
+    entries: Sequence,
+    by_year: pd.DataFrame,
+    regions,
+    weights: dict,
+    provenance: Sequence[dict],
+    seed: int,
+    permutations: int,
+    alpha: float = 0.05,
+    by_year_weights: str = "",
+    borders_note: str = "",
+    extra_tables: Sequence[tuple[str, str, str, pd.DataFrame]] = (),
+    overwrite: bool = False,
+    title: str | None = None,
+) -> dict[str, Path]:
+    """Render the report and write its PNG figures and CSV tables.
+
+    Parameters
+    ----------
+    path : str or Path
+        HTML file to write; figures go to ``<stem>_files/`` next to it.
+    entries : sequence of :class:`kzspatial.study.moran_suite.MoranEntry`
+        One per variable and weights for the focus year.
+    by_year : pandas.DataFrame
+        Global Moran by year: ``year, variable, label, weights, I, p_sim``.
+    regions : geopandas.GeoDataFrame
+        Region polygons with ``region_id`` for the cluster maps.
+    weights : dict of str -> SpatialWeights
+        Weights used, for the summary table.
+    provenance : sequence of dict
+        ``title, concept, unit, licence, citation, attribution`` of each data source.
+    extra_tables : sequence of (name, title, note, DataFrame)
+        Further result tables (e.g. bivariate and flow Moran), shown and saved as
+        ``<name>.csv``.
+
+    Returns
+    -------
+    dict of str -> Path
+        ``html``, ``figures`` folder and the CSV tables written.
+    """
+    from kzspatial._version import __version__
+
+    path = Path(path)
+    files_dir = path.with_name(path.stem + "_files")
+    figures, blocks, summary = _entry_blocks(entries, regions, alpha)
+    summary_df = pd.DataFrame(summary)
+    weights_names, robustness = _robustness(summary_df)
+    years, by_year_rows = _by_year_rows(by_year)
+    weights_rows = _weights_rows(weights)
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("kzspatial.render", "templates"),
         autoescape=jinja2.select_autoescape(default=True),
@@ -294,7 +403,7 @@ def write_autocorrelation_report(
         title=title
         or f"Spatial autocorrelation of internal migration in Kazakhstan, {focus_year}",
         version=__version__,
-        generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        generated=build_time().strftime("%Y-%m-%d %H:%M UTC"),
         permutations=permutations,
         seed=seed,
         alpha=alpha,
@@ -318,7 +427,11 @@ def write_autocorrelation_report(
                 "title": t,
                 "note": note,
                 "html": frame.to_html(
-                    index=False, float_format=lambda v: f"{v:.4g}", border=0, na_rep="–"
+                    index=False,
+                    float_format=lambda v: f"{v:.4g}",
+                    formatters={c: _p_value for c in frame.columns if _is_p(c)},
+                    border=0,
+                    na_rep="–",
                 ),
             }
             for _name, t, note, frame in extra_tables

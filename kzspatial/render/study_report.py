@@ -1,5 +1,6 @@
-"""Self-contained HTML study report: "Internal migration in Kazakhstan 2010-2024: what
-the data say" (edge: matplotlib, Jinja2, disk).
+"""Self-contained HTML study report (edge: matplotlib, Jinja2, disk).
+
+Title: "Internal migration in Kazakhstan 2010-2024: what the data say".
 
 Trend charts, the regional balance typology, inequality and the published-figure check,
 each figure captioned with its concept, border configuration and source; figures are
@@ -11,9 +12,7 @@ autoescape. The tables are also written as CSV next to the HTML. Computation hap
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import io
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -27,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from kzspatial.render._atomic import atomic_path
+from kzspatial.render._clock import build_time
 
 __all__ = ["write_study_report"]
 
@@ -49,17 +49,6 @@ def _png(fig) -> str:
     fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
     plt.close(fig)
     return base64.b64encode(buffer.getvalue()).decode()
-
-
-def _generated() -> str:
-    """Build time, or the reproducible-build date of SOURCE_DATE_EPOCH when set."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
-    when = (
-        dt.datetime.fromtimestamp(int(epoch), dt.UTC)
-        if epoch.isdigit()
-        else dt.datetime.now(dt.UTC)
-    )
-    return when.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _moves_chart(national: pd.DataFrame, published: pd.DataFrame | None) -> str:
@@ -291,7 +280,7 @@ def write_study_report(
     html = env.get_template("study.html.j2").render(
         title=title,
         version=__version__,
-        generated=_generated(),
+        generated=build_time().strftime("%Y-%m-%d %H:%M UTC"),
         figures=figures,
         tables={k: _table_html(v) for k, v in sections.items()},
         rule=rule,

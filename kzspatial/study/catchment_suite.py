@@ -19,12 +19,22 @@ import pandas as pd
 from kzspatial._constants import YEAR
 from kzspatial._errors import ValidationError
 from kzspatial.core.gravity import GravityFit
+from kzspatial.core.huff import HubChoiceFit
 from kzspatial.datasets.regions import HUB_NAMES
 from kzspatial.study.gravity_suite import (
     GravityResults,
     centre_distances,
     fit_model,
     push_pull_covariates,
+)
+from kzspatial.study.hub_choice import (
+    CALIBRATED,
+    DEFAULT_CENTRES,
+    MASS_ONLY,
+    agreement_tables,
+    catchment_changes,
+    centre_sensitivity,
+    hub_params_table,
 )
 from kzspatial.study.inputs import StudyData, latest_values
 
@@ -37,9 +47,12 @@ __all__ = [
 ]
 
 MODEL_CAVEAT = (
-    "District and grid-cell catchments are predictions of the fitted gravity "
-    "model (Huff probabilities), not observed flows; cell and district "
-    "populations come from GeoNames points of mixed vintage, not a census."
+    "District and grid-cell catchments are predictions of the calibrated Huff model "
+    "(hub attractiveness and distance decay fitted by maximum likelihood to the "
+    "observed choice among the hubs), not observed flows. Cell populations are each "
+    "region's official (BNS) population allocated to its settlement points "
+    "(dasymetric), so they add up to the regional totals; the points only say where "
+    "people live within a region."
 )
 
 
@@ -51,37 +64,70 @@ class CatchmentResults:
     ----------
     shares : pandas.DataFrame
         Every OD year: ``year, region_id, out_migrants, share_<hub>..., other_share,
-        dominant_hub, catchment`` (threshold rule, shares of out-migrants).
+        dominant_hub, catchment, centres`` (threshold rule, shares of out-migrants).
     flow_polygons : geopandas.GeoDataFrame
         Regions dissolved by flow catchment, every year.
+    history : geopandas.GeoDataFrame
+        Regions dissolved by observed flow catchment and by calibrated-model leading
+        hub, every OD year (``rule``, ``year``).
+    hub_fit : HubChoiceFit
+        The calibrated Huff model of the focus year (drives every model catchment).
     attractiveness : dict of str to float
-        Hub attractiveness ``exp(sum_k gamma_k x_hk)`` from the production-constrained
-        power model of the focus year; ``beta`` its distance decay (km).
-    region_huff, district_huff : pandas.DataFrame
+        Calibrated hub attractiveness (Astana = 1); ``beta`` its decay (km).
+    mass_only : tuple of (dict of str to float, float)
+        Attractiveness ``exp(sum_k gamma_k x_hk)`` and decay of the production-
+        constrained power model: the mass-only alternative.
+    region_huff, region_huff_mass_only, district_huff : pandas.DataFrame
         Huff probabilities ``p_<hub>``, ``dominant_hub``, ``dominant_probability``.
-    grid, grid_huff, cell_population, potential
-        The national grid, its Huff result, GeoNames population per cell and the gravity
-        potential of the 20 regions' populations.
-    dominance, thresholds : geopandas.GeoDataFrame
-        Grid polygons (KZ Albers) of the dominant hub and of probability thresholds.
+    grid, grid_huff, grid_huff_mass_only, cell_population, potential
+        The national grid, its calibrated and mass-only Huff results, the dasymetric
+        population per cell and the gravity potential of the regions' populations.
+    population_allocation : pandas.DataFrame
+        How each region's population was put on the grid.
+    dominance, dominance_mass_only, thresholds : geopandas.GeoDataFrame
+        Grid polygons of the leading hub (calibrated, mass-only) and of calibrated
+        probability thresholds, focus year.
     population : pandas.DataFrame
-        Population in each catchment under each rule, with source and vintage.
+        Population in each catchment under each rule, with ``no hub`` / ``outside``
+        rows, method, date and the national total.
+    agreement, agreement_summary, hub_params : pandas.DataFrame
+        See :func:`kzspatial.study.hub_choice.agreement_tables`.
+    changes : pandas.DataFrame
+        Leading hubs in the first and last OD years.
+    sensitivity, sensitivity_regions : pandas.DataFrame
+        See :func:`kzspatial.study.hub_choice.centre_sensitivity`.
+    centres : str
+        Zone-centre choice of every distance.
     """
 
     shares: pd.DataFrame
     flow_polygons: gpd.GeoDataFrame
+    history: gpd.GeoDataFrame
+    hub_fit: HubChoiceFit
     attractiveness: dict[str, float]
     beta: float
     cost_func: str
+    mass_only: tuple[dict[str, float], float]
     region_huff: pd.DataFrame
+    region_huff_mass_only: pd.DataFrame
     district_huff: pd.DataFrame
     grid: object
     grid_huff: object
+    grid_huff_mass_only: object
     cell_population: np.ndarray
+    population_allocation: pd.DataFrame
     potential: np.ndarray
     dominance: gpd.GeoDataFrame
+    dominance_mass_only: gpd.GeoDataFrame
     thresholds: gpd.GeoDataFrame
     population: pd.DataFrame
+    agreement: pd.DataFrame
+    agreement_summary: pd.DataFrame
+    hub_params: pd.DataFrame
+    changes: pd.DataFrame
+    sensitivity: pd.DataFrame
+    sensitivity_regions: pd.DataFrame
+    centres: str = DEFAULT_CENTRES
     caveat: str = MODEL_CAVEAT
 
 
@@ -96,12 +142,16 @@ def catchment_suite(
 ) -> CatchmentResults:
     """Flow-based and Huff catchments of Astana, Almaty and Shymkent.
 
-    Hub attractiveness and distance decay come from the production-constrained power
-    model of ``focus_year`` with destination covariates (log population, log GRP per
-    capita, unemployment): ``A_h = exp(sum_k gamma_k x_hk)``, ``f(d) = d^beta``.
-    Grid-cell populations come from GeoNames city points (``settlements="geonames"``,
-    CC BY 4.0) or, opt-in, from OpenStreetMap settlements (``"osm"``, ODbL 1.0:
-    share-alike applies to what you publish from them).
+    The model catchments of regions, districts and grid cells come from the
+    calibrated Huff model of ``focus_year``
+    (:func:`kzspatial.study.hub_choice.calibrate_hubs`): hub attractiveness and power
+    decay fitted to the observed choice among the hubs of every non-hub region's
+    movers. The mass-only Huff (attractiveness
+    ``A_h = exp(sum_k gamma_k x_hk)`` and decay of the production-constrained power
+    model with destination covariates) is kept as a labelled alternative. Grid-cell
+    populations are the official regional populations allocated to settlement points:
+    GeoNames (``settlements="geonames"``, CC BY 4.0) or, opt-in, OpenStreetMap
+    (``"osm"``, ODbL 1.0: share-alike applies to what you publish from them).
 
     Parameters
     ----------
@@ -112,13 +162,13 @@ def catchment_suite(
         that one model is fitted alone (the same model, see
         :func:`kzspatial.study.gravity_suite.fit_model`).
     focus_year : int
-        Year of the model and of the population tables.
+        Year of the models and of the population tables.
     cell_km : float
         Grid cell size (km).
     threshold : float
         Share of out-migrants that puts a region into a hub's flow catchment.
     settlements : {"geonames", "osm"}
-        Points for grid-cell populations.
+        Points for the dasymetric grid population.
 
     Returns
     -------
@@ -134,63 +184,88 @@ def catchment_suite(
     points, point_source = _settlement_points(data, settlements)
     shares, flow_polygons, flow = flow_catchment_tables(data, threshold=threshold)
     fit, centres, D = _hub_model(data, gravity, focus_year)
-    attractiveness = _attractiveness(data, fit, focus_year)
-    beta = fit.params["beta"]
+    mass_only = (_attractiveness(data, fit, focus_year), fit.params["beta"])
+    agreement, summary, hub_fits = agreement_tables(
+        data, D, mass_only, focus_year=focus_year, centres=DEFAULT_CENTRES
+    )
+    hub_fit = hub_fits[focus_year]
     hubs = gpd.GeoSeries(
         centres.loc[list(HUB_NAMES)].geometry.to_numpy(),
         index=list(HUB_NAMES.values()),
         crs=4326,
     )
-    region_res, region_huff = _region_huff(data.ids, D, attractiveness, beta)
+    region_res, region_huff = _region_huff(
+        data.ids, D, hub_fit.attractiveness, hub_fit.beta
+    )
+    _, region_mass = _region_huff(data.ids, D, *mass_only)
     district_huff = polygon_huff(
-        data.districts.set_index("district_id"), hubs, attractiveness, beta, "pow"
+        data.districts.set_index("district_id"),
+        hubs,
+        hub_fit.attractiveness,
+        hub_fit.beta,
+        "pow",
     ).reset_index()
     pop_regions, pop_year = latest_values(
         data.population, "population", focus_year, "2024"
     )
-    pop_regions = pop_regions.reindex(list(data.ids)).to_numpy(float)
     grid = _grid_catchments(
         data,
         centres,
         hubs,
-        attractiveness,
-        beta,
+        hub_fit,
+        mass_only,
         points,
         pop_regions,
         cell_km,
         focus_year,
     )
+    pop_regions = pop_regions.reindex(list(data.ids)).to_numpy(float)
+    if np.isnan(pop_regions).any():
+        raise ValidationError(
+            f"no {pop_year} population for some of the regions {list(data.ids)}; the "
+            "catchment populations need every region"
+        )
     population = _population_table(
-        [
-            (
-                f"regions, observed flow share >= {threshold:.0%} ({focus_year})",
-                np.asarray(flow[focus_year].catchment_index),
-                pop_regions,
-                f"BNS population at 1 January {pop_year}",
-            ),
-            (
-                f"regions, Huff dominant hub ({focus_year} model)",
-                region_res.dominant_index,
-                pop_regions,
-                f"BNS population at 1 January {pop_year}",
-            ),
-            (
-                f"{cell_km:g} km grid, Huff dominant hub ({focus_year} model)",
-                grid["grid_huff"].dominant_index,
-                grid["cell_population"],
-                point_source,
-            ),
-        ]
+        _rules(
+            flow[focus_year],
+            region_res,
+            region_mass,
+            grid,
+            pop_regions,
+            threshold,
+            cell_km,
+        ),
+        float(pop_regions.sum()),
+        date=f"{pop_year}-01-01",
+        source=f"BNS population at 1 January {pop_year}",
+        point_source=point_source,
     )
+    sensitivity, sensitivity_regions = centre_sensitivity(data, focus_year=focus_year)
+    first, last = min(data.years), max(data.years)
     return CatchmentResults(
-        shares=shares,
+        shares=shares.assign(centres=DEFAULT_CENTRES),
         flow_polygons=flow_polygons,
-        attractiveness=attractiveness,
-        beta=beta,
+        history=_history(data, flow_polygons, agreement),
+        hub_fit=hub_fit,
+        attractiveness=hub_fit.attractiveness,
+        beta=hub_fit.beta,
         cost_func="pow",
-        region_huff=region_huff,
-        district_huff=district_huff,
+        mass_only=mass_only,
+        region_huff=region_huff.assign(model=CALIBRATED, centres=DEFAULT_CENTRES),
+        region_huff_mass_only=region_mass.assign(
+            model=MASS_ONLY, centres=DEFAULT_CENTRES
+        ),
+        district_huff=district_huff.assign(model=CALIBRATED, centres=DEFAULT_CENTRES),
         population=population,
+        agreement=agreement,
+        agreement_summary=summary,
+        hub_params=pd.concat(
+            [hub_params_table(f, y, DEFAULT_CENTRES) for y, f in hub_fits.items()],
+            ignore_index=True,
+        ),
+        changes=catchment_changes(agreement, first, last),
+        sensitivity=sensitivity,
+        sensitivity_regions=sensitivity_regions,
         **grid,
     )
 
@@ -264,7 +339,7 @@ def flow_catchment_tables(
 def _hub_model(
     data: StudyData, gravity: GravityResults | None, focus_year: int
 ) -> tuple[GravityFit, gpd.GeoDataFrame, np.ndarray]:
-    """The production-constrained power model, centres (by region id) and distances."""
+    """Fit the production-constrained power model; also return centres and distances."""
     if gravity is not None:
         fit = gravity.fits[(focus_year, "production", "pow")]
         centres, D = gravity.centres, gravity.distance_km
@@ -327,71 +402,174 @@ def _settlement_points(
 
 
 def _grid_catchments(
-    data, centres, hubs, attractiveness, beta, points, pop_regions, cell_km, year
+    data, centres, hubs, hub_fit, mass_only, points, pop_regions, cell_km, year
 ) -> dict:
-    """National grid: Huff probabilities, cell populations, regional potential, and the
-    dominance and threshold polygons (EPSG:4326); keyed by :class:`CatchmentResults`
-    field."""
+    """Compute the grid products, keyed by :class:`CatchmentResults` field.
+
+    Calibrated and mass-only Huff, dasymetric cell populations, the regional potential,
+    and the dominance and threshold polygons (EPSG:4326).
+    """
     from kzspatial.core.catchments import gravity_potential
     from kzspatial.geo.grids import (
         distances_to_hubs_km,
         dominance_polygons,
         grid_huff,
         national_grid,
-        population_to_cells,
         threshold_polygons,
     )
+    from kzspatial.geo.population import dasymetric_population
 
     ids = list(data.ids)
     grid = national_grid(data.outline, cell_km * 1000.0)
-    g_huff = grid_huff(grid, hubs, attractiveness, beta, "pow")
-    cell_pop, _ = population_to_cells(
-        grid, points.geometry.x, points.geometry.y, points["population"]
+    g_huff = grid_huff(grid, hubs, hub_fit.attractiveness, hub_fit.beta, "pow")
+    g_mass = grid_huff(grid, hubs, *mass_only, "pow")
+    cell_pop, allocation = dasymetric_population(
+        grid, data.regions, pop_regions, points
     )
     D_cells = distances_to_hubs_km(
         grid, gpd.GeoSeries(centres.loc[ids].geometry.to_numpy(), index=ids, crs=4326)
     )
     potential = gravity_potential(
-        D_cells, pop_regions, beta, "pow", labels=ids, min_cost=5.0
+        D_cells,
+        pop_regions.reindex(ids).to_numpy(float),
+        hub_fit.beta,
+        "pow",
+        labels=ids,
+        min_cost=5.0,
     )
-    dominance = dominance_polygons(grid, g_huff, cell_population=cell_pop, year=year)
-    thresholds = threshold_polygons(
-        grid, g_huff, (0.5, 0.75), cell_population=cell_pop, year=year
-    )
+    polygons = {
+        "dominance": dominance_polygons(
+            grid, g_huff, cell_population=cell_pop, year=year, rule="huff_calibrated"
+        ),
+        "dominance_mass_only": dominance_polygons(
+            grid, g_mass, cell_population=cell_pop, year=year, rule="huff_mass_only"
+        ),
+        "thresholds": threshold_polygons(
+            grid, g_huff, (0.5, 0.75), cell_population=cell_pop, year=year
+        ),
+    }
     return {
         "grid": grid,
         "grid_huff": g_huff,
+        "grid_huff_mass_only": g_mass,
         "cell_population": cell_pop,
+        "population_allocation": allocation,
         "potential": np.asarray(potential),
-        "dominance": dominance.to_crs(4326),
-        "thresholds": thresholds.to_crs(4326),
+        **{k: v.to_crs(4326) for k, v in polygons.items()},
     }
 
 
-def _population_table(rules) -> pd.DataFrame:
-    """Population in each hub's catchment and outside, per (rule, index, population,
-    source); ``index`` is the hub index of each unit (-1 outside)."""
+def _rules(
+    flow, region_res, region_mass, grid, pop_regions, threshold, cell_km
+) -> list[tuple]:
+    """List the catchment rules of the population table.
+
+    Each is (rule, method, hub index per unit, population per unit, unit kind, label
+    of index -1).
+    """
+    calibrated = "calibrated Huff (hub attractiveness and decay fitted by MLE)"
+    return [
+        (
+            f"regions: observed flow share >= {threshold:.0%}",
+            f"region joins the hub receiving the largest share of its out-migrants "
+            f"when that share is at least {threshold:.0%}; hubs are their own cores",
+            np.asarray(flow.catchment_index),
+            pop_regions,
+            "regions",
+            f"no hub (largest share below {threshold:.0%})",
+        ),
+        (
+            "regions: calibrated Huff, leading hub",
+            f"{calibrated}, at the region centre",
+            region_res.dominant_index,
+            pop_regions,
+            "regions",
+            "no hub",
+        ),
+        (
+            "regions: mass-only Huff, leading hub",
+            "Huff with attractiveness from the production-constrained gravity model",
+            np.asarray(
+                [list(HUB_NAMES.values()).index(h) for h in region_mass["dominant_hub"]]
+            ),
+            pop_regions,
+            "regions",
+            "no hub",
+        ),
+        (
+            f"{cell_km:g} km grid: calibrated Huff, leading hub",
+            f"{calibrated}, at each cell centre; official regional populations "
+            "allocated to settlement points (dasymetric)",
+            np.asarray(grid["grid_huff"].dominant_index),
+            grid["cell_population"],
+            "cells",
+            "outside the grid",
+        ),
+    ]
+
+
+def _population_table(rules, national, *, date, source, point_source) -> pd.DataFrame:
+    """Sum the population of each hub's catchment and of the rest, per rule.
+
+    Shares are of ``national``, the sum of the official regional populations of
+    ``date``.
+    """
     from kzspatial.core.catchments import catchment_population
 
     hub_names = list(HUB_NAMES.values())
     rows = []
-    for rule, index, population, source in rules:
+    for rule, method, index, population, units, rest in rules:
         res = catchment_population(index, population, hub_names)
-        for k, name in enumerate(hub_names):
+        values = [*res.population, res.unassigned]
+        for hub, value in zip([*hub_names, rest], values, strict=True):
             rows.append(
                 {
                     "rule": rule,
-                    "hub": name,
-                    "population": res.population[k],
-                    "source": source,
+                    "hub": hub,
+                    "population": value,
+                    "share_of_national": value / national,
+                    "units": units,
+                    "method": method,
+                    "population_date": date,
+                    "national_total": national,
+                    "source": source
+                    + ("" if units == "regions" else f"; placed by {point_source}"),
+                    "centres": DEFAULT_CENTRES,
                 }
             )
-        rows.append(
-            {
-                "rule": rule,
-                "hub": "outside every catchment",
-                "population": res.unassigned,
-                "source": source,
-            }
-        )
     return pd.DataFrame(rows)
+
+
+def _history(data, flow_polygons, agreement) -> gpd.GeoDataFrame:
+    """Observed flow catchments and calibrated-model leading hubs, every OD year."""
+    from kzspatial.geo.crs import KZ_AEA
+
+    regions = data.regions.set_index("region_id")
+    model = agreement[agreement["model"] == CALIBRATED]
+    parts = [
+        flow_polygons.assign(
+            hub=flow_polygons["hub"].map(HUB_NAMES).fillna(flow_polygons["hub"])
+        )
+    ]
+    for year, rows in model.groupby(YEAR):
+        hub_of = dict(zip(rows["region_id"], rows["predicted_hub"], strict=True))
+        hub_of.update(HUB_NAMES)  # a hub region is its own catchment
+        frame = regions.assign(hub=regions.index.map(hub_of)).dissolve("hub")
+        area = frame.geometry.to_crs(KZ_AEA).area / 1e6
+        parts.append(
+            gpd.GeoDataFrame(
+                {
+                    "hub": frame.index,
+                    "rule": "huff_calibrated_regions",
+                    "year": int(year),
+                    "population": np.nan,
+                    "area_km2": area.to_numpy(),
+                },
+                geometry=frame.geometry.to_crs(4326).to_numpy(),
+                crs=4326,
+            )
+        )
+    out = pd.concat(parts, ignore_index=True)
+    out["year"] = out["year"].astype("int16")
+    out["centres"] = DEFAULT_CENTRES
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=4326)

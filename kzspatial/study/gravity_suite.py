@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -33,7 +34,10 @@ from kzspatial.datasets.crosswalk import (
     aggregate_regions,
     dissolve_regions,
 )
-from kzspatial.datasets.places import population_weighted_centres
+from kzspatial.datasets.places import (
+    population_weighted_centres,
+    representative_centres,
+)
 from kzspatial.datasets.regions import configuration_ids
 from kzspatial.study.inputs import StudyData, latest_values
 
@@ -46,6 +50,7 @@ __all__ = [
     "gravity_suite",
     "panel_suite",
     "push_pull_covariates",
+    "push_pull_panel",
     "region_centres",
 ]
 
@@ -95,8 +100,15 @@ class GravityResults:
 
 
 def region_centres(data: StudyData, *, method: str = "population") -> gpd.GeoDataFrame:
-    """Region centres for distances: population-weighted (GeoNames) or administrative."""
+    """Return the region centres distances are measured between.
+
+    Population-weighted (GeoNames, the default), administrative, or polygon
+    representative points (``method="representative"``).
+    """
     admin = data.admin_centres
+    if method == "representative":
+        regions = data.regions.set_index("region_id").loc[list(data.ids)]
+        return representative_centres(regions.reset_index())
     if data.borders != "2024":
         admin = None  # older units have no single administrative centre in the file
     if method == "admin":
@@ -108,7 +120,8 @@ def region_centres(data: StudyData, *, method: str = "population") -> gpd.GeoDat
         return admin.set_index("region_id").loc[list(data.ids)].reset_index()
     if method != "population":
         raise ValidationError(
-            f"centre method must be 'population' or 'admin', got {method!r}"
+            "centre method must be 'population', 'admin' or 'representative', got "
+            f"{method!r}"
         )
     return population_weighted_centres(data.regions, data.cities, fallback=admin)
 
@@ -161,6 +174,36 @@ def push_pull_covariates(
     }
 
 
+def push_pull_panel(
+    data: StudyData, years: Sequence[int]
+) -> tuple[np.ndarray, dict[str, np.ndarray], dict[int, dict[str, int]]]:
+    """Flows and zone covariates of ``years`` stacked for a push-pull panel fit.
+
+    The set-up shared by the study's inequality model and the scenario model
+    (:func:`kzspatial.study.scenarios.fit_scenario_model`).
+
+    Parameters
+    ----------
+    data : StudyData
+    years : sequence of int
+        Flow years of the panel, each loaded.
+
+    Returns
+    -------
+    flows : numpy.ndarray, shape (n_years, n_regions, n_regions)
+    covariates : dict of str to numpy.ndarray, shape (n_years, n_regions)
+        :func:`push_pull_covariates` of each year, stacked in the order of ``years``.
+    covariate_years : dict of int to dict of str to int
+        Which year of each covariate entered each flow year.
+    """
+    years = list(years)
+    per_year = {y: push_pull_covariates(data, y) for y in years}
+    names = per_year[years[0]][0]
+    covariates = {k: np.stack([per_year[y][0][k] for y in years]) for k in names}
+    flows = np.stack([data.matrix(y) for y in years])
+    return flows, covariates, {y: per_year[y][1] for y in years}
+
+
 def fit_model(
     data: StudyData,
     D: np.ndarray,
@@ -205,7 +248,7 @@ def fit_model(
 
 
 def doubly_fits(data: StudyData, D: np.ndarray) -> dict[int, GravityFit]:
-    """The doubly-constrained power model of every loaded year, by year.
+    """Fit the doubly-constrained power model of every loaded year, by year.
 
     Parameters
     ----------
@@ -310,15 +353,16 @@ def gravity_suite(
     flows = flow_table(data, {y: fits[(y, "doubly", "pow")] for y in data.years})
     inequality = _inequality_model(data, D, ids, param_rows, covariate_years)
     out_of_sample = _out_of_sample(data, D, ids)
+    # every table records the zone centres its distances were measured between
     return GravityResults(
         fits=fits,
         centres=centre_gdf,
         distance_km=D,
-        params=pd.DataFrame(param_rows),
-        fit_table=fit_table,
-        flows=flows,
-        inequality=inequality,
-        out_of_sample=out_of_sample,
+        params=pd.DataFrame(param_rows).assign(centres=centres),
+        fit_table=fit_table.assign(centres=centres),
+        flows=flows.assign(centres=centres),
+        inequality=inequality.assign(centres=centres),
+        out_of_sample=out_of_sample.assign(centres=centres),
         covariate_years=covariate_years,
     )
 
@@ -352,12 +396,10 @@ def _inequality_model(data, D, ids, param_rows, covariate_years) -> pd.DataFrame
     years = [y for y in (2023, 2024) if y in data.years]
     if len(years) < 2 or data.borders != "2024":
         return pd.DataFrame()
-    covs = [push_pull_covariates(data, y) for y in years]
-    for y, (_, used) in zip(years, covs, strict=True):
-        covariate_years[y] = used
-    stacked = {k: np.stack([c[0][k] for c in covs]) for k in covs[0][0]}
+    flows, stacked, used_years = push_pull_panel(data, years)
+    covariate_years.update(used_years)
     fit = fit_gravity(
-        np.stack([data.matrix(y) for y in years]),
+        flows,
         D,
         constraint="unconstrained",
         cost_func="pow",
@@ -375,7 +417,7 @@ def _inequality_model(data, D, ids, param_rows, covariate_years) -> pd.DataFrame
     )
     table["ci_low_two_way"] = table["estimate"] - z * se
     table["ci_high_two_way"] = table["estimate"] + z * se
-    used = [c[1] for c in covs]
+    used = list(used_years.values())
     table["note"] = _INEQUALITY_NOTE.format(
         years="-".join(map(str, years)),
         n=len(ids),

@@ -45,7 +45,7 @@ _GRP = "grp_per_capita_thousand_kzt"
 
 
 def _weights(population: pd.DataFrame, year: int, conf: str) -> pd.Series | None:
-    """Population at 1 January ``year`` in the ``conf`` borders, or None."""
+    """Return population at 1 January ``year`` in the ``conf`` borders, or None."""
     rows = population[population[YEAR] == year]
     if rows.empty:
         return None
@@ -228,7 +228,7 @@ def migration_grp_correlation(
 
 
 def push_pull_elasticities(gravity_inequality: pd.DataFrame) -> pd.DataFrame:
-    """The push (origin) and pull (destination) terms of the gravity inequality model.
+    """Return the push (origin) and pull (destination) terms of the inequality model.
 
     Parameters
     ----------

@@ -204,6 +204,13 @@ def load_study_data(
             "sha256": "",
         },
     ]
+    # what is known of each OD year (part years, checks) travels with the OD source
+    od_dataset = registry()["od_interregional.csv"].dataset
+    for entry in provenance:
+        if entry["dataset"] == od_dataset:
+            entry["year_status"] = "; ".join(
+                f"{y}: {s}" for y, s in od20.attrs["year_status"].items()
+            )
     return StudyData(
         od=od,
         borders=borders,

@@ -352,8 +352,10 @@ def moran_suite(
     permutations: int = 999,
     seed: int = 12345,
 ) -> MoranSuite:
-    """Every Moran's I of the study: :func:`autocorrelation_suite` and
-    :func:`flow_autocorrelation` of ``focus_year``.
+    """Compute every Moran's I of the study.
+
+    That is :func:`autocorrelation_suite` and :func:`flow_autocorrelation` of
+    ``focus_year``.
 
     Parameters
     ----------

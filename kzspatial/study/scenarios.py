@@ -35,7 +35,7 @@ from kzspatial.core.scenario import (
     simulate_scenario_from_fit,
 )
 from kzspatial.datasets.regions import get_region
-from kzspatial.study.gravity_suite import centre_distances, push_pull_covariates
+from kzspatial.study.gravity_suite import centre_distances, push_pull_panel
 from kzspatial.study.inputs import StudyData, load_study_data
 from kzspatial.study.scenario_file import (
     IDENTIFIED_SIDES,
@@ -101,7 +101,6 @@ def fit_scenario_model(data: StudyData, model: str) -> ScenarioModel:
     -------
     ScenarioModel
     """
-    # TODO(lead): shares the panel set-up with gravity_suite._inequality_model; deduplicate
     missing = sorted(set(SCENARIO_YEARS) - set(data.years))
     if missing or data.borders != "2024":
         raise ValidationError(
@@ -110,12 +109,10 @@ def fit_scenario_model(data: StudyData, model: str) -> ScenarioModel:
         )
     _, distance = centre_distances(data, centres="population")
     years = list(SCENARIO_YEARS)
-    pairs = {y: push_pull_covariates(data, y) for y in years}
-    stacked = {k: np.stack([pairs[y][0][k] for y in years]) for k in pairs[years[0]][0]}
+    flows, stacked, covariate_years = push_pull_panel(data, years)
     sides = IDENTIFIED_SIDES[model]
-    observed = {y: data.matrix(y) for y in years}
     fit = fit_gravity(
-        np.stack([observed[y] for y in years]),
+        flows,
         distance,
         constraint=model,
         cost_func="pow",
@@ -127,9 +124,11 @@ def fit_scenario_model(data: StudyData, model: str) -> ScenarioModel:
     return ScenarioModel(
         fit=fit,
         distance_km=distance,
-        covariates={y: pairs[y][0] for y in years},
-        covariate_years={y: pairs[y][1] for y in years},
-        observed=observed,
+        covariates={
+            y: {k: v[t] for k, v in stacked.items()} for t, y in enumerate(years)
+        },
+        covariate_years=covariate_years,
+        observed={y: flows[t] for t, y in enumerate(years)},
         ids=tuple(data.ids),
     )
 

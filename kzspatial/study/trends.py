@@ -72,7 +72,7 @@ def _hub_label(region_id: str) -> str:
 def year_periods(
     years, monthly: pd.DataFrame | None = None
 ) -> dict[int, tuple[str, str]]:
-    """What part of each year the counts cover: ``{year: (period, months)}``.
+    """Return what part of each year the counts cover: ``{year: (period, months)}``.
 
     A year is a part year when :data:`kzspatial.datasets.migration.OD_YEAR_STATUS` says
     so. Its months are taken from the monthly file when that file has monthly rows for

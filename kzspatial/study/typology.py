@@ -1,5 +1,6 @@
-"""Regional balance typology: persistent gainers, losers, neutral and volatile units,
-and a check of published statements about the balance of groups of regions.
+"""Regional balance typology: persistent gainers, losers, neutral and volatile units.
+
+Also a check of published statements about the balance of groups of regions.
 
 The rule (thresholds configurable, defaults in brackets), applied to the net rate of
 moves between regions per 1,000 residents over the years with a rate:

@@ -20,11 +20,7 @@ from kzspatial.core.decay import cost_regressor
 from kzspatial.core.gravity.blocks import (
     _AUTO_BLOCK_CELLS,
     _BY_ORIGIN,
-    _LOCAL,
-    _block_excluded,
     _Design,
-    _LocalRunner,
-    _map_blocks,
 )
 
 if TYPE_CHECKING:
@@ -288,7 +284,8 @@ def _check_options(
 
 def _read_flows(flows: ArrayLike) -> tuple[NDArray[np.float64], bool]:
     """Step 2: the flows as a new stacked ``(n_years, n, n)`` array, and whether they
-    were a panel."""
+    were a panel.
+    """
     y = np.array(
         flows.toarray() if hasattr(flows, "toarray") else flows, dtype=np.float64
     )
@@ -469,11 +466,137 @@ def _active_zones(
     return active, dropped
 
 
+def _separated_by(
+    x: NDArray[np.float64], y: NDArray[np.float64], modelled: NDArray[np.bool_]
+) -> NDArray[np.bool_] | None:
+    """Cells separated by regressor ``x`` (flow-shaped), by the simple check of ppmlhdfe.
+
+    ``x`` separates when it is zero on every modelled positive flow, and of one sign and
+    not all zero on the modelled zero flows: the likelihood then rises without bound as
+    its coefficient goes to -inf (or +inf), fitting the cells where ``x != 0`` as 0.
+    """
+    positive = modelled & (y > 0)
+    zero = modelled & (y == 0)
+    if np.any(x[positive] != 0):
+        return None
+    on_zero = x[zero]
+    if not np.any(on_zero != 0) or (np.any(on_zero > 0) and np.any(on_zero < 0)):
+        return None
+    return zero & (x != 0)
+
+
+def _modelled(
+    shape: tuple, active: dict[str, NDArray[np.bool_]], exclude_self: bool
+) -> NDArray[np.bool_]:
+    """Mask of the cells in the likelihood, shape ``(n_years, n, n)``."""
+    mask = active["origin"][:, :, None] & active["destination"][:, None, :]
+    if exclude_self:
+        mask = mask & ~np.eye(shape[1], dtype=bool)[None]
+    return mask
+
+
+def _zones_of(
+    cells: NDArray[np.bool_], modelled: NDArray[np.bool_]
+) -> dict[str, NDArray[np.bool_]] | None:
+    """Separated cells as whole zones (origin rows, destination columns) of a year.
+
+    None when some separated cell lies in neither a wholly separated row nor column: the
+    design can leave out zones, not single pairs.
+    """
+    rows = np.any(cells, axis=2) & ~np.any(modelled & ~cells, axis=2)
+    columns = np.any(cells, axis=1) & ~np.any(modelled & ~cells, axis=1)
+    covered = rows[:, :, None] | columns[:, None, :]
+    if np.any(cells & ~covered):
+        return None
+    return {"origin": rows, "destination": columns}
+
+
+def _check_separation(
+    y: NDArray[np.float64],
+    regressor: NDArray[np.float64],
+    zone_vars: _ZoneVars,
+    constraint: str,
+    active: dict[str, NDArray[np.bool_]],
+    *,
+    policy: str,
+    exclude_self: bool,
+    ids: Sequence,
+    years: Sequence | None,
+) -> list[str]:
+    """Step 7b: observations separated by a covariate, before fitting (as ppmlhdfe).
+
+    Each regressor (the decay regressor, the intercept and year effects of the
+    unconstrained model, the zone covariates) is checked with :func:`_separated_by`,
+    and zones whose remaining modelled flows are all zero under their fixed effects
+    (separated by the fixed effects) are found again after every drop, until nothing
+    changes. Under ``policy="drop"`` the separated zones are switched off in ``active``
+    and the covariates left all zero on the modelled cells are removed from
+    ``zone_vars`` (both in place); ``"raise"`` reports them. Returns the labels of what
+    was dropped, e.g. ``"destination Z3"`` and ``"covariate destination:d"``.
+    """
+    dropped: list[str] = []
+    while True:
+        modelled = _modelled(y.shape, active, exclude_self)
+        origin_cols, destination_cols = _zone_columns(
+            zone_vars, constraint, years, y.shape
+        )
+        candidates = [("beta (decay)", regressor)]
+        candidates += [(name, arr[:, :, None]) for name, arr in origin_cols]
+        candidates += [(name, arr[:, None, :]) for name, arr in destination_cols]
+        found = None
+        for name, values in candidates:
+            cells = _separated_by(np.broadcast_to(values, y.shape), y, modelled)
+            if cells is not None:
+                found = (name, cells)
+                break
+        if found is None:
+            for side, axis in (("origin", 2), ("destination", 1)):
+                fe_empty = active[side] & ~np.any(modelled & (y > 0), axis=axis)
+                if _has_effects(constraint, side) and fe_empty.any():
+                    cells = modelled & (
+                        fe_empty[:, :, None] if side == "origin" else fe_empty[:, None]
+                    )
+                    found = (f"the {side} fixed effects", cells)
+                    break
+        if found is None:
+            return dropped
+        name, cells = found
+        zones = _zones_of(cells, modelled)
+        listed = _pair_labels(cells, ids, years)
+        if policy == "raise" or zones is None or name == "beta (decay)":
+            how = (
+                "pass separation='drop' to leave them out"
+                if zones is not None and name != "beta (decay)"
+                else "they are not whole zones, so they cannot be left out; remove "
+                "them from the data or change the regressor"
+            )
+            raise IdentificationError(
+                f"{int(cells.sum())} zero flows are separated by {name}: {listed}; "
+                f"their fitted values are 0 only at an infinite coefficient, so the "
+                f"model is not identified (separation); {how}"
+            )
+        for side in ("origin", "destination"):
+            labels = _zone_list(zones[side], ids, years)
+            dropped += [f"{side} {label}" for label in labels]
+            active[side] &= ~zones[side]
+        modelled = _modelled(y.shape, active, exclude_self)
+        for side in ("origin", "destination"):
+            keep = []
+            for var, arr in zone_vars[side]:
+                values = arr[:, :, None] if side == "origin" else arr[:, None, :]
+                if np.any(np.broadcast_to(values, y.shape)[modelled] != 0):
+                    keep.append((var, arr))
+                else:
+                    dropped.append(f"covariate {side}:{var}")
+            zone_vars[side][:] = keep
+
+
 def _zone_columns(
     zone_vars: _ZoneVars, constraint: str, years: Sequence | None, shape: tuple
 ) -> tuple[list[tuple[str, NDArray[np.float64]]], ...]:
     """Step 8: named zone-level columns by side: the intercept and year effects of the
-    unconstrained model, then the covariates."""
+    unconstrained model, then the covariates.
+    """
     n_years, n, _ = shape
     origin_cols: list[tuple[str, NDArray[np.float64]]] = []
     if constraint == "unconstrained":
@@ -509,168 +632,6 @@ class _BlockChecks:
     rows: NDArray[np.float64] = dataclasses.field(metadata=_BY_ORIGIN)  # (T, r)
     cols: NDArray[np.float64]  # (T, n) column sums of the block
     problems: _Problems
-
-
-def _check_block(
-    y: NDArray[np.float64],
-    cost: ArrayLike,
-    *,
-    first_row: int,
-    cost_func: str,
-    counts: str,
-    exclude_self: bool,
-    ids: Sequence,
-    years: Sequence | None,
-    cost_shapes: list[tuple[int, ...]],
-) -> tuple[NDArray[np.float64], NDArray[np.float64] | None, _BlockChecks]:
-    """Check flows and cost of origin rows ``first_row:`` (all rows, or a block).
-
-    ``y`` (T, r, n) is the caller's own copy: its self-pairs are zeroed in place when
-    they are dropped. Returns ``y``, the decay regressor (None after a problem) and the
-    problems with the row and column sums of ``y``.
-    """
-    if exclude_self:
-        _set_self_pairs(y, 0.0, first_row)
-    problems: _Problems = []
-    _check_flow_values(y, counts, ids, years, problems, first_row)
-    regressor = _cost_regressor(
-        cost,
-        cost_func,
-        y.shape,
-        exclude_self,
-        ids,
-        years,
-        problems,
-        expected_shapes=cost_shapes,
-        first_row=first_row,
-    )
-    return y, regressor, _BlockChecks(y.sum(axis=2), y.sum(axis=1), problems)
-
-
-def _reject_dask(**arrays: object) -> None:
-    """Point Dask collections to the distributed entry point.
-
-    Duck-typed: the core does not import dask.
-    """
-    lazy = [name for name, value in arrays.items() if hasattr(value, "__dask_graph__")]
-    if lazy:
-        raise ValidationError(
-            f"{' and '.join(lazy)} {'is a' if len(lazy) == 1 else 'are'} Dask "
-            "collection(s); kzspatial.fit_gravity works on in-memory arrays. Use "
-            "kzspatial.distributed.fit_gravity(flows, cost, client=...) to fit on a Dask "
-            "cluster (pip install 'kzspatial[distributed]')"
-        )
-
-
-def _prepare(
-    flows: ArrayLike,
-    cost: ArrayLike,
-    *,
-    constraint: str,
-    cost_func: str,
-    origin_vars: Mapping[str, ArrayLike] | None,
-    destination_vars: Mapping[str, ArrayLike] | None,
-    ids: Sequence | None,
-    years: Sequence | None,
-    self_flows: str,
-    counts: str,
-    empty_zones: str,
-    chunk_rows: int | None,
-) -> tuple[_Design, tuple, tuple | None, tuple[int, ...], dict[str, list[str]]]:
-    """Validate every input, reporting all problems at once, and build the design.
-
-    Returns
-    -------
-    design : _Design
-    ids, years : tuple
-        Labels (``years`` None for a single matrix).
-    cost_shape : tuple of int
-        Shape of the given cost, which ``predict`` accepts again.
-    dropped : dict of str to list of str
-        Labels of the zones dropped under ``empty_zones="drop"``, by side.
-    """
-    _reject_dask(flows=flows, cost=cost)
-    _check_options(constraint, cost_func, self_flows, counts, empty_zones, chunk_rows)
-    y, panel = _read_flows(flows)
-    ids, years = _check_labels(ids, years, y.shape, panel)
-    n_years, n, _ = y.shape
-    y, regressor, checks = _check_block(
-        y,
-        cost,
-        first_row=0,
-        cost_func=cost_func,
-        counts=counts,
-        exclude_self=self_flows == "drop",
-        ids=ids,
-        years=years,
-        cost_shapes=[(n, n), (n_years, n, n)] if panel else [(n, n)],
-    )
-    design, dropped = _design(
-        y,
-        regressor,
-        checks,
-        origin_vars=origin_vars,
-        destination_vars=destination_vars,
-        constraint=constraint,
-        self_flows=self_flows,
-        empty_zones=empty_zones,
-        ids=ids,
-        years=years,
-        chunk_rows=(
-            max(1, _AUTO_BLOCK_CELLS // n) if chunk_rows is None else int(chunk_rows)
-        ),
-        runner=_LOCAL,
-    )
-    return design, ids, years, np.shape(cost), dropped
-
-
-def _design(
-    y: NDArray[np.float64],
-    regressor: NDArray[np.float64] | None,
-    checks: _BlockChecks,
-    *,
-    origin_vars: Mapping[str, ArrayLike] | None,
-    destination_vars: Mapping[str, ArrayLike] | None,
-    constraint: str,
-    self_flows: str,
-    empty_zones: str,
-    ids: tuple,
-    years: tuple | None,
-    chunk_rows: int,
-    runner: _LocalRunner,
-) -> tuple[_Design, dict[str, list[str]]]:
-    """Build the design from checked flows: steps 5-8.
-
-    After the checks of the flows (``checks``, combined over blocks): covariates, all
-    problems raised, empty zones, the design with its regressor zeroed outside the
-    model. ``y`` and ``regressor`` are kept where ``runner`` keeps flows.
-    """
-    problems = list(checks.problems)
-    zone_vars = _read_zone_vars(
-        origin_vars, destination_vars, y.shape[0], ids, years, problems
-    )
-    _raise_problems(problems)
-    if checks.rows.sum() == 0:
-        raise ValidationError("all modelled flows are zero; nothing to fit")
-    _check_absorbed(zone_vars, constraint)
-    active, dropped = _active_zones(checks, constraint, empty_zones, ids, years)
-    origin_cols, destination_cols = _zone_columns(zone_vars, constraint, years, y.shape)
-    design = _Design(
-        y=y,
-        pair=(regressor,),
-        origin=_stack_columns(origin_cols, y.shape),
-        destination=_stack_columns(destination_cols, y.shape),
-        names=("beta", *(name for name, _ in origin_cols + destination_cols)),
-        origin_fe=_has_effects(constraint, "origin"),
-        destination_fe=_has_effects(constraint, "destination"),
-        exclude_self=self_flows == "drop",
-        active_origins=active["origin"],
-        active_destinations=active["destination"],
-        chunk_rows=chunk_rows,
-        runner=runner,
-    )
-    excluded = _map_blocks(design, _block_excluded, regressor)
-    return dataclasses.replace(design, pair=(excluded,)), dropped
 
 
 def _prediction_totals(

@@ -488,7 +488,8 @@ def _block_rescale(
     sum_cols: bool,
 ) -> _Margins:
     """Scale a block of fitted flows by row and/or column factors, in place, and sum
-    the margins asked for while the block is fresh."""
+    the margins asked for while the block is fresh.
+    """
     if row_factor is not None:
         mu *= row_factor[..., None]
     if col_factor is not None:

@@ -171,7 +171,8 @@ def _partial_out(
     guess: _Partial | None = None,
 ) -> tuple[_Partial, NDArray[np.float64] | None, NDArray[np.float64] | None]:
     """Project the regressors (and optionally one extra right-hand side, the margin
-    residuals) on the fixed effects; ``guess`` starts the two-way solver."""
+    residuals) on the fixed effects; ``guess`` starts the two-way solver.
+    """
     shape = m.row.shape
     za = np.zeros(shape)
     zb = np.zeros(shape)
@@ -444,7 +445,8 @@ def _concentrate(
     fitted_rows: NDArray[np.float64],
 ) -> NDArray[np.float64]:
     """Maximise exactly over the fixed effects (a Furness sweep) or, without them, the
-    intercept and year effects, in place; takes and returns the row totals of ``mu``."""
+    intercept and year effects, in place; takes and returns the row totals of ``mu``.
+    """
     if d.origin_fe or d.destination_fe:
         return _balance(
             d, mu, alpha, delta, observed.row_total, observed.col_total, fitted_rows

@@ -10,7 +10,8 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from kzspatial.core.gravity._checks import Constraint, _prepare
+from kzspatial.core.gravity._build import _prepare
+from kzspatial.core.gravity._checks import Constraint
 from kzspatial.core.gravity.blocks import (
     _block_fit_sums,
     _block_fitted,
@@ -38,6 +39,7 @@ def fit_gravity(
     self_flows: Literal["drop", "keep"] = "drop",
     counts: Literal["integer", "real"] = "integer",
     empty_zones: Literal["raise", "drop"] = "raise",
+    separation: Literal["drop", "raise"] = "drop",
     tol: float = 1e-10,
     max_iter: int = 100,
     chunk_rows: int | None = None,
@@ -77,6 +79,14 @@ def fit_gravity(
         Zones whose constrained margin is zero (no out- resp. inflows in a year) make
         their fixed effect diverge; ``"raise"`` reports them, ``"drop"`` leaves them
         out (listed in ``GravityFit.dropped``), as ``pyfixest`` does.
+    separation : {"drop", "raise"}
+        Zero flows separated by a regressor (e.g. a destination dummy that is 1 only for
+        a zone without inflows) or, once those are out, by the fixed effects, are found
+        before fitting (the simple check of ppmlhdfe, Correia, Guimarães and Zylkin
+        2019). ``"drop"`` leaves their zones out, and covariates that are then all zero,
+        with a warning naming them (``GravityFit.dropped["separation"]``), as ppmlhdfe
+        does; ``"raise"`` reports them. Separated pairs that are not whole zones raise
+        either way.
     tol : float
         Convergence: largest Newton step relative to ``max(|theta|, 1)``.
     max_iter : int
@@ -137,6 +147,7 @@ def fit_gravity(
         counts=counts,
         empty_zones=empty_zones,
         chunk_rows=chunk_rows,
+        separation=separation,
     )
     return _estimate(
         design,

@@ -105,7 +105,7 @@ def conditional_sims(
 
 
 def quadrants(zx: NDArray[np.float64], lag: NDArray[np.float64]) -> NDArray[np.int64]:
-    """esda's quadrant codes: 1 HH, 2 LH, 3 LL, 4 HL (0 is never produced here)."""
+    """Esda's quadrant codes: 1 HH, 2 LH, 3 LL, 4 HL (0 is never produced here)."""
     high, lag_high = zx > 0, lag > 0
     return np.select(
         [high & lag_high, ~high & lag_high, ~high & ~lag_high], [1, 2, 3], default=4

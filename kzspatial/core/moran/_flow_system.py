@@ -59,7 +59,7 @@ class FlowSystem:
 def sandwich(
     A: sparse.csr_array, X: NDArray[np.float64], B: sparse.csr_array
 ) -> NDArray[np.float64]:
-    """``A @ X @ B.T`` for sparse ``A``, ``B`` and dense ``X`` (all (n, n))."""
+    """Compute ``A @ X @ B.T`` for sparse ``A``, ``B`` and dense ``X`` (all (n, n))."""
     left = A @ X
     return np.ascontiguousarray((B @ left.T).T)
 
@@ -83,16 +83,16 @@ def flow_system(
 
 
 class QAPEvaluator:
-    """Fast ``sum(G * Zp * (A Zp B'))`` for zone-relabelled fields ``Zp = Z[p][:, p]``.
+    r"""Fast ``sum(G * Zp * (A Zp B'))`` for zone-relabelled fields ``Zp = Z[p][:, p]``.
 
     Relabelling the zones of the field is the same as relabelling the zone matrices,
     so the dense field is never permuted: with ``G = g h' + E``,
 
     .. math::
 
-        \\sum G \\circ Z_p \\circ (A Z_p B^\\top)
-        = \\operatorname{tr}(Z^\\top \\tilde A_p Z \\tilde B_p^\\top)
-          + \\sum_{(a,b) \\in E_p} E_{p,ab} Z_{ab} (A_p Z B_p^\\top)_{ab},
+        \sum G \circ Z_p \circ (A Z_p B^\top)
+        = \operatorname{tr}(Z^\top \tilde A_p Z \tilde B_p^\top)
+          + \sum_{(a,b) \in E_p} E_{p,ab} Z_{ab} (A_p Z B_p^\top)_{ab},
 
     where ``~A = diag(g) A``, ``~B = diag(h) B`` and ``X_p`` moves entry ``(i, k)``
     of ``X`` to ``(p[i], p[k])``. The rank-one part ``g h'`` is exact when all flows

@@ -110,7 +110,7 @@ def p_sim_alternative(alternative: str) -> str:
 
 
 def decision_p(result: Any) -> Any:
-    """The pseudo p-value of the test the result's ``alternative`` asks for.
+    """Return the pseudo p-value of the test the result's ``alternative`` asks for.
 
     ``p_sim_two_sided`` for ``"two-sided"``, ``p_sim`` otherwise; significance flags
     are decided on it.
@@ -234,7 +234,7 @@ def analytic_fields(
     z: NDArray[np.float64],
     alternative: str,
 ) -> dict[str, float]:
-    """Expectation, variances, z and p of I under normality and randomisation."""
+    """Compute E[I], the variances, z and p of I under normality and randomisation."""
     ei, vi_norm, vi_rand = moran_moments(n, *moments, z)
     se_norm, se_rand = vi_norm**0.5, vi_rand**0.5
     z_norm, z_rand = (value - ei) / se_norm, (value - ei) / se_rand

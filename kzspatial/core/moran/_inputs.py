@@ -13,7 +13,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from kzspatial._errors import AlignmentError, ValidationError
-from kzspatial.core.weights import SpatialWeights, _resolve_islands, as_spatial_weights
+from kzspatial.core.weights import SpatialWeights, as_spatial_weights
+from kzspatial.core.weights._base import _resolve_islands
 
 __all__ = ["prepare"]
 

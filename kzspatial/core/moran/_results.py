@@ -34,7 +34,7 @@ _LOCAL_COLUMNS = ("Is", "q", *PERMUTATION_STATS, "significant", "labels")
 
 
 def _num(value: Any) -> str:
-    """A number for a text table: 4 significant digits, "-" when absent."""
+    """Format a number for a text table: 4 significant digits, "-" when absent."""
     return "-" if value is None else f"{float(value):.4g}"
 
 
@@ -186,7 +186,7 @@ class _LocalResult:
         return f"{type(self).__name__}({', '.join(parts)})"
 
     def summary(self) -> str:
-        """Counts per quadrant and per significant cluster, and the test settings.
+        """Return counts per quadrant and significant cluster, and the test settings.
 
         Returns
         -------
@@ -219,7 +219,7 @@ class _LocalResult:
     _unit_name = "units"
 
     def table(self) -> dict[str, NDArray[Any]]:
-        """The per-unit results as columns.
+        """Return the per-unit results as columns.
 
         Returns
         -------

@@ -128,7 +128,7 @@ def _flow_inputs(
     transformation: str,
     islands: str,
 ) -> tuple[SpatialWeights, NDArray[np.float64], NDArray[np.bool_], FlowSystem]:
-    """Validated zone weights, flow matrix, mask of included flows and flow weights."""
+    """Return validated zone weights, flow matrix, mask of included flows, system."""
     w = as_spatial_weights(w)
     _check_flow_options(kind, diagonal, islands)
     flows = _flow_matrix(F, w, ids)
@@ -230,7 +230,7 @@ def flow_morans_i(
     ids: ArrayLike | None = None,
     n_jobs: int | None = None,
 ) -> FlowMoranResult:
-    """Global Moran's I of an origin-destination flow (or residual) matrix.
+    r"""Global Moran's I of an origin-destination flow (or residual) matrix.
 
     Parameters
     ----------
@@ -285,7 +285,7 @@ def flow_morans_i(
 
     Notes
     -----
-    The spatial lag of all flows is :math:`G \\circ (A Z B^\\top)` on the zone
+    The spatial lag of all flows is :math:`G \circ (A Z B^\top)` on the zone
     weights (``Z`` the centred included flows, ``A = W, B = I`` for origin,
     ``A = I, B = W`` for destination, ``A = B = W`` for od, ``G`` the row
     standardisation); ``s0``, ``s1``, ``s2`` follow in closed form, so the analytic

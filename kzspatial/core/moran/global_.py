@@ -67,7 +67,7 @@ def morans_i(
     islands: Literal["raise", "drop", "keep"] = "raise",
     ids: ArrayLike | None = None,
 ) -> MoranResult:
-    """Global Moran's I with normality, randomisation and permutation inference.
+    r"""Global Moran's I with normality, randomisation and permutation inference.
 
     Parameters
     ----------
@@ -111,8 +111,8 @@ def morans_i(
     -----
     .. math::
 
-        I = \\frac{n}{s_0} \\frac{\\sum_{ij} w_{ij} z_i z_j}{\\sum_i z_i^2},
-        \\quad z = y - \\bar y,
+        I = \frac{n}{s_0} \frac{\sum_{ij} w_{ij} z_i z_j}{\sum_i z_i^2},
+        \quad z = y - \bar y,
 
     with the moments of Cliff and Ord (1981) :cite:`cliff1981spatial`, identical to
     ``esda.Moran``.
@@ -165,7 +165,7 @@ def bivariate_morans_i(
     islands: Literal["raise", "drop", "keep"] = "raise",
     ids: ArrayLike | None = None,
 ) -> MoranBVResult:
-    """Global bivariate Moran's I: ``x`` against the spatial lag of ``y``.
+    r"""Global bivariate Moran's I: ``x`` against the spatial lag of ``y``.
 
     Parameters
     ----------
@@ -188,7 +188,7 @@ def bivariate_morans_i(
     -----
     .. math::
 
-        I_{BV} = \\frac{n}{s_0} \\frac{z_x^\\top W z_y}{n - 1},
+        I_{BV} = \frac{n}{s_0} \frac{z_x^\top W z_y}{n - 1},
 
     with ``z`` standardised using ddof 1 (Wartenberg 1985); for row-standardised
     weights ``n / s0 = 1`` and this is ``esda.Moran_BV``.

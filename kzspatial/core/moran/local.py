@@ -121,7 +121,7 @@ def local_morans(
     fdr: float | None = None,
     keep_simulations: bool = True,
 ) -> LocalMoranResult:
-    """Local Moran's I (LISA) with conditional-permutation pseudo p-values.
+    r"""Local Moran's I (LISA) with conditional-permutation pseudo p-values.
 
     Parameters
     ----------
@@ -156,7 +156,7 @@ def local_morans(
 
     Notes
     -----
-    :math:`I_i = (n - 1) z_i \\sum_j w_{ij} z_j / \\sum_k z_k^2` with ``z``
+    :math:`I_i = (n - 1) z_i \sum_j w_{ij} z_j / \sum_k z_k^2` with ``z``
     standardised (ddof 0), as ``esda.Moran_Local``. Under conditional randomisation
     :cite:`anselin1995local` the focal value is fixed and its ``card_i`` neighbour
     values are drawn without replacement from the other ``n - 1`` units; one set of
@@ -193,7 +193,7 @@ def local_bivariate_morans(
     fdr: float | None = None,
     keep_simulations: bool = True,
 ) -> LocalMoranResult:
-    """Local bivariate Moran's I: ``x_i`` against the spatial lag of ``y``.
+    r"""Local bivariate Moran's I: ``x_i`` against the spatial lag of ``y``.
 
     Parameters
     ----------
@@ -216,7 +216,7 @@ def local_bivariate_morans(
 
     Notes
     -----
-    :math:`I_i = (n - 1) z_{x,i} \\sum_j w_{ij} z_{y,j} / \\sum_k z_{x,k}^2`.
+    :math:`I_i = (n - 1) z_{x,i} \sum_j w_{ij} z_{y,j} / \sum_k z_{x,k}^2`.
     """
     return _local(
         x,

@@ -64,7 +64,7 @@ def check_flows(
     value_col: str,
     year: int | None,
 ) -> pd.DataFrame:
-    """Validated copy of the OD rows of one year, ids as str, self-flows removed."""
+    """Return a validated copy of one year's OD rows, ids as str, self-flows removed."""
     require_columns(flows_df, [origin_col, destination_col, value_col], "flows_df")
     flows = flows_df.copy()
     if YEAR in flows.columns:

@@ -309,7 +309,7 @@ def _add_region_layers(
     simplify_tolerance: float | None,
     caption: str,
 ) -> None:
-    """The net-migration choropleth and, if given, the catchments above it."""
+    """Add the net-migration choropleth and, if given, the catchments above it."""
     net = _net_migration(
         regions_gdf,
         flows,
@@ -335,7 +335,7 @@ def _add_region_layers(
 
 
 def _selection_text(mode: str, n: int, threshold: float | None) -> str:
-    """What the drawn flows are, e.g. "top 50 flows", for the layer name and legend."""
+    """Describe the drawn flows, e.g. "top 50 flows", for the layer name and legend."""
     return {
         "top": f"top {n} flows",
         "net": f"top {n} net flows",

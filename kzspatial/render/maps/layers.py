@@ -5,6 +5,8 @@ steps of :func:`kzspatial.render.maps.flow_map` and not API of their own. All fl
 into ONE GeoJSON layer: one Leaflet polyline per flow would make the HTML an order of
 magnitude larger (0.19 MB vs 0.9 MB for 380 flows; 13 MB vs 65 MB for 40k).
 Coordinates are rounded to :data:`_COORD_DECIMALS` decimals to keep the JSON short.
+Names and other data go through :mod:`kzspatial.render.maps._safe`: onto the page only
+as JSON blocks, into the DOM only as text.
 """
 
 from __future__ import annotations
@@ -79,6 +81,8 @@ def _add_regions_layer(
     import folium
     import geopandas as gpd
 
+    from kzspatial.render.maps._safe import JsonGeoJson, TextGeoJsonTooltip
+
     geometry = regions_gdf.geometry.to_crs("EPSG:4326")
     if simplify_tolerance:
         geometry = geometry.simplify(simplify_tolerance, preserve_topology=True)
@@ -116,11 +120,11 @@ def _add_regions_layer(
     group = folium.FeatureGroup(
         name="Net migration", overlay=True, control=True, show=True
     )
-    folium.GeoJson(
+    JsonGeoJson(
         layer_data.__geo_interface__,
         style_function=style,
         highlight_function=lambda _: {"weight": 2.5, "color": "#444444"},
-        tooltip=folium.GeoJsonTooltip(
+        tooltip=TextGeoJsonTooltip(
             fields=["name", "region_id", "net_migration"],
             aliases=["Region", "Code", "Net migration (persons)"],
             localize=True,
@@ -216,6 +220,8 @@ def _add_flow_layer(
 ) -> None:
     import folium
 
+    from kzspatial.render.maps._safe import JsonGeoJson, TextGeoJsonTooltip
+
     def style(feature: dict[str, Any]) -> dict[str, Any]:
         props = feature["properties"]
         share = props["_size"] / size_max
@@ -233,11 +239,11 @@ def _add_flow_layer(
         }
 
     group = folium.FeatureGroup(name=name, overlay=True, control=True, show=True)
-    folium.GeoJson(
+    JsonGeoJson(
         {"type": "FeatureCollection", "features": features},
         style_function=style,
         highlight_function=lambda _: {"color": "#ff7f00", "opacity": 1.0},
-        tooltip=folium.GeoJsonTooltip(
+        tooltip=TextGeoJsonTooltip(
             fields=fields, aliases=aliases, localize=True, sticky=True
         ),
         name=name,
@@ -254,6 +260,8 @@ def _add_hubs(
     name_col: str | None,
 ) -> None:
     import folium
+
+    from kzspatial.render.maps._safe import text_tooltip
 
     if isinstance(hubs, str) or not (
         hasattr(hubs, "geometry") or isinstance(hubs, Sequence)
@@ -292,9 +300,10 @@ def _add_hubs(
             fill=True,
             fill_color="#ffffff",
             fill_opacity=0.0,
-            tooltip=folium.Tooltip(
-                label, permanent=True, direction="right", offset=(10, 0)
-            ),
+        ).add_child(
+            text_tooltip(
+                label, permanent=True, direction="right", offset=(10, 0), sticky=True
+            )
         ).add_to(group)
     group.add_to(m)
 
@@ -308,6 +317,8 @@ def _add_catchments(
 ) -> None:
     import folium
     import geopandas as gpd
+
+    from kzspatial.render.maps._safe import JsonGeoJson, TextGeoJsonTooltip
 
     if catchments.crs is None:
         raise CRSError(
@@ -330,7 +341,7 @@ def _add_catchments(
     group = folium.FeatureGroup(
         name="Catchments", overlay=True, control=True, show=False
     )
-    folium.GeoJson(
+    JsonGeoJson(
         data.__geo_interface__,
         style_function=lambda f: {
             "fillColor": palette[f["properties"]["hub"]],
@@ -338,10 +349,17 @@ def _add_catchments(
             "color": "#555555",
             "weight": 1.2,
         },
-        tooltip=folium.GeoJsonTooltip(fields=["hub"], aliases=["Catchment of"]),
+        tooltip=TextGeoJsonTooltip(fields=["hub"], aliases=["Catchment of"]),
         name="Catchments",
     ).add_to(group)
     group.add_to(m)
+    _add_legend(
+        m,
+        title="Catchments",
+        subtitles=["hub receiving most out-migrants (layer off by default)"],
+        rows=[{"fill": colour, "text": hub} for hub, colour in palette.items()],
+        position="bottomright",
+    )
 
 
 def _add_flow_legend(
@@ -353,59 +371,102 @@ def _add_flow_legend(
     size_max: float,
     mode: str,
 ) -> None:
-    from html import escape
-
-    import branca.element
 
     samples = sorted(
         {_nice(size_max), _nice(size_max / 4), _nice(size_max / 16)}, reverse=True
     )
     color = _FLOW_COLOR if mode != "residual" else _RESIDUAL_COLORS["positive"]
-    rows = "".join(
-        '<div class="kz-row"><svg width="44" height="14"><line x1="2" y1="7" x2="42" '
-        'y2="7" '
-        f'stroke="{color}" stroke-linecap="round" '
-        f'stroke-width="{_width(v, size_max)}"/></svg>'
-        f"<span>{v:,.0f}</span></div>"
+    rows = [
+        {"color": color, "width": _width(v, size_max), "cap": True, "text": f"{v:,.0f}"}
         for v in samples
         if v > 0
-    )
+    ]
     if mode == "residual":
-        rows += "".join(
-            '<div class="kz-row"><svg width="44" height="14"><line x1="2" y1="7" '
-            'x2="42" '
-            f'y2="7" stroke="{c}" '
-            f'stroke-width="4"/></svg><span>{escape(text)}</span></div>'
+        rows += [
+            {"color": c, "width": 4, "cap": False, "text": text}
             for c, text in (
                 (_RESIDUAL_COLORS["positive"], "more than the model"),
                 (_RESIDUAL_COLORS["negative"], "fewer than the model"),
             )
+        ]
+    _add_legend(
+        m,
+        title=title,
+        subtitles=[subtitle, f"Width ∝ √{size_label}; arrow at destination"],
+        rows=rows,
+        position="bottomleft",
+    )
+
+
+def _add_legend(
+    m: folium.Map, *, title: str, subtitles: list[str], rows: list[dict], position: str
+) -> None:
+    """Add a legend control built from JSON with the DOM (data only as text).
+
+    Each row is a line sample (``color``, ``width``, ``cap``) or, with ``fill``, a
+    filled swatch, followed by its ``text``.
+    """
+    from kzspatial.render.maps._safe import JsonElement
+
+    spec = {"title": title, "subtitles": subtitles, "rows": rows, "position": position}
+    m.add_child(
+        JsonElement(
+            spec,
+            "{% macro header(this, kwargs) %}" + _LEGEND_CSS + "{% endmacro %}"
+            "{% macro script(this, kwargs) %}" + _LEGEND_SCRIPT + "{% endmacro %}",
         )
-    html = (
-        f'<div class="kz-legend"><div class="kz-title">{escape(title)}</div>'
-        f'<div class="kz-sub">{escape(subtitle)}</div>'
-        f'<div class="kz-sub">Width ∝ √{escape(size_label)}; arrow at destination</div>'
-        f"{rows}</div>"
     )
-    css = (
-        "<style>.kz-legend{background:rgba(255,255,255,.92);padding:8px 10px;"
-        "border-radius:4px;"
-        "box-shadow:0 1px 4px rgba(0,0,0,.35);font:12px/1.35 'Helvetica "
-        "Neue',Arial,sans-serif;"
-        "color:#222;max-width:260px}.kz-title{font-weight:bold;font-size:14px;margin-bottom:2px}"
-        ".kz-sub{color:#555;margin-bottom:4px}.kz-row{display:flex;align-items:center;gap:6px}"
-        ".leaflet-container{background:#eef1f4}</style>"
-    )
-    macro = branca.element.MacroElement()
-    macro._template = branca.element.Template(
-        "{% macro header(this, kwargs) %}" + css + "{% endmacro %}"
-        "{% macro script(this, kwargs) %}"
-        "var {{ this.get_name() }} = L.control({position: 'bottomleft'});"
-        "{{ this.get_name() }}.onAdd = function () {"
-        "var div = L.DomUtil.create('div'); div.innerHTML = {{ this.html|tojson }};"
-        "L.DomEvent.disableClickPropagation(div); return div; };"
-        "{{ this.get_name() }}.addTo({{ this._parent.get_name() }});"
-        "{% endmacro %}"
-    )
-    macro.html = html
-    m.add_child(macro)
+
+
+_LEGEND_CSS = (
+    "<style>.kz-legend{background:rgba(255,255,255,.92);padding:8px 10px;"
+    "border-radius:4px;"
+    "box-shadow:0 1px 4px rgba(0,0,0,.35);font:12px/1.35 'Helvetica "
+    "Neue',Arial,sans-serif;"
+    "color:#222;max-width:260px}.kz-title{font-weight:bold;font-size:14px;margin-bottom:2px}"
+    ".kz-sub{color:#555;margin-bottom:4px}.kz-row{display:flex;align-items:center;gap:6px}"
+    ".leaflet-container{background:#eef1f4}</style>"
+)
+
+# Builds the legend from its JSON block with the DOM: texts as textContent, the sample
+# lines as SVG attributes.
+_LEGEND_SCRIPT = """
+var {{ this.get_name() }}_spec = {{ this.reader }};
+var {{ this.get_name() }} = L.control({position: {{ this.get_name() }}_spec.position});
+{{ this.get_name() }}.onAdd = function () {
+    var spec = {{ this.get_name() }}_spec;
+    var svgNS = 'http://www.w3.org/2000/svg';
+    var div = L.DomUtil.create('div', 'kz-legend');
+    L.DomUtil.create('div', 'kz-title', div).textContent = spec.title;
+    spec.subtitles.forEach(function (text) {
+        L.DomUtil.create('div', 'kz-sub', div).textContent = text;
+    });
+    spec.rows.forEach(function (r) {
+        var row = L.DomUtil.create('div', 'kz-row', div);
+        var svg = document.createElementNS(svgNS, 'svg');
+        svg.setAttribute('height', '14');
+        if (r.fill) {
+            svg.setAttribute('width', '18');
+            var rect = document.createElementNS(svgNS, 'rect');
+            rect.setAttribute('width', '16'); rect.setAttribute('height', '12');
+            rect.setAttribute('fill', r.fill); rect.setAttribute('fill-opacity', '0.45');
+            rect.setAttribute('stroke', '#555');
+            svg.appendChild(rect);
+        } else {
+            svg.setAttribute('width', '44');
+            var line = document.createElementNS(svgNS, 'line');
+            line.setAttribute('x1', '2'); line.setAttribute('y1', '7');
+            line.setAttribute('x2', '42'); line.setAttribute('y2', '7');
+            line.setAttribute('stroke', r.color);
+            line.setAttribute('stroke-width', String(r.width));
+            if (r.cap) { line.setAttribute('stroke-linecap', 'round'); }
+            svg.appendChild(line);
+        }
+        row.appendChild(svg);
+        L.DomUtil.create('span', '', row).textContent = r.text;
+    });
+    L.DomEvent.disableClickPropagation(div);
+    return div;
+};
+{{ this.get_name() }}.addTo({{ this._parent.get_name() }});
+"""

@@ -2,14 +2,19 @@
 
 :func:`save_map` inlines the vendored Leaflet, jQuery and d3 (``kzspatial/render/_assets``,
 see its ``README.md``) in place of folium's CDN links, drops folium's unused icon assets,
-adds a message shown when Leaflet fails to load, and writes atomically.
+adds a message shown when Leaflet fails to load, and writes atomically. The element ids
+folium draws at random are replaced, while rendering, by ids numbered in the order of
+the element tree, so the same map gives the same bytes in every run.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import hashlib
 import os
 import re
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +24,7 @@ from kzspatial.render._atomic import atomic_path
 
 if TYPE_CHECKING:
     import folium
+    from branca.element import Element
 
 __all__ = ["save_map"]
 
@@ -132,6 +138,33 @@ def _inline_assets(html: str) -> str:
     return html
 
 
+def _tree(element: Element) -> Iterator[Element]:
+    yield element
+    for child in element._children.values():
+        yield from _tree(child)
+
+
+@contextlib.contextmanager
+def _numbered_ids(root: Element) -> Iterator[None]:
+    """Give every element under ``root`` a numbered id for the block, then restore them.
+
+    folium and branca give each element 128 random bits as id (``os.urandom``,
+    ``uuid4``), written into every JavaScript variable name; numbering them in tree
+    order makes the page a function of the map alone. The ids keep their form (32 hex
+    digits: a hash of the number), and the map's own ids come back afterwards, so a map
+    shown in a notebook after saving is unaffected.
+    """
+    elements = list(dict.fromkeys(_tree(root)))  # an element shared twice: once
+    saved = [element._id for element in elements]
+    try:
+        for number, element in enumerate(elements):
+            element._id = hashlib.sha256(b"kzspatial-%d" % number).hexdigest()[:32]
+        yield
+    finally:
+        for element, original in zip(elements, saved, strict=True):
+            element._id = original
+
+
 def save_map(
     m: folium.Map,
     path: str | os.PathLike[str],
@@ -171,14 +204,17 @@ def save_map(
 
     Notes
     -----
-    The file is written to a temporary file in the same folder and moved into place with
+    The same map gives the same bytes in every run: folium's random element ids are
+    numbered in tree order while rendering. The file is written to a temporary file in the same folder and moved into place with
     :func:`os.replace`, so an interrupted run leaves an earlier map intact. Either way a
     short script shows a message instead of a blank page when Leaflet fails to load.
     """
     target = Path(path)
     if target.exists() and not overwrite:  # refuse before rendering
         raise OverwriteError(f"{target} exists; pass overwrite=True to replace it")
-    html = m.get_root().render()
+    root = m.get_root()
+    with _numbered_ids(root):
+        html = root.render()
     if offline:
         html = _inline_assets(html)
     html = (
