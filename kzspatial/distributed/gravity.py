@@ -133,6 +133,9 @@ def fit_gravity(
         in-memory arrays of shape ``(n,)`` or ``(n_years, n)``. With a DataFrame,
         ``ids`` (and ``years``) fix the zone (year) order; by default the sorted
         labels found in the table.
+        The separation pre-check of the in-memory fit (``separation=``) is not run:
+        it needs the whole flows in one place; a separated model does not converge
+        and warns.
     chunk_rows : int, optional
         Origin rows per block (per task). Default: the row chunks of a Dask array
         (the largest), else blocks of about 2**23 flows. The estimates equal those of
