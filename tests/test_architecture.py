@@ -62,6 +62,7 @@ FAKE_TREE = {
     "study/__init__.py": "",
     "study/pipeline.py": f"import {FAKE}.datasets.loader\nimport {FAKE}.render.maps\n",
     "render/__init__.py": "",
+    "distributed/__init__.py": "",
     "render/maps.py": f"import folium\nimport {FAKE}.geo.adapt\n",
     "datasets/__init__.py": "",
     "datasets/loader.py": f"import pandas\nimport {FAKE}.geo.adapt\n",
@@ -93,6 +94,12 @@ VIOLATIONS = {
         "layers",
     ),
     "core imports study": ("core/stats.py", f"import {FAKE}.study.pipeline", "layers"),
+    "core imports dask": ("core/stats.py", "import dask", "core-pure"),
+    "core imports distributed": (
+        "core/stats.py",
+        f"import {FAKE}.distributed",
+        "layers",
+    ),
     "new top-level module outside the layers": ("helpers.py", "", "layers"),
     "study imports numba": ("study/pipeline.py", "import numba", "numba-kernel"),
     "geo imports the kernel": (

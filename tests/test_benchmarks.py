@@ -20,6 +20,7 @@ SYNTHETIC = [
     "bench_flow_moran",
     "bench_catchments",
     "bench_maps",
+    "bench_distributed",
     # drives Debian's chromium through playwright
     pytest.param("bench_explorer", marks=pytest.mark.browser),
 ]

@@ -115,6 +115,7 @@ def test_chunked_fit_equals_one_block(passes, constraint, n_years, chunk_rows):
         "_block_rescale",
         "_block_scores",
         "_block_fit_sums",
+        "_block_peaks",
     }
     if constraint == "doubly":
         expected |= {

@@ -19,6 +19,7 @@ Modules
 -------
 - :mod:`.model`: :func:`fit_gravity`, which validates, fits and assembles the result;
 - :mod:`._checks`: input validation, all problems reported at once;
+- :mod:`._build`: from the inputs to the design, checked block by block;
 - :mod:`.blocks`: the design split into blocks of origin rows and the pure per-block
   passes, combined by a map-reduce (the layout a Dask version schedules);
 - :mod:`.engine`: Newton's method with the fixed effects profiled out;

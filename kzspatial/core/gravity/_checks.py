@@ -8,7 +8,7 @@ the engine then trusts.
 
 from __future__ import annotations
 
-import warnings
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Literal
 
@@ -17,7 +17,11 @@ from numpy.typing import ArrayLike, NDArray
 
 from kzspatial._errors import AlignmentError, IdentificationError, ValidationError
 from kzspatial.core.decay import cost_regressor
-from kzspatial.core.gravity.blocks import _AUTO_BLOCK_CELLS, _Design
+from kzspatial.core.gravity.blocks import (
+    _AUTO_BLOCK_CELLS,
+    _BY_ORIGIN,
+    _Design,
+)
 
 if TYPE_CHECKING:
     from kzspatial.core.gravity.result import GravityFit
@@ -48,10 +52,13 @@ def _zone_label(ids: Sequence, years: Sequence | None, t: int, i: int) -> str:
     return f"{ids[i]!s}" + (f" ({years[t]})" if years is not None else "")
 
 
-def _pair_labels(mask: NDArray[np.bool_], ids: Sequence, years: Sequence | None) -> str:
+def _pair_labels(
+    mask: NDArray[np.bool_], ids: Sequence, years: Sequence | None, first_row: int = 0
+) -> str:
+    """Label the first pairs flagged in ``mask`` (rows from zone ``first_row`` on)."""
     found = np.argwhere(mask)
     listed = [
-        f"{_zone_label(ids, years, t, i)} -> {ids[j]!s}"
+        f"{_zone_label(ids, years, t, i + first_row)} -> {ids[j]!s}"
         for t, i, j in found[:_MAX_LISTED]
     ]
     more = f" and {len(found) - _MAX_LISTED} more" if len(found) > _MAX_LISTED else ""
@@ -114,38 +121,56 @@ def _zone_values(
     return arr
 
 
+def _set_self_pairs(arr: NDArray[np.float64], value: float, first_row: int = 0) -> None:
+    """Set the self-pairs ``(i, i)`` of rows ``first_row:`` of ``arr`` (T, r, n) in place."""
+    rows = np.arange(min(arr.shape[1], arr.shape[2] - first_row))
+    arr[:, rows, rows + first_row] = value
+
+
+def _check_cost_shape(
+    shape: tuple[int, ...], expected_shapes: list[tuple[int, ...]], problems: _Problems
+) -> bool:
+    """Record a problem unless ``shape`` is one of ``expected_shapes``."""
+    if tuple(shape) in expected_shapes:
+        return True
+    problems.append(
+        (
+            AlignmentError,
+            (
+                f"cost has shape {tuple(shape)}, expected "
+                f"{' or '.join(map(str, expected_shapes))} to match the flows; order its "
+                "rows and columns like the flow matrix"
+            ),
+        )
+    )
+    return False
+
+
 def _cost_regressor(
     cost: ArrayLike,
     cost_func: str,
-    n_years: int,
-    n: int,
+    shape: tuple[int, int, int],
     exclude_self: bool,
     ids: Sequence,
     years: Sequence | None,
     problems: _Problems,
     *,
     expected_shapes: list[tuple[int, ...]],
+    first_row: int = 0,
 ) -> NDArray[np.float64] | None:
-    """Decay regressor in the stacked layout, zero on self-pairs when they are dropped."""
+    """Decay regressor of rows ``first_row:first_row + r`` of the flows.
+
+    In the stacked layout ``shape = (n_years, r, n)``, zero on self-pairs when they
+    are dropped.
+    """
     raw = np.asarray(
         cost.toarray() if hasattr(cost, "toarray") else cost, dtype=np.float64
     )
-    if raw.shape not in expected_shapes:
-        problems.append(
-            (
-                AlignmentError,
-                (
-                    f"cost has shape {raw.shape}, expected {' or '.join(map(str, expected_shapes))} "
-                    "to match the flows; order its rows and columns like the flow matrix"
-                ),
-            )
-        )
+    if not _check_cost_shape(raw.shape, expected_shapes, problems):
         return None
-    stacked = np.array(np.broadcast_to(raw, (n_years, n, n)))
+    stacked = np.array(np.broadcast_to(raw, shape))
     if exclude_self:
-        stacked.reshape(n_years, n * n)[:, :: n + 1] = (
-            1.0  # placeholder, excluded below
-        )
+        _set_self_pairs(stacked, 1.0, first_row)  # placeholder, excluded below
     try:
         regressor = cost_regressor(stacked, cost_func)
     except ValidationError:
@@ -166,13 +191,14 @@ def _cost_regressor(
                 ValidationError,
                 (
                     f"cost is missing, negative{' or zero' if cost_func == 'pow' else ''} for "
-                    f"{int(bad.sum())} modelled pairs: {_pair_labels(bad, ids, years)}{remedy}"
+                    f"{int(bad.sum())} modelled pairs: "
+                    f"{_pair_labels(bad, ids, years, first_row)}{remedy}"
                 ),
             )
         )
         return None
     if exclude_self:
-        regressor.reshape(n_years, n * n)[:, :: n + 1] = 0.0
+        _set_self_pairs(regressor, 0.0, first_row)
     return regressor
 
 
@@ -313,8 +339,12 @@ def _check_flow_values(
     ids: Sequence,
     years: Sequence | None,
     problems: _Problems,
+    first_row: int = 0,
 ) -> None:
-    """Step 4: missing, negative and (for integer counts) fractional flows."""
+    """Step 4: missing, negative and (for integer counts) fractional flows.
+
+    ``y`` holds the rows from zone ``first_row`` on.
+    """
     for what, bad, remedy in (
         ("missing (NaN or infinite)", ~np.isfinite(y), "fill them (0 for no flow)"),
         ("negative", y < 0, "flows are counts of migrants and must be >= 0"),
@@ -325,7 +355,7 @@ def _check_flow_values(
                     ValidationError,
                     (
                         f"flows are {what} for {int(bad.sum())} pairs: "
-                        f"{_pair_labels(bad, ids, years)}; {remedy}"
+                        f"{_pair_labels(bad, ids, years, first_row)}; {remedy}"
                     ),
                 )
             )
@@ -337,7 +367,8 @@ def _check_flow_values(
                     ValidationError,
                     (
                         f"flows are not integer counts for {int(fractional.sum())} pairs: "
-                        f"{_pair_labels(fractional, ids, years)}; pass counts='real' to fit "
+                        f"{_pair_labels(fractional, ids, years, first_row)}; pass "
+                        "counts='real' to fit "
                         "non-integer flows (e.g. estimates or rates) by pseudo-likelihood"
                     ),
                 )
@@ -405,7 +436,7 @@ def _has_effects(constraint: str, side: str) -> bool:
 
 
 def _active_zones(
-    y: NDArray[np.float64],
+    margins: _BlockChecks,
     constraint: str,
     empty_zones: str,
     ids: Sequence,
@@ -418,11 +449,11 @@ def _active_zones(
     """
     active = {}
     dropped: dict[str, list[str]] = {}
-    for side, axis in (("origin", 2), ("destination", 1)):
+    for side, margin in (("origin", margins.rows), ("destination", margins.cols)):
         if _has_effects(constraint, side):
-            empty = y.sum(axis=axis) == 0
+            empty = margin == 0
         else:
-            empty = np.zeros((y.shape[0], y.shape[1]), dtype=bool)
+            empty = np.zeros(margin.shape, dtype=bool)
         if empty.any() and empty_zones == "raise":
             raise IdentificationError(
                 f"{side} zones {_abbreviate(_zone_list(empty, ids, years))} have no "
@@ -590,124 +621,35 @@ def _stack_columns(
     return np.stack([arr for _, arr in cols], axis=2)
 
 
-def _prepare(
-    flows: ArrayLike,
-    cost: ArrayLike,
-    *,
-    constraint: str,
-    cost_func: str,
-    origin_vars: Mapping[str, ArrayLike] | None,
-    destination_vars: Mapping[str, ArrayLike] | None,
-    ids: Sequence | None,
-    years: Sequence | None,
-    self_flows: str,
-    counts: str,
-    empty_zones: str,
-    chunk_rows: int | None,
-    separation: str = "drop",
-) -> tuple[_Design, tuple, tuple | None, tuple[int, ...], dict[str, list[str]]]:
-    """Validate every input, reporting all problems at once, and build the design.
+@dataclasses.dataclass(frozen=True)
+class _BlockChecks:
+    """What the checks of a block of origin rows report: its problems and margins.
 
-    Returns
-    -------
-    design : _Design
-    ids, years : tuple
-        Labels (``years`` None for a single matrix).
-    cost_shape : tuple of int
-        Shape of the given cost, which ``predict`` accepts again.
-    dropped : dict of str to list of str
-        Labels of the zones dropped under ``empty_zones="drop"``, by side, and under
-        ``"separation"`` (only when some were) what separation left out.
+    Combined over blocks like the statistics of :mod:`.blocks` (``rows`` concatenated,
+    ``cols`` and ``problems`` added).
     """
-    _check_options(constraint, cost_func, self_flows, counts, empty_zones, chunk_rows)
-    if separation not in ("drop", "raise"):
-        raise ValidationError(
-            f"unknown separation {separation!r}; valid are ['drop', 'raise']"
-        )
-    y, panel = _read_flows(flows)
-    ids, years = _check_labels(ids, years, y.shape, panel)
-    n_years, n, _ = y.shape
-    exclude_self = self_flows == "drop"
-    if exclude_self:
-        y.reshape(n_years, n * n)[:, :: n + 1] = 0.0
-    problems: _Problems = []
-    _check_flow_values(y, counts, ids, years, problems)
-    regressor = _cost_regressor(
-        cost,
-        cost_func,
-        n_years,
-        n,
-        exclude_self,
-        ids,
-        years,
-        problems,
-        expected_shapes=[(n, n), (n_years, n, n)] if panel else [(n, n)],
-    )
-    zone_vars = _read_zone_vars(
-        origin_vars, destination_vars, n_years, ids, years, problems
-    )
-    _raise_problems(problems)
-    if y.sum() == 0:
-        raise ValidationError("all modelled flows are zero; nothing to fit")
-    _check_absorbed(zone_vars, constraint)
-    active, dropped = _active_zones(y, constraint, empty_zones, ids, years)
-    if regressor is not None:
-        separated = _check_separation(
-            y,
-            regressor,
-            zone_vars,
-            constraint,
-            active,
-            policy=separation,
-            exclude_self=exclude_self,
-            ids=ids,
-            years=years,
-        )
-        if separated:
-            warnings.warn(
-                f"separation: left out {_abbreviate(separated)} (their flows are "
-                "fitted as 0 only at an infinite coefficient); see GravityFit.dropped"
-                "['separation'], or pass separation='raise' to stop instead",
-                UserWarning,
-                stacklevel=3,
-            )
-            dropped["separation"] = separated
-    origin_cols, destination_cols = _zone_columns(zone_vars, constraint, years, y.shape)
-    design = _Design(
-        y=y,
-        pair=(regressor,),
-        origin=_stack_columns(origin_cols, y.shape),
-        destination=_stack_columns(destination_cols, y.shape),
-        names=("beta", *(name for name, _ in origin_cols + destination_cols)),
-        origin_fe=_has_effects(constraint, "origin"),
-        destination_fe=_has_effects(constraint, "destination"),
-        exclude_self=exclude_self,
-        active_origins=active["origin"],
-        active_destinations=active["destination"],
-        chunk_rows=(
-            max(1, _AUTO_BLOCK_CELLS // n) if chunk_rows is None else int(chunk_rows)
-        ),
-    )
-    design.exclude(regressor)
-    return design, ids, years, np.shape(cost), dropped
+
+    rows: NDArray[np.float64] = dataclasses.field(metadata=_BY_ORIGIN)  # (T, r)
+    cols: NDArray[np.float64]  # (T, n) column sums of the block
+    problems: _Problems
 
 
 def _prediction_totals(
     d: _Design,
     constraint: str,
     given: Mapping[str, ArrayLike | None],
+    observed: Mapping[str, NDArray[np.float64]],
     ids: Sequence,
     years: Sequence | None,
     problems: _Problems,
 ) -> dict[str, NDArray[np.float64] | None]:
-    """The margins a prediction is balanced to, by side: ``given`` ones (checked),
-    else the observed ones.
+    """Margins a prediction is balanced to, by side.
+
+    The ``given`` ones (checked), else the ``observed`` ones.
     """
     totals = {}
-    for side, default, has_fe in (
-        ("origin", d.y.sum(axis=2), d.origin_fe),
-        ("destination", d.y.sum(axis=1), d.destination_fe),
-    ):
+    for side, has_fe in (("origin", d.origin_fe), ("destination", d.destination_fe)):
+        default = observed[side]
         values = given[side]
         if values is None:
             totals[side] = default

@@ -22,17 +22,21 @@ decay regressor and the fitted flows ``mu`` are held whole (``mu`` is updated in
 block by block); the workspace is one block, two during the sandwich (plus ``p``
 pair-score columns per block for a panel), so one block costs four ``float64`` arrays
 of the flow shape and briefly two more, and many blocks about three. Blocks that stay
-in cache also made the fit faster (``benchmarks/results/gravity_chunks.md``). A Dask
-version would keep ``mu`` as a persisted chunked array updated by each pass (or
-recompute it per block from ``theta, alpha, delta`` at one more ``exp`` per pass) and
-hand the loop over blocks to the scheduler; input validation, which builds the flows
-and the regressor, still works on whole arrays.
+in cache also made the fit faster (``benchmarks/results/gravity_chunks.md``).
+
+Where the passes run is the design's ``runner``: :class:`_LocalRunner` loops over views
+of whole arrays in this process; :mod:`kzspatial.distributed` supplies one whose flows,
+regressor and ``mu`` are blocks held by Dask workers and whose passes are tasks running
+these same block functions, reduced by :func:`_combine` in block order. Block functions
+that write their first array are marked with :func:`_writes`, so a runner that may not
+write in place (worker data) hands them a copy and keeps the result.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import operator
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
@@ -45,6 +49,71 @@ from kzspatial.core.metrics import FitSums, fit_sums
 # stays in cache across the fused steps of a pass; at 3,000 zones this was faster and
 # smaller than one block (benchmarks/results/gravity_chunks.md)
 _AUTO_BLOCK_CELLS = 1 << 18
+
+
+def _writes(mode: str) -> Callable[[_F], _F]:
+    """Mark a block function that writes its first array argument.
+
+    ``mode`` is ``"update"`` (reads and changes it in place) or ``"overwrite"`` (fills it
+    without reading it). In this process the write goes into the caller's array; a
+    runner that keeps blocks elsewhere (:mod:`kzspatial.distributed`) hands the function
+    a copy (or a new array) and keeps the result as the block's new value.
+    """
+
+    def mark(fn: _F) -> _F:
+        fn.writes = mode  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+class _LocalRunner:
+    """Runs the block passes in this process, over views of whole arrays.
+
+    The engine reaches flow-shaped arrays only through a runner: :meth:`map_reduce`
+    (one pass, statistics reduced), :meth:`map_blocks` (a flow-shaped result),
+    :meth:`new_flows` (workspace for ``mu``), :meth:`workspace` (one block of scratch)
+    and :meth:`output` (the array handed to the user). :mod:`kzspatial.distributed`
+    provides the same five on a Dask cluster, with blocks held by the workers.
+    """
+
+    def map_reduce(
+        self,
+        d: _Design,
+        block_stats: Callable[..., _Stats],
+        *by_origin: NDArray[np.float64] | None,
+        **shared: object,
+    ) -> _Stats:
+        return _combine(
+            block_stats(
+                block,
+                *(None if arr is None else arr[:, rows] for arr in by_origin),
+                **shared,
+            )
+            for rows, block in d.blocks
+        )
+
+    def map_blocks(
+        self,
+        d: _Design,
+        block_array: Callable[..., NDArray[np.float64]],
+        *by_origin: NDArray[np.float64] | None,
+        **shared: object,
+    ) -> NDArray[np.float64]:
+        # elementwise on whole arrays: the blocks would only add copies
+        return block_array(d, *by_origin, **shared)
+
+    def new_flows(self, d: _Design) -> NDArray[np.float64]:
+        return np.empty(d.y.shape)
+
+    def workspace(self, d: _Design) -> NDArray[np.float64] | None:
+        return np.empty(d.block_shape)
+
+    def output(self, flows: NDArray[np.float64]) -> NDArray[np.float64]:
+        return flows
+
+
+_LOCAL = _LocalRunner()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,6 +141,8 @@ class _Design:
     chunk_rows: int | None = None  # origin rows per block of a pass; None = one block
     # zone index of this design's first origin row (a block's offset)
     first_row: int = 0
+    # where the passes run and the flow-shaped arrays live (:class:`_LocalRunner`)
+    runner: _LocalRunner = _LOCAL
 
     @property
     def n_pair(self) -> int:
@@ -127,6 +198,23 @@ class _Design:
         """Boolean mask of the cells in the likelihood, shape of ``y``."""
         return self.exclude(np.ones(self.y.shape)).astype(bool)
 
+    def modelled_zones(self) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+        """Origins and destinations with at least one modelled cell, shapes (T, n).
+
+        From the zone masks alone (a whole design: row ``i`` is zone ``i``).
+        """
+        own = self.exclude_self
+        rows = self.active_origins & (
+            self.active_destinations.sum(axis=1, keepdims=True)
+            - (own & self.active_destinations)
+            > 0
+        )
+        cols = self.active_destinations & (
+            self.active_origins.sum(axis=1, keepdims=True) - (own & self.active_origins)
+            > 0
+        )
+        return rows, cols
+
     def n_modelled(self) -> int:
         """Number of cells in the likelihood, counted without building the mask."""
         own_columns = slice(self.first_row, self.first_row + self.y.shape[1])
@@ -142,9 +230,12 @@ class _Design:
 # Field metadata of statistics indexed by origin rows (axis 1): concatenated over
 # blocks. Every other field of a block's statistics is additive and summed.
 _BY_ORIGIN = {"by_origin": True}
+# Field metadata of statistics reduced by their elementwise maximum.
+_LARGEST = {"largest": True}
 
 
 _Stats = TypeVar("_Stats")
+_F = TypeVar("_F", bound=Callable[..., object])
 
 
 def _combine(parts: Iterable[_Stats]) -> _Stats:
@@ -158,9 +249,10 @@ def _combine(parts: Iterable[_Stats]) -> _Stats:
     Returns
     -------
     statistics
-        Fields marked ``_BY_ORIGIN`` concatenated along axis 1; other fields and bare
-        arrays (column sums, Gram entries, ``M^T u`` products, totals) summed; None
-        fields stay None. A single part is returned unchanged.
+        Fields marked ``_BY_ORIGIN`` concatenated along axis 1, fields marked
+        ``_LARGEST`` reduced by their maximum; other fields and bare arrays (column
+        sums, Gram entries, ``M^T u`` products, totals, lists) summed; None fields stay
+        None. A single part is returned unchanged.
     """
     blocks = iter(parts)
     first = next(blocks)
@@ -168,14 +260,17 @@ def _combine(parts: Iterable[_Stats]) -> _Stats:
         return sum(blocks, start=first)
     fields = dataclasses.fields(first)
     by_origin = {f.name for f in fields if f.metadata.get("by_origin")}
+    largest = {f.name for f in fields if f.metadata.get("largest")}
     stacked = {name: [getattr(first, name)] for name in by_origin}
     summed = {f.name: getattr(first, f.name) for f in fields if f.name not in by_origin}
     for part in blocks:
         for name, pieces in stacked.items():
             pieces.append(getattr(part, name))
         for name, total in summed.items():
-            if total is not None:
-                summed[name] = total + getattr(part, name)
+            if total is None:
+                continue
+            add = np.maximum if name in largest else operator.add
+            summed[name] = add(total, getattr(part, name))
     for name, pieces in stacked.items():
         unsplit = len(pieces) == 1 or pieces[0] is None
         summed[name] = pieces[0] if unsplit else np.concatenate(pieces, axis=1)
@@ -192,20 +287,27 @@ def _map_reduce(
 
     ``block_stats(block, *arrays, **shared)`` receives the block's design, the arrays
     of ``by_origin`` cut to the block's rows on axis 1 (flow-shaped and origin-level
-    arrays, as views it may write into; None passes through) and ``shared`` whole
-    (destination-level arrays, parameters). Its statistics are reduced by
-    :func:`_combine` as the blocks come, so only n-vectors and ``p x p`` matrices
-    outlive a block: the shape of ``dask.array.map_blocks`` over row chunks followed
-    by a reduction.
+    arrays; None passes through; the first is written if the function is marked with
+    :func:`_writes`) and ``shared`` whole (destination-level arrays, parameters). Its
+    statistics are reduced by :func:`_combine` in block order, so only n-vectors and
+    ``p x p`` matrices outlive a block. ``d.runner`` runs the pass: here, or as tasks
+    on a Dask cluster.
     """
-    return _combine(
-        block_stats(
-            block,
-            *(None if arr is None else arr[:, rows] for arr in by_origin),
-            **shared,
-        )
-        for rows, block in d.blocks
-    )
+    return d.runner.map_reduce(d, block_stats, *by_origin, **shared)
+
+
+def _map_blocks(
+    d: _Design,
+    block_array: Callable[..., NDArray[np.float64]],
+    *by_origin: NDArray[np.float64] | None,
+    **shared: object,
+) -> NDArray[np.float64]:
+    """A flow-shaped array from ``block_array`` on every row block of ``d``.
+
+    Arguments as in :func:`_map_reduce`; ``block_array`` returns the block's rows of the
+    result. Kept where ``d.runner`` keeps flows (``d.runner.output`` hands it over).
+    """
+    return d.runner.map_blocks(d, block_array, *by_origin, **shared)
 
 
 def _matvecs(
@@ -255,21 +357,22 @@ class _Moments:
 
 
 def _moments(
-    d: _Design, w: NDArray[np.float64], scratch: NDArray[np.float64]
+    d: _Design, w: NDArray[np.float64], scratch: NDArray[np.float64] | None
 ) -> _Moments:
     """All first and second weighted moments needed by Newton's method, in p-space.
 
-    ``w`` has the shape of ``d.y``; ``scratch`` is workspace of ``d.block_shape``.
+    ``w`` has the shape of ``d.y``; ``scratch`` is workspace of ``d.block_shape`` (None:
+    each block allocates its own).
     """
     return _map_reduce(d, _block_moments, w, scratch=scratch)
 
 
 def _block_moments(
-    d: _Design, w: NDArray[np.float64], *, scratch: NDArray[np.float64]
+    d: _Design, w: NDArray[np.float64], *, scratch: NDArray[np.float64] | None
 ) -> _Moments:
     """The moments of one block of origin rows (``_Moments`` with rows of the block)."""
     n_years, n_rows, n = w.shape
-    scratch = scratch[:, :n_rows]
+    scratch = np.empty_like(w) if scratch is None else scratch[:, :n_rows]
     kp, ko = d.n_pair, d.origin.shape[2]
     p = d.n_theta
     o_sl, d_sl = slice(kp, kp + ko), slice(kp + ko, p)
@@ -327,6 +430,7 @@ def _linear_predictor(
     return _map_reduce(d, _block_predictor, out, alpha, theta=theta, delta=delta).rows
 
 
+@_writes("overwrite")
 def _block_predictor(
     d: _Design,
     out: NDArray[np.float64],
@@ -373,6 +477,7 @@ def _block_schur_product(
     return _matvecs(mu, _matvecs(mu, v) * inv_r, transpose=True)
 
 
+@_writes("update")
 def _block_rescale(
     _block: _Design,
     mu: NDArray[np.float64],
@@ -401,3 +506,42 @@ def _block_fit_sums(d: _Design, mu: NDArray[np.float64]) -> FitSums:
     out: the fit has it from sufficient statistics.
     """
     return fit_sums(d.y, mu, with_log_mu=False)
+
+
+@_writes("update")
+def _block_excluded(d: _Design, flows: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Zero the cells of ``flows`` outside the model, in place."""
+    return d.exclude(flows)
+
+
+@_writes("update")
+def _block_fitted(d: _Design, mu: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Fitted flows as handed to the user: NaN outside the model."""
+    return d.exclude(mu, np.nan)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Peaks:
+    """``max |x|`` of every pair regressor, reduced by the maximum over blocks."""
+
+    values: NDArray[np.float64] = dataclasses.field(metadata=_LARGEST)
+
+
+def _block_peaks(d: _Design) -> _Peaks:
+    return _Peaks(np.array([max(x.max(), -x.min()) for x in d.pair]))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Sample:
+    """The flows and pair regressors among a subset of zones, rows of the block."""
+
+    y: NDArray[np.float64] = dataclasses.field(metadata=_BY_ORIGIN)  # (T, r, z)
+    pair: NDArray[np.float64] = dataclasses.field(metadata=_BY_ORIGIN)  # (T, r, z, k)
+
+
+def _block_sample(d: _Design, *, zones: NDArray[np.intp]) -> _Sample:
+    """Cut the cells between ``zones`` (sorted indices) with an origin in the block."""
+    first, n_rows = d.first_row, d.y.shape[1]
+    rows = zones[(zones >= first) & (zones < first + n_rows)] - first
+    grid = np.ix_(np.arange(d.y.shape[0]), rows, zones)
+    return _Sample(d.y[grid], np.stack([x[grid] for x in d.pair], axis=3))

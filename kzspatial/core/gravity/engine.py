@@ -38,8 +38,11 @@ from numpy.typing import NDArray
 
 from kzspatial._errors import IdentificationError
 from kzspatial.core.gravity.blocks import (
+    _LOCAL,
+    _block_peaks,
     _block_product,
     _block_rescale,
+    _block_sample,
     _block_schur_product,
     _block_transposed_product,
     _Design,
@@ -364,16 +367,19 @@ class _Solution:
 
 
 def _subsample(d: _Design, n_zones: int) -> _Design:
-    """The same model restricted to ``n_zones`` evenly spaced zones (as origins and
-    destinations), with zones that have no flows left inside it switched off.
+    """Restrict the model to ``n_zones`` evenly spaced zones.
+
+    The zones are origins and destinations; zones with no flows left inside the
+    subset are switched off. Gathered block by block; the subset is small and is
+    fitted in this process.
     """
     zones = np.unique(np.linspace(0, d.y.shape[1] - 1, n_zones).round().astype(np.intp))
-    grid = np.ix_(np.arange(d.y.shape[0]), zones, zones)
-    y = d.y[grid]
+    sample = _map_reduce(d, _block_sample, zones=zones)
+    y = sample.y
     return dataclasses.replace(
         d,
         y=y,
-        pair=tuple(x[grid] for x in d.pair),
+        pair=tuple(np.ascontiguousarray(sample.pair[..., k]) for k in range(d.n_pair)),
         origin=d.origin[:, zones],
         destination=d.destination[:, zones],
         active_origins=d.active_origins[:, zones]
@@ -382,6 +388,7 @@ def _subsample(d: _Design, n_zones: int) -> _Design:
             d.active_destinations[:, zones]
             & (y.sum(axis=1) > 0 if d.destination_fe else True)
         ),
+        runner=_LOCAL,
     )
 
 
@@ -412,10 +419,7 @@ def _x_scale(d: _Design) -> NDArray[np.float64]:
     return np.array(
         [
             # max |x| of each pair regressor, a max-reduction over the row blocks
-            *(
-                max(max(b.pair[k].max(), -b.pair[k].min()) for _, b in d.blocks)
-                for k in range(d.n_pair)
-            ),
+            *_map_reduce(d, _block_peaks).values,
             *np.abs(d.origin).max(axis=(0, 1), initial=0.0),
             *np.abs(d.destination).max(axis=(0, 1), initial=0.0),
         ]
@@ -519,8 +523,8 @@ def _fit(
 ) -> _Solution:
     """Newton's method on (theta, alpha, delta) with Schur-reduced steps."""
     n_years, n, _ = d.y.shape
-    scratch = np.empty(d.block_shape)
-    mu = np.empty_like(d.y)
+    scratch = d.runner.workspace(d)
+    mu = d.runner.new_flows(d)
     observed = _moments(d, d.y, scratch)
     x_scale = _x_scale(d)
 

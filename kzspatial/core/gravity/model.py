@@ -10,8 +10,15 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from kzspatial.core.gravity._checks import Constraint, _prepare
-from kzspatial.core.gravity.blocks import _block_fit_sums, _Design, _map_reduce
+from kzspatial.core.gravity._build import _prepare
+from kzspatial.core.gravity._checks import Constraint
+from kzspatial.core.gravity.blocks import (
+    _block_fit_sums,
+    _block_fitted,
+    _Design,
+    _map_blocks,
+    _map_reduce,
+)
 from kzspatial.core.gravity.covariance import _covariances, _std_errors
 from kzspatial.core.gravity.engine import _fit, _Solution, _starting_theta
 from kzspatial.core.gravity.result import GravityFit
@@ -97,7 +104,8 @@ def fit_gravity(
     Raises
     ------
     ValidationError
-        Unknown options or a ``chunk_rows`` that is not a positive integer; NaN,
+        Unknown options or a ``chunk_rows`` that is not a positive integer; Dask
+        collections (use :func:`kzspatial.distributed.fit_gravity`); NaN,
         negative or (with ``counts="integer"``) fractional flows;
         missing, negative, or, with power decay, zero costs on modelled pairs; missing
         covariate values. All problems are reported together.
@@ -141,6 +149,36 @@ def fit_gravity(
         chunk_rows=chunk_rows,
         separation=separation,
     )
+    return _estimate(
+        design,
+        constraint=constraint,
+        cost_func=cost_func,
+        ids=ids,
+        years=years,
+        cost_shape=cost_shape,
+        dropped=dropped,
+        tol=tol,
+        max_iter=max_iter,
+    )
+
+
+def _estimate(
+    design: _Design,
+    *,
+    constraint: str,
+    cost_func: str,
+    ids: tuple,
+    years: tuple | None,
+    cost_shape: tuple[int, ...],
+    dropped: dict[str, list[str]],
+    tol: float,
+    max_iter: int,
+) -> GravityFit:
+    """Fit a validated design and assemble the result.
+
+    The part of :func:`fit_gravity` shared with :mod:`kzspatial.distributed`: the
+    design's runner decides where the flows live.
+    """
     cg_max_iter = max(200, 2 * design.y.shape[1])
     sol = _fit(
         design,
@@ -154,7 +192,7 @@ def fit_gravity(
             f"Newton iterations did not converge in {max_iter} steps; raise max_iter "
             "or check the data for separation (flows that are zero for whole groups)",
             UserWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
     return _result(
         design,
@@ -215,8 +253,9 @@ def _result(
         # identification: destination effects of each year have mean zero
         shift = np.nanmean(np.where(design.active_destinations, delta, np.nan), axis=1)
         alpha, delta = alpha + shift[:, None], delta - shift[:, None]
-    # the fitted flows are the solution's array, NaN outside the model from here on
-    fitted = design.exclude(sol.mu, np.nan)
+    # in this process the fitted flows are the solution's array, NaN outside the model
+    # from here on
+    fitted = design.runner.output(_map_blocks(design, _block_fitted, sol.mu))
     fitted = fitted if years is not None else fitted[0]
     return GravityFit(
         params=dict(zip(names, map(float, sol.theta), strict=True)),

@@ -26,7 +26,12 @@ from kzspatial.core.gravity._checks import (
     _raise_problems,
     _replace_columns,
 )
-from kzspatial.core.gravity.blocks import _Design, _linear_predictor
+from kzspatial.core.gravity.blocks import (
+    _block_fitted,
+    _Design,
+    _linear_predictor,
+    _map_blocks,
+)
 from kzspatial.core.gravity.covariance import _CLUSTER_SCHEMES, _std_errors
 from kzspatial.core.gravity.engine import _balance, _Solution
 from kzspatial.core.metrics import unit_deviance
@@ -150,21 +155,22 @@ class GravityFit:
     def _layout(self, stacked: NDArray[np.float64]) -> NDArray[np.float64]:
         return stacked if self.years is not None else stacked[0]
 
+    def _flows(self, block_array: Any) -> NDArray[np.float64]:
+        """Compute ``block_array(design, mu)`` over the flows, in the input layout."""
+        d = self._design
+        return self._layout(
+            d.runner.output(_map_blocks(d, block_array, self._solution.mu))
+        )
+
     @functools.cached_property
     def pearson_resid(self) -> NDArray[np.float64]:
         """Pearson residuals ``(y - mu) / sqrt(mu)``, shape of the input flows."""
-        mu = self._solution.mu
-        with np.errstate(invalid="ignore", divide="ignore"):
-            resid = (self._design.y - mu) / np.sqrt(mu)
-        return self._layout(self._design.exclude(resid, np.nan))
+        return self._flows(_block_pearson_resid)
 
     @functools.cached_property
     def deviance_resid(self) -> NDArray[np.float64]:
         """Deviance residuals ``sign(y - mu) sqrt(2 (y log(y/mu) - (y - mu)))``."""
-        y, mu = self._design.y, self._solution.mu
-        unit = unit_deviance(y, mu)
-        resid = np.sign(y - mu) * np.sqrt(np.maximum(unit, 0.0))
-        return self._layout(self._design.exclude(resid, np.nan))
+        return self._flows(_block_deviance_resid)
 
     def _cov(self, cov: str) -> NDArray[np.float64]:
         if cov == "robust":
@@ -357,22 +363,8 @@ class GravityFit:
             honour.
         """
         d, sol = self._design, self._solution
-        n_years, n, _ = d.y.shape
         problems: list[tuple[type[ValidationError], str]] = []
-        pair = d.pair
-        if cost is not None:
-            regressor = _cost_regressor(
-                cost,
-                self.cost_func,
-                n_years,
-                n,
-                d.exclude_self,
-                self.ids,
-                self.years,
-                problems,
-                expected_shapes=[self._cost_shape],
-            )
-            pair = (regressor,) if regressor is not None else pair
+        pair = d.pair if cost is None else self._new_pair(cost, problems)
         origin = _replace_columns(d, "origin", origin_vars, self, problems)
         destination = _replace_columns(
             d, "destination", destination_vars, self, problems
@@ -381,6 +373,7 @@ class GravityFit:
             d,
             self.constraint,
             {"origin": origin_totals, "destination": destination_totals},
+            {"origin": sol.observed.row_total, "destination": sol.observed.col_total},
             self.ids,
             self.years,
             problems,
@@ -395,11 +388,12 @@ class GravityFit:
                     "equal sums, rescale one of them"
                 )
         new = dataclasses.replace(d, pair=pair, origin=origin, destination=destination)
-        mu = np.empty(d.y.shape)
+        mu = new.runner.new_flows(new)
         alpha, delta = sol.alpha.copy(), sol.delta.copy()
         fitted_rows = _linear_predictor(new, sol.theta, alpha, delta, mu)
-        obs_rows = new.exclude(np.ones(d.y.shape)).any(axis=2) * totals["origin"]
-        obs_cols = new.exclude(np.ones(d.y.shape)).any(axis=1) * totals["destination"]
+        modelled_rows, modelled_cols = new.modelled_zones()
+        obs_rows = modelled_rows * totals["origin"]
+        obs_cols = modelled_cols * totals["destination"]
         scale = max(obs_rows.max(initial=0.0), 1.0)
         for _sweep in range(10_000 if new.origin_fe and new.destination_fe else 1):
             fitted_rows = _balance(
@@ -415,4 +409,35 @@ class GravityFit:
                     UserWarning,
                     stacklevel=2,
                 )
-        return self._layout(new.exclude(mu, np.nan))
+        return self._layout(new.runner.output(_map_blocks(new, _block_fitted, mu)))
+
+    def _new_pair(
+        self, cost: ArrayLike, problems: list[tuple[type[ValidationError], str]]
+    ) -> tuple[NDArray[np.float64], ...]:
+        """Build the pair regressors of ``predict`` for new costs.
+
+        The fit's own after a problem, which is recorded in ``problems``.
+        """
+        d = self._design
+        regressor = _cost_regressor(
+            cost,
+            self.cost_func,
+            d.y.shape,
+            d.exclude_self,
+            self.ids,
+            self.years,
+            problems,
+            expected_shapes=[self._cost_shape],
+        )
+        return d.pair if regressor is None else (regressor,)
+
+
+def _block_pearson_resid(d: _Design, mu: NDArray[np.float64]) -> NDArray[np.float64]:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        resid = (d.y - mu) / np.sqrt(mu)
+    return d.exclude(resid, np.nan)
+
+
+def _block_deviance_resid(d: _Design, mu: NDArray[np.float64]) -> NDArray[np.float64]:
+    unit = unit_deviance(d.y, mu)
+    return d.exclude(np.sign(d.y - mu) * np.sqrt(np.maximum(unit, 0.0)), np.nan)

@@ -11,7 +11,9 @@ local null is esda's conditional randomisation over flows.
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
@@ -162,29 +164,56 @@ def _thread_count(n_jobs: int | None, n_zones: int, permutations: int) -> int:
     return max(1, min(int(n_jobs), permutations))
 
 
-def _qap_sims(
-    evaluate: QAPEvaluator,
-    scale: float,
+def qap_batches(
+    generator: np.random.Generator, seed: int | None, n_zones: int, permutations: int
+) -> list[tuple[int, np.random.SeedSequence]]:
+    """Split the QAP null into batches: ``(count, seed sequence)`` each.
+
+    Batches hold about ``BATCH_ELEMENTS`` permuted indices; batch ``k`` draws its
+    permutations from the ``k``-th child of one ``SeedSequence`` (``seed``, or entropy
+    drawn from a given ``generator``), so the draws do not depend on where or in which
+    order the batches run: threads here, tasks on a cluster
+    (:func:`kzspatial.distributed.flow_morans_i`) give the same values.
+    """
+    batch = max(1, min(permutations, BATCH_ELEMENTS // n_zones))
+    counts = [min(batch, permutations - s) for s in range(0, permutations, batch)]
+    if seed is None:
+        root = np.random.SeedSequence(generator.integers(2**63, size=2).tolist())
+    else:
+        root = np.random.SeedSequence(seed)
+    return list(zip(counts, root.spawn(len(counts)), strict=True))
+
+
+def qap_batch(
+    evaluate: Callable[[NDArray[np.intp]], NDArray[np.float64]],
+    seed: np.random.SeedSequence,
     n_zones: int,
-    permutations: int,
-    generator: np.random.Generator,
+    count: int,
+) -> NDArray[np.float64]:
+    """Numerators ``z' W z`` of one batch of ``count`` zone permutations."""
+    return evaluate(permuted_indices(np.random.default_rng(seed), n_zones, count))
+
+
+def _qap_sims_threads(
+    evaluate: QAPEvaluator,
+    n_zones: int,
+    batches: list[tuple[int, np.random.SeedSequence]],
+    *,
     n_jobs: int | None,
 ) -> NDArray[np.float64]:
-    """I under ``permutations`` zone relabellings, a batch at a time, in threads."""
-    sim = np.empty(permutations)
-    batch = max(1, min(permutations, BATCH_ELEMENTS // n_zones))
-    workers = _thread_count(n_jobs, n_zones, permutations)
+    """Numerators under the permutations of ``batches``, in order, in threads."""
+    workers = _thread_count(n_jobs, n_zones, sum(count for count, _ in batches))
     with ThreadPoolExecutor(workers) as pool:
-        for start in range(0, permutations, batch):
-            perms = permuted_indices(
-                generator, n_zones, min(batch, permutations - start)
-            )
+
+        def threaded(perms: NDArray[np.intp]) -> NDArray[np.float64]:
             # a permutation's value is computed alike in any thread, so the split
             # among threads does not change the results
             shares = np.array_split(perms, workers)
-            values = np.concatenate(list(pool.map(evaluate, shares)))
-            sim[start : start + values.size] = scale * values
-    return sim
+            return np.concatenate(list(pool.map(evaluate, shares)))
+
+        return np.concatenate(
+            [qap_batch(threaded, seed, n_zones, count) for count, seed in batches]
+        )
 
 
 def flow_morans_i(
@@ -237,8 +266,10 @@ def flow_morans_i(
         Zone ids of ``F``'s rows/columns; ``F`` is aligned to ``w.ids`` by id.
     n_jobs : int, optional
         Threads evaluating permutations (default: every CPU for 100 zones or more, one
-        below). The permutations are drawn up front from ``rng``, so results do not
-        depend on ``n_jobs``; the compiled kernel releases the GIL.
+        below). The permutations are drawn in batches, each from its own child of one
+        ``SeedSequence`` (:func:`qap_batches`), so results do not depend on ``n_jobs``
+        and equal those of :func:`kzspatial.distributed.flow_morans_i` with the same
+        ``rng``; the compiled kernel releases the GIL.
 
     Returns
     -------
@@ -272,6 +303,41 @@ def flow_morans_i(
     two-sided (``p_sim_two_sided``); use ``"greater"`` for the one-sided test of
     positive autocorrelation (then ``p_sim``).
     """
+    return flow_moran_result(
+        F,
+        w,
+        kind=kind,
+        permutations=permutations,
+        rng=rng,
+        alternative=alternative,
+        transformation=transformation,
+        diagonal=diagonal,
+        islands=islands,
+        ids=ids,
+        simulate=functools.partial(_qap_sims_threads, n_jobs=n_jobs),
+    )
+
+
+def flow_moran_result(
+    F: ArrayLike,
+    w: Any,
+    *,
+    kind: str,
+    permutations: int | None,
+    rng: np.random.Generator | int | None,
+    alternative: Alternative,
+    transformation: str,
+    diagonal: str,
+    islands: str,
+    ids: ArrayLike | None,
+    simulate: Callable[..., NDArray[np.float64]],
+) -> FlowMoranResult:
+    """Compute :func:`flow_morans_i` with the permutations run by ``simulate``.
+
+    ``simulate(evaluate, n_zones, batches)`` returns the numerators of the batches of
+    :func:`qap_batches`, in order (in threads here, as Dask tasks in
+    :mod:`kzspatial.distributed`).
+    """
     check_options(permutations, alternative, transformation)
     w, flows, mask, system = _flow_inputs(
         F, w, ids, kind, diagonal, transformation, islands
@@ -289,7 +355,8 @@ def flow_morans_i(
     fields, seed = no_sim_fields(), None
     if permutations is not None:
         generator, seed = make_rng(rng)
-        sim = _qap_sims(evaluate, scale, n_zones, permutations, generator, n_jobs)
+        batches = qap_batches(generator, seed, n_zones, permutations)
+        sim = scale * simulate(evaluate, n_zones, batches)
         fields = sim_fields(value, sim, alternative)
     return FlowMoranResult(
         I=float(value),
