@@ -1,4 +1,4 @@
-"""Spatial-interaction (gravity) models of the Wilson family, fitted by PPML.
+r"""Spatial-interaction (gravity) models of the Wilson family, fitted by PPML.
 
 One entry point, :func:`fit_gravity`, fits the unconstrained, production-constrained,
 attraction-constrained and doubly-constrained models (Wilson 1971) by Poisson
@@ -6,8 +6,8 @@ pseudo-maximum likelihood with a log link (Santos Silva and Tenreyro 2006):
 
 .. math::
 
-    \\log \\mu_{tij} = \\alpha_{ti} + \\delta_{tj} + \\beta\\, g(c_{tij})
-        + x_{ti}^\\top \\gamma_o + z_{tj}^\\top \\gamma_d
+    \log \mu_{tij} = \alpha_{ti} + \delta_{tj} + \beta\, g(c_{tij})
+        + x_{ti}^\top \gamma_o + z_{tj}^\top \gamma_d
 
 where ``g`` is the decay regressor of :mod:`kzspatial.core.decay` (``log c`` for power decay,
 ``c`` for exponential decay), ``t`` indexes years of a panel, ``alpha`` are origin(-year)

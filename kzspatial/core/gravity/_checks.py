@@ -283,8 +283,9 @@ def _check_options(
 
 
 def _read_flows(flows: ArrayLike) -> tuple[NDArray[np.float64], bool]:
-    """Step 2: the flows as a new stacked ``(n_years, n, n)`` array, and whether they
-    were a panel.
+    """Step 2: read the flows as a new stacked ``(n_years, n, n)`` array.
+
+    Also return whether they were a panel.
     """
     y = np.array(
         flows.toarray() if hasattr(flows, "toarray") else flows, dtype=np.float64
@@ -594,8 +595,9 @@ def _check_separation(
 def _zone_columns(
     zone_vars: _ZoneVars, constraint: str, years: Sequence | None, shape: tuple
 ) -> tuple[list[tuple[str, NDArray[np.float64]]], ...]:
-    """Step 8: named zone-level columns by side: the intercept and year effects of the
-    unconstrained model, then the covariates.
+    """Step 8: build the named zone-level columns by side.
+
+    The intercept and year effects of the unconstrained model, then the covariates.
     """
     n_years, n, _ = shape
     origin_cols: list[tuple[str, NDArray[np.float64]]] = []

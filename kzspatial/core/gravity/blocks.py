@@ -167,7 +167,7 @@ class _Design:
         return tuple((rows, self.block(rows)) for rows in spans)
 
     def block(self, rows: slice) -> _Design:
-        """The origin rows ``rows`` (a slice with a start) as a design; views, no copies."""
+        """Return the origin rows ``rows`` (a slice with a start) as a design (views)."""
         return dataclasses.replace(
             self,
             y=self.y[:, rows],
@@ -216,7 +216,7 @@ class _Design:
         return rows, cols
 
     def n_modelled(self) -> int:
-        """Number of cells in the likelihood, counted without building the mask."""
+        """Count the cells in the likelihood without building the mask."""
         own_columns = slice(self.first_row, self.first_row + self.y.shape[1])
         both = self.active_origins & self.active_destinations[:, own_columns]
         return int(
@@ -302,7 +302,7 @@ def _map_blocks(
     *by_origin: NDArray[np.float64] | None,
     **shared: object,
 ) -> NDArray[np.float64]:
-    """A flow-shaped array from ``block_array`` on every row block of ``d``.
+    """Build a flow-shaped array from ``block_array`` on every row block of ``d``.
 
     Arguments as in :func:`_map_reduce`; ``block_array`` returns the block's rows of the
     result. Kept where ``d.runner`` keeps flows (``d.runner.output`` hands it over).
@@ -370,7 +370,7 @@ def _moments(
 def _block_moments(
     d: _Design, w: NDArray[np.float64], *, scratch: NDArray[np.float64] | None
 ) -> _Moments:
-    """The moments of one block of origin rows (``_Moments`` with rows of the block)."""
+    """Compute the moments of one block of origin rows (rows of the block)."""
     n_years, n_rows, n = w.shape
     scratch = np.empty_like(w) if scratch is None else scratch[:, :n_rows]
     kp, ko = d.n_pair, d.origin.shape[2]
@@ -487,8 +487,9 @@ def _block_rescale(
     sum_rows: bool,
     sum_cols: bool,
 ) -> _Margins:
-    """Scale a block of fitted flows by row and/or column factors, in place, and sum
-    the margins asked for while the block is fresh.
+    """Scale a block of fitted flows by row and/or column factors, in place.
+
+    The margins asked for are summed while the block is fresh.
     """
     if row_factor is not None:
         mu *= row_factor[..., None]
@@ -500,7 +501,7 @@ def _block_rescale(
 
 
 def _block_fit_sums(d: _Design, mu: NDArray[np.float64]) -> FitSums:
-    """The sums behind the likelihood and fit metrics over one block's cells.
+    """Sum the terms of the likelihood and fit metrics over one block's cells.
 
     Excluded cells are zero in ``y`` and ``mu`` and add nothing. ``y log mu`` is left
     out: the fit has it from sufficient statistics.

@@ -53,7 +53,7 @@ class _ScoreSums:
 def _block_scores(
     d: _Design, mu: NDArray[np.float64], *, to_theta: NDArray[np.float64]
 ) -> _ScoreSums:
-    """The score sums of one block of origin rows; a pair lies in its origin's block."""
+    """Sum the scores of one block of origin rows; a pair lies in its origin's block."""
     resid = np.subtract(d.y, mu)
     scratch = np.empty_like(resid)
     first = _block_moments(d, resid, scratch=scratch)

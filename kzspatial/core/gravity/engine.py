@@ -170,8 +170,10 @@ def _partial_out(
     max_iter: int,
     guess: _Partial | None = None,
 ) -> tuple[_Partial, NDArray[np.float64] | None, NDArray[np.float64] | None]:
-    """Project the regressors (and optionally one extra right-hand side, the margin
-    residuals) on the fixed effects; ``guess`` starts the two-way solver.
+    """Project the regressors on the fixed effects.
+
+    Optionally one extra right-hand side too (the margin residuals); ``guess`` starts
+    the two-way solver.
     """
     shape = m.row.shape
     za = np.zeros(shape)
@@ -427,7 +429,7 @@ def _x_scale(d: _Design) -> NDArray[np.float64]:
 
 
 def _fe_name(d: _Design) -> str:
-    """The fixed effects of the model in words, for messages ("" if none)."""
+    """Name the fixed effects of the model in words, for messages ("" if none)."""
     return " and ".join(
         name
         for name, on in (("origin", d.origin_fe), ("destination", d.destination_fe))
@@ -444,8 +446,10 @@ def _concentrate(
     observed: _Moments,
     fitted_rows: NDArray[np.float64],
 ) -> NDArray[np.float64]:
-    """Maximise exactly over the fixed effects (a Furness sweep) or, without them, the
-    intercept and year effects, in place; takes and returns the row totals of ``mu``.
+    """Maximise exactly over the fixed effects (a Furness sweep), in place.
+
+    Without fixed effects, over the intercept and year effects; takes and returns the
+    row totals of ``mu``.
     """
     if d.origin_fe or d.destination_fe:
         return _balance(
@@ -464,7 +468,7 @@ def _newton_step(
     step_b: NDArray[np.float64] | None,
     observed: _Moments,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    """The Newton step on ``(theta, alpha, delta)`` from the Schur-reduced system.
+    """Compute the Newton step on ``(theta, alpha, delta)`` (Schur-reduced system).
 
     ``m`` are the moments at the current ``mu``; ``step_a``, ``step_b`` the margin
     residuals projected on the fixed effects (None for absent effects).

@@ -144,6 +144,7 @@ class GravityFit:
         return self._design.names
 
     def __repr__(self) -> str:
+        """Summarise the fit in one line: model, size, decay, deviance, convergence."""
         panel = f"n_years={len(self.years)}, " if self.years is not None else ""
         return (
             f"GravityFit(constraint={self.constraint!r}, cost_func={self.cost_func!r}, "
@@ -209,7 +210,7 @@ class GravityFit:
     def table(
         self, *, cov: str = "robust", alpha: float = 0.05
     ) -> dict[str, NDArray[Any]]:
-        """The coefficient table as columns of numpy arrays, one row per parameter.
+        """Return the coefficient table as numpy columns, one row per parameter.
 
         Parameters
         ----------
@@ -241,7 +242,7 @@ class GravityFit:
         }
 
     def to_frame(self, *, cov: str = "robust", alpha: float = 0.05) -> Any:
-        """The coefficient table of :meth:`table` as a pandas DataFrame.
+        """Return the coefficient table of :meth:`table` as a pandas DataFrame.
 
         Parameters
         ----------
@@ -259,7 +260,7 @@ class GravityFit:
         return _frames.table_to_frame(columns, index=["parameter"])
 
     def summary(self, *, cov: str = "robust", alpha: float = 0.05) -> str:
-        """A text report of the fit: model, metrics and the coefficient table.
+        """Report the fit as text: model, metrics and the coefficient table.
 
         Parameters
         ----------
