@@ -120,7 +120,7 @@ def leading_hub_figure(
         title: leading_hub_grid(agreement, column, model=model)
         for column, title in PANELS.items()
     }
-    named = set().union(*(set(g.stack().unique()) for g in grids.values()))
+    named = set().union(*(set(g.stack().dropna()) for g in grids.values()))
     missing = sorted(named - set(colours))
     if missing:
         raise ValueError(
