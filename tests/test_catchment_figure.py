@@ -92,27 +92,9 @@ def test_figure_refuses_a_hub_without_colour():
 
 
 def _report(tmp_path, **extra):
-    from kzspatial import morans_i
-    from kzspatial.geo.weights import weights_from_geodataframe
-    from kzspatial.study.moran_suite import MoranEntry
-
     regions = syn.regions()
-    w = weights_from_geodataframe(regions, "queen", id_col="region_id")
-    y = np.random.default_rng(1).normal(size=len(w.ids))
-    entry = MoranEntry(
-        variable="net_rate",
-        label="Net migration rate",
-        weights_name="queen",
-        year=2024,
-        ids=w.ids,
-        names=w.ids,
-        y=y,
-        weights=w,
-        global_=morans_i(y, w, permutations=9, rng=3),
-        local=None,
-        cluster_labels=tuple("ns" for _ in w.ids),
-        fdr=None,
-    )
+    entry = syn.moran_entry(regions, permutations=9)
+    w = entry.weights
     return write_autocorrelation_report(
         tmp_path / "r.html",
         entries=[entry],
