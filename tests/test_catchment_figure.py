@@ -83,6 +83,13 @@ def test_figure_draws_each_hub_in_its_colour():
     assert tuple(HUB_COLOURS["Almaty"][:3]) in pixels  # the legend
 
 
+def test_figure_takes_labels_as_a_series():
+    agreement = _agreement()
+    labels = pd.Series({"KZ-10": "Abai", "KZ-43": "Kyzylorda"})  # KZ-63 unlabelled
+    png = leading_hub_figure(agreement, HUB_COLOURS, labels=labels)
+    assert png.startswith(b"\x89PNG")
+
+
 def test_figure_refuses_a_hub_without_colour():
     agreement = _agreement()
     with pytest.raises(ValueError, match="no colour for hub.*Shymkent"):

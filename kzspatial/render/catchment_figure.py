@@ -131,7 +131,7 @@ def leading_hub_figure(
     cmap = ListedColormap([tuple(c / 255 for c in colours[h][:3]) for h in hubs])
     cmap.set_bad("#ffffff")
     first = next(iter(grids.values()))
-    names = [labels.get(r, r) if labels else r for r in first.index]
+    names = [r if labels is None else labels.get(r, r) for r in first.index]
     fig, axes = plt.subplots(
         1,
         2,

@@ -240,7 +240,7 @@ def _catchment_figures(catchments: CatchmentResults | None, data) -> dict:
         return {}
     from kzspatial.render.catchment_figure import leading_hub_figure
 
-    names = data.regions_by_conf["2024"].set_index("region_id")["name_en"]
+    names = data.regions_by_conf["2024"].set_index("region_id")["name_en"].to_dict()
     png = leading_hub_figure(catchments.agreement, HUB_COLOURS, labels=names)
     caption = (
         "Leading hub of each non-hub region's movers to the three hubs, every OD "
