@@ -347,3 +347,27 @@ def centre_points(names=HUBS) -> gpd.GeoSeries:
         index=list(names),
         crs="EPSG:4326",
     )
+
+
+def moran_entry(regions: gpd.GeoDataFrame, *, permutations: int = 99):
+    """One report entry (queen weights, random net rates, seeded), no LISA clusters."""
+    from kzspatial import local_morans, morans_i
+    from kzspatial.geo.weights import weights_from_geodataframe
+    from kzspatial.study.moran_suite import MoranEntry
+
+    w = weights_from_geodataframe(regions, "queen", id_col="region_id")
+    y = np.random.default_rng(1).normal(size=len(w.ids))
+    return MoranEntry(
+        variable="net_rate",
+        label="Net migration rate",
+        weights_name="queen",
+        year=2024,
+        ids=w.ids,
+        names=w.ids,
+        y=y,
+        weights=w,
+        global_=morans_i(y, w, permutations=permutations, rng=3),
+        local=local_morans(y, w, permutations=permutations, rng=2),
+        cluster_labels=tuple("ns" for _ in w.ids),
+        fdr=None,
+    )

@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import kz_synthetic as syn
-import numpy as np
 import pandas as pd
 import pyogrio
 import pytest
@@ -127,29 +126,11 @@ def test_bad_source_date_epoch_is_refused(tmp_path, monkeypatch):
 
 
 def test_autocorrelation_report_date_from_source_date_epoch(tmp_path, monkeypatch):
-    from kzspatial import local_morans, morans_i
-    from kzspatial.geo.weights import weights_from_geodataframe
     from kzspatial.render.report import write_autocorrelation_report
-    from kzspatial.study.moran_suite import MoranEntry
 
     regions = syn.regions()
-    w = weights_from_geodataframe(regions, "queen", id_col="region_id")
-    y = np.random.default_rng(1).normal(size=len(w.ids))
-    local = local_morans(y, w, permutations=99, rng=2)
-    entry = MoranEntry(
-        variable="net_rate",
-        label="Net migration rate",
-        weights_name="queen",
-        year=2024,
-        ids=w.ids,
-        names=w.ids,
-        y=y,
-        weights=w,
-        global_=morans_i(y, w, permutations=99, rng=3),
-        local=local,
-        cluster_labels=tuple("ns" for _ in w.ids),
-        fdr=None,
-    )
+    entry = syn.moran_entry(regions)
+    w = entry.weights
     monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
     written = write_autocorrelation_report(
         tmp_path / "r.html",

@@ -1,6 +1,7 @@
 """`kzspatial run` end to end on the real data (marker ``data``): every product exists,
 opens, and says what it should; overwriting is refused and interruptions are harmless."""
 
+import base64
 import json
 import os
 import re
@@ -109,6 +110,10 @@ def test_report_is_self_contained(result):
     figures = res.paths["report_files"]
     assert len(list(figures.glob("*.png"))) >= 9
     assert (figures / "moran_global.csv").exists()
+    # the leading-hub grid under the catchment-changes table, also as PNG
+    png = (figures / "catchment_changes.png").read_bytes()
+    at = html.index("Catchments: leading hub in the first and last OD year")
+    assert html.index(base64.b64encode(png).decode()) > at
 
 
 def test_rasters_read_back(result):

@@ -6,7 +6,12 @@ import pandas as pd
 import pytest
 
 from kzspatial._errors import OverwriteError
-from kzspatial.render.study_report import write_study_report
+from kzspatial.render.study_report import (
+    _compact_rates,
+    _compact_years,
+    _year_axis,
+    write_study_report,
+)
 
 EXAMPLES = Path(__file__).parents[1] / "examples" / "published"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -94,6 +99,61 @@ def test_scenario_section_when_given(tmp_path):
     }
     written = write_study_report(tmp_path / "s.html", scenario=scenario, **_inputs())
     assert "Scenario: rail link" in written["html"].read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("text", "compact"),
+    [
+        ("2010, 2015, 2020, 2021, 2023, 2024", "2010, 2015, 2020–21, 2023–24"),
+        ("2020, 2021, 2022", "2020–22"),
+        ("2024", "2024"),
+        ("1999, 2000", "1999–00"),
+        ("not years", "not years"),
+    ],
+)
+def test_year_lists_are_compact_and_unbreakable(text, compact):
+    out = _compact_years(text)
+    assert out.replace("\u00a0", " ").replace("\u2060", "") == compact
+    # no ordinary space, and every dash between word joiners: the cell never wraps
+    assert (" " not in out) or out == text
+    assert out.count("–") == out.count("\u2060–\u2060")
+
+
+def test_rates_keep_every_year_in_order():
+    text = "2010: +21.16; 2015: -0.27; 2020: +0.04"
+    assert _compact_rates(text) == "+21.2\u00a0−0.3\u00a0+0.0"
+    assert _compact_rates("rates unknown") == "rates unknown"
+
+
+def test_national_table_counts_and_shares(tmp_path):
+    inputs = _inputs()
+    inputs["national"]["moves_between_regions"] = [169_900.0, 1_234_567.0]
+    html = write_study_report(tmp_path / "s.html", **inputs)["html"].read_text(
+        encoding="utf-8"
+    )
+    national = html[html.index("<h2>1. Trends") : html.index("Year status of")]
+    assert "169,900" in national and "1,234,567" in national
+    assert "e+0" not in national
+    assert "25.0\u00a0%" in national and "61.0\u00a0%" in national  # ×100 once
+    # the CSV keeps numbers
+    csv = pd.read_csv(tmp_path / "s_files" / "study_national.csv")
+    assert csv["moves_between_regions"].tolist() == [169_900, 1_234_567]
+
+
+@pytest.mark.parametrize("years", [[2008, 2015, 2022], [2023, 2024]])
+def test_year_axis_ticks_are_whole_years(years):
+    import matplotlib.pyplot as plt
+
+    # without _year_axis, matplotlib ticks these at 2007.5... and 2023.2...
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.plot(years, range(len(years)))
+    _year_axis(ax)
+    fig.canvas.draw()
+    ticks = ax.get_xticks()
+    labels = [label.get_text() for label in ax.get_xticklabels()]
+    plt.close(fig)
+    assert len(ticks) >= 2 and all(float(t).is_integer() for t in ticks)
+    assert all("." not in label for label in labels)
 
 
 @pytest.fixture(scope="module")

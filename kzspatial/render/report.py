@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -343,6 +343,14 @@ def _weights_rows(weights: dict) -> list[dict]:
     return weights_rows
 
 
+def _extra_figure(figure: tuple[bytes, str] | None) -> dict[str, str]:
+    """Template fields of the figure under an extra table (none without one)."""
+    if figure is None:
+        return {}
+    png, caption = figure
+    return {"figure": base64.b64encode(png).decode(), "caption": caption}
+
+
 def write_autocorrelation_report(
     path: str | Path,
     *,
@@ -357,6 +365,7 @@ def write_autocorrelation_report(
     by_year_weights: str = "",
     borders_note: str = "",
     extra_tables: Sequence[tuple[str, str, str, pd.DataFrame]] = (),
+    extra_figures: Mapping[str, tuple[bytes, str]] | None = None,
     overwrite: bool = False,
     title: str | None = None,
 ) -> dict[str, Path]:
@@ -379,6 +388,9 @@ def write_autocorrelation_report(
     extra_tables : sequence of (name, title, note, DataFrame)
         Further result tables (e.g. bivariate and flow Moran), shown and saved as
         ``<name>.csv``.
+    extra_figures : mapping of str -> (bytes, str), optional
+        PNG and caption of a figure shown under the extra table of that name and
+        saved as ``<name>.png``.
 
     Returns
     -------
@@ -389,7 +401,15 @@ def write_autocorrelation_report(
 
     path = Path(path)
     files_dir = path.with_name(path.stem + "_files")
+    extra_figures = dict(extra_figures or {})
+    unknown = sorted(set(extra_figures) - {name for name, *_ in extra_tables})
+    if unknown:
+        raise ValueError(
+            f"extra_figures: no extra table named {', '.join(unknown)}; a figure is "
+            "shown under the extra table of its name"
+        )
     figures, blocks, summary = _entry_blocks(entries, regions, alpha)
+    figures.update({f"{name}.png": png for name, (png, _) in extra_figures.items()})
     summary_df = pd.DataFrame(summary)
     weights_names, robustness = _robustness(summary_df)
     years, by_year_rows = _by_year_rows(by_year)
@@ -433,8 +453,9 @@ def write_autocorrelation_report(
                     border=0,
                     na_rep="–",
                 ),
+                **_extra_figure(extra_figures.get(name)),
             }
-            for _name, t, note, frame in extra_tables
+            for name, t, note, frame in extra_tables
             if len(frame)
         ],
         attribution="; ".join(dict.fromkeys(p["attribution"] for p in provenance)),

@@ -24,6 +24,7 @@ import jinja2
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
 from kzspatial.render._atomic import atomic_path
 from kzspatial.render._clock import build_time
@@ -51,6 +52,11 @@ def _png(fig) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
+def _year_axis(ax) -> None:
+    """Tick the x axis at whole years only (never "2007.5")."""
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def _moves_chart(national: pd.DataFrame, published: pd.DataFrame | None) -> str:
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
     full = national["period"] == "full year"
@@ -74,6 +80,7 @@ def _moves_chart(national: pd.DataFrame, published: pd.DataFrame | None) -> str:
                 label="published figures (claims)",
             )
     ax.set_ylabel("thousand moves per year")
+    _year_axis(ax)
     ax.legend(fontsize=7)
     ax.set_title("National internal migration under both BNS concepts", fontsize=9)
     return _png(fig)
@@ -91,6 +98,7 @@ def _shares_chart(national: pd.DataFrame) -> str:
             label=column.removeprefix("share_to_").replace("_", " "),
         )
     ax.set_ylabel("% of moves between regions")
+    _year_axis(ax)
     ax.legend(fontsize=7, ncol=2)
     ax.set_title(
         "Share of moves between regions ending in the three cities", fontsize=9
@@ -102,6 +110,7 @@ def _urban_chart(national: pd.DataFrame) -> str:
     fig, ax = plt.subplots(figsize=(5.0, 3.2))
     ax.plot(national["year"], 100 * national["urban_share"], "o-", color="#6a51a3")
     ax.set_ylabel("urban share at 1 January, %")
+    _year_axis(ax)
     ax.set_title("Urban population share (1 January)", fontsize=9)
     return _png(fig)
 
@@ -172,15 +181,89 @@ def _inequality_chart(inequality: pd.DataFrame) -> str:
     right.legend(fontsize=7)
     right.set_title("Richest / poorest region", fontsize=9)
     for ax in (left, right):
+        _year_axis(ax)
         for year in (2018, 2022):
             ax.axvline(year - 0.5, color="#999", lw=0.6, ls=":")
     return _png(fig)
 
 
-def _table_html(frame: pd.DataFrame) -> str:
+def _count(value: float) -> str:
+    """Format a count with thousands separators: ``169,900``; NaN as "–"."""
+    return "–" if pd.isna(value) else f"{value:,.0f}"
+
+
+def _percent(value: float) -> str:
+    """Format a value already in percent: ``22.7 %`` (no-break space); NaN as "–"."""
+    return "–" if pd.isna(value) else f"{value:.1f}\u00a0%"
+
+
+def _compact_years(text: str) -> str:
+    """Shorten a year list: ``2010, 2015, 2020, 2021`` -> ``2010, 2015, 2020–21``.
+
+    Runs of consecutive years collapse to ``first–last two digits``; the items are
+    joined by no-break spaces and the dash by word joiners, so that the cell stays on
+    one line. Text that is not a
+    comma-separated list of years is returned as it is.
+    """
+    try:
+        years = [int(y) for y in str(text).split(",")]
+    except ValueError:
+        return text
+    runs: list[list[int]] = []
+    for year in years:
+        if runs and year == runs[-1][-1] + 1:
+            runs[-1].append(year)
+        else:
+            runs.append([year])
+    return ",\u00a0".join(
+        str(r[0]) if len(r) == 1 else f"{r[0]}\u2060–\u2060{r[-1] % 100:02d}"
+        for r in runs
+    )
+
+
+def _compact_rates(text: str) -> str:
+    """Shorten ``2010: +21.16; 2015: -0.27`` to ``+21.2 −0.3`` (years as in ``years``).
+
+    One decimal, joined by no-break spaces; text in another form is returned as is.
+    """
+    try:
+        rates = [float(part.split(":")[1]) for part in str(text).split(";")]
+    except (IndexError, ValueError):
+        return text
+    return "\u00a0".join(f"{r:+.1f}".replace("-", "−") for r in rates)
+
+
+def _national_formatters(frame: pd.DataFrame) -> dict:
+    """Formatters of the national table: ``moves_*`` counts, ``*share*`` in percent."""
+    formatters = {}
+    for column in frame.columns:
+        if not pd.api.types.is_numeric_dtype(frame[column]):
+            continue
+        if str(column).startswith("moves_"):
+            formatters[column] = _count
+        elif "share" in str(column):
+            formatters[column] = _percent
+    return formatters
+
+
+def _table_html(frame: pd.DataFrame, formatters: Mapping | None = None) -> str:
+    """Render ``frame`` as an HTML table, year lists made compact.
+
+    Columns ``years`` and ``rates`` holding text are shortened (see
+    :func:`_compact_years`, :func:`_compact_rates`); ``formatters`` add others.
+    """
+    compact = {
+        c: f
+        for c, f in (("years", _compact_years), ("rates", _compact_rates))
+        if c in frame.columns and not pd.api.types.is_numeric_dtype(frame[c])
+    }
     # pandas escapes cell text by default (escape=True), so the markup is safe to mark
     return frame.to_html(
-        index=False, float_format=lambda v: f"{v:.4g}", border=0, na_rep="–"
+        index=False,
+        float_format=lambda v: f"{v:.4g}",
+        formatters={**compact, **(formatters or {})},
+        border=0,
+        na_rep="–",
     )
 
 
@@ -282,7 +365,10 @@ def write_study_report(
         version=__version__,
         generated=build_time().strftime("%Y-%m-%d %H:%M UTC"),
         figures=figures,
-        tables={k: _table_html(v) for k, v in sections.items()},
+        tables={
+            k: _table_html(v, _national_formatters(v) if k == "national" else None)
+            for k, v in sections.items()
+        },
         rule=rule,
         sources={
             "od": _OD_SOURCE,

@@ -24,7 +24,7 @@ import pandas as pd
 from tqdm import tqdm  # plain progress on stderr, also under Jupyter
 
 from kzspatial._constants import YEAR
-from kzspatial.datasets.regions import HUB_NAMES
+from kzspatial.datasets.regions import HUB_COLOURS, HUB_NAMES
 from kzspatial.render._atomic import StagedOutputs
 from kzspatial.study.catchment_suite import (
     CatchmentResults,
@@ -234,6 +234,22 @@ def _catchment_sections(catchments: CatchmentResults | None) -> list[tuple]:
     ]
 
 
+def _catchment_figures(catchments: CatchmentResults | None, data) -> dict:
+    """Return the leading-hub grid shown under the ``catchment_changes`` table."""
+    if catchments is None:
+        return {}
+    from kzspatial.render.catchment_figure import leading_hub_figure
+
+    names = data.regions_by_conf["2024"].set_index("region_id")["name_en"].to_dict()
+    png = leading_hub_figure(catchments.agreement, HUB_COLOURS, labels=names)
+    caption = (
+        "Leading hub of each non-hub region's movers to the three hubs, every OD "
+        "year: observed (left) and calibrated Huff fitted on that year (right). "
+        "Blank: no movers to the hubs that year."
+    )
+    return {"catchment_changes": (png, caption)}
+
+
 def _report(paths, data, options, moran: MoranSuite, catchments=None) -> None:
     from kzspatial.render.report import write_autocorrelation_report
 
@@ -278,6 +294,7 @@ def _report(paths, data, options, moran: MoranSuite, catchments=None) -> None:
             ),
             *_catchment_sections(catchments),
         ],
+        extra_figures=_catchment_figures(catchments, data),
     )
     # the report writes its figures next to its HTML; move them to their own target
     written["figures"].replace(paths["report_files"])
