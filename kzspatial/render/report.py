@@ -25,6 +25,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from kzspatial._errors import ValidationError
 from kzspatial._show_versions import versions
 from kzspatial.render._atomic import atomic_path
 from kzspatial.render._clock import build_time
@@ -213,7 +214,13 @@ def _draw_all(entries: Sequence, regions) -> list[tuple[bytes, bytes, bytes]]:
     or with ``KZSPATIAL_WORKERS=1`` the figures are drawn here.
     """
     global _JOB
-    workers = min(int(os.environ.get("KZSPATIAL_WORKERS", 2)), os.cpu_count() or 1)
+    asked = os.environ.get("KZSPATIAL_WORKERS", "2")
+    if not asked.isdigit() or int(asked) < 1:
+        raise ValidationError(
+            f"KZSPATIAL_WORKERS={asked!r}: give a positive whole number of processes "
+            "for the report figures (1 draws them in this process)"
+        )
+    workers = min(int(asked), os.cpu_count() or 1)
     _JOB = (entries, regions)
     try:
         if workers < 2 or len(entries) < 2 or "fork" not in mp.get_all_start_methods():
