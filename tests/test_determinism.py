@@ -126,18 +126,16 @@ def test_bad_source_date_epoch_is_refused(tmp_path, monkeypatch):
         write_geopackage(tmp_path / "a.gpkg", {"regions": syn.regions()})
 
 
-def test_autocorrelation_report_date_from_source_date_epoch(tmp_path, monkeypatch):
+def _moran_entry(regions, seed: int, labels=None):
+    """A report entry of random values on the synthetic regions (queen weights)."""
     from kzspatial import local_morans, morans_i
     from kzspatial.geo.weights import weights_from_geodataframe
-    from kzspatial.render.report import write_autocorrelation_report
     from kzspatial.study.moran_suite import MoranEntry
 
-    regions = syn.regions()
     w = weights_from_geodataframe(regions, "queen", id_col="region_id")
-    y = np.random.default_rng(1).normal(size=len(w.ids))
-    local = local_morans(y, w, permutations=99, rng=2)
-    entry = MoranEntry(
-        variable="net_rate",
+    y = np.random.default_rng(seed).normal(size=len(w.ids))
+    return MoranEntry(
+        variable=f"net_rate{seed}",
         label="Net migration rate",
         weights_name="queen",
         year=2024,
@@ -145,11 +143,19 @@ def test_autocorrelation_report_date_from_source_date_epoch(tmp_path, monkeypatc
         names=w.ids,
         y=y,
         weights=w,
-        global_=morans_i(y, w, permutations=99, rng=3),
-        local=local,
-        cluster_labels=tuple("ns" for _ in w.ids),
+        global_=morans_i(y, w, permutations=99, rng=seed + 2),
+        local=local_morans(y, w, permutations=99, rng=seed + 1),
+        cluster_labels=labels or tuple("ns" for _ in w.ids),
         fdr=None,
     )
+
+
+def test_autocorrelation_report_date_from_source_date_epoch(tmp_path, monkeypatch):
+    from kzspatial.render.report import write_autocorrelation_report
+
+    regions = syn.regions()
+    entry = _moran_entry(regions, 1)
+    w = entry.weights
     monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
     written = write_autocorrelation_report(
         tmp_path / "r.html",
@@ -165,3 +171,27 @@ def test_autocorrelation_report_date_from_source_date_epoch(tmp_path, monkeypatc
     )
     html = written["html"].read_text(encoding="utf-8")
     assert f"{DATE[0]} {DATE[1][:5]} UTC" in html
+
+
+def test_forked_report_figures_equal_in_process_figures(monkeypatch):
+    from kzspatial.render.report import _draw_all
+
+    regions = syn.regions()
+    kinds = ("HH", "LL", "not significant")
+    labels = tuple(kinds[i % 3] for i in range(len(regions)))
+    entries = [_moran_entry(regions, seed, labels) for seed in range(3)]
+    monkeypatch.setenv("KZSPATIAL_WORKERS", "1")
+    here = _draw_all(entries, regions)
+    monkeypatch.setenv("KZSPATIAL_WORKERS", "2")
+    forked = _draw_all(entries, regions)
+    assert len(here) == 3 and all(len(f) == 3 for f in here)
+    assert forked == here  # byte for byte, in entry order
+
+
+@pytest.mark.parametrize("value", ["0", "two", "-1", ""])
+def test_bad_report_worker_count_is_refused(monkeypatch, value):
+    from kzspatial.render.report import _draw_all
+
+    monkeypatch.setenv("KZSPATIAL_WORKERS", value)
+    with pytest.raises(ValidationError, match="KZSPATIAL_WORKERS"):
+        _draw_all([], None)
