@@ -349,16 +349,26 @@ def centre_points(names=HUBS) -> gpd.GeoSeries:
     )
 
 
-def moran_entry(regions: gpd.GeoDataFrame, *, permutations: int = 99):
-    """One report entry (queen weights, random net rates, seeded), no LISA clusters."""
+def moran_entry(
+    regions: gpd.GeoDataFrame,
+    *,
+    permutations: int = 99,
+    seed: int = 1,
+    labels: tuple[str, ...] | None = None,
+    variable: str = "net_rate",
+):
+    """One report entry (queen weights, random values from ``seed``).
+
+    ``labels`` are the LISA cluster labels (default: none significant).
+    """
     from kzspatial import local_morans, morans_i
     from kzspatial.geo.weights import weights_from_geodataframe
     from kzspatial.study.moran_suite import MoranEntry
 
     w = weights_from_geodataframe(regions, "queen", id_col="region_id")
-    y = np.random.default_rng(1).normal(size=len(w.ids))
+    y = np.random.default_rng(seed).normal(size=len(w.ids))
     return MoranEntry(
-        variable="net_rate",
+        variable=variable,
         label="Net migration rate",
         weights_name="queen",
         year=2024,
@@ -366,8 +376,8 @@ def moran_entry(regions: gpd.GeoDataFrame, *, permutations: int = 99):
         names=w.ids,
         y=y,
         weights=w,
-        global_=morans_i(y, w, permutations=permutations, rng=3),
-        local=local_morans(y, w, permutations=permutations, rng=2),
-        cluster_labels=tuple("ns" for _ in w.ids),
+        global_=morans_i(y, w, permutations=permutations, rng=seed + 2),
+        local=local_morans(y, w, permutations=permutations, rng=seed + 1),
+        cluster_labels=labels or tuple("ns" for _ in w.ids),
         fdr=None,
     )

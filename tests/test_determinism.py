@@ -146,3 +146,30 @@ def test_autocorrelation_report_date_from_source_date_epoch(tmp_path, monkeypatc
     )
     html = written["html"].read_text(encoding="utf-8")
     assert f"{DATE[0]} {DATE[1][:5]} UTC" in html
+
+
+def test_forked_report_figures_equal_in_process_figures(monkeypatch):
+    from kzspatial.render.report import _draw_all
+
+    regions = syn.regions()
+    kinds = ("HH", "LL", "not significant")
+    labels = tuple(kinds[i % 3] for i in range(len(regions)))
+    entries = [
+        syn.moran_entry(regions, seed=seed, labels=labels, variable=f"net_rate{seed}")
+        for seed in range(3)
+    ]
+    monkeypatch.setenv("KZSPATIAL_WORKERS", "1")
+    here = _draw_all(entries, regions)
+    monkeypatch.setenv("KZSPATIAL_WORKERS", "2")
+    forked = _draw_all(entries, regions)
+    assert len(here) == 3 and all(len(f) == 3 for f in here)
+    assert forked == here  # byte for byte, in entry order
+
+
+@pytest.mark.parametrize("value", ["0", "two", "-1", ""])
+def test_bad_report_worker_count_is_refused(monkeypatch, value):
+    from kzspatial.render.report import _draw_all
+
+    monkeypatch.setenv("KZSPATIAL_WORKERS", value)
+    with pytest.raises(ValidationError, match="KZSPATIAL_WORKERS"):
+        _draw_all([], None)

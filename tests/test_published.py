@@ -112,3 +112,15 @@ def test_study_internal_migration_2022_2024_flagged_under_both_concepts():
     # the committed long example is the wide table converted, not typed in
     long = read_published(EXAMPLES / "study_table6_published_figures.csv")
     assert len(long) == len(published_from_wide(wide))
+
+
+@pytest.mark.data
+def test_official_national_with_a_given_population_equals_the_loaded_one():
+    from kzspatial.datasets.regional_stats import load_population
+    from kzspatial.study.published import load_official_national
+
+    population = load_population()
+    before = population.copy()
+    given = load_official_national(population)
+    pd.testing.assert_frame_equal(given, load_official_national())
+    pd.testing.assert_frame_equal(population, before)  # the caller's frame is untouched

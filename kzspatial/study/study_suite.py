@@ -122,7 +122,7 @@ def study_suite(
     od, population = data.od20, data.population
     macro = load_macro_regions()
     # every OD year (2022 and the 2025 part year too, each labelled) and the monthly file
-    national = published.load_official_national()
+    national = published.load_official_national(population)
     grp_table = inequality.grp_inequality(
         data.grp, population, value_col="grp_per_capita"
     )
