@@ -33,7 +33,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from kzspatial._errors import AlignmentError, IdentificationError, ValidationError
-from kzspatial.core.catchments import HuffResult, _check_cost, huff_probabilities
+from kzspatial.core.catchments import HuffResult, huff_probabilities
+from kzspatial.core.catchments._checks import _check_cost
 from kzspatial.core.decay import decay_regressor
 
 __all__ = ["HubChoiceFit", "choice_loglik", "fit_hub_choice"]
