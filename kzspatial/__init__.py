@@ -55,9 +55,9 @@ from kzspatial.datasets.migration import (
     load_od_flows,
     read_od_csv,
 )
+from kzspatial.datasets.population import load_population
 from kzspatial.datasets.regional_stats import (
     load_grp_per_capita,
-    load_population,
     load_unemployment,
     load_wages_2022,
 )

@@ -123,7 +123,7 @@ def test_calibrated_leader_matches_clear_observed_leaders(suite):
 @pytest.mark.data
 @pytest.mark.slow
 def test_every_rule_adds_up_to_the_national_population(suite):
-    from kzspatial.datasets.regional_stats import load_population
+    from kzspatial.datasets.population import load_population
     from kzspatial.datasets.regions import configuration_ids
 
     pop = load_population()

@@ -116,7 +116,7 @@ def test_study_internal_migration_2022_2024_flagged_under_both_concepts():
 
 @pytest.mark.data
 def test_official_national_with_a_given_population_equals_the_loaded_one():
-    from kzspatial.datasets.regional_stats import load_population
+    from kzspatial.datasets.population import load_population
     from kzspatial.study.published import load_official_national
 
     population = load_population()

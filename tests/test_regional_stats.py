@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from kzspatial._errors import ValidationError
+from kzspatial.datasets import population
 from kzspatial.datasets import regional_stats as rs
 from kzspatial.datasets.regions import HUB_IDS, configuration_ids
 
@@ -133,7 +134,7 @@ def sha256(path):
 
 
 def test_population_configurations_inferred_per_year(tmp_path):
-    df = rs.load_population(path=write_population_workbook(tmp_path / "p.xlsx"))
+    df = population.load_population(path=write_population_workbook(tmp_path / "p.xlsx"))
     assert list(df.columns[:3]) == ["region_id", "year", "configuration"]
     by_year = df.groupby("year")
     for year, conf in {2016: "2010", 2017: "2018", 2022: "2024"}.items():
@@ -152,7 +153,7 @@ def test_population_configurations_inferred_per_year(tmp_path):
 
 
 def test_population_counts_add_up(tmp_path):
-    df = rs.load_population(path=write_population_workbook(tmp_path / "p.xlsx"))
+    df = population.load_population(path=write_population_workbook(tmp_path / "p.xlsx"))
     assert (df["urban"] + df["rural"] == df["population"]).all()
     assert df["urban_share"].between(0, 1).all()
     cities = df[df["region_id"].isin(HUB_IDS)]
@@ -181,13 +182,13 @@ def test_population_counts_add_up(tmp_path):
 )
 def test_population_measure_selects_columns(tmp_path, measure, columns):
     path = write_population_workbook(tmp_path / "p.xlsx")
-    df = rs.load_population(measure=measure, path=path)
+    df = population.load_population(measure=measure, path=path)
     assert list(df.columns) == ["region_id", "year", "configuration", *columns]
 
 
 def test_population_unknown_measure(tmp_path):
     with pytest.raises(ValidationError, match="measure='men'"):
-        rs.load_population(measure="men", path=tmp_path / "never-read.xlsx")
+        population.load_population(measure="men", path=tmp_path / "never-read.xlsx")
 
 
 def test_population_missing_sheet_names_file_and_sheet(tmp_path):
@@ -197,7 +198,7 @@ def test_population_missing_sheet_names_file_and_sheet(tmp_path):
     with pytest.raises(
         ValidationError, match=r"p\.xlsx[\s\S]*sheet 'Женщины'.*missing"
     ):
-        rs.load_population(path=path)
+        population.load_population(path=path)
 
 
 def test_population_reports_all_problems_at_once(tmp_path):
@@ -209,7 +210,7 @@ def test_population_reports_all_problems_at_once(tmp_path):
     path = write_population_workbook(tmp_path / "p.xlsx", edit=corrupt)
     before = sha256(path)
     with pytest.raises(ValidationError) as info:
-        rs.load_population(path=path)
+        population.load_population(path=path)
     message = str(info.value)
     assert str(path) in message
     assert "row 4, cell B4 (2007): 'n/a' is not a number" in message
@@ -229,7 +230,7 @@ def test_population_regions_must_sum_to_national(tmp_path):
     with pytest.raises(
         ValidationError, match=r"Все население.*2017: national population"
     ):
-        rs.load_population(path=path)
+        population.load_population(path=path)
 
 
 def test_population_year_without_a_configuration(tmp_path):
@@ -239,12 +240,12 @@ def test_population_year_without_a_configuration(tmp_path):
 
     path = write_population_workbook(tmp_path / "p.xlsx", edit=drop_unit)
     with pytest.raises(ValidationError, match=r"column\(s\) 2022.*missing \['KZ-62'\]"):
-        rs.load_population(path=path)
+        population.load_population(path=path)
 
 
 def test_population_csv_cross_check(tmp_path):
     path = write_population_workbook(tmp_path / "p.xlsx")
-    df = rs.load_population(path=path)
+    df = population.load_population(path=path)
     long = pd.DataFrame(
         {
             "Область": ["г. Астана", "Туркестанская 1"],
@@ -264,12 +265,12 @@ def test_population_csv_cross_check(tmp_path):
         }
     )
     long.to_csv(tmp_path / "ok.csv")
-    checked = rs.load_population(path=path, csv_path=tmp_path / "ok.csv")
+    checked = population.load_population(path=path, csv_path=tmp_path / "ok.csv")
     assert checked.attrs["csv_cross_check"]["rows_compared"] == 2
     long.loc[0, "Население"] += 5
     long.to_csv(tmp_path / "bad.csv")
     with pytest.raises(ValidationError, match=r"bad\.csv[\s\S]*differ"):
-        rs.load_population(path=path, csv_path=tmp_path / "bad.csv")
+        population.load_population(path=path, csv_path=tmp_path / "bad.csv")
 
 
 # --------------------------------------------------------------------------- GRP
@@ -559,7 +560,7 @@ def test_wages_missing_column_and_unknown_region(tmp_path):
 
 @pytest.mark.data
 def test_real_population_borders_and_totals():
-    df = rs.load_population()
+    df = population.load_population()
     assert df["year"].min() == 2000 and df["year"].max() == 2023
     configurations = df.groupby("year")["configuration"].agg(set)
     assert configurations.map(len).eq(1).all()
@@ -586,7 +587,7 @@ def test_real_population_borders_and_totals():
 
 @pytest.mark.data
 def test_real_population_urban_break_is_2008():
-    df = rs.load_population()
+    df = population.load_population()
     national = df.groupby("year")[["urban", "population"]].sum()
     share = national["urban"] / national["population"]
     assert share.diff().idxmin() == 2008  # the reclassification, as documented

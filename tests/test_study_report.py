@@ -162,7 +162,8 @@ def real_report(tmp_path_factory):
 
     from kzspatial.datasets.macro_regions import load_macro_regions
     from kzspatial.datasets.migration import load_monthly_migration, load_od_flows
-    from kzspatial.datasets.regional_stats import load_grp_per_capita, load_population
+    from kzspatial.datasets.population import load_population
+    from kzspatial.datasets.regional_stats import load_grp_per_capita
     from kzspatial.datasets.regions import configuration_ids
     from kzspatial.study import inequality, published, trends, typology
 

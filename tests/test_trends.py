@@ -94,7 +94,7 @@ def test_three_city_share_against_the_raw_file(year):
 def test_urban_share_and_monthly_on_the_data():
     from kzspatial.datasets.fetch import fetch
     from kzspatial.datasets.migration import load_monthly_migration, load_od_flows
-    from kzspatial.datasets.regional_stats import load_population
+    from kzspatial.datasets.population import load_population
 
     table = national_trends(
         load_od_flows([2024]),

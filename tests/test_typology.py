@@ -74,7 +74,7 @@ def test_macro_regions_cover_every_region():
 @pytest.mark.data
 def test_study_table2_on_the_data():
     from kzspatial.datasets.migration import load_od_flows
-    from kzspatial.datasets.regional_stats import load_population
+    from kzspatial.datasets.population import load_population
 
     claims = pd.read_csv(EXAMPLES / "study_table2_regional_balance.csv")
     out = check_balance_claims(

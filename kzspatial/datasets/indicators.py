@@ -65,7 +65,7 @@ def regional_indicators(
         (moves between regions, persons per year).
     population : pandas.DataFrame
         ``region_id, year, configuration, population`` (1 January) and optionally
-        ``urban_share``, from :func:`kzspatial.datasets.regional_stats.load_population`.
+        ``urban_share``, from :func:`kzspatial.datasets.population.load_population`.
     grp, unemployment : pandas.DataFrame, optional
         ``region_id, year, configuration`` plus ``grp_per_capita`` / ``unemployment``.
         Joined only where their configuration equals that of the population rows.

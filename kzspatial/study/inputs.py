@@ -29,11 +29,8 @@ from kzspatial.datasets.datacheck import check_od_nets, summarise_check
 from kzspatial.datasets.fetch import registry
 from kzspatial.datasets.indicators import regional_indicators
 from kzspatial.datasets.migration import load_monthly_migration, load_od_flows
-from kzspatial.datasets.regional_stats import (
-    load_grp_per_capita,
-    load_population,
-    load_unemployment,
-)
+from kzspatial.datasets.population import load_population
+from kzspatial.datasets.regional_stats import load_grp_per_capita, load_unemployment
 from kzspatial.datasets.regions import configuration_ids
 
 __all__ = ["StudyData", "latest_values", "load_study_data"]

@@ -231,11 +231,11 @@ def load_official_national(population: pd.DataFrame | None = None) -> pd.DataFra
     Parameters
     ----------
     population : pandas.DataFrame, optional
-        :func:`kzspatial.datasets.regional_stats.load_population`, when the caller
+        :func:`kzspatial.datasets.population.load_population`, when the caller
         has it already (the workbook takes a second to parse); loaded by default.
     """
     from kzspatial.datasets.migration import load_monthly_migration, load_od_flows
-    from kzspatial.datasets.regional_stats import load_population
+    from kzspatial.datasets.population import load_population
     from kzspatial.study.trends import national_trends
 
     with warnings.catch_warnings():

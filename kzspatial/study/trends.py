@@ -132,7 +132,7 @@ def national_trends(
         The monthly file (all moves within the republic), annual or with ``month``
         (pass ``annual=False`` so that the months covered can be stated).
     population : pandas.DataFrame, optional
-        :func:`kzspatial.datasets.regional_stats.load_population` (``urban`` and
+        :func:`kzspatial.datasets.population.load_population` (``urban`` and
         ``population`` columns) for the urban share at 1 January.
 
     Returns
@@ -234,7 +234,7 @@ def group_rates(
         ``year, origin, destination, flow`` in today's 20 regions.
     population : pandas.DataFrame
         ``region_id, year, configuration, population`` at 1 January, in the borders of
-        each date (:func:`kzspatial.datasets.regional_stats.load_population`).
+        each date (:func:`kzspatial.datasets.population.load_population`).
     groups : mapping of str to str
         Group of each of today's 20 region ids (identity for regions in today's borders;
         ``parent_in(r, "2010")`` for the 2010 borders; macro-regions).
