@@ -53,7 +53,6 @@ DATA_ELEMENT_ID = "kz-explorer-data"
 # 4 decimals of a degree are about 11 m: invisible at country zoom, shorter JSON.
 _COORD_DECIMALS = 4
 # Escapes that keep JSON inert inside a <script> element: no "</script>", no "<!--".
-_JSON_ESCAPES = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026"}
 
 
 def _as_int_year(values: pd.Series, what: str) -> pd.Series:
@@ -395,11 +394,6 @@ def explorer_data(
     }
 
 
-def _json_for_script(data: dict[str, Any]) -> str:
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return text.translate(_JSON_ESCAPES)
-
-
 def _explorer_script() -> str:
     return (
         resources.files("kzspatial.render")
@@ -408,27 +402,16 @@ def _explorer_script() -> str:
     )
 
 
-def _explorer_element(payload: str) -> Any:
+def _explorer_element(data: dict[str, Any]) -> Any:
     """Build a branca element writing the JSON into the body, the script after the map.
 
-    Add it to the map: the script starts the explorer on its parent's variable.
-
-    Its output is returned from ``render`` as plain text, never compiled as a Jinja
-    template (a ``MacroElement`` would be, so ``{{`` in a name would be evaluated).
+    Add it to the map: the script starts the explorer on its parent's variable. Both
+    are written as plain text, never compiled as a Jinja template (a ``MacroElement``
+    would be, so ``{{`` in a name would be evaluated).
     """
-    from branca.element import Element, MacroElement
+    from branca.element import MacroElement
 
-    class _Raw(Element):
-        def __init__(self, text: str) -> None:
-            super().__init__()
-            self._text = text
-
-        def render(self, **kwargs: Any) -> str:  # noqa: ARG002 - branca's signature
-            return self._text
-
-    data_html = (
-        f'<script type="application/json" id="{DATA_ELEMENT_ID}">{payload}</script>'
-    )
+    from kzspatial.render.maps._safe import RawText, json_block
 
     class _Explorer(MacroElement):
         def render(self, **kwargs: Any) -> None:  # noqa: ARG002 - branca's signature
@@ -437,9 +420,12 @@ def _explorer_element(payload: str) -> Any:
             map_name = self._parent.get_name()
             start = f"\nkzExplorer.start({map_name}, {json.dumps(DATA_ELEMENT_ID)});\n"
             figure = self.get_root()
-            figure.html.add_child(_Raw(data_html), name=self.get_name() + "_data")
+            figure.html.add_child(
+                json_block(DATA_ELEMENT_ID, data, compact=True),
+                name=self.get_name() + "_data",
+            )
             figure.script.add_child(
-                _Raw(_explorer_script() + start), name=self.get_name()
+                RawText(_explorer_script() + start), name=self.get_name()
             )
 
     return _Explorer()
@@ -497,5 +483,5 @@ def explorer_map(
     m = folium.Map(tiles=tiles, attr=attribution, control_scale=True, zoom_snap=0.25)
     bounds = regions_gdf.geometry.to_crs("EPSG:4326").total_bounds
     m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
-    m.add_child(_explorer_element(_json_for_script(data)))
+    m.add_child(_explorer_element(data))
     return m

@@ -11,7 +11,7 @@ What folium 0.20 does with data, and why each is replaced here:
   GeoJSON of :class:`folium.GeoJson`) are evaluated as Jinja, so a name ``{{ 7*7 }}``
   is written as ``49`` (and Jinja expressions can reach Python objects).
 
-The replacements write data only through :class:`_Raw` (never compiled) as a
+The replacements write data only through :class:`RawText` (never compiled) as a
 ``<script type="application/json">`` block (:func:`json_block`: ``<``, ``>``, ``&``
 and ``'`` written as ``\u`` escapes, so a value can neither close the element nor be
 read as HTML), and read it with ``JSON.parse`` into ``textContent``:
@@ -24,6 +24,7 @@ read as HTML), and read it with ``JSON.parse`` into ``textContent``:
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import folium
@@ -33,10 +34,18 @@ from folium.template import Template
 from folium.utilities import get_obj_in_upper_tree
 from jinja2.utils import htmlsafe_json_dumps
 
-__all__: list[str] = []
+__all__ = [
+    "JsonElement",
+    "JsonGeoJson",
+    "RawText",
+    "TextGeoJsonTooltip",
+    "json_block",
+    "read_json",
+    "text_tooltip",
+]
 
 
-class _Raw(Element):
+class RawText(Element):
     """An element whose text is written as is: never compiled as a Jinja template."""
 
     def __init__(self, text: str) -> None:
@@ -48,18 +57,34 @@ class _Raw(Element):
         return self.text
 
 
-def _dumps(value: Any) -> str:
+# What HTML could read as markup inside a script element, as JSON escapes.
+_HTML_ESCAPES = {
+    ord("<"): "\\u003c",
+    ord(">"): "\\u003e",
+    ord("&"): "\\u0026",
+    ord("'"): "\\u0027",
+}
+
+
+def _dumps(value: Any, *, compact: bool = False) -> str:
+    if compact:  # large payloads (the explorer): no spaces, non-ASCII kept as UTF-8
+        text = json.dumps(
+            value, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+        )
+        return text.translate(_HTML_ESCAPES)
     # Keys sorted as Jinja's ``tojson`` filter sorts them (its default policy).
     return str(htmlsafe_json_dumps(value, sort_keys=True))
 
 
-def json_block(element_id: str, value: Any) -> _Raw:
+def json_block(element_id: str, value: Any, *, compact: bool = False) -> RawText:
     """``<script type="application/json">`` holding ``value``, safe anywhere in HTML.
 
-    ``element_id`` is ours (an element name), never data.
+    ``element_id`` is ours (an element name), never data. ``compact`` writes the JSON
+    without spaces and keeps non-ASCII text as UTF-8 (smaller, for large payloads).
     """
-    return _Raw(
-        f'<script type="application/json" id="{element_id}">{_dumps(value)}</script>'
+    return RawText(
+        f'<script type="application/json" id="{element_id}">'
+        f"{_dumps(value, compact=compact)}</script>"
     )
 
 
@@ -100,7 +125,7 @@ class JsonGeoJson(folium.GeoJson):
         figure.html.add_child(
             json_block(name + "_data", self.data), name=name + "_data"
         )
-        figure.script.add_child(_Raw(script), name=name)
+        figure.script.add_child(RawText(script), name=name)
         if self.show:
             self.add_child(
                 ElementAddToElement(
