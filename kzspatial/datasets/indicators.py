@@ -22,7 +22,7 @@ from kzspatial.core.flows import in_flows, out_flows, to_matrix
 from kzspatial.datasets.crosswalk import aggregate_flows
 from kzspatial.datasets.regions import configuration_ids
 
-__all__ = ["INDICATOR_LABELS", "regional_indicators"]
+__all__ = ["INDICATOR_LABELS", "population_at", "regional_indicators"]
 
 INDICATOR_LABELS = {
     "net_rate": "Net interregional migration per 1,000 residents",
@@ -34,8 +34,22 @@ INDICATOR_LABELS = {
 }
 
 
-def _population_for(population: pd.DataFrame, year: int) -> tuple[pd.DataFrame, int]:
-    """Return population at 1 January of ``year``, or of the latest earlier year."""
+def population_at(population: pd.DataFrame, year: int) -> tuple[pd.DataFrame, int]:
+    """Return population at 1 January of ``year``, or of the latest earlier year.
+
+    Parameters
+    ----------
+    population : pandas.DataFrame
+        :func:`kzspatial.datasets.population.load_population` (``year``,
+        ``configuration`` columns).
+    year : int
+
+    Returns
+    -------
+    rows : pandas.DataFrame
+        The rows of the year used, all in one border configuration.
+    year_used : int
+    """
     years = [y for y in population[YEAR].unique() if y <= year]
     if not years:
         raise ValidationError(f"no population figures at or before 1 January {year}")
@@ -80,7 +94,7 @@ def regional_indicators(
     """
     frames = []
     for year in sorted(od[YEAR].unique()):
-        pop_rows, pop_year = _population_for(population, int(year))
+        pop_rows, pop_year = population_at(population, int(year))
         conf = str(pop_rows["configuration"].iat[0])
         flows_year = od[od[YEAR] == year]
         flows_year.attrs = {**od.attrs, "configuration": "2024"}

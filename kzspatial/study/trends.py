@@ -25,9 +25,8 @@ import pandas as pd
 from kzspatial._constants import DESTINATION, FLOW, ORIGIN, YEAR
 from kzspatial._errors import ValidationError
 
-# one rule for "population at 1 January or the latest earlier date" (private there;
-# to be made public when datasets/indicators.py is next edited)
-from kzspatial.datasets.indicators import _population_for, regional_indicators
+# one rule for "population at 1 January or the latest earlier date"
+from kzspatial.datasets.indicators import population_at, regional_indicators
 from kzspatial.datasets.migration import OD_YEAR_STATUS
 from kzspatial.datasets.regions import (
     HUB_IDS,
@@ -285,7 +284,7 @@ def group_rates(
 def _group_population(
     population: pd.DataFrame, year: int, group_of: pd.Series
 ) -> tuple[dict[str, float], dict[str, str], int]:
-    rows, pop_year = _population_for(population, year)
+    rows, pop_year = population_at(population, year)
     conf = str(rows["configuration"].iat[0])
     # which groups each population unit of that date overlaps
     touches: dict[str, set[str]] = {}
