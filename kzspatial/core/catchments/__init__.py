@@ -16,8 +16,10 @@ Pure numpy/scipy core. Two ways of asking "which hub does a place belong to":
 :func:`catchment_population` sums populations per hub and reports the unassigned rest,
 so totals reconcile with the inputs.
 
-Modules: :mod:`.observed` (flow shares), :mod:`.modelled` (Huff, threshold zones,
-potential), :mod:`.population`, and the shared checks in :mod:`._checks`.
+Modules: :mod:`~kzspatial.core.catchments.observed` (flow shares),
+:mod:`~kzspatial.core.catchments.modelled` (Huff, threshold zones,
+potential), :mod:`~kzspatial.core.catchments.population`, and the shared checks in
+:mod:`~kzspatial.core.catchments._checks`.
 """
 
 from kzspatial.core.catchments._checks import DEFAULT_MAX_MEMORY_BYTES, check_memory
