@@ -35,6 +35,7 @@ from kzspatial.study.hub_choice import (
     catchment_changes,
     centre_sensitivity,
     hub_params_table,
+    model_checks,
 )
 from kzspatial.study.inputs import StudyData, latest_values
 
@@ -94,6 +95,9 @@ class CatchmentResults:
         See :func:`kzspatial.study.hub_choice.agreement_tables`.
     changes : pandas.DataFrame
         Leading hubs in the first and last OD years.
+    model_checks : pandas.DataFrame
+        Richer hub-choice models tested against the calibrated one, every OD year; see
+        :func:`kzspatial.study.hub_choice.model_checks`.
     sensitivity, sensitivity_regions : pandas.DataFrame
         See :func:`kzspatial.study.hub_choice.centre_sensitivity`.
     centres : str
@@ -125,6 +129,7 @@ class CatchmentResults:
     agreement_summary: pd.DataFrame
     hub_params: pd.DataFrame
     changes: pd.DataFrame
+    model_checks: pd.DataFrame
     sensitivity: pd.DataFrame
     sensitivity_regions: pd.DataFrame
     centres: str = DEFAULT_CENTRES
@@ -264,6 +269,7 @@ def catchment_suite(
             ignore_index=True,
         ),
         changes=catchment_changes(agreement, first, last),
+        model_checks=model_checks(data, D),
         sensitivity=sensitivity,
         sensitivity_regions=sensitivity_regions,
         **grid,

@@ -15,12 +15,19 @@ import numpy as np
 import pandas as pd
 
 from kzspatial._constants import YEAR
-from kzspatial.core.huff import HubChoiceFit, choice_loglik, fit_hub_choice
+from kzspatial.core.huff import (
+    HubChoiceFit,
+    check_hub_choice_models,
+    choice_loglik,
+    fit_hub_choice,
+)
+from kzspatial.datasets.macro_regions import load_macro_regions
 from kzspatial.datasets.regions import HUB_NAMES
 from kzspatial.study.inputs import StudyData
 
 __all__ = [
     "CENTRE_METHODS",
+    "CLEAR_LEAD",
     "DEFAULT_CENTRES",
     "MIN_COST_KM",
     "agreement_tables",
@@ -29,6 +36,7 @@ __all__ = [
     "centre_sensitivity",
     "hub_choice_counts",
     "hub_params_table",
+    "model_checks",
 ]
 
 MIN_COST_KM = 5.0
@@ -42,6 +50,9 @@ CENTRE_METHODS = {
 """Zone-centre choices for distances, by the name :func:`region_centres` takes."""
 
 DEFAULT_CENTRES = "population"
+
+CLEAR_LEAD = 0.10
+"""A region's observed leading hub is clear when its share exceeds the second's by this."""
 
 CALIBRATED = "calibrated Huff"
 MASS_ONLY = "mass-only Huff"
@@ -360,3 +371,71 @@ def centre_sensitivity(
     params_frame[YEAR] = focus_year
     params_frame["default"] = params_frame["centres"] == DEFAULT_CENTRES
     return params_frame, pd.concat(regions, ignore_index=True)
+
+
+def model_checks(
+    data: StudyData, D: np.ndarray, *, centres: str = DEFAULT_CENTRES
+) -> pd.DataFrame:
+    """Richer hub-choice models against the calibrated one, every OD year.
+
+    For each year, :func:`kzspatial.core.huff.check_hub_choice_models` fits the
+    calibrated model (common decay), hub-specific decays and hub preferences by
+    macro-region (kzspatial's five-zone grouping, fixed before looking at the choices),
+    and tests the added parameters with the quasi-likelihood F test. Each row also
+    counts the regions with a clear observed leader (lead above :data:`CLEAR_LEAD`)
+    and which of them the model gets wrong, so a user can see whether a model that
+    gets a region right is one the data support.
+
+    Parameters
+    ----------
+    data : StudyData
+        In the 2024 borders.
+    D : numpy.ndarray
+        Distances (km) between the zone centres.
+    centres : str
+        Zone-centre choice, recorded in every row.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``year, model, n_params, loglik, dispersion, df_extra, df_resid, f_stat,
+        p_value, n_clear_leaders, n_clear_right, clear_missed, centres``.
+    """
+    zone = load_macro_regions().set_index("region_id")["macro_region"]
+    rows = []
+    for year in data.years:
+        counts, origins, positions = hub_choice_counts(data, year)
+        shares = counts / counts.sum(axis=1, keepdims=True)
+        ordered = np.sort(shares, axis=1)
+        clear = ordered[:, -1] - ordered[:, -2] > CLEAR_LEAD
+        checks = check_hub_choice_models(
+            counts,
+            _hub_costs(D, data, positions),
+            _hub_names(),
+            origins=origins,
+            origin_groups=zone.loc[origins].to_list(),
+            cost_func="pow",
+            min_cost=MIN_COST_KM,
+        )
+        for check in checks:
+            wrong = clear & (
+                np.argmax(counts, axis=1) != np.argmax(check.probabilities, axis=1)
+            )
+            rows.append(
+                {
+                    YEAR: year,
+                    "model": check.model,
+                    "n_params": check.n_params,
+                    "loglik": check.loglik,
+                    "dispersion": check.dispersion,
+                    "df_extra": check.df_extra,
+                    "df_resid": check.df_resid,
+                    "f_stat": check.f_stat,
+                    "p_value": check.p_value,
+                    "n_clear_leaders": int(clear.sum()),
+                    "n_clear_right": int(clear.sum() - wrong.sum()),
+                    "clear_missed": ", ".join(np.asarray(origins)[wrong]),
+                    "centres": centres,
+                }
+            )
+    return pd.DataFrame(rows)

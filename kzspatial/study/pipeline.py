@@ -218,6 +218,18 @@ def _catchment_sections(catchments: CatchmentResults | None) -> list[tuple]:
             catchments.agreement_summary,
         ),
         (
+            "hub_choice_model_checks",
+            "Catchments: would a richer hub-choice model fit better?",
+            "Each year the calibrated model (one distance decay, one attractiveness per "
+            "hub) is tested against hub-specific decays and hub preferences by "
+            "macro-region (kzspatial's five-zone grouping). Movers of one region do not "
+            "choose independently (dispersion far above 1), so the added parameters are "
+            "judged by the quasi-likelihood F test; p_value above 0.05 = the data do "
+            "not support the richer model. clear_missed = regions whose observed leading "
+            "hub leads by more than 10 points but the model names another hub.",
+            catchments.model_checks,
+        ),
+        (
             "catchment_changes",
             "Catchments: leading hub in the first and last OD year",
             "Observed = hub receiving most of the region's movers to the three hubs; "

@@ -127,6 +127,7 @@ def _layer_metadata(
         "catchment_agreement": {"title": "Hub shares: observed against the models"},
         "catchment_agreement_summary": {"title": "Hub-choice models: fit by year"},
         "hub_choice_params": {"title": "Calibrated Huff model: estimates"},
+        "hub_choice_model_checks": {"title": "Hub-choice models: richer models tested"},
         "catchment_changes": {"title": "Leading hub: first and last OD year"},
         "centre_sensitivity": {"title": "Decay and catchments by zone centres"},
         "centre_sensitivity_regions": {"title": "Leading hub by zone centres"},

@@ -153,6 +153,15 @@ TABLE_INFO: dict[str, TableInfo] = {
         "log-likelihood; fraction; count",
         f"{_OD}; {_POP}; GeoNames (CC BY 4.0)",
     ),
+    "hub_choice_model_checks": TableInfo(
+        "Hub choice: do richer models explain the choices better?",
+        "per OD year: the calibrated model (one decay) against hub-specific decays and "
+        "hub preferences by macro-region, quasi-likelihood F test of the added "
+        "parameters, and the regions with a clear observed leading hub (lead above 10 "
+        "points) that each model gets wrong",
+        "log-likelihood; F statistic; count",
+        f"{_OD}; GeoNames (CC BY 4.0)",
+    ),
     "hub_choice_params": TableInfo(
         "Calibrated hub choice: decay and hub attractiveness",
         "maximum-likelihood distance decay and log attractiveness of Almaty and Shymkent "
@@ -368,6 +377,7 @@ def result_tables(
             catchment_agreement_summary=catchments.agreement_summary,
             hub_choice_params=catchments.hub_params,
             catchment_changes=catchments.changes,
+            hub_choice_model_checks=catchments.model_checks,
             centre_sensitivity=catchments.sensitivity,
             centre_sensitivity_regions=catchments.sensitivity_regions,
             grid_population=catchments.population_allocation,
