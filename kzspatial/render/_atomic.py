@@ -42,7 +42,15 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from kzspatial._errors import KzSpatialError, OverwriteError
+from kzspatial._errors import (
+    _WRITE_REASONS as _REASONS,
+)
+from kzspatial._errors import (
+    KzSpatialError,
+    OutputLockedError,
+    OutputWriteError,
+    OverwriteError,
+)
 
 __all__ = [
     "OutputLockedError",
@@ -59,43 +67,7 @@ JOURNAL_NAME = ".kzspatial-journal.json"
 STAGING_PREFIX = ".kzspatial-staging-"
 # Below this much free space, GDAL's bare "Failed to commit transaction" is a full disk.
 _LOW_SPACE = 16 * 2**20
-_REASONS = {
-    errno.ENOSPC: ("No space left on device while writing {}", "free some space"),
-    errno.EDQUOT: ("Disk quota exceeded while writing {}", "free some space"),
-    errno.EROFS: ("Read-only file system: cannot write {}", "use a writable folder"),
-    errno.EACCES: ("Permission denied: cannot write {}", "use a folder you can write"),
-    errno.EPERM: ("Operation not permitted: cannot write {}", "use a writable folder"),
-}
-_MESSAGES = {
-    **_REASONS,
-    errno.ENOTDIR: ("{} is not a folder (a file has that name)", "rename the file"),
-}
-
 Fault = Callable[[str], None]
-
-
-class OutputLockedError(KzSpatialError, OSError):
-    """Another kzspatial run is writing into the same output folder."""
-
-
-class OutputWriteError(KzSpatialError, OSError):
-    """Outputs could not be written (full disk, read-only folder, permissions).
-
-    ``errno`` and ``filename`` are set as for :class:`OSError`; earlier outputs are
-    left intact.
-    """
-
-    def __init__(self, code: int, what: str | os.PathLike[str]) -> None:
-        reason, fix = _MESSAGES[code]
-        super().__init__(
-            f"{reason.format(what)}; earlier outputs are intact; {fix} or choose "
-            "another --out / --maps folder"
-        )
-        self.errno = code
-        self.filename = str(what)
-
-    def __str__(self) -> str:  # OSError's would show only errno and filename
-        return str(self.args[0])
 
 
 def _low_space(where: Path) -> bool:
