@@ -9,6 +9,7 @@ from kzspatial._errors import OverwriteError
 from kzspatial.render.study_report import (
     _compact_rates,
     _compact_years,
+    _table_html,
     _year_axis,
     write_study_report,
 )
@@ -125,6 +126,22 @@ def test_rates_keep_every_year_in_order():
     assert _compact_rates("rates unknown") == "rates unknown"
 
 
+def test_only_prose_cells_wrap():
+    frame = pd.DataFrame(
+        {
+            "region": ["Karaganda region"],
+            "reading": ["Karaganda in its borders before June 2022, with Ulytau <b>"],
+            "years": ["2010, 2015, 2020, 2021, 2023, 2024"],
+            "rates": ["2010: +21.16; 2015: -0.27; 2020: +0.04"],
+            "n": [123456789012345678901234567],
+        }
+    )
+    html = _table_html(frame)
+    prose = html.split('<td class="prose">')
+    assert len(prose) == 2  # the reading only: not the name, years, rates or number
+    assert prose[1].startswith("Karaganda in its borders") and "&lt;b&gt;" in prose[1]
+
+
 def test_national_table_counts_and_shares(tmp_path):
     inputs = _inputs()
     inputs["national"]["moves_between_regions"] = [169_900.0, 1_234_567.0]
@@ -231,5 +248,10 @@ def test_real_report_in_chromium(real_report):
             text = page.inner_text("body")
             assert "Karaganda region" in text and "refuted" in text
             assert "all moves within the republic" in text
+            # prose cells wrap in a readable column instead of a few letters per line
+            widths = page.eval_on_selector_all(
+                "td.prose", "els => els.map(e => e.getBoundingClientRect().width)"
+            )
+            assert len(widths) >= 5 and min(widths) >= 200
         finally:
             browser.close()

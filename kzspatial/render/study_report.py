@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -246,6 +247,11 @@ def _national_formatters(frame: pd.DataFrame) -> dict:
     return formatters
 
 
+# a cell of 25+ characters with a letter in it (not a number, rate or year list)
+_PROSE_CELL = re.compile(r"<td>([^<>]*[^\W\d_][^<>]*)</td>")
+_PROSE_MIN_CHARS = 25
+
+
 def _table_html(frame: pd.DataFrame, formatters: Mapping | None = None) -> str:
     """Render ``frame`` as an HTML table, year lists made compact.
 
@@ -258,13 +264,23 @@ def _table_html(frame: pd.DataFrame, formatters: Mapping | None = None) -> str:
         if c in frame.columns and not pd.api.types.is_numeric_dtype(frame[c])
     }
     # pandas escapes cell text by default (escape=True), so the markup is safe to mark
-    return frame.to_html(
+    html = frame.to_html(
         index=False,
         float_format=lambda v: f"{v:.4g}",
         formatters={**compact, **(formatters or {})},
         border=0,
         na_rep="–",
     )
+    # prose cells (a claim's reading, a period's description) wrap in a readable
+    # left-aligned column; every other cell stays on one line
+    return _PROSE_CELL.sub(_mark_prose, html)
+
+
+def _mark_prose(match: re.Match) -> str:
+    text = match.group(1)
+    if len(text) < _PROSE_MIN_CHARS:
+        return match.group(0)
+    return f'<td class="prose">{text}</td>'
 
 
 def write_study_report(
