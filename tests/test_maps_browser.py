@@ -56,7 +56,8 @@ def test_offline_map_renders_without_network(browser, map_html, tmp_path):
         assert page.locator("path.kz-flow").count() == N_FLOWS
         assert page.locator(".legend svg").count() >= 1  # branca colour legend (d3)
         assert page.locator(".kz-legend", has_text="arrow at destination").is_visible()
-        assert page.locator(".kz-legend", has_text="Catchments").count() == 1
+        # the catchment layer is off by default, and its legend with it
+        assert page.locator(".kz-legend", has_text="Catchments").count() == 0
         assert page.locator(".leaflet-control-layers").is_visible()
         assert page.locator(".kz-map-fallback").count() == 0
 
@@ -70,6 +71,25 @@ def test_offline_map_renders_without_network(browser, map_html, tmp_path):
         low, high = image.getextrema()
         assert high - low > 100  # not blank
         assert len(image.getcolors(maxcolors=1 << 16) or []) > 20
+    finally:
+        page.close()
+
+
+def test_catchment_legend_follows_its_layer(browser, map_html):
+    page, errors = _open(browser, map_html["offline"])
+    try:
+        legend = page.locator(".kz-legend", has_text="Catchments")
+        toggle = page.locator(
+            ".leaflet-control-layers-overlays label", has_text="Catchments"
+        )
+        page.locator(".leaflet-control-layers").hover()
+        toggle.locator("input").check()
+        page.wait_for_timeout(200)
+        assert legend.count() == 1 and legend.is_visible()
+        toggle.locator("input").uncheck()
+        page.wait_for_timeout(200)
+        assert legend.count() == 0
+        assert errors == []
     finally:
         page.close()
 

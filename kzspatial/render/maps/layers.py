@@ -356,9 +356,10 @@ def _add_catchments(
     _add_legend(
         m,
         title="Catchments",
-        subtitles=["hub receiving most out-migrants (layer off by default)"],
+        subtitles=["hub receiving most out-migrants"],
         rows=[{"fill": colour, "text": hub} for hub, colour in palette.items()],
         position="bottomright",
+        layer=group,
     )
 
 
@@ -399,23 +400,31 @@ def _add_flow_legend(
 
 
 def _add_legend(
-    m: folium.Map, *, title: str, subtitles: list[str], rows: list[dict], position: str
+    m: folium.Map,
+    *,
+    title: str,
+    subtitles: list[str],
+    rows: list[dict],
+    position: str,
+    layer: folium.FeatureGroup | None = None,
 ) -> None:
     """Add a legend control built from JSON with the DOM (data only as text).
 
     Each row is a line sample (``color``, ``width``, ``cap``) or, with ``fill``, a
-    filled swatch, followed by its ``text``.
+    filled swatch, followed by its ``text``. With ``layer``, the legend is shown only
+    while that layer is on the map.
     """
     from kzspatial.render.maps._safe import JsonElement
 
     spec = {"title": title, "subtitles": subtitles, "rows": rows, "position": position}
-    m.add_child(
-        JsonElement(
-            spec,
-            "{% macro header(this, kwargs) %}" + _LEGEND_CSS + "{% endmacro %}"
-            "{% macro script(this, kwargs) %}" + _LEGEND_SCRIPT + "{% endmacro %}",
-        )
+    script = _LEGEND_SCRIPT + (_FOLLOW_LAYER_SCRIPT if layer is not None else _SHOW)
+    legend = JsonElement(
+        spec,
+        "{% macro header(this, kwargs) %}" + _LEGEND_CSS + "{% endmacro %}"
+        "{% macro script(this, kwargs) %}" + script + "{% endmacro %}",
     )
+    legend.layer = layer  # its generated JS name is read when the map renders
+    m.add_child(legend)
 
 
 _LEGEND_CSS = (
@@ -468,5 +477,13 @@ var {{ this.get_name() }} = L.control({position: {{ this.get_name() }}_spec.posi
     L.DomEvent.disableClickPropagation(div);
     return div;
 };
-{{ this.get_name() }}.addTo({{ this._parent.get_name() }});
+"""
+_SHOW = "{{ this.get_name() }}.addTo({{ this._parent.get_name() }});\n"
+# A layer's legend is on the map exactly while the layer is (layer control events).
+_FOLLOW_LAYER_SCRIPT = """
+(function (map, legend, layer) {
+    if (map.hasLayer(layer)) { legend.addTo(map); }
+    map.on('overlayadd', function (e) { if (e.layer === layer) { legend.addTo(map); } });
+    map.on('overlayremove', function (e) { if (e.layer === layer) { legend.remove(); } });
+})({{ this._parent.get_name() }}, {{ this.get_name() }}, {{ this.layer.get_name() }});
 """
