@@ -1,7 +1,8 @@
-"""The catchment history styles draw one year and one rule, checked in headless QGIS.
+"""The catchment styles draw one year and one rule, checked in headless QGIS.
 
 PyQGIS lives in Debian's /usr/bin/python3; tests/qgis_catchment_check.py runs in a
-subprocess and reports which features each layer's default style draws.
+subprocess and reports which features each layer's default style draws, with the
+temporal controller off and with a time range of one calendar year.
 """
 
 import json
@@ -14,7 +15,7 @@ import kz_synthetic as syn
 import pandas as pd
 import pytest
 
-from kzspatial.render.gpkg import write_geopackage
+from kzspatial.render.gpkg import HISTORY_TEMPORAL, write_geopackage
 
 pytestmark = pytest.mark.qgis
 
@@ -38,16 +39,22 @@ def drawn(tmp_path_factory):
     # the focus year need not be the last one: the style follows the attrs
     history.attrs.update(default_year=2023, default_rule="flow_share>=0.15")
     plain = _history([2010, 2024], ["huff_mass_only", "huff_p>=0.5"])
+    focus = _history([2024], ["huff_calibrated"])
     path = write_geopackage(
         tmp_path_factory.mktemp("qgis") / "catch.gpkg",
-        {"catchments_history": history, "catchments_alternatives": plain},
+        {
+            "catchments_history": history,
+            "catchments_alternatives": plain,
+            "catchments": focus,
+        },
     )
     result = subprocess.run(
         [
             SYSTEM_PYTHON,
             str(CHECK_SCRIPT),
             str(path),
-            *("catchments_history", "catchments_alternatives"),
+            *("catchments_history", "catchments_alternatives", "catchments"),
+            *("--years", "2010,2015,2020,2024"),
         ],
         capture_output=True,
         text=True,
@@ -72,3 +79,45 @@ def test_without_attrs_the_latest_year_and_its_first_rule(drawn):
     layer = drawn["catchments_alternatives"]
     assert layer["years"] == [2024]
     assert layer["rules"] == ["huff_mass_only"]
+
+
+def test_history_style_carries_temporal_properties(drawn):
+    layer = drawn["catchments_history"]
+    assert layer["default_style_loaded"]
+    temporal = layer["temporal"]
+    assert temporal["active"]
+    assert temporal["mode"] == "start and end from expressions"
+    assert temporal["start_expression"] == HISTORY_TEMPORAL["start_expression"]
+    assert temporal["end_expression"] == HISTORY_TEMPORAL["end_expression"]
+
+
+def test_a_time_range_of_one_year_draws_that_year_of_the_default_rule(drawn):
+    by_year = drawn["catchments_history"]["by_year"]
+    for year in (2010, 2015, 2024):
+        assert by_year[str(year)]["years"] == [year]
+        assert by_year[str(year)]["rules"] == ["flow_share>=0.15"]
+        assert by_year[str(year)]["drawn"] == 3
+    assert by_year["2020"]["drawn"] == 0  # no features of 2020 in the layer
+
+
+def test_qgis_constructor_drops_the_stored_temporal_switch(drawn):
+    # QgsVectorLayer(uri, name, "ogr") applies the default style and then resets the
+    # temporal properties from the provider's capabilities (none for a GeoPackage):
+    # only layers given their style after creation (QGIS desktop's add-layer path,
+    # layer.loadDefaultStyle()) come up temporal. If QGIS changes this, the README
+    # note on the temporal controller can be simplified.
+    plain = drawn["catchments_history"]["constructor_temporal"]
+    assert not plain["active"]
+    assert plain["start_expression"] == HISTORY_TEMPORAL["start_expression"]
+
+
+def test_focus_year_and_alternatives_stay_non_temporal(drawn):
+    for name in ("catchments", "catchments_alternatives"):
+        layer = drawn[name]
+        assert not layer["temporal"]["active"]
+        assert layer["temporal"]["start_expression"] == ""
+        # a layer without temporal properties is drawn the same in every frame
+        for year in ("2010", "2024"):
+            assert layer["by_year"][year]["years"] == layer["years"]
+    assert drawn["catchments"]["renderer"] == "categorizedSymbol"
+    assert drawn["catchments"]["years"] == [2024]

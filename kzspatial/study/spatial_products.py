@@ -114,8 +114,9 @@ def _layer_metadata(
             "title": "Catchments of the hubs, every year",
             "abstract": "rule flow_share>=t: regions whose out-migrants go to the hub "
             "in at least that share (observed); huff_calibrated_regions: leading hub "
-            "of the calibrated Huff model fitted on that year. Filter on year; the "
-            f"default style shows the observed catchments of {focus}.",
+            "of the calibrated Huff model fitted on that year. The default style "
+            f"shows the observed catchments of {focus}; with QGIS's temporal "
+            "controller on (step 1 year) each frame shows its own year.",
         },
         "catchments_alternatives": {
             "title": f"Catchments of the hubs: alternative rules, {focus}",
