@@ -65,6 +65,8 @@ _ALIASES = {
     "name_kk": "Name (Kazakh)",
     "name_ru": "Name (Russian)",
     "population": "Population (persons)",
+    "population_allocated": "Population allocated from the regional totals through "
+    "settlement points (persons; not an official count)",
     "net_migration": "Net migration (persons)",
     "net_migration_rate": "Net migration rate (per 1,000)",
     "inflow": "Arrivals (persons)",
