@@ -11,11 +11,14 @@ draws with no time range (the temporal controller off), the layer's temporal
 properties as QGIS read them from the stored default style, and, for each of
 ``--years``, what QGIS draws when the map's time range is that calendar year: the
 layer's temporal filter (``createFilterString``, what the vector renderer adds to its
-feature request) plus the renderer's rules evaluated with the map's time range.
+feature request) plus the renderer's rules evaluated with the map's time range, and a
+real render of the map (``image``, ``image_by_year``: a digest of the pixels and the
+share of pixels drawn).
 (``isVisibleInTemporalRange`` answers for the layer as a whole, True for every range in
 the feature-based modes, so features are selected through the filter string.)
 """
 
+import hashlib
 import json
 import os
 import sys
@@ -28,12 +31,14 @@ from qgis.core import (
     QgsExpressionContext,
     QgsExpressionContextUtils,
     QgsFeatureRequest,
+    QgsMapRendererSequentialJob,
     QgsMapSettings,
     QgsRenderContext,
     QgsVectorLayer,
     QgsVectorLayerTemporalContext,
 )
-from qgis.PyQt.QtCore import QDate, QDateTime, QTime
+from qgis.PyQt.QtCore import QDate, QDateTime, QSize, QTime
+from qgis.PyQt.QtGui import QColor
 
 MODES = {
     0: "fixed range",
@@ -56,16 +61,46 @@ def year_range(year: int) -> QgsDateTimeRange:
     )
 
 
-def drawn_features(layer: QgsVectorLayer, time_range=None) -> list:
-    """Features the layer's renderer draws, optionally with a map time range."""
-    renderer = layer.renderer().clone()
+def map_settings(layer: QgsVectorLayer, time_range=None) -> QgsMapSettings:
+    """Map settings of the layer's extent, as the canvas sets them, with a time range."""
     settings = QgsMapSettings()
     settings.setLayers([layer])
+    settings.setDestinationCrs(layer.crs())
     settings.setExtent(layer.extent())
-    request = QgsFeatureRequest()
+    settings.setOutputSize(QSize(200, 120))
+    settings.setBackgroundColor(QColor("white"))
     if time_range is not None:
         settings.setIsTemporal(True)
         settings.setTemporalRange(time_range)
+    # what the map canvas puts in the context (its time range among the variables)
+    scopes = QgsExpressionContext()
+    scopes.appendScope(QgsExpressionContextUtils.mapSettingsScope(settings))
+    settings.setExpressionContext(scopes)
+    return settings
+
+
+def rendered(layer: QgsVectorLayer, time_range=None) -> dict:
+    """Render the layer for real: a digest of the image and its share of drawn pixels."""
+    job = QgsMapRendererSequentialJob(map_settings(layer, time_range))
+    job.start()
+    job.waitForFinished()
+    image = job.renderedImage()
+    pixels = [
+        image.pixel(x, y) for x in range(image.width()) for y in range(image.height())
+    ]
+    white = QColor("white").rgb()
+    return {
+        "digest": hashlib.sha256(repr(pixels).encode()).hexdigest(),
+        "drawn_share": sum(p != white for p in pixels) / len(pixels),
+    }
+
+
+def drawn_features(layer: QgsVectorLayer, time_range=None) -> list:
+    """Features the layer's renderer draws, optionally with a map time range."""
+    renderer = layer.renderer().clone()
+    settings = map_settings(layer, time_range)
+    request = QgsFeatureRequest()
+    if time_range is not None:
         temporal = layer.temporalProperties()
         if temporal.isActive():
             context = QgsVectorLayerTemporalContext()
@@ -73,10 +108,6 @@ def drawn_features(layer: QgsVectorLayer, time_range=None) -> list:
             request.setFilterExpression(
                 temporal.createFilterString(context, time_range)
             )
-    # what the map canvas puts in the context (its time range among the variables)
-    scopes = QgsExpressionContext()
-    scopes.appendScope(QgsExpressionContextUtils.mapSettingsScope(settings))
-    settings.setExpressionContext(scopes)
     context = QgsRenderContext.fromMapSettings(settings)
     context.expressionContext().appendScope(layer.createExpressionContextScope())
     renderer.startRender(context, layer.fields())
@@ -131,6 +162,8 @@ def main(path: str, names: list[str], years: list[int]) -> None:
             "by_year": {
                 str(y): summary(drawn_features(layer, year_range(y))) for y in years
             },
+            "image": rendered(layer),
+            "image_by_year": {str(y): rendered(layer, year_range(y)) for y in years},
         }
     print(json.dumps(report), flush=True)
     # exitQgis() with layers still referenced by Python segfaults in QGIS 3.22

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import kz_synthetic as syn
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -24,8 +25,13 @@ CHECK_SCRIPT = Path(__file__).with_name("qgis_catchment_check.py")
 
 
 def _history(years, rules) -> gpd.GeoDataFrame:
+    """The same three polygons every year, their hubs rotated from year to year."""
     base = syn.catchments(syn.regions())
-    parts = [base.assign(year=y, rule=r) for y in years for r in rules]
+    parts = [
+        base.assign(year=y, rule=r, hub=np.roll(base["hub"].to_numpy(), k))
+        for k, y in enumerate(years)
+        for r in rules
+    ]
     return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=base.crs)
 
 
@@ -54,7 +60,7 @@ def drawn(tmp_path_factory):
             str(CHECK_SCRIPT),
             str(path),
             *("catchments_history", "catchments_alternatives", "catchments"),
-            *("--years", "2010,2015,2020,2024"),
+            *("--years", "2010,2015,2020,2023,2024"),
         ],
         capture_output=True,
         text=True,
@@ -100,6 +106,22 @@ def test_a_time_range_of_one_year_draws_that_year_of_the_default_rule(drawn):
     assert by_year["2020"]["drawn"] == 0  # no features of 2020 in the layer
 
 
+def test_real_renders_follow_the_time_range(drawn):
+    # QgsMapRendererSequentialJob, not the emulation above: the frame of the focus
+    # year looks like the map without a time range, other years differ, a year
+    # without features is blank
+    layer = drawn["catchments_history"]
+    frames = layer["image_by_year"]
+    assert layer["image"]["drawn_share"] > 0.05
+    assert frames["2024"]["drawn_share"] > 0.05
+    assert frames["2020"]["drawn_share"] == 0
+    # hubs rotate by one place a year: three different maps, 2024 back to 2010's
+    assert len({frames[y]["digest"] for y in ("2010", "2015", "2023")}) == 3
+    assert frames["2024"]["digest"] == frames["2010"]["digest"]
+    # the fixture's focus year (2023) is drawn with the controller off
+    assert layer["image"]["digest"] == frames["2023"]["digest"]
+
+
 def test_qgis_constructor_drops_the_stored_temporal_switch(drawn):
     # QgsVectorLayer(uri, name, "ogr") applies the default style and then resets the
     # temporal properties from the provider's capabilities (none for a GeoPackage):
@@ -119,5 +141,6 @@ def test_focus_year_and_alternatives_stay_non_temporal(drawn):
         # a layer without temporal properties is drawn the same in every frame
         for year in ("2010", "2024"):
             assert layer["by_year"][year]["years"] == layer["years"]
+            assert layer["image_by_year"][year]["digest"] == layer["image"]["digest"]
     assert drawn["catchments"]["renderer"] == "categorizedSymbol"
     assert drawn["catchments"]["years"] == [2024]
