@@ -190,9 +190,7 @@ def catchment_suite(
     ValidationError
         Borders other than 2024, or an unknown ``settlements``.
     """
-    from kzspatial.geo.grids import polygon_huff
-    from kzspatial.geo.population import dasymetric_polygon_population
-
+    # over 120 lines with its docstring: one call per step, the steps in order
     points, point_source, point_provenance = _settlement_points(data, settlements)
     shares, flow_polygons, flow = flow_catchment_tables(data, threshold=threshold)
     fit, centres, D = _hub_model(data, gravity, focus_year)
@@ -210,18 +208,13 @@ def catchment_suite(
         data.ids, D, hub_fit.attractiveness, hub_fit.beta
     )
     _, region_mass = _region_huff(data.ids, D, *mass_only)
-    districts = data.districts.set_index("district_id")
-    district_huff = polygon_huff(
-        districts, hubs, hub_fit.attractiveness, hub_fit.beta, "pow"
-    )
     pop_regions, pop_year = latest_values(
         data.population, "population", focus_year, "2024"
     )
     _require_every_region(pop_regions, data.ids, pop_year)
-    district_pop, district_outside = dasymetric_polygon_population(
-        districts, data.regions, pop_regions, points
+    district_huff, district_outside = _district_catchments(
+        data, hubs, hub_fit, pop_regions, points
     )
-    district_huff = district_huff.join(district_pop).reset_index()
     grid = _grid_catchments(
         data,
         centres,
@@ -270,7 +263,7 @@ def catchment_suite(
         region_huff_mass_only=region_mass.assign(
             model=MASS_ONLY, centres=DEFAULT_CENTRES
         ),
-        district_huff=district_huff.assign(model=CALIBRATED, centres=DEFAULT_CENTRES),
+        district_huff=district_huff,
         population=population,
         agreement=agreement,
         agreement_summary=summary,
@@ -397,6 +390,27 @@ def _region_huff(ids, D, attractiveness, beta) -> tuple[object, pd.DataFrame]:
     table["dominant_hub"] = [hub_names[k] for k in region_res.dominant_index]
     table["dominant_probability"] = region_res.dominant_probability
     return region_res, table
+
+
+def _district_catchments(
+    data: StudyData, hubs, hub_fit: HubChoiceFit, pop_regions: pd.Series, points
+) -> tuple[pd.DataFrame, float]:
+    """Calibrated Huff of the districts and their allocated populations.
+
+    Returns the district table (``district_id``, Huff columns,
+    ``population_allocated``, ``model``, ``centres``) and the population allocated
+    outside every district.
+    """
+    from kzspatial.geo.grids import polygon_huff
+    from kzspatial.geo.population import dasymetric_polygon_population
+
+    districts = data.districts.set_index("district_id")
+    huff = polygon_huff(districts, hubs, hub_fit.attractiveness, hub_fit.beta, "pow")
+    population, outside = dasymetric_polygon_population(
+        districts, data.regions, pop_regions, points
+    )
+    table = huff.join(population).reset_index()
+    return table.assign(model=CALIBRATED, centres=DEFAULT_CENTRES), outside
 
 
 def _settlement_points(
