@@ -227,10 +227,37 @@ def test_every_rule_adds_up_to_the_national_population(suite):
         ]["population"].sum()
         assert official > 1.9e7
         sums = rows.groupby("rule")["population"].sum()
-        assert len(sums) >= 4
+        assert len(sums) >= 5
+        assert DISTRICT_RULE in sums.index
         assert np.all(np.abs(sums / official - 1) < 0.005), sums
     assert suite.population["hub"].str.contains("no hub|outside").any()
     assert suite.population["method"].str.len().gt(20).all()
+
+
+DISTRICT_RULE = "districts: calibrated Huff, leading hub"
+
+
+@pytest.mark.data
+@pytest.mark.slow
+def test_district_rule_is_an_allocation_with_explicit_rest_rows(suite):
+    rows = suite.population[suite.population["rule"] == DISTRICT_RULE].set_index("hub")
+    assert {"no hub", "outside every district"} <= set(rows.index)
+    method = rows["method"].iloc[0]
+    assert "allocated" in method and "not an official district count" in method
+    assert rows["units"].eq("districts").all()
+    # the district layer's column is the same allocation, hub by hub
+    districts = suite.district_huff
+    assert districts["population_allocated"].ge(0).all()
+    by_hub = districts.groupby("dominant_hub")["population_allocated"].sum()
+    for hub, value in by_hub.items():
+        assert rows.loc[hub, "population"] == pytest.approx(value, rel=1e-12)
+    total = (
+        districts["population_allocated"].sum()
+        + rows.loc["outside every district", "population"]
+    )
+    assert total == pytest.approx(rows["national_total"].iloc[0], rel=1e-9)
+    # points between the district polygons are few: under 0.5 % of the population
+    assert rows.loc["outside every district", "share_of_national"] < 0.005
 
 
 @pytest.mark.data

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EQUAL_AREA_SUFFIX",
+    "HISTORY_TEMPORAL",
     "OD_FLOWS_TOP_N",
     "od_flows_rule",
     "render_default_style",
@@ -64,6 +65,8 @@ _ALIASES = {
     "name_kk": "Name (Kazakh)",
     "name_ru": "Name (Russian)",
     "population": "Population (persons)",
+    "population_allocated": "Population allocated from the regional totals through "
+    "settlement points (persons; not an official count)",
     "net_migration": "Net migration (persons)",
     "net_migration_rate": "Net migration rate (per 1,000)",
     "inflow": "Arrivals (persons)",
@@ -107,6 +110,15 @@ _CATEGORY_COLORS = [
 _FLOW_COLOR = "37,37,37,255"
 # Polygon layers graduated in diverging colours (zero-centred) on a signed field.
 _DIVERGING_FIELDS = {"regions": "net_migration", "scenario_nets": "net_change"}
+#: QGIS temporal properties of the year-by-year layers (mode "start and end date/time
+#: from expressions", QGIS >= 3.18): a feature of ``year`` Y covers
+#: [Y-01-01 00:00, (Y+1)-01-01 00:00), the end excluded (limitMode 0).
+HISTORY_TEMPORAL = {
+    "start_expression": 'make_datetime("year", 1, 1, 0, 0, 0)',
+    "end_expression": 'make_datetime("year" + 1, 1, 1, 0, 0, 0)',
+}
+# Layers whose default style carries HISTORY_TEMPORAL.
+_TEMPORAL_LAYERS = frozenset({"catchments_history"})
 #: Flows drawn by the default ``od_flows`` style (the web map's default top N too).
 OD_FLOWS_TOP_N = 60
 
@@ -223,7 +235,10 @@ def render_default_style(name: str, frame: pd.DataFrame) -> str | None:
         name, ``od_flows*`` rule-based, drawing the :data:`OD_FLOWS_TOP_N` largest flows
         (:func:`od_flows_rule`; a second rule, switched off, holds the others) with
         width ∝ √flow and an arrowhead at the destination, ``catchments``
-        categorised by ``hub``, ``districts`` and ``cities`` plain. None for
+        categorised by ``hub``, ``catchments_*`` with ``hub, rule, year``
+        rule-based on one rule and year (``catchments_history`` also with the
+        QGIS temporal properties :data:`HISTORY_TEMPORAL`), ``districts`` and
+        ``cities`` plain. None for
         attribute tables, other layers, and layers lacking the styled column.
     """
     if not hasattr(frame, "geometry"):
@@ -261,7 +276,7 @@ def render_default_style(name: str, frame: pd.DataFrame) -> str | None:
             head_expression=f"0.4 + 3.6 * {share}",
         )
     if base.startswith("catchments_") and {"hub", "rule", "year"} <= set(frame):
-        return _history_style(frame, env, fields)
+        return _history_style(frame, env, fields, temporal=base in _TEMPORAL_LAYERS)
     if base == "catchments" and "hub" in frame:
         hubs = sorted(frame["hub"].dropna().astype(str).unique())
         categories = [
@@ -276,10 +291,12 @@ def render_default_style(name: str, frame: pd.DataFrame) -> str | None:
     return None
 
 
-def _history_style(frame: pd.DataFrame, env, fields) -> str:
+def _history_style(frame: pd.DataFrame, env, fields, *, temporal: bool) -> str:
     """Rule-based QML drawing one rule of one year (``attrs`` default_rule/_year).
 
-    Without those attributes: the latest year and its first rule.
+    Without those attributes: the latest year and its first rule. With ``temporal``
+    the QML also holds QGIS temporal properties (:data:`HISTORY_TEMPORAL`): with the
+    temporal controller on, each year of the rule is drawn in its own frame.
     """
     year = int(frame.attrs.get("default_year", frame["year"].max()))
     shown = frame[frame["year"] == year]
@@ -290,7 +307,19 @@ def _history_style(frame: pd.DataFrame, env, fields) -> str:
         for i, h in enumerate(hubs)
     ]
     return env.get_template("catchments_history.qml.j2").render(
-        categories=categories, fields=fields, year=year, rule=rule
+        categories=categories,
+        fields=fields,
+        rule=rule,
+        year=year,
+        temporal=temporal,
+        # @map_start_time is NULL unless the map has a time range
+        year_filter=f'("year" = {year} OR @map_start_time IS NOT NULL)'
+        if temporal
+        else f'"year" = {year}',
+        year_label=f"{year}; every year with the temporal controller"
+        if temporal
+        else str(year),
+        **HISTORY_TEMPORAL,
     )
 
 

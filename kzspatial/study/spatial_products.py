@@ -114,8 +114,9 @@ def _layer_metadata(
             "title": "Catchments of the hubs, every year",
             "abstract": "rule flow_share>=t: regions whose out-migrants go to the hub "
             "in at least that share (observed); huff_calibrated_regions: leading hub "
-            "of the calibrated Huff model fitted on that year. Filter on year; the "
-            f"default style shows the observed catchments of {focus}.",
+            "of the calibrated Huff model fitted on that year. The default style "
+            f"shows the observed catchments of {focus}; with QGIS's temporal "
+            "controller on (step 1 year) each frame shows its own year.",
         },
         "catchments_alternatives": {
             "title": f"Catchments of the hubs: alternative rules, {focus}",
@@ -131,8 +132,40 @@ def _layer_metadata(
         "catchment_changes": {"title": "Leading hub: first and last OD year"},
         "centre_sensitivity": {"title": "Decay and catchments by zone centres"},
         "centre_sensitivity_regions": {"title": "Leading hub by zone centres"},
-        "grid_population": {"title": "Grid population: allocation per region"},
+        **_settlement_metadata(catchments),
         "moran_global": {"title": f"Moran's I of regional indicators, {focus}"},
+    }
+
+
+def _settlement_metadata(catchments: CatchmentResults | None) -> dict:
+    """Layers whose populations were placed through the run's settlement points."""
+    points = (
+        catchments.settlement_source
+        if catchments is not None
+        else "the run's settlement points"
+    )
+    allocated = (
+        "each region's official (BNS) population allocated to its settlement points, "
+        f"summing to the regional totals (points: {points})"
+    )
+    return {
+        "grid_population": {
+            "title": "Grid population: allocation per region",
+            "abstract": f"How the grid cells got their residents: {allocated}.",
+        },
+        "catchment_population": {
+            "title": TABLE_INFO["catchment_population"].title,
+            "abstract": "Population inside each hub's catchment under each rule, "
+            "with the no-hub and outside rows; grid and district rules use "
+            f"{allocated}. Source and method per row.",
+        },
+        "districts": {
+            "title": "Districts of Kazakhstan",
+            "abstract": "huff_*: calibrated Huff model at each district's "
+            f"representative point; population_allocated: {allocated}, summed by "
+            "district: an allocation, not an official district count (none is "
+            "published in the data).",
+        },
     }
 
 
@@ -163,8 +196,12 @@ def write_geopackage_products(
     districts = data.districts.copy()
     if catchments is not None:
         huff = catchments.district_huff.set_index("district_id")
-        for col in huff.columns:
+        for col in huff.columns.drop("population_allocated"):
             districts[f"huff_{col}"] = districts["district_id"].map(huff[col])
+        # an allocation of the regional totals, not a district count (none published)
+        districts["population_allocated"] = districts["district_id"].map(
+            huff["population_allocated"]
+        )
     layers["districts"] = districts
     cities = data.cities[
         [
@@ -271,8 +308,10 @@ def _raster_tags(catchments: CatchmentResults) -> dict:
         "beta": fit.beta,
         "beta_se_quasi": se["beta"],
         "centres": catchments.centres,
-        "population_method": "dasymetric: each region's official population "
-        "allocated to its settlement points; cells sum to the regional totals",
+        "population_method": "dasymetric: each region's official (BNS) population "
+        "allocated to its settlement points, cells summing to the regional totals; "
+        f"points: {catchments.settlement_source}",
+        "population_points": catchments.settlement_source,
     }
     for hub, a in fit.attractiveness.items():
         tags[f"attractiveness_{hub.lower()}"] = a
@@ -330,7 +369,8 @@ def write_rasters(catchments: CatchmentResults, paths: dict[str, Path]) -> None:
             "population",
             catchments.cell_population,
             "Residents per cell: official regional population allocated to "
-            "settlement points (dasymetric), summing to the regional totals",
+            "settlement points (dasymetric), summing to the regional totals; "
+            f"points: {catchments.settlement_source}",
         ),
     ):
         write_cog(

@@ -21,6 +21,10 @@ _POP = "BNS population at 1 January (open-data-kazakhstan)"
 _GRP = "BNS GRP per capita (open-data-kazakhstan)"
 _UNEMP = "BNS unemployment rate (open-data-kazakhstan)"
 _BOUNDARIES = "administrative boundaries (kaz_admbnda, HDX)"
+_SETTLEMENTS = (
+    "settlement points named in the table (GeoNames, CC BY 4.0; or, opted in, "
+    "OpenStreetMap, ODbL 1.0)"
+)
 _CLAIMS = (
     "published claims, not data: Baidybekova et al. (2025), Internal migration in "
     "Kazakhstan"
@@ -133,9 +137,11 @@ TABLE_INFO: dict[str, TableInfo] = {
     ),
     "catchment_population": TableInfo(
         "Population by catchment",
-        "population inside each hub's catchment under each catchment rule",
+        "population inside each hub's catchment under each catchment rule (regions, "
+        "grid cells, districts; grid and district populations allocated from the "
+        "regional totals through settlement points)",
         "persons",
-        f"{_OD}; {_POP}; GeoNames (CC BY 4.0)",
+        f"{_OD}; {_POP}; {_SETTLEMENTS}",
     ),
     "catchment_agreement": TableInfo(
         "Hub choice: observed shares against the calibrated model",
@@ -194,7 +200,7 @@ TABLE_INFO: dict[str, TableInfo] = {
         "each region's official population allocated to its settlement points, then to "
         "grid cells; cells sum to the official regional totals",
         "persons",
-        f"{_POP}; GeoNames (CC BY 4.0)",
+        f"{_POP}; {_SETTLEMENTS}",
     ),
     "huff_regions": TableInfo(
         "Huff probabilities by region",
