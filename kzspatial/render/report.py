@@ -8,12 +8,11 @@ as CSV next to it. Computation happens in :mod:`kzspatial.study.moran_suite`; th
 from __future__ import annotations
 
 import base64
-import contextlib
-import io
 import multiprocessing as mp
 import os
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -24,11 +23,16 @@ import jinja2
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import shapely
+from matplotlib.collections import PatchCollection
+from matplotlib.patches import PathPatch
+from matplotlib.path import Path as MplPath
 
 from kzspatial._errors import ValidationError
 from kzspatial._show_versions import versions
 from kzspatial.render._atomic import atomic_path
 from kzspatial.render._clock import build_time
+from kzspatial.render._png import figure_png
 
 __all__ = ["write_autocorrelation_report"]
 
@@ -60,10 +64,7 @@ def _plain(text: str) -> str:
 
 
 def _png(fig) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return buffer.getvalue()
+    return figure_png(fig, dpi=110)
 
 
 def _scatter(entry) -> bytes:
@@ -109,7 +110,9 @@ def _label_extremes(ax, x, y, names: list[str], n: int = 6) -> None:
     over another. Labels stay inside the axes and off the legend (draw it first).
     """
     fig = ax.figure
-    fig.canvas.draw()  # settle the axis limits (autoscaling is lazy) and the layout
+    # Settle the axis limits (autoscaling is lazy); text and legend boxes need only the
+    # renderer, not a drawing of the whole figure (a third of a scatterplot's time).
+    ax.get_xlim()
     renderer = fig.canvas.get_renderer()
     to_px = ax.transData.transform
     points = to_px(np.column_stack([x, y]))
@@ -151,32 +154,75 @@ def _label_extremes(ax, x, y, names: list[str], n: int = 6) -> None:
             text.remove()
 
 
-def _lisa_map(entry, regions) -> bytes:
-    labels = pd.Series(entry.cluster_labels, index=list(entry.ids))
-    gdf = regions.set_index("region_id").loc[list(entry.ids)].copy()
-    gdf["cluster"] = labels
-    fig, ax = plt.subplots(figsize=(5.4, 3.6))
-    # GeoPandas draws the whole figure after each layer (canvas.draw_idle), a third of
-    # this figure's time; inside matplotlib's idle-draw context that call is skipped and
-    # savefig draws once, the same pixels (a private context: without it, draw as is).
-    no_idle_draw = getattr(fig.canvas, "_idle_draw_cntx", contextlib.nullcontext)
-    with no_idle_draw():
-        for name, colour in _CLUSTER_COLOURS.items():
-            part = gdf[gdf["cluster"] == name]
-            if len(part):
-                part.plot(ax=ax, color=colour, edgecolor="#555", linewidth=0.4)
-    handles = [
-        plt.Rectangle((0, 0), 1, 1, color=c, ec="#555")
-        for n, c in _CLUSTER_COLOURS.items()
-        if (gdf["cluster"] == n).any()
+#: Size of the LISA cluster maps, inches.
+_LISA_SIZE = (5.4, 3.6)
+#: Simplification of the region outlines on the LISA maps, in pixels of the map: well
+#: below one, so the outlines look the same with far fewer vertices to draw.
+_LISA_TOLERANCE_PX = 0.1
+
+
+@dataclass(frozen=True)
+class _Outlines:
+    """Region outlines of the LISA maps of one set of regions, built once per report.
+
+    ``paths`` are in the order of the entries' ``ids``; ``aspect`` is the y/x scale of
+    a map in longitude and latitude at the regions' mean latitude (as GeoPandas sets it).
+    """
+
+    paths: tuple[MplPath, ...]
+    aspect: float
+
+
+def _outlines(regions, ids: Sequence[str]) -> _Outlines:
+    """Outlines of ``ids`` simplified by :data:`_LISA_TOLERANCE_PX` as a shared coverage.
+
+    The tolerance in degrees is that fraction of a pixel on a map filling the figure's
+    width at 110 dpi (a smaller map only makes it a smaller fraction of a pixel).
+    Neighbours are simplified together (``coverage_simplify``), so shared borders stay
+    shared: no gaps or overlaps appear.
+    """
+    geoms = regions.set_index("region_id").loc[list(ids)].geometry.to_numpy()
+    x0, y0, x1, y1 = shapely.total_bounds(geoms)
+    degrees_per_px = (x1 - x0) / (_LISA_SIZE[0] * 110)
+    simple = shapely.coverage_simplify(geoms, _LISA_TOLERANCE_PX * degrees_per_px)
+    paths = []
+    for geom in simple:
+        rings = []
+        for part in getattr(geom, "geoms", [geom]):
+            rings.append(MplPath(shapely.get_coordinates(part.exterior), closed=True))
+            rings += [
+                MplPath(shapely.get_coordinates(r), closed=True) for r in part.interiors
+            ]
+        paths.append(MplPath.make_compound_path(*rings))
+    geographic = regions.crs is None or regions.crs.is_geographic
+    aspect = 1 / np.cos(np.radians((y0 + y1) / 2)) if geographic else 1.0
+    return _Outlines(tuple(paths), float(aspect))
+
+
+def _lisa_map(entry, outlines: _Outlines) -> bytes:
+    # a region whose label has no colour is left blank, as a region outside the map
+    shown = [
+        (path, _CLUSTER_COLOURS[label])
+        for path, label in zip(outlines.paths, entry.cluster_labels, strict=True)
+        if label in _CLUSTER_COLOURS
     ]
-    ax.legend(
-        handles,
-        [n for n in _CLUSTER_COLOURS if (gdf["cluster"] == n).any()],
-        fontsize=7,
-        loc="lower left",
-        frameon=True,
+    present = [n for n in _CLUSTER_COLOURS if n in entry.cluster_labels]
+    fig, ax = plt.subplots(figsize=_LISA_SIZE)
+    ax.add_collection(
+        PatchCollection(
+            [PathPatch(path) for path, _ in shown],
+            facecolor=[colour for _, colour in shown],
+            edgecolor="#555",
+            linewidth=0.4,
+        )
     )
+    ax.autoscale_view()
+    ax.set_aspect(outlines.aspect)
+    handles = [
+        plt.Rectangle((0, 0), 1, 1, color=_CLUSTER_COLOURS[n], ec="#555")
+        for n in present
+    ]
+    ax.legend(handles, present, fontsize=7, loc="lower left", frameon=True)
     ax.set_axis_off()
     ax.set_title(f"LISA clusters: {_plain(entry.label)}", fontsize=9)
     return _png(fig)
@@ -199,9 +245,9 @@ _JOB: tuple[Sequence, object] | None = None
 
 def _draw(index: int) -> tuple[bytes, bytes, bytes]:
     """Draw the scatter, LISA map and permutation histogram of entry ``index``."""
-    entries, regions = _JOB
+    entries, outlines = _JOB
     e = entries[index]
-    return _scatter(e), _lisa_map(e, regions), _histogram(e)
+    return _scatter(e), _lisa_map(e, outlines[tuple(e.ids)]), _histogram(e)
 
 
 def _draw_all(entries: Sequence, regions) -> list[tuple[bytes, bytes, bytes]]:
@@ -221,7 +267,8 @@ def _draw_all(entries: Sequence, regions) -> list[tuple[bytes, bytes, bytes]]:
             "for the report figures (1 draws them in this process)"
         )
     workers = min(int(asked), os.cpu_count() or 1)
-    _JOB = (entries, regions)
+    ids = dict.fromkeys(tuple(e.ids) for e in entries)
+    _JOB = (entries, {i: _outlines(regions, i) for i in ids})
     try:
         if workers < 2 or len(entries) < 2 or "fork" not in mp.get_all_start_methods():
             return [_draw(i) for i in range(len(entries))]
