@@ -110,3 +110,160 @@ def test_figure_png_leaves_figures_it_cannot_crop_to_savefig():
 
     for make in (figure_legend, constrained, huge_label):
         assert figure_png(make(), dpi=100) == _savefig_tight(make(), 100), make
+
+
+# ------------------------------------------------------------------ Forked
+def _counting(n):
+    import os
+
+    for k in range(n):
+        yield (k, os.getpid())
+
+
+def _failing():
+    from kzspatial._errors import ValidationError
+
+    yield 1
+    raise ValidationError("bad input in the worker")
+
+
+class _UnpicklableError(Exception):
+    def __init__(self, a, b):  # pickling re-creates it with one argument: fails
+        super().__init__(f"{a} and {b}")
+
+
+def _unpicklable_error():
+    raise _UnpicklableError("this", "that")
+
+
+def _dies():
+    import os
+
+    os._exit(3)
+
+
+def _sleeps():
+    import time
+
+    time.sleep(60)
+    return "late"
+
+
+def test_forked_child_sends_its_values_in_order_from_another_process():
+    import os
+
+    from kzspatial.render._workers import Forked
+
+    with Forked(_counting, 3) as job:
+        values = [job.get() for _ in range(3)]
+    assert [k for k, _ in values] == [0, 1, 2]
+    assert {pid for _, pid in values} != {os.getpid()}
+    with Forked(_counting, 2, fork=False) as job:  # in this process, same values
+        assert [job.get() for _ in range(2)] == [(0, os.getpid()), (1, os.getpid())]
+
+
+def test_forked_child_error_is_raised_in_the_parent_with_its_traceback():
+    from kzspatial._errors import ValidationError
+    from kzspatial.render._workers import ChildError, Forked
+
+    with Forked(_failing) as job:
+        assert job.get() == 1
+        with pytest.raises(ValidationError, match="bad input in the worker") as info:
+            job.get()
+    assert any("_failing" in note for note in info.value.__notes__)
+    with Forked(_unpicklable_error) as job:
+        with pytest.raises(ChildError, match="_UnpicklableError: this and that"):
+            job.get()
+    with Forked(_dies) as job:
+        with pytest.raises(ChildError, match="exit code 3.*KZSPATIAL_WORKERS=1"):
+            job.get()
+
+
+def test_leaving_the_block_ends_a_child_still_running():
+    from kzspatial.render._workers import Forked
+
+    with Forked(_sleeps) as job:
+        process = job._process
+        assert process.is_alive()
+    assert not process.is_alive() and process.exitcode != 0
+
+
+@pytest.mark.parametrize(("value", "count"), [("1", 1), ("2", 2), ("64", None)])
+def test_worker_count_follows_kzspatial_workers_up_to_the_cores(
+    monkeypatch, value, count
+):
+    import os
+
+    from kzspatial.render._workers import worker_count
+
+    monkeypatch.setenv("KZSPATIAL_WORKERS", value)
+    expected = count if count is not None else os.cpu_count()
+    assert worker_count() == min(expected, os.cpu_count())
+
+
+@pytest.mark.parametrize("value", ["0", "two", ""])
+def test_bad_kzspatial_workers_is_refused(monkeypatch, value):
+    from kzspatial._errors import ValidationError
+    from kzspatial.render._workers import worker_count
+
+    monkeypatch.setenv("KZSPATIAL_WORKERS", value)
+    with pytest.raises(ValidationError, match=f"KZSPATIAL_WORKERS={value!r}"):
+        worker_count()
+
+
+# ------------------------------------------------------------------ the pipeline's workers
+def _run(
+    out, monkeypatch, workers: str, products=("report", "study", "tables", "maps")
+):
+    from kzspatial.study.pipeline import RunOptions, run
+
+    monkeypatch.setenv("KZSPATIAL_WORKERS", workers)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    return run(
+        RunOptions(
+            out_dir=out,
+            permutations=99,
+            seed=3,
+            cell_km=20.0,
+            products=frozenset(products),
+        )
+    )
+
+
+@pytest.mark.data
+@pytest.mark.slow
+def test_run_in_worker_processes_writes_what_one_process_writes(tmp_path, monkeypatch):
+    one = _run(tmp_path / "one", monkeypatch, "1")
+    two = _run(tmp_path / "two", monkeypatch, "2")
+    files = sorted(
+        p.relative_to(tmp_path / "one")
+        for p in (tmp_path / "one").rglob("*")
+        if p.is_file() and p.suffix in {".csv", ".png", ".html"}
+    )
+    assert len([f for f in files if f.suffix == ".png"]) >= 36
+    assert any(f.name == "study.html" for f in files)
+    for name in files:
+        if name.parent.name == "maps":  # folium gives its elements random ids
+            continue
+        assert (tmp_path / "one" / name).read_bytes() == (
+            tmp_path / "two" / name
+        ).read_bytes(), name
+    assert one.moran.global_table().equals(two.moran.global_table())
+
+
+@pytest.mark.data
+@pytest.mark.slow
+def test_an_error_in_a_worker_process_fails_the_run_and_publishes_nothing(
+    tmp_path, monkeypatch
+):
+    from kzspatial.study import pipeline
+
+    def broken(*args, **kwargs):
+        raise OSError(28, "No space left on device (injected in the worker)")
+
+    # inherited by the forked worker that writes the maps
+    monkeypatch.setattr(pipeline, "write_maps", broken)
+    with pytest.raises(OSError, match="disk is full|No space left"):
+        _run(tmp_path / "out", monkeypatch, "2")
+    assert not (tmp_path / "out" / "tables").exists()
+    assert not list((tmp_path / "out").rglob("*.csv"))
