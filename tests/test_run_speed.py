@@ -267,3 +267,93 @@ def test_an_error_in_a_worker_process_fails_the_run_and_publishes_nothing(
         _run(tmp_path / "out", monkeypatch, "2")
     assert not (tmp_path / "out" / "tables").exists()
     assert not list((tmp_path / "out").rglob("*.csv"))
+
+
+# ------------------------------------------------------------------ the study-data cache
+def _same_study_data(a, b) -> bool:
+    import dataclasses
+
+    import pandas as pd
+
+    for f in dataclasses.fields(a):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        if isinstance(x, pd.DataFrame):
+            if not (x.equals(y) and x.attrs == y.attrs):
+                return False
+        elif (
+            isinstance(x, dict)
+            and x
+            and isinstance(next(iter(x.values())), pd.DataFrame)
+        ):
+            if x.keys() != y.keys() or not all(x[k].equals(y[k]) for k in x):
+                return False
+        elif x != y:
+            return False
+    return True
+
+
+@pytest.mark.data
+def test_study_data_are_read_back_from_the_cache_as_loaded(tmp_path, monkeypatch):
+    from kzspatial.study import inputs
+
+    monkeypatch.setenv("KZSPATIAL_CACHE", str(tmp_path))
+    monkeypatch.setenv("KZSPATIAL_STUDY_CACHE", "0")
+    fresh = inputs.load_study_data((2023, 2024))
+    assert not (tmp_path / "study").exists()  # not cached when switched off
+    monkeypatch.delenv("KZSPATIAL_STUDY_CACHE")
+    first = inputs.load_study_data((2023, 2024))
+    assert len(list((tmp_path / "study").glob("study_data_*.pickle"))) == 1
+
+    def no_loading(*args):
+        raise AssertionError("loaded again")
+
+    monkeypatch.setattr(inputs, "_load_study_data", no_loading)
+    again = inputs.load_study_data((2023, 2024))
+    assert again is not first and _same_study_data(again, first)
+    assert _same_study_data(again, fresh)
+    # other arguments are another entry: loaded, not read back
+    with pytest.raises(AssertionError, match="loaded again"):
+        inputs.load_study_data((2024,))
+    # an unreadable entry is loaded again
+    (entry,) = (tmp_path / "study").glob("study_data_*.pickle")
+    entry.write_bytes(b"not a pickle")
+    with pytest.raises(AssertionError, match="loaded again"):
+        inputs.load_study_data((2023, 2024))
+
+
+@pytest.mark.data
+def test_the_loaders_warnings_are_given_again_from_the_cache(tmp_path, monkeypatch):
+    from kzspatial.study.inputs import load_study_data
+
+    monkeypatch.setenv("KZSPATIAL_CACHE", str(tmp_path))
+    for _ in range(2):  # loaded, then read back
+        with pytest.warns(UserWarning, match="contradict the official BNS nets"):
+            load_study_data((2022, 2024), include_2022=True)
+
+
+def test_study_cache_key_follows_the_code_the_registry_and_the_arguments(
+    tmp_path, monkeypatch
+):
+    from kzspatial.study import inputs
+
+    package = tmp_path / "kzspatial"
+    (package / "study").mkdir(parents=True)
+    (package / "datasets").mkdir()
+    (package / "datasets" / "loader.py").write_text("x = 1\n")
+    (package / "datasets" / "table.csv").write_text("a\n1\n")
+    registry = tmp_path / "registry.toml"
+    registry.write_text("[files]\n")
+    monkeypatch.setattr(inputs, "__file__", str(package / "study" / "inputs.py"))
+    monkeypatch.setattr(inputs, "registry_path", lambda: registry)
+    args = (None, "2024", False)
+    key = inputs._cache_key(args)
+    assert inputs._cache_key(args) == key
+    assert inputs._cache_key((None, "2018", False)) != key
+    (package / "datasets" / "loader.py").write_text("x = 2\n")
+    assert inputs._cache_key(args) != key
+    key = inputs._cache_key(args)
+    (package / "datasets" / "table.csv").write_text("a\n2\n")
+    assert inputs._cache_key(args) != key
+    key = inputs._cache_key(args)
+    registry.write_text("[files]\n# another checksum\n")
+    assert inputs._cache_key(args) != key
