@@ -357,3 +357,28 @@ def test_study_cache_key_follows_the_code_the_registry_and_the_arguments(
     key = inputs._cache_key(args)
     registry.write_text("[files]\n# another checksum\n")
     assert inputs._cache_key(args) != key
+
+
+# ------------------------------------------------------------------ map geometry, once
+def test_map_geometry_is_computed_once_per_content_and_equals_the_direct_way():
+    import geopandas as gpd
+    import shapely
+    from shapely.geometry import box
+
+    from kzspatial.render.maps.layers import _map_geometry, _round_geometry
+
+    squares = gpd.GeoSeries(
+        [box(0.123456, 0.0, 1.0, 1.0).buffer(0.1), box(1.0, 0.0, 2.0, 1.0)],
+        crs="EPSG:4326",
+    )
+    direct = _round_geometry(
+        squares.to_crs("EPSG:4326").simplify(0.005, preserve_topology=True)
+    ).to_numpy()
+    first = _map_geometry(squares, 0.005)
+    assert all(shapely.equals_exact(first, direct, tolerance=0))
+    assert _map_geometry(squares.copy(), 0.005) is first  # same content: kept
+    assert _map_geometry(squares, None) is not first  # another tolerance
+    moved = gpd.GeoSeries(squares.to_numpy(), crs="EPSG:3857")  # same numbers, metres
+    assert not all(shapely.equals_exact(_map_geometry(moved, 0.005), first, 1e-9))
+    with pytest.raises(ValueError, match="read-only"):
+        first[0] = None  # shared: nobody may change it
