@@ -382,3 +382,32 @@ def test_map_geometry_is_computed_once_per_content_and_equals_the_direct_way():
     assert not all(shapely.equals_exact(_map_geometry(moved, 0.005), first, 1e-9))
     with pytest.raises(ValueError, match="read-only"):
         first[0] = None  # shared: nobody may change it
+
+
+# ------------------------------------------------------------------ report figures, reused
+def test_report_figures_updated_for_each_entry_equal_figures_made_for_it():
+    import kz_synthetic as syn
+
+    from kzspatial.render.report_figures import _Figures, _outlines
+
+    regions = syn.regions()
+    kinds = ("HH", "LL", "not significant", "HL", "unknown label")
+    entries = [
+        syn.moran_entry(
+            regions,
+            seed=seed,
+            labels=tuple(kinds[(i + seed) % len(kinds)] for i in range(len(regions))),
+            variable=f"v{seed}",
+        )
+        for seed in range(4)
+    ]
+    outlines = {tuple(entries[0].ids): _outlines(regions, entries[0].ids)}
+    figures = _Figures(outlines)
+    updated = [figures.draw(e) for e in entries]
+    figures.close()
+    for entry, drawn in zip(entries, updated, strict=True):
+        alone = _Figures(outlines)
+        assert alone.draw(entry) == drawn  # byte for byte, each of the three
+        alone.close()
+    # the comparison can fail: entries differ, and so do their figures
+    assert all(a != b for a, b in zip(updated[0], updated[1], strict=True))

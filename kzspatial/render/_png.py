@@ -27,13 +27,13 @@ MARGIN = 1.0
 PAD = 0.1
 
 
-def figure_png(fig, dpi: float) -> bytes:
+def figure_png(fig, dpi: float, *, keep: bool = False) -> bytes:
     """Return ``fig`` as PNG bytes at ``dpi``, cropped like ``bbox_inches="tight"``.
 
     The figure is enlarged by :data:`MARGIN` on every side with its axes kept where they
-    are in inches, drawn once, and cut to the box around its content plus :data:`PAD`.
-    A figure with a layout engine, figure-level artists or content reaching beyond the
-    margin is saved by ``savefig`` itself. The figure is closed.
+    are in inches, drawn once, cut to the box around its content plus :data:`PAD`, and
+    given back its size. A figure with a layout engine, figure-level artists or content
+    reaching beyond the margin is saved by ``savefig`` itself.
 
     Parameters
     ----------
@@ -41,6 +41,8 @@ def figure_png(fig, dpi: float) -> bytes:
         A figure of the Agg backend (``matplotlib.use("Agg")``).
     dpi : float
         Resolution of the PNG.
+    keep : bool
+        Leave the figure open (to update and draw it again); closed by default.
 
     Returns
     -------
@@ -58,7 +60,8 @@ def figure_png(fig, dpi: float) -> bytes:
             )
         return buffer.getvalue()
     finally:
-        plt.close(fig)
+        if not keep:
+            plt.close(fig)
 
 
 def _drawn_once(fig, dpi: float) -> np.ndarray | None:
@@ -70,37 +73,35 @@ def _drawn_once(fig, dpi: float) -> np.ndarray | None:
     m = MARGIN
     boxes = [ax.get_position(original=True) for ax in fig.axes]
     size = (width + 2 * m, height + 2 * m)
+    figure_dpi = fig.dpi
     fig.set_dpi(dpi)
     fig.set_size_inches(*size)
-    for ax, box in zip(fig.axes, boxes, strict=True):
-        ax.set_position(
-            [
-                (m + box.x0 * width) / size[0],
-                (m + box.y0 * height) / size[1],
-                box.width * width / size[0],
-                box.height * height / size[1],
-            ]
-        )
-    fig.canvas.draw()
-    renderer = fig.canvas.get_renderer()
-    tight = fig.get_tightbbox(renderer)  # inches on the enlarged canvas
-    if (
-        min(tight.x0, tight.y0) < PAD
-        or max(tight.x1 - size[0], tight.y1 - size[1]) > -PAD
-    ):
-        _restore(fig, (width, height), boxes)
-        return None
-    # what savefig writes: int(size) pixels, pixel (0, 0) at the padded box's top left
-    box = tight.padded(PAD)
-    w, h = int(box.width * dpi), int(box.height * dpi)
-    pixels = np.asarray(fig.canvas.buffer_rgba())
-    left = round(box.x0 * dpi)
-    top = round(pixels.shape[0] - h - box.y0 * dpi)
-    return pixels[top : top + h, left : left + w]
-
-
-def _restore(fig, size: tuple[float, float], boxes: list) -> None:
-    """Undo the enlargement of :func:`_drawn_once` (for ``savefig`` to do it all)."""
-    fig.set_size_inches(*size)
-    for ax, box in zip(fig.axes, boxes, strict=True):
-        ax.set_position(box)
+    try:
+        for ax, box in zip(fig.axes, boxes, strict=True):
+            ax.set_position(
+                [
+                    (m + box.x0 * width) / size[0],
+                    (m + box.y0 * height) / size[1],
+                    box.width * width / size[0],
+                    box.height * height / size[1],
+                ]
+            )
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        tight = fig.get_tightbbox(renderer)  # inches on the enlarged canvas
+        outside = max(tight.x1 - size[0], tight.y1 - size[1]) > -PAD
+        if min(tight.x0, tight.y0) < PAD or outside:
+            return None
+        # what savefig writes: int(size) pixels, pixel (0, 0) at the padded box's top
+        # left
+        box = tight.padded(PAD)
+        w, h = int(box.width * dpi), int(box.height * dpi)
+        pixels = np.asarray(fig.canvas.buffer_rgba())
+        left = round(box.x0 * dpi)
+        top = round(pixels.shape[0] - h - box.y0 * dpi)
+        return pixels[top : top + h, left : left + w].copy()
+    finally:  # the figure as it was, for savefig or for the next drawing
+        fig.set_dpi(figure_dpi)
+        fig.set_size_inches(width, height)
+        for ax, box in zip(fig.axes, boxes, strict=True):
+            ax.set_position(box)
