@@ -411,3 +411,17 @@ def test_report_figures_updated_for_each_entry_equal_figures_made_for_it():
         alone.close()
     # the comparison can fail: entries differ, and so do their figures
     assert all(a != b for a, b in zip(updated[0], updated[1], strict=True))
+
+
+def test_catchment_unions_are_computed_once_per_set_of_members():
+    import shapely
+    from shapely.geometry import box
+
+    from kzspatial.geo.grids import _union_of
+
+    parts = [box(0, 0, 1, 1), box(1, 0, 2, 1), box(0, 1, 1, 2)]
+    key = tuple(shapely.to_wkb(parts))
+    union = _union_of(key)
+    assert union.equals_exact(shapely.union_all(parts), tolerance=0)
+    assert _union_of(tuple(shapely.to_wkb(parts))) is union  # kept
+    assert not _union_of(key[:2]).equals(union)  # other members, other union
