@@ -269,22 +269,33 @@ def _report_figures(
     )
 
 
-def _moran_work(data, gravity, options: RunOptions, draw_workers: int):
-    """Compute the Moran suite; then, if ``draw_workers``, draw the report's figures.
+def _worker_analyses(data, gravity, options: RunOptions, wanted, draw_workers: int):
+    """Compute the study tables and the Moran suite, then draw the report's figures.
 
-    A generator for :class:`kzspatial.render._workers.Forked`: in a worker process the
-    suite reaches the pipeline while the figures are still being drawn.
+    A generator for :class:`kzspatial.render._workers.Forked`, yielding the
+    :class:`StudyResults` (if ``"study"`` is in ``wanted``), the :class:`MoranSuite`
+    (if ``"moran"`` is) and, if ``draw_workers``, the figures: in a worker process
+    each reaches the pipeline while the next is computed.
     """
-    moran = moran_suite(
-        data,
-        gravity,
-        focus_year=options.focus_year,
-        permutations=options.permutations,
-        seed=options.seed,
-    )
-    yield moran
-    if draw_workers:
-        yield _report_figures(moran, data, options, draw_workers)
+    if "study" in wanted:
+        yield study_suite(
+            data,
+            gravity,
+            claims_file=options.claims_file,
+            published_file=options.published_file,
+            tolerance=options.tolerance,
+        )
+    if "moran" in wanted:
+        moran = moran_suite(
+            data,
+            gravity,
+            focus_year=options.focus_year,
+            permutations=options.permutations,
+            seed=options.seed,
+        )
+        yield moran
+        if draw_workers:
+            yield _report_figures(moran, data, options, draw_workers)
 
 
 def _report(
@@ -454,14 +465,14 @@ def _write_products(
     paths: dict[str, Path],
     result: RunResult,
     options: RunOptions,
-    moran_job: Forked | None,
+    analyses_job: Forked | None,
     fork: bool,
 ) -> None:
     """Write every product of ``options.products`` to its (staged) path.
 
     The maps, explorer and study report are written by a forked process (``fork``) while
     this one writes the GeoPackage, exports, rasters and tables; the report is written
-    last, from the figures ``moran_job`` draws.
+    last, from the figures ``analyses_job`` draws.
     """
     data, products = result.data, options.products
     scenario = result.scenario
@@ -501,7 +512,7 @@ def _write_products(
                 options,
                 result.moran,
                 result.catchments,
-                moran_job.get(),
+                analyses_job.get(),
                 catchment_figures,
             )
         if in_worker:
@@ -580,9 +591,10 @@ def run(options: RunOptions = RunOptions()) -> RunResult:
 def _run_locked(options: RunOptions, stage: StagedOutputs, years, start) -> RunResult:
     """Compute and write the products of :func:`run`, the output folders locked.
 
-    With two workers (``KZSPATIAL_WORKERS``, default 2) the Moran suite and the report's
-    figures are computed by a forked process while this one fits the catchments and the
-    study, and the writing is shared too (see :func:`_write_products`).
+    With two workers (``KZSPATIAL_WORKERS``, default 2) the study tables, the Moran
+    suite and the report's figures are computed by a forked process while this one
+    computes the catchments, and the writing is shared too (see
+    :func:`_write_products`).
     """
     from kzspatial._errors import ValidationError
 
@@ -612,14 +624,14 @@ def _run_locked(options: RunOptions, stage: StagedOutputs, years, start) -> RunR
         panel = panel_suite(data)
         steps.update()
     with contextlib.ExitStack() as jobs:  # an error here ends the worker processes
-        moran_job = None
-        if "moran" in wanted:
-            # the worker draws alone while this process has other products to write
-            draw = 0
-            if "report" in options.products:
-                draw = 1 if options.products - {"report"} else worker_count()
-            moran_job = jobs.enter_context(
-                Forked(_moran_work, data, gravity, options, draw, fork=fork)
+        analyses_job = None
+        if wanted & {"study", "moran"}:
+            # the figures are the longest work: the worker shares them with a second
+            draw = worker_count() if "report" in options.products else 0
+            analyses_job = jobs.enter_context(
+                Forked(
+                    _worker_analyses, data, gravity, options, wanted, draw, fork=fork
+                )
             )
         if "catchments" in wanted:
             steps.set_postfix_str("catchments")
@@ -631,23 +643,17 @@ def _run_locked(options: RunOptions, stage: StagedOutputs, years, start) -> RunR
                 settlements=options.settlements,
             )
             steps.update()
-        if "study" in wanted:
-            steps.set_postfix_str("study tables")
-            study = study_suite(
-                data,
-                gravity,
-                claims_file=options.claims_file,
-                published_file=options.published_file,
-                tolerance=options.tolerance,
-            )
-            steps.update()
         if scenario_step:
             steps.set_postfix_str("scenario")
             scenario = run_scenario(load_run_scenario(options), data=data)
             steps.update()
-        if moran_job is not None:
+        if "study" in wanted:
+            steps.set_postfix_str("study tables")
+            study = analyses_job.get()
+            steps.update()
+        if "moran" in wanted:
             steps.set_postfix_str("Moran's I")
-            moran = moran_job.get()
+            moran = analyses_job.get()
             steps.update()
         steps.set_postfix_str("writing outputs")
         result = RunResult(
@@ -658,7 +664,7 @@ def _run_locked(options: RunOptions, stage: StagedOutputs, years, start) -> RunR
                 {name: stage.path(name) for name in stage.targets},
                 result,
                 options,
-                moran_job,
+                analyses_job,
                 fork,
             )
     steps.update()
