@@ -3,14 +3,19 @@
 Wraps the step functions that :mod:`kzspatial.study.pipeline` calls (data load, analyses,
 product writers) with timers, runs the CLI with the arguments given, and prints one JSON
 line ``{"step": seconds, ...}`` on stderr prefixed with ``STEPS``. The import of the
-package and the CLI start-up are timed as ``imports``.
+package and the CLI start-up are timed as ``imports``. Steps that the pipeline's forked
+worker processes run are timed there too (each timing is appended to a file that all
+processes share) and reported as ``<step> [worker]``; they overlap the main process's
+steps, so only the main process's steps add up to its total.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
+import tempfile
 import time
 
 _START = time.perf_counter()
@@ -32,11 +37,15 @@ STEPS = {
     "gpkg": "write_geopackage_products",
     "exports": "write_exports",
     "rasters": "write_rasters",
+    "report figures": "_report_figures",
+    "catchment figure": "_catchment_figures",
     "autocorrelation report": "_report",
     "study report": "write_study",
     "tables": "_write_tables",
 }
-TIMES: dict[str, float] = {"imports": time.perf_counter() - _START}
+MAIN = os.getpid()
+#: every process appends "label seconds pid" lines here (O_APPEND: whole lines)
+LOG = tempfile.NamedTemporaryFile(prefix="kzspatial-steps-", delete=False).name
 
 
 def _timed(label: str, func):
@@ -46,13 +55,29 @@ def _timed(label: str, func):
         try:
             return func(*args, **kwargs)
         finally:
-            TIMES[label] = TIMES.get(label, 0.0) + time.perf_counter() - start
+            line = f"{label}\t{time.perf_counter() - start}\t{os.getpid()}\n"
+            with open(LOG, "a") as log:
+                log.write(line)
 
     return wrapper
 
 
+def _times(imports: float, total: float) -> dict[str, float]:
+    """Seconds by step, workers' steps marked; the main process's total last."""
+    times = {"imports": imports}
+    with open(LOG) as log:
+        for line in log:
+            label, seconds, pid = line.rstrip("\n").split("\t")
+            key = label if int(pid) == MAIN else f"{label} [worker]"
+            times[key] = times.get(key, 0.0) + float(seconds)
+    os.unlink(LOG)
+    times["total in process"] = total
+    return times
+
+
 def main() -> None:
     """Time the steps of one ``kzspatial run`` with the arguments of ``sys.argv``."""
+    imports = time.perf_counter() - _START
     for label, name in STEPS.items():
         setattr(pipeline, name, _timed(label, getattr(pipeline, name)))
     sys.argv = ["kzspatial", *sys.argv[1:]]
@@ -62,8 +87,9 @@ def main() -> None:
         if exc.code:
             raise
     finally:
-        TIMES["total in process"] = time.perf_counter() - _START
-        print("STEPS " + json.dumps(TIMES), file=sys.stderr)
+        if os.getpid() == MAIN:
+            times = _times(imports, time.perf_counter() - _START)
+            print("STEPS " + json.dumps(times), file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.metadata
 import platform
 import sys
 
@@ -36,12 +37,17 @@ _LIBRARIES = (
 
 
 def versions() -> dict[str, str]:
-    """Versions of Python, GDAL, PROJ, GEOS and the Python dependencies."""
+    """Versions of Python, GDAL, PROJ, GEOS and the Python dependencies.
+
+    The packages' versions are read from their installed metadata, without importing
+    them (libpysal and esda alone take seconds to import); the C libraries' versions
+    from the packages that bind them.
+    """
     info = {"python": sys.version.split()[0], "platform": platform.platform()}
     for name in _PACKAGES:
         try:
-            info[name] = importlib.import_module(name).__version__
-        except ImportError:
+            info[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
             info[name] = "not installed"
     for label, module, attribute in _LIBRARIES:
         with contextlib.suppress(ImportError):

@@ -149,7 +149,7 @@ def test_autocorrelation_report_date_from_source_date_epoch(tmp_path, monkeypatc
 
 
 def test_forked_report_figures_equal_in_process_figures(monkeypatch):
-    from kzspatial.render.report import _draw_all
+    from kzspatial.render.report_figures import draw_entry_figures
 
     regions = syn.regions()
     kinds = ("HH", "LL", "not significant")
@@ -159,17 +159,17 @@ def test_forked_report_figures_equal_in_process_figures(monkeypatch):
         for seed in range(3)
     ]
     monkeypatch.setenv("KZSPATIAL_WORKERS", "1")
-    here = _draw_all(entries, regions)
+    here = draw_entry_figures(entries, regions)
     monkeypatch.setenv("KZSPATIAL_WORKERS", "2")
-    forked = _draw_all(entries, regions)
+    forked = draw_entry_figures(entries, regions)
     assert len(here) == 3 and all(len(f) == 3 for f in here)
     assert forked == here  # byte for byte, in entry order
 
 
 @pytest.mark.parametrize("value", ["0", "two", "-1", ""])
 def test_bad_report_worker_count_is_refused(monkeypatch, value):
-    from kzspatial.render.report import _draw_all
+    from kzspatial.render.report_figures import draw_entry_figures
 
     monkeypatch.setenv("KZSPATIAL_WORKERS", value)
     with pytest.raises(ValidationError, match="KZSPATIAL_WORKERS"):
-        _draw_all([], None)
+        draw_entry_figures([], None)

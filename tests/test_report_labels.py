@@ -17,7 +17,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from kzspatial.render.report import _label_extremes, _p_value
+from kzspatial.render.report import _p_value
+from kzspatial.render.report_figures import _label_extremes
 
 
 def _boxes(ax):

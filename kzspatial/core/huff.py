@@ -498,9 +498,7 @@ def check_hub_choice_models(
                 "at least two"
             )
         # the base constants belong to the first group; the others shift them
-        extra = [
-            (groups == g)[:, None, None] * base[:, :, 1:] for g in labels[1:]
-        ]
+        extra = [(groups == g)[:, None, None] * base[:, :, 1:] for g in labels[1:]]
         designs["hub preference by origin group"] = np.concatenate(
             [base, *extra], axis=2
         )

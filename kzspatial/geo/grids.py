@@ -670,11 +670,12 @@ def polygon_huff(
     names, hub_lon, hub_lat = _hub_lonlat(hubs)
     # representative points are planar constructions: build them in the equal-area CRS
     points = polygons.geometry.to_crs(KZ_AEA).representative_point().to_crs(_WGS84)
-    study_area = shapely.union_all(polygons.geometry.to_crs(_WGS84).values)
+    # a hub is in the study area if a polygon covers it (no need to merge them all)
+    areas = np.asarray(polygons.geometry.to_crs(_WGS84).values, dtype=object)
     outside = [
         f"{h!r} at lon={x:.4f}, lat={y:.4f}"
         for h, x, y in zip(names, hub_lon, hub_lat, strict=True)
-        if not study_area.covers(shapely.Point(x, y))
+        if not shapely.covers(areas, shapely.Point(x, y)).any()
     ]
     if outside:
         raise ValidationError(
@@ -700,6 +701,16 @@ def polygon_huff(
     frame["dominant_hub"] = np.asarray(names, dtype=object)[result.dominant_index]
     frame["dominant_probability"] = result.dominant_probability
     return frame
+
+
+@lru_cache(maxsize=64)
+def _union_of(wkb: tuple[bytes, ...]) -> shapely.Geometry:
+    """Union of the geometries ``wkb``, computed once per set of members.
+
+    A hub's catchment is often the same regions year after year: the union (the
+    costly part of :func:`flow_catchment_polygons`) is kept for the same members.
+    """
+    return shapely.union_all(shapely.from_wkb(list(wkb)))
 
 
 def flow_catchment_polygons(
@@ -749,7 +760,7 @@ def flow_catchment_polygons(
     rows = []
     for k, hub in enumerate(flows.hubs):
         members = flows.catchment_index == k
-        geometry = shapely.union_all(geoms.values[members])
+        geometry = _union_of(tuple(shapely.to_wkb(geoms.values[members])))
         rows.append(
             {
                 "hub": hub,

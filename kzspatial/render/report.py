@@ -1,4 +1,4 @@
-"""Self-contained HTML spatial-autocorrelation report (edge: matplotlib, Jinja2, disk).
+"""Self-contained HTML spatial-autocorrelation report (edge: Jinja2, disk).
 
 One HTML file with every figure inlined as base64 PNG and the styles inline, so it opens
 offline and can be mailed as is; the figures are also written as PNG files and the tables
@@ -8,38 +8,19 @@ as CSV next to it. Computation happens in :mod:`kzspatial.study.moran_suite`; th
 from __future__ import annotations
 
 import base64
-import contextlib
-import io
-import multiprocessing as mp
-import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # rendering to files only; never needs a display
-
 import jinja2
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from kzspatial._errors import ValidationError
 from kzspatial._show_versions import versions
 from kzspatial.render._atomic import atomic_path
 from kzspatial.render._clock import build_time
 
 __all__ = ["write_autocorrelation_report"]
-
-_CLUSTER_COLOURS = {
-    "HH": "#d7191c",
-    "LL": "#2c7bb6",
-    "LH": "#abd9e9",
-    "HL": "#fdae61",
-    "not significant": "#d9d9d9",
-    "no neighbours": "#ffffff",
-}
 
 SMALL_N_WARNING = (
     "With only {n} regions, Moran's I has little power: a real but moderate pattern may "
@@ -48,187 +29,6 @@ SMALL_N_WARNING = (
     "local statistics rest on one comparison. Treat p-values as indicative, look at the "
     "robustness across weights below, and prefer effect sizes (I) to significance stars."
 )
-
-
-def _plain(text: str) -> str:
-    r"""Return ``text`` for matplotlib as it is: ``$`` escaped, so a name is never mathtext.
-
-    An even number of ``$`` would otherwise be parsed as TeX, and a bad expression in a
-    region name (``$\x$``) would stop the report with a parse error.
-    """
-    return str(text).replace("$", r"\$")
-
-
-def _png(fig) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return buffer.getvalue()
-
-
-def _scatter(entry) -> bytes:
-    y = np.asarray(entry.y, float)
-    z = (y - y.mean()) / y.std()
-    lag = entry.weights.transform("r").lag(z)
-    fig, ax = plt.subplots(figsize=(4.2, 4.0))
-    ax.axhline(0, color="#999", lw=0.8)
-    ax.axvline(0, color="#999", lw=0.8)
-    ax.scatter(
-        z, lag, s=28, color="#3b6ea8", edgecolor="white", linewidth=0.5, zorder=3
-    )
-    xs = np.array([z.min(), z.max()])
-    ax.plot(
-        xs,
-        entry.global_.I * xs,
-        color="#c0392b",
-        lw=1.5,
-        label=f"I = {entry.global_.I:.3f}",
-    )
-    ax.set_xlabel(f"{_plain(entry.label)} (standardised)", fontsize=8)
-    ax.set_ylabel("spatial lag", fontsize=8)
-    ax.legend(fontsize=8, loc="best")  # the corner with the fewest points
-    ax.set_title(f"Moran scatterplot, {_plain(entry.weights_name)}", fontsize=9)
-    _label_extremes(ax, z, lag, [_plain(n) for n in entry.names])
-    return _png(fig)
-
-
-# Offsets (points) tried in turn for a label until it overlaps no earlier label or point.
-_LABEL_OFFSETS = [
-    (dx * r, dy * r)
-    for r in (4, 9, 15)
-    for dx, dy in ((1, 1), (1, -1), (-1, 1), (-1, -1))
-]
-
-
-def _label_extremes(ax, x, y, names: list[str], n: int = 6) -> None:
-    """Label the ``n`` points furthest from the origin so that no two labels overlap.
-
-    Each label tries the offsets of :data:`_LABEL_OFFSETS` around its point (right-up
-    first, further out later) and takes the first whose box overlaps no label placed
-    before it and no marker; a label with no free place is left out rather than drawn
-    over another. Labels stay inside the axes and off the legend (draw it first).
-    """
-    fig = ax.figure
-    fig.canvas.draw()  # settle the axis limits (autoscaling is lazy) and the layout
-    renderer = fig.canvas.get_renderer()
-    to_px = ax.transData.transform
-    points = to_px(np.column_stack([x, y]))
-    marker = 4.0  # half the marker size in pixels, near enough
-    markers = [
-        (px - marker, py - marker, px + marker, py + marker) for px, py in points
-    ]
-    frame = ax.get_window_extent(renderer)
-    placed: list[tuple[float, float, float, float]] = []
-    legend = ax.get_legend()
-    if legend is not None:
-        box = legend.get_window_extent(renderer)
-        placed.append((box.x0, box.y0, box.x1, box.y1))
-
-    def free(box) -> bool:
-        x0, y0, x1, y1 = box
-        inside = x0 >= frame.x0 and x1 <= frame.x1 and y0 >= frame.y0 and y1 <= frame.y1
-        return inside and not any(
-            x0 < b[2] and b[0] < x1 and y0 < b[3] and b[1] < y1
-            for b in placed + markers
-        )
-
-    for k in np.argsort(-np.hypot(x, y))[:n]:
-        for dx, dy in _LABEL_OFFSETS:
-            text = ax.annotate(
-                names[k],
-                (x[k], y[k]),
-                fontsize=7,
-                xytext=(dx, dy),
-                textcoords="offset points",
-                ha="left" if dx > 0 else "right",
-                va="bottom" if dy > 0 else "top",
-            )
-            box = text.get_window_extent(renderer)
-            box = (box.x0, box.y0, box.x1, box.y1)
-            if free(box):
-                placed.append(box)
-                break
-            text.remove()
-
-
-def _lisa_map(entry, regions) -> bytes:
-    labels = pd.Series(entry.cluster_labels, index=list(entry.ids))
-    gdf = regions.set_index("region_id").loc[list(entry.ids)].copy()
-    gdf["cluster"] = labels
-    fig, ax = plt.subplots(figsize=(5.4, 3.6))
-    # GeoPandas draws the whole figure after each layer (canvas.draw_idle), a third of
-    # this figure's time; inside matplotlib's idle-draw context that call is skipped and
-    # savefig draws once, the same pixels (a private context: without it, draw as is).
-    no_idle_draw = getattr(fig.canvas, "_idle_draw_cntx", contextlib.nullcontext)
-    with no_idle_draw():
-        for name, colour in _CLUSTER_COLOURS.items():
-            part = gdf[gdf["cluster"] == name]
-            if len(part):
-                part.plot(ax=ax, color=colour, edgecolor="#555", linewidth=0.4)
-    handles = [
-        plt.Rectangle((0, 0), 1, 1, color=c, ec="#555")
-        for n, c in _CLUSTER_COLOURS.items()
-        if (gdf["cluster"] == n).any()
-    ]
-    ax.legend(
-        handles,
-        [n for n in _CLUSTER_COLOURS if (gdf["cluster"] == n).any()],
-        fontsize=7,
-        loc="lower left",
-        frameon=True,
-    )
-    ax.set_axis_off()
-    ax.set_title(f"LISA clusters: {_plain(entry.label)}", fontsize=9)
-    return _png(fig)
-
-
-def _histogram(entry) -> bytes:
-    fig, ax = plt.subplots(figsize=(4.2, 3.2))
-    ax.hist(entry.global_.sim, bins=30, color="#9ecae1", edgecolor="white")
-    ax.axvline(entry.global_.I, color="#c0392b", lw=2, label="observed I")
-    ax.axvline(entry.global_.EI, color="#333", lw=1, ls="--", label="E[I]")
-    ax.set_xlabel("Moran's I under permutation", fontsize=8)
-    ax.legend(fontsize=7)
-    ax.set_title(f"Permutation null, {_plain(entry.weights_name)}", fontsize=9)
-    return _png(fig)
-
-
-# What the forked figure workers draw: set just before the pool forks, read by index.
-_JOB: tuple[Sequence, object] | None = None
-
-
-def _draw(index: int) -> tuple[bytes, bytes, bytes]:
-    """Draw the scatter, LISA map and permutation histogram of entry ``index``."""
-    entries, regions = _JOB
-    e = entries[index]
-    return _scatter(e), _lisa_map(e, regions), _histogram(e)
-
-
-def _draw_all(entries: Sequence, regions) -> list[tuple[bytes, bytes, bytes]]:
-    """Draw the figures of every entry, in two forked processes where available.
-
-    The figures are drawn one after another by matplotlib, a few hundred milliseconds
-    each; on two cores two workers halve that. Workers are forked (they inherit the
-    entries, nothing is pickled but the PNG bytes) and draw exactly what this process
-    would: the same code, rcParams and fonts. Without ``fork`` (Windows, macOS default)
-    or with ``KZSPATIAL_WORKERS=1`` the figures are drawn here.
-    """
-    global _JOB
-    asked = os.environ.get("KZSPATIAL_WORKERS", "2")
-    if not asked.isdigit() or int(asked) < 1:
-        raise ValidationError(
-            f"KZSPATIAL_WORKERS={asked!r}: give a positive whole number of processes "
-            "for the report figures (1 draws them in this process)"
-        )
-    workers = min(int(asked), os.cpu_count() or 1)
-    _JOB = (entries, regions)
-    try:
-        if workers < 2 or len(entries) < 2 or "fork" not in mp.get_all_start_methods():
-            return [_draw(i) for i in range(len(entries))]
-        with mp.get_context("fork").Pool(workers) as pool:
-            return pool.map(_draw, range(len(entries)), chunksize=1)
-    finally:
-        _JOB = None
 
 
 def _is_p(column: object) -> bool:
@@ -259,12 +59,12 @@ def _verdict(result, alpha: float) -> str:
 
 
 def _entry_blocks(
-    entries: Sequence, regions, alpha: float
+    entries: Sequence, drawings: Sequence, alpha: float
 ) -> tuple[dict[str, bytes], list[dict], list[dict]]:
-    """Draw the figures of each entry; return them, the report blocks, summary rows."""
+    """Return the figures of each entry by file name, the report blocks, summary rows."""
     figures: dict[str, bytes] = {}
     blocks, summary = [], []
-    for e, drawn in zip(entries, _draw_all(entries, regions), strict=True):
+    for e, drawn in zip(entries, drawings, strict=True):
         # file names from names: anything but letters, digits, - and _ becomes _
         stem = re.sub(r"[^A-Za-z0-9_-]", "_", f"{e.variable}_{e.weights_name}")
         for kind, png in zip(("scatter", "lisa", "permutations"), drawn, strict=True):
@@ -414,6 +214,7 @@ def write_autocorrelation_report(
     extra_figures: Mapping[str, tuple[bytes, str]] | None = None,
     overwrite: bool = False,
     title: str | None = None,
+    figures: Sequence[tuple[bytes, bytes, bytes]] | None = None,
 ) -> dict[str, Path]:
     """Render the report and write its PNG figures and CSV tables.
 
@@ -437,6 +238,11 @@ def write_autocorrelation_report(
     extra_figures : mapping of str -> (bytes, str), optional
         PNG and caption of a figure shown under the extra table of that name and
         saved as ``<name>.png``.
+    figures : sequence of (bytes, bytes, bytes), optional
+        The entries' figures as
+        :func:`kzspatial.render.report_figures.draw_entry_figures` returns them, when
+        drawn beforehand (the pipeline draws them in a worker process); drawn here
+        when None.
 
     Returns
     -------
@@ -454,7 +260,16 @@ def write_autocorrelation_report(
             f"extra_figures: no extra table named {', '.join(unknown)}; a figure is "
             "shown under the extra table of its name"
         )
-    figures, blocks, summary = _entry_blocks(entries, regions, alpha)
+    if figures is None:
+        from kzspatial.render.report_figures import draw_entry_figures
+
+        figures = draw_entry_figures(entries, regions)
+    if len(figures) != len(entries):
+        raise ValueError(
+            f"figures: {len(figures)} drawings for {len(entries)} entries; pass "
+            "draw_entry_figures(entries, regions) of these entries"
+        )
+    figures, blocks, summary = _entry_blocks(entries, figures, alpha)
     figures.update({f"{name}.png": png for name, (png, _) in extra_figures.items()})
     summary_df = pd.DataFrame(summary)
     weights_names, robustness = _robustness(summary_df)

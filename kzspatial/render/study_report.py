@@ -12,7 +12,6 @@ autoescape. The tables are also written as CSV next to the HTML. Computation hap
 from __future__ import annotations
 
 import base64
-import io
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -29,6 +28,7 @@ from matplotlib.ticker import MaxNLocator
 
 from kzspatial.render._atomic import atomic_path
 from kzspatial.render._clock import build_time
+from kzspatial.render._png import figure_png
 
 __all__ = ["write_study_report"]
 
@@ -47,10 +47,7 @@ _CLASS_COLOURS = {
 
 
 def _png(fig) -> str:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return base64.b64encode(buffer.getvalue()).decode()
+    return base64.b64encode(figure_png(fig, dpi=100)).decode()
 
 
 def _year_axis(ax) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from kzspatial._constants import YEAR
 from kzspatial._errors import AlignmentError, ValidationError
@@ -131,6 +130,8 @@ def inequality_trend(
         ``n, first, last, slope_per_year, p_value`` (OLS of the measure on the year,
         two-sided p for a zero slope; NaN with fewer than 3 years).
     """
+    from scipy import stats  # a second to import: only where a run needs it
+
     rows = []
     periods = [("all", table)] + [
         (str(c), part) for c, part in table.groupby("configuration", sort=False)
@@ -194,6 +195,8 @@ def migration_grp_correlation(
         ``year, grp_year, configuration, n, pearson_r, pearson_p, spearman_rho,
         spearman_p`` (two-sided p-values; Pearson on log GRP per capita).
     """
+    from scipy import stats
+
     rows = []
     for year in sorted(od[YEAR].unique()):
         earlier = grp[(grp[YEAR] < year) & np.isfinite(grp[value_col].astype(float))]

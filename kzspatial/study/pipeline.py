@@ -13,6 +13,7 @@ notebooks can run any part; :func:`run` computes only the analyses its products 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import time
@@ -26,6 +27,7 @@ from tqdm import tqdm  # plain progress on stderr, also under Jupyter
 from kzspatial._constants import YEAR
 from kzspatial.datasets.regions import HUB_COLOURS, HUB_NAMES
 from kzspatial.render._atomic import StagedOutputs
+from kzspatial.render._workers import Forked, worker_count
 from kzspatial.study.catchment_suite import (
     CatchmentResults,
     catchment_suite,
@@ -262,7 +264,56 @@ def _catchment_figures(catchments: CatchmentResults | None, data) -> dict:
     return {"catchment_changes": (png, caption)}
 
 
-def _report(paths, data, options, moran: MoranSuite, catchments=None) -> None:
+def _report_regions(data: StudyData, options: RunOptions):
+    """Polygons of the report's LISA maps: the focus year's population borders."""
+    conf_years = data.indicators.groupby(YEAR)["configuration"].first()
+    return data.regions_by_conf[conf_years[options.focus_year]]
+
+
+def _report_figures(
+    moran: MoranSuite, data: StudyData, options: RunOptions, workers: int
+) -> list[tuple[bytes, bytes, bytes]]:
+    """Draw the report's figures of every Moran entry (a worker process draws them)."""
+    from kzspatial.render.report_figures import draw_entry_figures
+
+    return draw_entry_figures(
+        moran.entries, _report_regions(data, options), workers=workers
+    )
+
+
+def _worker_analyses(data, gravity, options: RunOptions, wanted, draw_workers: int):
+    """Compute the study tables and the Moran suite, then draw the report's figures.
+
+    A generator for :class:`kzspatial.render._workers.Forked`, yielding the
+    :class:`StudyResults` (if ``"study"`` is in ``wanted``), the :class:`MoranSuite`
+    (if ``"moran"`` is) and, if ``draw_workers``, the figures: in a worker process
+    each reaches the pipeline while the next is computed.
+    """
+    if "study" in wanted:
+        yield study_suite(
+            data,
+            gravity,
+            claims_file=options.claims_file,
+            published_file=options.published_file,
+            tolerance=options.tolerance,
+        )
+    if "moran" in wanted:
+        moran = moran_suite(
+            data,
+            gravity,
+            focus_year=options.focus_year,
+            permutations=options.permutations,
+            seed=options.seed,
+        )
+        yield moran
+        if draw_workers:
+            yield _report_figures(moran, data, options, draw_workers)
+
+
+def _report(
+    paths, data, options, moran: MoranSuite, catchments, figures, catchment_figures
+) -> None:
+    """Write the autocorrelation report from the figures drawn beforehand."""
     from kzspatial.render.report import write_autocorrelation_report
 
     conf_years = data.indicators.groupby(YEAR)["configuration"].first()
@@ -274,8 +325,7 @@ def _report(paths, data, options, moran: MoranSuite, catchments=None) -> None:
         paths["report"],
         entries=moran.entries,
         by_year=moran.by_year,
-        # the focus year is analysed in the borders of its population figures
-        regions=data.regions_by_conf[conf_years[options.focus_year]],
+        regions=_report_regions(data, options),
         weights=moran.weights,
         provenance=data.provenance,
         seed=options.seed,
@@ -306,7 +356,8 @@ def _report(paths, data, options, moran: MoranSuite, catchments=None) -> None:
             ),
             *_catchment_sections(catchments),
         ],
-        extra_figures=_catchment_figures(catchments, data),
+        extra_figures=catchment_figures,
+        figures=figures,
     )
     # the report writes its figures next to its HTML; move them to their own target
     written["figures"].replace(paths["report_files"])
@@ -381,12 +432,19 @@ def write_exports(
         )
 
 
-def _write_products(
-    paths: dict[str, Path], result: RunResult, options: RunOptions
-) -> None:
-    """Write every product of ``options.products`` to its (staged) path."""
-    data, products = result.data, options.products
-    scenario = result.scenario
+#: Products written by a second process while this one writes the rest: the matplotlib
+#: and folium ones, which need no other process's results.
+_WORKER_PRODUCTS = frozenset({"maps", "explorer", "study"})
+
+
+def _write_in_worker(paths: dict[str, Path], result: RunResult, options: RunOptions):
+    """Draw the report's catchment figure, then write the maps, explorer and study report.
+
+    A generator for :class:`kzspatial.render._workers.Forked`: the figure (a dict, empty
+    without the report or catchments) is yielded first, None when all is written.
+    """
+    data, products, scenario = result.data, options.products, result.scenario
+    yield _catchment_figures(result.catchments, data) if "report" in products else {}
     if products & {"maps", "explorer"}:
         flows, polygons = map_inputs(data, result.gravity, result.catchments)
         if "maps" in products:
@@ -404,26 +462,6 @@ def _write_products(
                 if scenario is None
                 else f"Scenario: {scenario.scenario.name}",
             )
-    if "gpkg" in products:
-        write_geopackage_products(
-            data,
-            result.gravity,
-            result.panel,
-            result.catchments,
-            result.moran,
-            options,
-            paths["gpkg"],
-            study=result.study,
-            scenario=scenario,
-        )
-    if "scenario_gpkg" in products:
-        write_scenario_geopackage(paths["scenario_gpkg"], scenario, data)
-    if products & {"flowmap", "kepler", "excel"}:
-        write_exports(paths, result, options)
-    if "rasters" in products and result.catchments is not None:
-        write_rasters(result.catchments, paths)
-    if "report" in products:
-        _report(paths, data, options, result.moran, result.catchments)
     if "study" in products:
         write_study(
             paths["study"],
@@ -432,29 +470,90 @@ def _write_products(
             data,
             scenario=None if scenario is None else scenario.report_section(),
         )
-    if "tables" in products:
-        # the tables of the analyses asked for, not of those computed as inputs
-        asked = ANALYSES if options.analyses is None else options.analyses
-        computed = {
-            "gravity": result.gravity,
-            "moran": result.moran,
-            "catchments": result.catchments,
-            "study": result.study,
-        }
-        kept = {k: (v if k in asked else None) for k, v in computed.items()}
-        panel = result.panel if kept["gravity"] is not None else None
-        _write_tables(
-            paths["tables"],
-            result_tables(
+    yield None
+
+
+def _write_products(
+    paths: dict[str, Path],
+    result: RunResult,
+    options: RunOptions,
+    analyses_job: Forked | None,
+    fork: bool,
+) -> None:
+    """Write every product of ``options.products`` to its (staged) path.
+
+    The maps, explorer and study report are written by a forked process (``fork``) while
+    this one writes the GeoPackage, exports, rasters and tables; the report is written
+    last, from the figures ``analyses_job`` draws.
+    """
+    data, products = result.data, options.products
+    scenario = result.scenario
+    in_worker = bool(products & (_WORKER_PRODUCTS | {"report"}))
+    with Forked(
+        _write_in_worker,
+        paths,
+        result,
+        options,
+        fork=fork and in_worker and bool(products - _WORKER_PRODUCTS),
+    ) as worker:
+        if "gpkg" in products:
+            write_geopackage_products(
                 data,
-                kept["gravity"],
-                panel,
-                kept["moran"],
-                kept["catchments"],
-                kept["study"],
-                scenario,
-            ),
-        )
+                result.gravity,
+                result.panel,
+                result.catchments,
+                result.moran,
+                options,
+                paths["gpkg"],
+                study=result.study,
+                scenario=scenario,
+            )
+        if "scenario_gpkg" in products:
+            write_scenario_geopackage(paths["scenario_gpkg"], scenario, data)
+        if products & {"flowmap", "kepler", "excel"}:
+            write_exports(paths, result, options)
+        if "rasters" in products and result.catchments is not None:
+            write_rasters(result.catchments, paths)
+        if "tables" in products:
+            _write_run_tables(paths["tables"], result, options)
+        catchment_figures = worker.get() if in_worker else {}
+        if "report" in products:
+            _report(
+                paths,
+                data,
+                options,
+                result.moran,
+                result.catchments,
+                analyses_job.get(),
+                catchment_figures,
+            )
+        if in_worker:
+            worker.get()
+
+
+def _write_run_tables(folder: Path, result: RunResult, options: RunOptions) -> None:
+    """Write the tables of the analyses asked for, not of those computed as inputs."""
+    asked = ANALYSES if options.analyses is None else options.analyses
+    computed = {
+        "gravity": result.gravity,
+        "moran": result.moran,
+        "catchments": result.catchments,
+        "study": result.study,
+    }
+    kept = {k: (v if k in asked else None) for k, v in computed.items()}
+    panel = result.panel if kept["gravity"] is not None else None
+    _write_tables(
+        folder,
+        result_tables(
+            result.data,
+            kept["gravity"],
+            panel,
+            kept["moran"],
+            kept["catchments"],
+            kept["study"],
+            result.scenario,
+        ),
+    )
 
 
 def run(options: RunOptions = RunOptions()) -> RunResult:
@@ -502,10 +601,17 @@ def run(options: RunOptions = RunOptions()) -> RunResult:
 
 
 def _run_locked(options: RunOptions, stage: StagedOutputs, years, start) -> RunResult:
-    """Compute and write the products of :func:`run`, the output folders locked."""
+    """Compute and write the products of :func:`run`, the output folders locked.
+
+    With two workers (``KZSPATIAL_WORKERS``, default 2) the study tables, the Moran
+    suite and the report's figures are computed by a forked process while this one
+    computes the catchments, and the writing is shared too (see
+    :func:`_write_products`).
+    """
     from kzspatial._errors import ValidationError
 
     wanted = _analyses(options)
+    fork = worker_count() > 1
     scenario_step = options.scenario_file is not None
     steps = tqdm(
         total=2 + len(wanted) + scenario_step,
@@ -523,60 +629,60 @@ def _run_locked(options: RunOptions, stage: StagedOutputs, years, start) -> RunR
             f"years {data.years}; add it with --year"
         )
     steps.update()
-    gravity = panel = moran = catchments = None
+    gravity = panel = moran = catchments = study = scenario = None
     if "gravity" in wanted:
         steps.set_postfix_str("gravity models")
         gravity = gravity_suite(data, focus_year=options.focus_year)
         panel = panel_suite(data)
         steps.update()
-    if "moran" in wanted:
-        steps.set_postfix_str("Moran's I")
-        moran = moran_suite(
-            data,
-            gravity,
-            focus_year=options.focus_year,
-            permutations=options.permutations,
-            seed=options.seed,
+    with contextlib.ExitStack() as jobs:  # an error here ends the worker processes
+        analyses_job = None
+        if wanted & {"study", "moran"}:
+            # the figures are the longest work: the worker shares them with a second
+            draw = worker_count() if "report" in options.products else 0
+            analyses_job = jobs.enter_context(
+                Forked(
+                    _worker_analyses, data, gravity, options, wanted, draw, fork=fork
+                )
+            )
+        if "catchments" in wanted:
+            steps.set_postfix_str("catchments")
+            catchments = catchment_suite(
+                data,
+                gravity,
+                focus_year=options.focus_year,
+                cell_km=options.cell_km,
+                settlements=options.settlements,
+            )
+            # opt-in settlement data (OpenStreetMap) join the run's provenance
+            data = dataclasses.replace(
+                data, provenance=[*data.provenance, *catchments.settlement_provenance]
+            )
+            steps.update()
+        if scenario_step:
+            steps.set_postfix_str("scenario")
+            scenario = run_scenario(load_run_scenario(options), data=data)
+            steps.update()
+        if "study" in wanted:
+            steps.set_postfix_str("study tables")
+            study = analyses_job.get()
+            steps.update()
+        if "moran" in wanted:
+            steps.set_postfix_str("Moran's I")
+            moran = analyses_job.get()
+            steps.update()
+        steps.set_postfix_str("writing outputs")
+        result = RunResult(
+            {}, data, gravity, panel, moran, catchments, 0.0, study, scenario
         )
-        steps.update()
-    if "catchments" in wanted:
-        steps.set_postfix_str("catchments")
-        catchments = catchment_suite(
-            data,
-            gravity,
-            focus_year=options.focus_year,
-            cell_km=options.cell_km,
-            settlements=options.settlements,
-        )
-        # opt-in settlement data (OpenStreetMap) join the run's provenance
-        data = dataclasses.replace(
-            data, provenance=[*data.provenance, *catchments.settlement_provenance]
-        )
-        steps.update()
-    study = None
-    if "study" in wanted:
-        steps.set_postfix_str("study tables")
-        study = study_suite(
-            data,
-            gravity,
-            claims_file=options.claims_file,
-            published_file=options.published_file,
-            tolerance=options.tolerance,
-        )
-        steps.update()
-    scenario = None
-    if scenario_step:
-        steps.set_postfix_str("scenario")
-        scenario = run_scenario(load_run_scenario(options), data=data)
-        steps.update()
-    steps.set_postfix_str("writing outputs")
-    result = RunResult(
-        {}, data, gravity, panel, moran, catchments, 0.0, study, scenario
-    )
-    with stage:
-        _write_products(
-            {name: stage.path(name) for name in stage.targets}, result, options
-        )
+        with stage:
+            _write_products(
+                {name: stage.path(name) for name in stage.targets},
+                result,
+                options,
+                analyses_job,
+                fork,
+            )
     steps.update()
     steps.close()
     seconds = time.perf_counter() - start

@@ -251,13 +251,24 @@ def group_rates(
         raise ValidationError(f"groups lacks regions {missing}; give all 20")
     group_of = pd.Series({r: groups[r] for r in ids})
     names = list(dict.fromkeys(group_of))
+    # group number of each flow's ends (-1: not one of the 20 regions, not counted);
+    # flows inside a group count 0, a missing flow counts 0
+    code = {r: names.index(g) for r, g in group_of.items()}
+    o = od[ORIGIN].map(code).fillna(-1).to_numpy(int)
+    d = od[DESTINATION].map(code).fillna(-1).to_numpy(int)
+    between = np.where((o == d) & (o >= 0), 0.0, od[FLOW].fillna(0).to_numpy(float))
+    year_of = od[YEAR].to_numpy()
     frames = []
-    for year, flows in od.groupby(YEAR, sort=True):
-        o = flows[ORIGIN].map(group_of)
-        d = flows[DESTINATION].map(group_of)
-        between = flows[FLOW].where(o != d, 0)
-        out_m = between.groupby(o).sum().reindex(names, fill_value=0)
-        in_m = between.groupby(d).sum().reindex(names, fill_value=0)
+    for year in np.unique(year_of[pd.notna(year_of)]):
+        rows = year_of == year
+        out_m, in_m = (
+            np.bincount(
+                end[rows & (end >= 0)],
+                weights=between[rows & (end >= 0)],
+                minlength=len(names),
+            )
+            for end in (o, d)
+        )
         pop, note, pop_year = _group_population(population, int(year), group_of)
         frame = pd.DataFrame(
             {
@@ -265,8 +276,8 @@ def group_rates(
                 "unit": names,
                 "population": [pop.get(g, np.nan) for g in names],
                 "population_date": f"{pop_year}-01-01",
-                "in_migration": in_m.to_numpy(float),
-                "out_migration": out_m.to_numpy(float),
+                "in_migration": in_m,
+                "out_migration": out_m,
             }
         )
         frame["net_migration"] = frame["in_migration"] - frame["out_migration"]

@@ -114,8 +114,14 @@ class JsonGeoJson(folium.GeoJson):
                 self.highlight_map = mapper.get_highlight_map(self.highlight_function)
         figure = self.get_root()
         name = self.get_name()
-        script = str(self._template.module.script(self, kwargs))
-        inline = f"{name}_add({_dumps(self.data)});"
+        # folium's script would embed the data; it gets an empty stand-in, replaced
+        # below by the read of the block (the data are serialised once, not thrice)
+        data, self.data = self.data, {}
+        try:
+            script = str(self._template.module.script(self, kwargs))
+        finally:
+            self.data = data
+        inline = f"{name}_add({_dumps({})});"
         if inline not in script:  # pragma: no cover - only if folium's template changes
             raise RuntimeError(
                 f"folium {folium.__version__}: the GeoJSON data of {name} are not where "

@@ -11,6 +11,7 @@ as JSON blocks, into the DOM only as text.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +60,36 @@ def _round_geometry(geometry: gpd.GeoSeries) -> gpd.GeoSeries:
     )
 
 
+def _map_geometry(
+    geometry: gpd.GeoSeries, simplify_tolerance: float | None
+) -> np.ndarray:
+    """``geometry`` in EPSG:4326, simplified and rounded for the map, as an array.
+
+    Every map of a run draws the same regions (and often the same catchments): the
+    result is kept for geometries of the same coordinates, CRS and tolerance, so a
+    simplification is computed once per run, not once per map.
+    """
+    import shapely
+
+    crs = None if geometry.crs is None else geometry.crs.to_wkt()
+    wkb = tuple(shapely.to_wkb(np.asarray(geometry.values, dtype=object)))
+    return _map_geometry_of(wkb, crs, simplify_tolerance)
+
+
+@functools.lru_cache(maxsize=32)
+def _map_geometry_of(
+    wkb: tuple[bytes, ...], crs: str | None, simplify_tolerance: float | None
+) -> np.ndarray:
+    import geopandas as gpd
+
+    geometry = gpd.GeoSeries.from_wkb(list(wkb), crs=crs).to_crs("EPSG:4326")
+    if simplify_tolerance:
+        geometry = geometry.simplify(simplify_tolerance, preserve_topology=True)
+    out = _round_geometry(geometry).to_numpy()
+    out.flags.writeable = False  # shared by later calls
+    return out
+
+
 def _nice(value: float) -> float:
     """Round to 2 significant digits, for legend values."""
     if value == 0 or not np.isfinite(value):
@@ -83,14 +114,11 @@ def _add_regions_layer(
 
     from kzspatial.render.maps._safe import JsonGeoJson, TextGeoJsonTooltip
 
-    geometry = regions_gdf.geometry.to_crs("EPSG:4326")
-    if simplify_tolerance:
-        geometry = geometry.simplify(simplify_tolerance, preserve_topology=True)
     ids = regions_gdf[region_id_col].astype(str).to_numpy()
     names = regions_gdf[name_col].astype(str).to_numpy() if name_col else ids
     layer_data = gpd.GeoDataFrame(
         {"region_id": ids, "name": names, "net_migration": np.round(net.to_numpy(), 0)},
-        geometry=_round_geometry(geometry).to_numpy(),
+        geometry=_map_geometry(regions_gdf.geometry, simplify_tolerance),
         crs="EPSG:4326",
     )
 
@@ -325,9 +353,6 @@ def _add_catchments(
             "catchments has no CRS; set it, e.g. catchments.set_crs('EPSG:4326')"
         )
     require_columns(catchments, [hub_col], "catchments")
-    geometry = catchments.geometry.to_crs("EPSG:4326")
-    if simplify_tolerance:
-        geometry = geometry.simplify(simplify_tolerance, preserve_topology=True)
     hubs = catchments[hub_col].astype(str)
     palette = {
         hub: _CATCHMENT_COLORS[i % len(_CATCHMENT_COLORS)]
@@ -335,7 +360,7 @@ def _add_catchments(
     }
     data = gpd.GeoDataFrame(
         {"hub": hubs.to_numpy()},
-        geometry=_round_geometry(geometry).to_numpy(),
+        geometry=_map_geometry(catchments.geometry, simplify_tolerance),
         crs="EPSG:4326",
     )
     group = folium.FeatureGroup(

@@ -1,0 +1,107 @@
+"""A matplotlib figure as PNG bytes cropped to its content, drawn once (edge: matplotlib).
+
+``savefig(bbox_inches="tight")`` lays a figure out twice: once without rendering, to find
+the box around what is drawn, then again shifted into that box. :func:`figure_png` draws
+it once on a canvas with room around the figure, finds the same box and cuts it out: the
+same picture as ``savefig`` to within half a pixel of shift, in about half the time.
+"""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")  # rendering to files only; never needs a display
+
+import matplotlib.image
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+__all__ = ["figure_png"]
+
+#: Room drawn around the figure, in inches, for titles and labels that stick out of it.
+MARGIN = 1.0
+#: Space kept around the content, in inches (``savefig``'s default ``pad_inches``).
+PAD = 0.1
+
+
+def figure_png(fig, dpi: float, *, keep: bool = False) -> bytes:
+    """Return ``fig`` as PNG bytes at ``dpi``, cropped like ``bbox_inches="tight"``.
+
+    The figure is enlarged by :data:`MARGIN` on every side with its axes kept where they
+    are in inches, drawn once, cut to the box around its content plus :data:`PAD`, and
+    given back its size. A figure with a layout engine, figure-level artists or content
+    reaching beyond the margin is saved by ``savefig`` itself.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        A figure of the Agg backend (``matplotlib.use("Agg")``).
+    dpi : float
+        Resolution of the PNG.
+    keep : bool
+        Leave the figure open (to update and draw it again); closed by default.
+
+    Returns
+    -------
+    bytes
+        The PNG file.
+    """
+    try:
+        image = _drawn_once(fig, dpi)
+        buffer = io.BytesIO()
+        if image is None:
+            fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+        else:
+            matplotlib.image.imsave(
+                buffer, image, format="png", origin="upper", dpi=dpi
+            )
+        return buffer.getvalue()
+    finally:
+        if not keep:
+            plt.close(fig)
+
+
+def _drawn_once(fig, dpi: float) -> np.ndarray | None:
+    """Draw ``fig`` once with room around it; its tight box as RGBA, or None."""
+    plain = not (fig.get_layout_engine() or fig.texts or fig.legends or fig.images)
+    if not plain or not isinstance(fig.canvas, FigureCanvasAgg):
+        return None
+    width, height = fig.get_size_inches()
+    m = MARGIN
+    boxes = [ax.get_position(original=True) for ax in fig.axes]
+    size = (width + 2 * m, height + 2 * m)
+    figure_dpi = fig.dpi
+    fig.set_dpi(dpi)
+    fig.set_size_inches(*size)
+    try:
+        for ax, box in zip(fig.axes, boxes, strict=True):
+            ax.set_position(
+                [
+                    (m + box.x0 * width) / size[0],
+                    (m + box.y0 * height) / size[1],
+                    box.width * width / size[0],
+                    box.height * height / size[1],
+                ]
+            )
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        tight = fig.get_tightbbox(renderer)  # inches on the enlarged canvas
+        outside = max(tight.x1 - size[0], tight.y1 - size[1]) > -PAD
+        if min(tight.x0, tight.y0) < PAD or outside:
+            return None
+        # what savefig writes: int(size) pixels, pixel (0, 0) at the padded box's top
+        # left
+        box = tight.padded(PAD)
+        w, h = int(box.width * dpi), int(box.height * dpi)
+        pixels = np.asarray(fig.canvas.buffer_rgba())
+        left = round(box.x0 * dpi)
+        top = round(pixels.shape[0] - h - box.y0 * dpi)
+        return pixels[top : top + h, left : left + w].copy()
+    finally:  # the figure as it was, for savefig or for the next drawing
+        fig.set_dpi(figure_dpi)
+        fig.set_size_inches(width, height)
+        for ax, box in zip(fig.axes, boxes, strict=True):
+            ax.set_position(box)

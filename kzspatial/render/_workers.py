@@ -1,0 +1,160 @@
+"""Work done in forked child processes while this process goes on (POSIX ``fork``).
+
+:func:`worker_count` reads how many processes may work (``KZSPATIAL_WORKERS``, default
+2: this machine's cores are the limit that counts).
+
+:class:`Forked` starts ``func(*args)`` in a child at once; the child inherits this
+process's memory at that moment (nothing is pickled on the way in) and sends back, in
+order, each value the function yields (or the one it returns), pickled through a pipe.
+The pipeline uses it to draw the report's figures and write some products on the second
+core while it computes and writes the rest (see :mod:`kzspatial.study.pipeline`).
+With ``fork=False`` (no ``fork`` on Windows and macOS's default, or
+``KZSPATIAL_WORKERS=1``) the function runs in this process when its first value is
+asked for: the same values, later.
+"""
+
+from __future__ import annotations
+
+import inspect
+import multiprocessing as mp
+import os
+import pickle
+import traceback
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from kzspatial._errors import KzSpatialError, ValidationError
+
+__all__ = ["ChildError", "Forked", "worker_count"]
+
+
+class ChildError(KzSpatialError):
+    """A child process failed with an error that cannot be sent back as it is."""
+
+
+def worker_count() -> int:
+    """Return how many processes may work at once: 1 without ``fork``.
+
+    ``KZSPATIAL_WORKERS`` (default 2) caps it, and so does the number of cores.
+
+    Raises
+    ------
+    ValidationError
+        ``KZSPATIAL_WORKERS`` is not a positive whole number.
+    """
+    asked = os.environ.get("KZSPATIAL_WORKERS", "2")
+    if not asked.isdigit() or int(asked) < 1:
+        raise ValidationError(
+            f"KZSPATIAL_WORKERS={asked!r}: give a positive whole number of processes "
+            "(1 does all the work in one process)"
+        )
+    if "fork" not in mp.get_all_start_methods():
+        return 1
+    return min(int(asked), os.cpu_count() or 1)
+
+
+def _values(func: Callable, args: tuple) -> Iterator[Any]:
+    """Yield what ``func(*args)`` yields, or the one value it returns."""
+    if inspect.isgeneratorfunction(func):
+        yield from func(*args)
+    else:
+        yield func(*args)
+
+
+def _sendable(exc: BaseException, trace: str) -> BaseException:
+    """``exc`` if it survives pickling, else a :class:`ChildError` that says what it was."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:  # any failure to round-trip: send a stand-in
+        return ChildError(f"{type(exc).__name__}: {exc}\n{trace}")
+    return exc
+
+
+def _child(conn, func: Callable, args: tuple) -> None:
+    """Body of the child: send ``(True, value)`` per value, or ``(False, error, trace)``."""
+    try:
+        for value in _values(func, args):
+            conn.send((True, value))
+    except BaseException as exc:  # every failure goes to the parent
+        trace = traceback.format_exc()
+        conn.send((False, _sendable(exc, trace), trace))
+    finally:
+        conn.close()
+
+
+class Forked:
+    """``func(*args)`` running in a forked child; :meth:`get` returns its values in order.
+
+    Parameters
+    ----------
+    func : callable
+        A function, or a generator function whose values are sent one by one as they
+        are produced (the parent can use the first while the child computes the next).
+    *args
+        Its arguments (inherited by the child, not pickled).
+    fork : bool
+        Fork a child; False (or no ``fork`` on this platform) runs ``func`` in this
+        process at the first :meth:`get`.
+
+    Notes
+    -----
+    Use it as a context manager: leaving the block ends a child that is still running
+    (an error in the parent stops the work it started). An error in the child is raised
+    by :meth:`get` with the child's traceback attached as a note.
+    """
+
+    def __init__(self, func: Callable, *args: Any, fork: bool = True) -> None:
+        self._process = None
+        if fork and "fork" in mp.get_all_start_methods():
+            context = mp.get_context("fork")
+            self._conn, child_conn = context.Pipe(duplex=False)
+            self._process = context.Process(
+                target=_child, args=(child_conn, func, args), daemon=False
+            )
+            self._process.start()
+            child_conn.close()
+        else:
+            self._local = _values(func, args)
+
+    def get(self) -> Any:
+        """Return the next value of the child (waiting for it), or raise its error.
+
+        Raises
+        ------
+        ChildError
+            The child ended without sending a value (killed, out of memory), or failed
+            with an error that could not be sent back as it was.
+        """
+        if self._process is None:
+            return next(self._local)
+        try:
+            message = self._conn.recv()
+        except EOFError:
+            self._process.join()
+            raise ChildError(
+                f"a kzspatial worker process ended with exit code "
+                f"{self._process.exitcode} before sending its result (killed or out "
+                "of memory?); run again with KZSPATIAL_WORKERS=1 to do the work in "
+                "one process"
+            ) from None
+        if message[0]:
+            return message[1]
+        _, exc, trace = message
+        self._process.join()
+        exc.add_note(f"in a kzspatial worker process:\n{trace}")
+        raise exc
+
+    def close(self) -> None:
+        """End the child if it still runs, and reap it."""
+        if self._process is None:
+            return
+        if self._process.is_alive():
+            self._process.terminate()
+        self._process.join()
+        self._conn.close()
+
+    def __enter__(self) -> Forked:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()

@@ -1,0 +1,427 @@
+"""What keeps ``kzspatial run`` fast without changing its outputs (issue 16, item 7)."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.mark.data
+def test_study_data_keeps_the_loaders_attrs_off_the_frames():
+    from kzspatial.datasets.population import load_population
+    from kzspatial.study.inputs import load_study_data
+
+    data = load_study_data((2023, 2024))
+    # nothing for pandas to deep-copy into every derived frame and column
+    for frame in (data.population, data.grp, data.unemployment):
+        assert frame.attrs == {}
+    # ... and nothing lost: the loader's attrs are kept beside the frames
+    assert data.loader_attrs["population"] == load_population().attrs
+    assert data.loader_attrs["grp"]["source"]["key"] == "grp_per_capita.xlsx"
+    assert data.loader_attrs["unemployment"]["national_check"]
+    assert data.population.columns.tolist() == load_population().columns.tolist()
+
+
+# ------------------------------------------------------------------ figure_png
+def _savefig_tight(fig, dpi) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def _pixels(png: bytes):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(png)).convert("L")).astype(int)
+
+
+def _labelled_figure():
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.2, 3.2))
+    ax.plot([0, 1, 2], [3, 1, 2], label="a line")
+    ax.set_ylabel("big y", fontsize=30)
+    ax.set_xlabel("x label")
+    ax.legend()
+    ax.set_title("title")
+    return fig
+
+
+@pytest.mark.parametrize("dpi", [100, 110])
+def test_figure_png_is_savefigs_tight_picture_to_within_a_pixel(dpi):
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from kzspatial.render._png import _drawn_once, figure_png
+
+    reference = _pixels(_savefig_tight(_labelled_figure(), dpi))
+    fig = _labelled_figure()
+    box = fig.get_tightbbox(fig.canvas.get_renderer())
+    assert box.x0 < 0  # the label sticks out of the figure
+    probe = _labelled_figure()
+    assert _drawn_once(probe, dpi) is not None  # cropped, not savefig's
+    plt.close(probe)
+    got = _pixels(figure_png(fig, dpi=dpi))
+    assert not plt.fignum_exists(fig.number)  # closed
+    assert got.shape == reference.shape
+    # every pixel matches one of the reference's within one pixel of it (drawn at a
+    # sub-pixel shift); a misplaced element would leave pixels unmatched
+    padded = np.pad(reference, 1, mode="edge")
+    h, w = reference.shape
+    nearest = np.stack(
+        [
+            np.abs(got - padded[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w])
+            for dx in (-1, 0, 1)
+            for dy in (-1, 0, 1)
+        ]
+    ).min(axis=0)
+    assert (nearest > 96).mean() < 1e-3
+    # the comparison can fail: a figure without its legend is another picture
+    fig = _labelled_figure()
+    fig.axes[0].get_legend().remove()
+    other = _pixels(figure_png(fig, dpi=dpi))
+    assert other.shape != reference.shape or (np.abs(other - reference) > 96).any()
+
+
+def test_figure_png_leaves_figures_it_cannot_crop_to_savefig():
+    import matplotlib.pyplot as plt
+
+    from kzspatial.render._png import figure_png
+
+    def figure_legend():
+        fig, ax = plt.subplots(figsize=(3, 2))
+        ax.plot([0, 1], [0, 1], label="a")
+        fig.legend(loc="lower center", bbox_to_anchor=(0.5, -0.1))
+        return fig
+
+    def constrained():
+        fig, ax = plt.subplots(figsize=(3, 2), layout="constrained")
+        ax.plot([0, 1], [0, 1])
+        return fig
+
+    def huge_label():  # sticks out further than the margin drawn around the figure
+        fig, ax = plt.subplots(figsize=(3, 2))
+        ax.set_ylabel("label", fontsize=200)
+        return fig
+
+    for make in (figure_legend, constrained, huge_label):
+        assert figure_png(make(), dpi=100) == _savefig_tight(make(), 100), make
+
+
+# ------------------------------------------------------------------ Forked
+def _counting(n):
+    import os
+
+    for k in range(n):
+        yield (k, os.getpid())
+
+
+def _failing():
+    from kzspatial._errors import ValidationError
+
+    yield 1
+    raise ValidationError("bad input in the worker")
+
+
+class _UnpicklableError(Exception):
+    def __init__(self, a, b):  # pickling re-creates it with one argument: fails
+        super().__init__(f"{a} and {b}")
+
+
+def _unpicklable_error():
+    raise _UnpicklableError("this", "that")
+
+
+def _dies():
+    import os
+
+    os._exit(3)
+
+
+def _sleeps():
+    import time
+
+    time.sleep(60)
+    return "late"
+
+
+def test_forked_child_sends_its_values_in_order_from_another_process():
+    import os
+
+    from kzspatial.render._workers import Forked
+
+    with Forked(_counting, 3) as job:
+        values = [job.get() for _ in range(3)]
+    assert [k for k, _ in values] == [0, 1, 2]
+    assert {pid for _, pid in values} != {os.getpid()}
+    with Forked(_counting, 2, fork=False) as job:  # in this process, same values
+        assert [job.get() for _ in range(2)] == [(0, os.getpid()), (1, os.getpid())]
+
+
+def test_forked_child_error_is_raised_in_the_parent_with_its_traceback():
+    from kzspatial._errors import ValidationError
+    from kzspatial.render._workers import ChildError, Forked
+
+    with Forked(_failing) as job:
+        assert job.get() == 1
+        with pytest.raises(ValidationError, match="bad input in the worker") as info:
+            job.get()
+    assert any("_failing" in note for note in info.value.__notes__)
+    with Forked(_unpicklable_error) as job:
+        with pytest.raises(ChildError, match="_UnpicklableError: this and that"):
+            job.get()
+    with Forked(_dies) as job:
+        with pytest.raises(ChildError, match="exit code 3.*KZSPATIAL_WORKERS=1"):
+            job.get()
+
+
+def test_leaving_the_block_ends_a_child_still_running():
+    from kzspatial.render._workers import Forked
+
+    with Forked(_sleeps) as job:
+        process = job._process
+        assert process.is_alive()
+    assert not process.is_alive() and process.exitcode != 0
+
+
+@pytest.mark.parametrize(("value", "count"), [("1", 1), ("2", 2), ("64", None)])
+def test_worker_count_follows_kzspatial_workers_up_to_the_cores(
+    monkeypatch, value, count
+):
+    import os
+
+    from kzspatial.render._workers import worker_count
+
+    monkeypatch.setenv("KZSPATIAL_WORKERS", value)
+    expected = count if count is not None else os.cpu_count()
+    assert worker_count() == min(expected, os.cpu_count())
+
+
+@pytest.mark.parametrize("value", ["0", "two", ""])
+def test_bad_kzspatial_workers_is_refused(monkeypatch, value):
+    from kzspatial._errors import ValidationError
+    from kzspatial.render._workers import worker_count
+
+    monkeypatch.setenv("KZSPATIAL_WORKERS", value)
+    with pytest.raises(ValidationError, match=f"KZSPATIAL_WORKERS={value!r}"):
+        worker_count()
+
+
+# ------------------------------------------------------------------ the pipeline's workers
+def _run(
+    out, monkeypatch, workers: str, products=("report", "study", "tables", "maps")
+):
+    from kzspatial.study.pipeline import RunOptions, run
+
+    monkeypatch.setenv("KZSPATIAL_WORKERS", workers)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    return run(
+        RunOptions(
+            out_dir=out,
+            permutations=99,
+            seed=3,
+            cell_km=20.0,
+            products=frozenset(products),
+        )
+    )
+
+
+@pytest.mark.data
+@pytest.mark.slow
+def test_run_in_worker_processes_writes_what_one_process_writes(tmp_path, monkeypatch):
+    one = _run(tmp_path / "one", monkeypatch, "1")
+    two = _run(tmp_path / "two", monkeypatch, "2")
+    files = sorted(
+        p.relative_to(tmp_path / "one")
+        for p in (tmp_path / "one").rglob("*")
+        if p.is_file() and p.suffix in {".csv", ".png", ".html"}
+    )
+    assert len([f for f in files if f.suffix == ".png"]) >= 36
+    assert any(f.name == "study.html" for f in files)
+    for name in files:
+        if name.parent.name == "maps":  # folium gives its elements random ids
+            continue
+        assert (tmp_path / "one" / name).read_bytes() == (
+            tmp_path / "two" / name
+        ).read_bytes(), name
+    assert one.moran.global_table().equals(two.moran.global_table())
+
+
+@pytest.mark.data
+@pytest.mark.slow
+def test_an_error_in_a_worker_process_fails_the_run_and_publishes_nothing(
+    tmp_path, monkeypatch
+):
+    from kzspatial.study import pipeline
+
+    def broken(*args, **kwargs):
+        raise OSError(28, "No space left on device (injected in the worker)")
+
+    # inherited by the forked worker that writes the maps
+    monkeypatch.setattr(pipeline, "write_maps", broken)
+    with pytest.raises(OSError, match="disk is full|No space left"):
+        _run(tmp_path / "out", monkeypatch, "2")
+    assert not (tmp_path / "out" / "tables").exists()
+    assert not list((tmp_path / "out").rglob("*.csv"))
+
+
+# ------------------------------------------------------------------ the study-data cache
+def _same_study_data(a, b) -> bool:
+    import dataclasses
+
+    import pandas as pd
+
+    for f in dataclasses.fields(a):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        if isinstance(x, pd.DataFrame):
+            if not (x.equals(y) and x.attrs == y.attrs):
+                return False
+        elif (
+            isinstance(x, dict)
+            and x
+            and isinstance(next(iter(x.values())), pd.DataFrame)
+        ):
+            if x.keys() != y.keys() or not all(x[k].equals(y[k]) for k in x):
+                return False
+        elif x != y:
+            return False
+    return True
+
+
+@pytest.mark.data
+def test_study_data_are_read_back_from_the_cache_as_loaded(tmp_path, monkeypatch):
+    from kzspatial.study import inputs
+
+    monkeypatch.setenv("KZSPATIAL_CACHE", str(tmp_path))
+    monkeypatch.setenv("KZSPATIAL_STUDY_CACHE", "0")
+    fresh = inputs.load_study_data((2023, 2024))
+    assert not (tmp_path / "study").exists()  # not cached when switched off
+    monkeypatch.delenv("KZSPATIAL_STUDY_CACHE")
+    first = inputs.load_study_data((2023, 2024))
+    assert len(list((tmp_path / "study").glob("study_data_*.pickle"))) == 1
+
+    def no_loading(*args):
+        raise AssertionError("loaded again")
+
+    monkeypatch.setattr(inputs, "_load_study_data", no_loading)
+    again = inputs.load_study_data((2023, 2024))
+    assert again is not first and _same_study_data(again, first)
+    assert _same_study_data(again, fresh)
+    # other arguments are another entry: loaded, not read back
+    with pytest.raises(AssertionError, match="loaded again"):
+        inputs.load_study_data((2024,))
+    # an unreadable entry is loaded again
+    (entry,) = (tmp_path / "study").glob("study_data_*.pickle")
+    entry.write_bytes(b"not a pickle")
+    with pytest.raises(AssertionError, match="loaded again"):
+        inputs.load_study_data((2023, 2024))
+
+
+@pytest.mark.data
+def test_the_loaders_warnings_are_given_again_from_the_cache(tmp_path, monkeypatch):
+    from kzspatial.study.inputs import load_study_data
+
+    monkeypatch.setenv("KZSPATIAL_CACHE", str(tmp_path))
+    for _ in range(2):  # loaded, then read back
+        with pytest.warns(UserWarning, match="contradict the official BNS nets"):
+            load_study_data((2022, 2024), include_2022=True)
+
+
+def test_study_cache_key_follows_the_code_the_registry_and_the_arguments(
+    tmp_path, monkeypatch
+):
+    from kzspatial.study import inputs
+
+    package = tmp_path / "kzspatial"
+    (package / "study").mkdir(parents=True)
+    (package / "datasets").mkdir()
+    (package / "datasets" / "loader.py").write_text("x = 1\n")
+    (package / "datasets" / "table.csv").write_text("a\n1\n")
+    registry = tmp_path / "registry.toml"
+    registry.write_text("[files]\n")
+    monkeypatch.setattr(inputs, "__file__", str(package / "study" / "inputs.py"))
+    monkeypatch.setattr(inputs, "registry_path", lambda: registry)
+    args = (None, "2024", False)
+    key = inputs._cache_key(args)
+    assert inputs._cache_key(args) == key
+    assert inputs._cache_key((None, "2018", False)) != key
+    (package / "datasets" / "loader.py").write_text("x = 2\n")
+    assert inputs._cache_key(args) != key
+    key = inputs._cache_key(args)
+    (package / "datasets" / "table.csv").write_text("a\n2\n")
+    assert inputs._cache_key(args) != key
+    key = inputs._cache_key(args)
+    registry.write_text("[files]\n# another checksum\n")
+    assert inputs._cache_key(args) != key
+
+
+# ------------------------------------------------------------------ map geometry, once
+def test_map_geometry_is_computed_once_per_content_and_equals_the_direct_way():
+    import geopandas as gpd
+    import shapely
+    from shapely.geometry import box
+
+    from kzspatial.render.maps.layers import _map_geometry, _round_geometry
+
+    squares = gpd.GeoSeries(
+        [box(0.123456, 0.0, 1.0, 1.0).buffer(0.1), box(1.0, 0.0, 2.0, 1.0)],
+        crs="EPSG:4326",
+    )
+    direct = _round_geometry(
+        squares.to_crs("EPSG:4326").simplify(0.005, preserve_topology=True)
+    ).to_numpy()
+    first = _map_geometry(squares, 0.005)
+    assert all(shapely.equals_exact(first, direct, tolerance=0))
+    assert _map_geometry(squares.copy(), 0.005) is first  # same content: kept
+    assert _map_geometry(squares, None) is not first  # another tolerance
+    moved = gpd.GeoSeries(squares.to_numpy(), crs="EPSG:3857")  # same numbers, metres
+    assert not all(shapely.equals_exact(_map_geometry(moved, 0.005), first, 1e-9))
+    with pytest.raises(ValueError, match="read-only"):
+        first[0] = None  # shared: nobody may change it
+
+
+# ------------------------------------------------------------------ report figures, reused
+def test_report_figures_updated_for_each_entry_equal_figures_made_for_it():
+    import kz_synthetic as syn
+
+    from kzspatial.render.report_figures import _Figures, _outlines
+
+    regions = syn.regions()
+    kinds = ("HH", "LL", "not significant", "HL", "unknown label")
+    entries = [
+        syn.moran_entry(
+            regions,
+            seed=seed,
+            labels=tuple(kinds[(i + seed) % len(kinds)] for i in range(len(regions))),
+            variable=f"v{seed}",
+        )
+        for seed in range(4)
+    ]
+    outlines = {tuple(entries[0].ids): _outlines(regions, entries[0].ids)}
+    figures = _Figures(outlines)
+    updated = [figures.draw(e) for e in entries]
+    figures.close()
+    for entry, drawn in zip(entries, updated, strict=True):
+        alone = _Figures(outlines)
+        assert alone.draw(entry) == drawn  # byte for byte, each of the three
+        alone.close()
+    # the comparison can fail: entries differ, and so do their figures
+    assert all(a != b for a, b in zip(updated[0], updated[1], strict=True))
+
+
+def test_catchment_unions_are_computed_once_per_set_of_members():
+    import shapely
+    from shapely.geometry import box
+
+    from kzspatial.geo.grids import _union_of
+
+    parts = [box(0, 0, 1, 1), box(1, 0, 2, 1), box(0, 1, 1, 2)]
+    key = tuple(shapely.to_wkb(parts))
+    union = _union_of(key)
+    assert union.equals_exact(shapely.union_all(parts), tolerance=0)
+    assert _union_of(tuple(shapely.to_wkb(parts))) is union  # kept
+    assert not _union_of(key[:2]).equals(union)  # other members, other union
