@@ -250,7 +250,16 @@ class _Figures:
             plt.Rectangle((0, 0), 1, 1, color=CLUSTER_COLOURS[n], ec="#555")
             for n in present
         ]
-        ax.legend(handles, present, fontsize=7, loc="lower left", frameon=True)
+        # below the map: every corner of Kazakhstan's outline holds a region
+        ax.legend(
+            handles,
+            present,
+            fontsize=7,
+            loc="upper center",
+            bbox_to_anchor=(0.5, 0.0),
+            ncol=len(present),
+            frameon=False,
+        )
         ax.set_title(f"LISA clusters: {_plain(entry.label)}", fontsize=9)
         return figure_png(fig, dpi=110, keep=True)
 
