@@ -257,7 +257,7 @@ class _Figures:
             fontsize=7,
             loc="upper center",
             bbox_to_anchor=(0.5, 0.0),
-            ncol=len(present),
+            ncol=max(1, len(present)),
             frameon=False,
         )
         ax.set_title(f"LISA clusters: {_plain(entry.label)}", fontsize=9)
