@@ -38,6 +38,7 @@ import dataclasses
 import functools
 import operator
 from collections.abc import Callable, Iterable
+from types import ModuleType
 from typing import TypeVar
 
 import numpy as np
@@ -72,9 +73,9 @@ class _LocalRunner:
 
     The engine reaches flow-shaped arrays only through a runner: :meth:`map_reduce`
     (one pass, statistics reduced), :meth:`map_blocks` (a flow-shaped result),
-    :meth:`new_flows` (workspace for ``mu``), :meth:`workspace` (one block of scratch)
-    and :meth:`output` (the array handed to the user). :mod:`kzspatial.distributed`
-    provides the same five on a Dask cluster, with blocks held by the workers.
+    :meth:`new_flows` (workspace for ``mu``) and :meth:`output` (the array handed to
+    the user). :mod:`kzspatial.distributed` provides the same four on a Dask cluster,
+    with blocks held by the workers.
     """
 
     def map_reduce(
@@ -105,9 +106,6 @@ class _LocalRunner:
 
     def new_flows(self, d: _Design) -> NDArray[np.float64]:
         return np.empty(d.y.shape)
-
-    def workspace(self, d: _Design) -> NDArray[np.float64] | None:
-        return np.empty(d.block_shape)
 
     def output(self, flows: NDArray[np.float64]) -> NDArray[np.float64]:
         return flows
@@ -310,33 +308,20 @@ def _map_blocks(
     return d.runner.map_blocks(d, block_array, *by_origin, **shared)
 
 
-def _matvecs(
-    mat: NDArray[np.float64], vecs: NDArray[np.float64], *, transpose: bool = False
-) -> NDArray[np.float64]:
-    """``mat[t] @ vecs[t]`` (or ``mat[t].T @ vecs[t]``) for stacked matrices.
+def _compiled() -> ModuleType:
+    """Return the compiled kernels of the passes (:mod:`._kernels`), imported on first use.
 
-    Parameters
-    ----------
-    mat : ndarray, shape (T, r, c)
-        E.g. a block of ``r`` origin rows of the fitted flows.
-    vecs : ndarray, shape (T, c, k), or (T, r, k) with ``transpose``
-
-    Returns
-    -------
-    ndarray, shape (T, r, k), or (T, c, k) with ``transpose``
-
-    Notes
-    -----
-    One BLAS matrix-vector product per year and column: for a handful of columns this
-    is several times faster than a batched ``matmul``, whose thin-matrix kernels do
-    not stream the ``n x n`` matrix at memory bandwidth.
+    Importing the package leaves numba unloaded (seconds of start-up); it loads when
+    a pass first runs, in this process or on a worker.
     """
-    out = np.empty((mat.shape[0], mat.shape[2 if transpose else 1], vecs.shape[2]))
-    for t in range(mat.shape[0]):
-        matrix = mat[t].T if transpose else mat[t]
-        for k in range(vecs.shape[2]):
-            out[t, :, k] = matrix @ np.ascontiguousarray(vecs[t, :, k])
-    return out
+    from kzspatial.core.gravity import _kernels
+
+    return _kernels
+
+
+def _year(arrays: tuple[NDArray[np.float64], ...], t: int) -> tuple:
+    """Year ``t`` of each flow-shaped array, for the kernels' ``(rows, n)`` arguments."""
+    return tuple(arr[t] for arr in arrays)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -357,49 +342,45 @@ class _Moments:
 
 
 def _moments(
-    d: _Design, w: NDArray[np.float64], scratch: NDArray[np.float64] | None
+    d: _Design, w: NDArray[np.float64], scratch: NDArray[np.float64] | None = None
 ) -> _Moments:
     """All first and second weighted moments needed by Newton's method, in p-space.
 
-    ``w`` has the shape of ``d.y``; ``scratch`` is workspace of ``d.block_shape`` (None:
-    each block allocates its own).
+    ``w`` has the shape of ``d.y``; ``scratch`` as in :func:`_block_moments`.
     """
     return _map_reduce(d, _block_moments, w, scratch=scratch)
 
 
 def _block_moments(
-    d: _Design, w: NDArray[np.float64], *, scratch: NDArray[np.float64] | None
+    d: _Design, w: NDArray[np.float64], *, scratch: NDArray[np.float64] | None = None
 ) -> _Moments:
-    """Compute the moments of one block of origin rows (rows of the block)."""
+    """Compute the moments of one block of origin rows (rows of the block).
+
+    One compiled sweep per year (:func:`._kernels.moments`). ``scratch``, workspace
+    of the block's shape, is accepted from callers that hold one and not needed: the
+    sweep writes nothing of the flow shape.
+    """
+    del scratch  # the compiled sweep needs no workspace
     n_years, n_rows, n = w.shape
-    scratch = np.empty_like(w) if scratch is None else scratch[:, :n_rows]
-    kp, ko = d.n_pair, d.origin.shape[2]
     p = d.n_theta
-    o_sl, d_sl = slice(kp, kp + ko), slice(kp + ko, p)
-    row_total = w.sum(axis=2)
-    col_total = w.sum(axis=1)
+    row_total = np.empty((n_years, n_rows))
+    col_total = np.empty((n_years, n))
     row = np.empty((n_years, n_rows, p))
     col = np.empty((n_years, n, p))
-    gram = np.empty((p, p))
-    w_dest = _matvecs(w, d.destination)  # sum_j w_ij z_j
-    w_orig = _matvecs(w, d.origin, transpose=True)  # sum_i w_ij x_i
-    for k, regressor in enumerate(d.pair):
-        np.multiply(w, regressor, out=scratch)
-        row[..., k] = scratch.sum(axis=2)
-        col[..., k] = scratch.sum(axis=1)
-        for m in range(k, kp):
-            gram[k, m] = np.vdot(scratch, d.pair[m])
-        gram[k, o_sl] = np.einsum("ti,tik->k", row[..., k], d.origin)
-        gram[k, d_sl] = np.einsum("tj,tjk->k", col[..., k], d.destination)
-    row[..., o_sl] = row_total[..., None] * d.origin
-    col[..., o_sl] = w_orig
-    row[..., d_sl] = w_dest
-    col[..., d_sl] = col_total[..., None] * d.destination
-    gram[o_sl, o_sl] = np.einsum("ti,tik,til->kl", row_total, d.origin, d.origin)
-    gram[o_sl, d_sl] = np.einsum("tik,til->kl", d.origin, w_dest)
-    gram[d_sl, d_sl] = np.einsum(
-        "tj,tjk,tjl->kl", col_total, d.destination, d.destination
-    )
+    gram = np.zeros((p, p))
+    moments = _compiled().moments
+    for t in range(n_years):
+        moments(
+            w[t],
+            _year(d.pair, t),
+            d.origin[t],
+            d.destination[t],
+            row_total[t],
+            col_total[t],
+            row[t],
+            col[t],
+            gram,
+        )
     gram = np.triu(gram) + np.triu(gram, 1).T
     return _Moments(row_total, col_total, row, col, gram, row.sum(axis=(0, 1)))
 
@@ -439,31 +420,65 @@ def _block_predictor(
     theta: NDArray[np.float64],
     delta: NDArray[np.float64],
 ) -> _Margins:
+    """Write ``mu = exp(eta)`` of one block into ``out`` and sum its rows.
+
+    The linear predictor is written by a compiled sweep, exponentiated in place by
+    NumPy's vectorised ``exp`` (measured faster than any ``exp`` compiled here, see
+    :mod:`._kernels`) while the block is in cache, then the excluded cells are zeroed
+    and the rows summed in a second compiled sweep.
+    """
     kp, ko = d.n_pair, d.origin.shape[2]
-    np.multiply(d.pair[0], theta[0], out=out)
-    for k in range(1, kp):
-        out += theta[k] * d.pair[k]
-    out += (alpha + d.origin @ theta[kp : kp + ko])[..., None]
-    out += (delta + d.destination @ theta[kp + ko :])[:, None, :]
+    kernels = _compiled()
+    row_offset = alpha + d.origin @ theta[kp : kp + ko]
+    col_offset = delta + d.destination @ theta[kp + ko :]
+    for t in range(out.shape[0]):
+        kernels.linear_predictor(
+            _year(d.pair, t), theta[:kp], row_offset[t], col_offset[t], out[t]
+        )
     with np.errstate(over="ignore"):
         np.exp(out, out=out)
-    d.exclude(out)
+    rows = np.empty(out.shape[:2])
+    cols = np.zeros((out.shape[0], out.shape[2]))
+    for t in range(out.shape[0]):
+        kernels.exclude_and_sum(
+            d.active_origins[t],
+            d.active_destinations[t],
+            d.first_row if d.exclude_self else -1,
+            out[t],
+            rows[t],
+            cols[t],
+        )
     # summed while the block is fresh: the log-likelihood and balancing need them
-    return _Margins(rows=out.sum(axis=2), cols=None)
+    return _Margins(rows=rows, cols=None)
+
+
+def _transposed(v: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``(T, c, m)`` vectors as contiguous ``(T, m, c)``, rows of the kernels' loops."""
+    return np.ascontiguousarray(v.transpose(0, 2, 1))
 
 
 def _block_product(
     _block: _Design, mu: NDArray[np.float64], *, v: NDArray[np.float64]
 ) -> _ByOrigin:
     """``M v`` on one block's rows."""
-    return _ByOrigin(_matvecs(mu, v))
+    product = _compiled().product
+    v_t = _transposed(v)
+    out = np.empty((*mu.shape[:2], v.shape[2]))
+    for t in range(mu.shape[0]):
+        product(mu[t], v_t[t], out[t])
+    return _ByOrigin(out)
 
 
 def _block_transposed_product(
     _block: _Design, mu: NDArray[np.float64], u: NDArray[np.float64]
 ) -> NDArray[np.float64]:
     """One block's share of ``M^T u``."""
-    return _matvecs(mu, u, transpose=True)
+    transposed_product = _compiled().transposed_product
+    u = np.ascontiguousarray(u)
+    out_t = np.zeros((mu.shape[0], u.shape[2], mu.shape[2]))
+    for t in range(mu.shape[0]):
+        transposed_product(mu[t], u[t], out_t[t])
+    return out_t.transpose(0, 2, 1)
 
 
 def _block_schur_product(
@@ -473,8 +488,20 @@ def _block_schur_product(
     *,
     v: NDArray[np.float64],
 ) -> NDArray[np.float64]:
-    """One block's share of ``M^T diag(1/R) M v``: ``M v`` never leaves the block."""
-    return _matvecs(mu, _matvecs(mu, v) * inv_r, transpose=True)
+    """One block's share of ``M^T diag(1/R) M v``: ``M v`` never leaves the block.
+
+    ``inv_r`` is ``(T, rows, 1)``, ``1/R`` of the block's rows.
+    """
+    schur_product = _compiled().schur_product
+    v_t = _transposed(v)
+    inv_r = np.ascontiguousarray(inv_r[..., 0])
+    out_t = np.zeros_like(v_t)
+    for t in range(mu.shape[0]):
+        schur_product(mu[t], v_t[t], inv_r[t], out_t[t])
+    return out_t.transpose(0, 2, 1)
+
+
+_NONE = np.empty(0)  # a factor not applied, a margin not summed (the kernels' None)
 
 
 @_writes("update")
@@ -489,15 +516,21 @@ def _block_rescale(
 ) -> _Margins:
     """Scale a block of fitted flows by row and/or column factors, in place.
 
-    The margins asked for are summed while the block is fresh.
+    The margins asked for are summed while the block is fresh, in the same sweep.
     """
-    if row_factor is not None:
-        mu *= row_factor[..., None]
-    if col_factor is not None:
-        mu *= col_factor[:, None, :]
-    return _Margins(
-        mu.sum(axis=2) if sum_rows else None, mu.sum(axis=1) if sum_cols else None
-    )
+    rescale = _compiled().rescale
+    n_years, n_rows, n = mu.shape
+    rows = np.empty((n_years, n_rows)) if sum_rows else None
+    cols = np.zeros((n_years, n)) if sum_cols else None
+    for t in range(n_years):
+        rescale(
+            mu[t],
+            _NONE if row_factor is None else np.ascontiguousarray(row_factor[t]),
+            _NONE if col_factor is None else np.ascontiguousarray(col_factor[t]),
+            _NONE if rows is None else rows[t],
+            _NONE if cols is None else cols[t],
+        )
+    return _Margins(rows, cols)
 
 
 def _block_fit_sums(d: _Design, mu: NDArray[np.float64]) -> FitSums:

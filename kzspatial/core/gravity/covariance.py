@@ -55,15 +55,14 @@ def _block_scores(
 ) -> _ScoreSums:
     """Sum the scores of one block of origin rows; a pair lies in its origin's block."""
     resid = np.subtract(d.y, mu)
-    scratch = np.empty_like(resid)
-    first = _block_moments(d, resid, scratch=scratch)
+    first = _block_moments(d, resid)
     p = to_theta.shape[0]
     meat_pair, n_pairs = np.zeros((p, p)), 0
     if d.y.shape[0] > 1:
         kp, ko = d.n_pair, d.origin.shape[2]
         by_pair = np.empty((d.y.shape[1] * d.y.shape[2], p))
+        x = np.empty_like(resid)  # column k of x_tilde, built in this workspace
         for k in range(p):
-            x = scratch  # column k of x_tilde, built in the workspace
             x.fill(0.0)
             for term, weight in enumerate(to_theta[k]):
                 if weight == 0:
@@ -78,7 +77,7 @@ def _block_scores(
         meat_pair = by_pair.T @ by_pair
         n_pairs = int(d.modelled().any(axis=0).sum())
     np.multiply(resid, resid, out=resid)
-    squares = _block_moments(d, resid, scratch=scratch).gram
+    squares = _block_moments(d, resid).gram
     return _ScoreSums(first.row, first.col, squares, meat_pair, n_pairs)
 
 

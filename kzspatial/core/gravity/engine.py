@@ -527,9 +527,8 @@ def _fit(
 ) -> _Solution:
     """Newton's method on (theta, alpha, delta) with Schur-reduced steps."""
     n_years, n, _ = d.y.shape
-    scratch = d.runner.workspace(d)
     mu = d.runner.new_flows(d)
-    observed = _moments(d, d.y, scratch)
+    observed = _moments(d, d.y)
     x_scale = _x_scale(d)
 
     theta = np.zeros(d.n_theta) if theta_start is None else theta_start.copy()
@@ -546,7 +545,7 @@ def _fit(
     partial = None
     while n_iter < max_iter:
         n_iter += 1
-        m = _moments(d, mu, scratch)
+        m = _moments(d, mu)
         partial, step_a, step_b = _partial_out(
             d,
             mu,
@@ -587,7 +586,7 @@ def _fit(
                 break
     if two_way or not converged:
         # moments at the final point, and the two-way projection solved tightly for SEs
-        m = _moments(d, mu, scratch)
+        m = _moments(d, mu)
         partial = _partial_out(
             d,
             mu,
