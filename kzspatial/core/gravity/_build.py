@@ -26,6 +26,7 @@ from kzspatial.core.gravity._checks import (
     _check_options,
     _check_separation,
     _cost_regressor,
+    _flow_summary,
     _has_effects,
     _Problems,
     _raise_problems,
@@ -66,7 +67,9 @@ def _check_block(
     if exclude_self:
         _set_self_pairs(y, 0.0, first_row)
     problems: _Problems = []
-    _check_flow_values(y, counts, ids, years, problems, first_row)
+    rows, cols, (missing, negative, fractional) = _flow_summary(y)
+    if missing or negative or (counts == "integer" and fractional):
+        _check_flow_values(y, counts, ids, years, problems, first_row)
     regressor = _cost_regressor(
         cost,
         cost_func,
@@ -78,7 +81,7 @@ def _check_block(
         expected_shapes=cost_shapes,
         first_row=first_row,
     )
-    return y, regressor, _BlockChecks(y.sum(axis=2), y.sum(axis=1), problems)
+    return y, regressor, _BlockChecks(rows, cols, problems)
 
 
 def _reject_dask(**arrays: object) -> None:

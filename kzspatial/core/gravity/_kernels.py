@@ -311,3 +311,180 @@ def schur_product(mu, v_t, inv_r, out_t):
             c = out_t[k]
             for j in range(n):
                 c[j] += o[j] * u
+
+
+@numba.njit(inline="always")
+def _fit_terms(a, b, n):
+    """``sum a``, ``sum b``, ``sum (a - b)^2`` and ``sum min(a, b)``, four lanes each."""
+    y0 = y1 = y2 = y3 = f0 = f1 = f2 = f3 = 0.0
+    q0 = q1 = q2 = q3 = c0 = c1 = c2 = c3 = 0.0
+    m = n - n % 4
+    for j in range(0, m, 4):
+        v0, v1, v2, v3 = a[j], a[j + 1], a[j + 2], a[j + 3]
+        w0, w1, w2, w3 = b[j], b[j + 1], b[j + 2], b[j + 3]
+        y0 += v0
+        y1 += v1
+        y2 += v2
+        y3 += v3
+        f0 += w0
+        f1 += w1
+        f2 += w2
+        f3 += w3
+        q0 += (v0 - w0) * (v0 - w0)
+        q1 += (v1 - w1) * (v1 - w1)
+        q2 += (v2 - w2) * (v2 - w2)
+        q3 += (v3 - w3) * (v3 - w3)
+        c0 += v0 if v0 < w0 else w0
+        c1 += v1 if v1 < w1 else w1
+        c2 += v2 if v2 < w2 else w2
+        c3 += v3 if v3 < w3 else w3
+    for j in range(m, n):
+        v, w = a[j], b[j]
+        y0 += v
+        f0 += w
+        q0 += (v - w) * (v - w)
+        c0 += v if v < w else w
+    return (
+        (y0 + y1) + (y2 + y3),
+        (f0 + f1) + (f2 + f3),
+        (q0 + q1) + (q2 + q3),
+        (c0 + c1) + (c2 + c3),
+    )
+
+
+@numba.njit(**_JIT)
+def fit_sums(y, mu, totals, tally):
+    """Sum the terms of the likelihood and fit metrics over one year of a block.
+
+    Adds ``sum y``, ``sum mu``, ``sum (y - mu)^2`` and ``sum min(y, mu)`` to
+    ``totals`` and counts the flows by value into ``tally`` (``tally[v]`` flows equal
+    to ``v``, for integers ``0 <= v < tally.size``), from which ``sum y log y`` and
+    ``sum log y!`` follow (:func:`kzspatial.core.metrics._tally_terms`).
+
+    Returns
+    -------
+    bool
+        Whether every flow was counted; if not, the tally is incomplete and the
+        caller computes those two sums from the flows themselves.
+    """
+    r, n = y.shape
+    size = tally.size
+    counted = True
+    for i in range(r):
+        a = y[i]
+        s_y, s_mu, s_sq, s_min = _fit_terms(a, mu[i], n)
+        totals[0] += s_y
+        totals[1] += s_mu
+        totals[2] += s_sq
+        totals[3] += s_min
+        for j in range(n):
+            v = a[j]
+            k = int(v) if 0.0 <= v < size else -1
+            if k >= 0 and k == v:
+                tally[k] += 1
+            else:
+                counted = False
+    return counted
+
+
+# ---------------------------------------------------------------- input checks
+@numba.njit(**_JIT)
+def flow_checks(y, bad, rows, cols):
+    """Count problem flows and sum the margins of one year of a block, in one sweep.
+
+    Adds to ``bad`` the numbers of missing (NaN or infinite), negative and
+    fractional flows (triggers: the NumPy checks then locate and report them), writes
+    the row sums into ``rows`` and adds the column sums to ``cols``.
+    """
+    r, n = y.shape
+    for i in range(r):
+        a = y[i]
+        missing = negative = fractional = 0
+        for j in range(n):
+            v = a[j]
+            missing += v - v != 0.0  # NaN or infinite
+            negative += v < 0.0
+            fractional += v != np.floor(v)
+        bad[0] += missing
+        bad[1] += negative
+        bad[2] += fractional
+        rows[i] = _sum(a, n)
+        for j in range(n):
+            cols[j] += a[j]
+
+
+@numba.njit(inline="always")
+def _bad_cost(v, positive):
+    """Whether a cost is missing (``v - v`` is NaN), negative or, if ``positive``, 0."""
+    return (v - v != 0.0) | (v < 0.0) | (positive & (v == 0.0))
+
+
+@numba.njit(**_JIT)
+def cost_checks(cost, diagonal, positive):
+    """Count the costs that are missing, negative or (``positive``) zero.
+
+    Self-pairs are skipped from column ``diagonal`` of the first row on (-1: none).
+    """
+    r, n = cost.shape
+    count = 0
+    for i in range(r):
+        c = cost[i]
+        for j in range(n):
+            count += _bad_cost(c[j], positive)
+        if diagonal >= 0:
+            count -= _bad_cost(c[diagonal + i], positive)
+    return count
+
+
+@numba.njit(**_JIT)
+def flow_signs(
+    y, row_on, col_on, diagonal, row_positive, row_zero, col_positive, col_zero
+):
+    """Mark the zones with a modelled positive flow and those with a modelled zero flow.
+
+    Flows are non-negative (checked). A cell is modelled when its origin (``row_on``)
+    and destination (``col_on``) are active and it is not a self-pair (``diagonal``
+    as in :func:`cost_checks`). The flags are set, never cleared.
+    """
+    r, n = y.shape
+    for i in range(r):
+        if not row_on[i]:
+            continue
+        a = y[i]
+        own = diagonal + i if diagonal >= 0 else -1
+        for j in range(n):
+            if col_on[j] and j != own:
+                if a[j] > 0.0:
+                    row_positive[i] = True
+                    col_positive[j] = True
+                else:
+                    row_zero[i] = True
+                    col_zero[j] = True
+
+
+@numba.njit(**_JIT)
+def pair_signs(y, x, row_on, col_on, diagonal):
+    """Signs of a pair regressor ``x`` on the modelled flows, for the separation check.
+
+    Returns 1 as soon as ``x`` is nonzero on a modelled positive flow (then it does
+    not separate), else the sum of 2 (``x > 0`` on some modelled zero flow) and 4
+    (``x < 0`` on some). Cells as in :func:`flow_signs`.
+    """
+    r, n = y.shape
+    signs = 0
+    for i in range(r):
+        if not row_on[i]:
+            continue
+        a, b = y[i], x[i]
+        own = diagonal + i if diagonal >= 0 else -1
+        for j in range(n):
+            if not col_on[j] or j == own:
+                continue
+            if a[j] > 0.0:
+                if b[j] != 0.0:
+                    return 1
+            elif b[j] > 0.0:
+                signs |= 2
+            elif b[j] < 0.0:
+                signs |= 4
+    return signs

@@ -44,7 +44,7 @@ from typing import TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-from kzspatial.core.metrics import FitSums, fit_sums
+from kzspatial.core.metrics import FitSums, _count_terms, _tally_terms
 
 # cells per block when chunk_rows is None: a block of each flow-shaped array (2 MiB)
 # stays in cache across the fused steps of a pass; at 3,000 zones this was faster and
@@ -537,9 +537,24 @@ def _block_fit_sums(d: _Design, mu: NDArray[np.float64]) -> FitSums:
     """Sum the terms of the likelihood and fit metrics over one block's cells.
 
     Excluded cells are zero in ``y`` and ``mu`` and add nothing. ``y log mu`` is left
-    out: the fit has it from sufficient statistics.
+    out: the fit has it from sufficient statistics. One compiled sweep per year
+    (:func:`._kernels.fit_sums`) gives what :func:`kzspatial.core.metrics.fit_sums`,
+    the tested reference, computes in several; flows that are not integer counts (or
+    are too large to tabulate) take that function's ``y``-only terms instead.
     """
-    return fit_sums(d.y, mu, with_log_mu=False)
+    y = d.y
+    peak = float(y.max(initial=0.0))
+    tally = np.zeros(int(peak) + 1 if peak < 4 * y.size else 0, dtype=np.int64)
+    totals = np.zeros(4)  # y, mu, squared residuals, common part
+    counted = True
+    fit_sums = _compiled().fit_sums
+    for t in range(y.shape[0]):
+        counted &= fit_sums(y[t], mu[t], totals, tally)
+    y_log_y, log_factorials = _tally_terms(tally) if counted else _count_terms(y)
+    y_total, mu_total, squared, common = map(float, totals)
+    return FitSums(
+        y_total, mu_total, y_log_y, None, None, log_factorials, squared, common
+    )
 
 
 @_writes("update")
