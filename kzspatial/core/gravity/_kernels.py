@@ -24,6 +24,9 @@ import numba
 import numpy as np
 
 _JIT = {"cache": True, "nogil": True}  # fastmath off: IEEE semantics, fixed order
+# columns per tile of a row in the moment sweep: the tile of the weights, of each
+# regressor and of each column sum (4 kB each) stay in the L1 cache together
+_TILE = 512
 
 
 @numba.njit(inline="always")
@@ -116,8 +119,8 @@ def linear_predictor(pair, theta, row_offset, col_offset, out):
 
 
 @numba.njit(**_JIT)
-def exclude_and_sum(row_on, col_on, diagonal, out, rows, cols):
-    """Zero the cells of ``out`` outside the model, then sum its rows and columns.
+def exclude_and_sum(row_on, col_on, diagonal, out, rows):
+    """Zero the cells of ``out`` outside the model, then sum its rows if asked.
 
     Parameters
     ----------
@@ -128,25 +131,21 @@ def exclude_and_sum(row_on, col_on, diagonal, out, rows, cols):
         self-pairs are modelled.
     out : ndarray, shape (r, n)
         Fitted flows, changed in place.
-    rows : ndarray, shape (r,)
-        Receives the row sums.
-    cols : ndarray, shape (n,)
-        The column sums are added to it.
+    rows : ndarray, shape (r,) or (0,)
+        Receives the row sums (length 0: not summed).
     """
     r, n = out.shape
     for i in range(r):
         o = out[i]
         if not row_on[i]:
             o[:] = 0.0
-            rows[i] = 0.0
-            continue
-        for j in range(n):
-            o[j] = o[j] if col_on[j] else 0.0
-        if diagonal >= 0:
-            o[diagonal + i] = 0.0
-        rows[i] = _sum(o, n)
-        for j in range(n):
-            cols[j] += o[j]
+        else:
+            for j in range(n):
+                o[j] = o[j] if col_on[j] else 0.0
+            if diagonal >= 0:
+                o[diagonal + i] = 0.0
+        if rows.size > 0:
+            rows[i] = _sum(o, n)
 
 
 @numba.njit(**_JIT)
@@ -189,18 +188,25 @@ def rescale(mu, row_factor, col_factor, rows, cols):
 
 
 @numba.njit(**_JIT)
-def moments(w, pair, origin, destination, row_total, col_total, row, col, gram):
-    """Weighted first and second moments of the regressors, one sweep over ``w``.
+def moments(
+    y, mu, power, pair, origin, destination, row_total, col_total, row, col, gram
+):
+    """Weighted first and second moments of the regressors, one sweep over the flows.
 
-    The regressors are ``p = kp + ko + kd`` columns: the pair regressors, the origin
-    covariates (constant along a row) and the destination covariates (constant down
-    a column). Everything flow-shaped is read once; the zone covariates' parts of the
-    Gram matrix follow from the margins afterwards.
+    The weights are ``mu`` (``power`` 0), the residuals ``y - mu`` (1) or their
+    squares (2), formed a row at a time. The regressors are ``p = kp + ko + kd``
+    columns: the pair regressors, the origin covariates (constant along a row) and
+    the destination covariates (constant down a column). Everything flow-shaped is
+    read once; the zone covariates' parts of the Gram matrix follow from the margins
+    afterwards.
 
     Parameters
     ----------
-    w : ndarray, shape (r, n)
-        Weights of one year of the block (fitted flows, residuals, ...).
+    y, mu : ndarray, shape (r, n)
+        One year of the block: flows (not read for ``power`` 0) and fitted flows, or
+        any weights as ``mu``.
+    power : int
+        0, 1 or 2, see above.
     pair : tuple of kp ndarray, shape (r, n)
     origin : ndarray, shape (r, ko)
     destination : ndarray, shape (n, kd)
@@ -215,34 +221,49 @@ def moments(w, pair, origin, destination, row_total, col_total, row, col, gram):
     gram : ndarray, shape (p, p)
         ``sum w x x'`` is added to its upper triangle.
     """
-    r, n = w.shape
+    r, n = mu.shape
     kp, ko, kd = len(pair), origin.shape[1], destination.shape[1]
     zo, zd = kp, kp + ko  # first column of the origin / destination covariates
     dest_t = np.ascontiguousarray(destination.T)
     sums = np.zeros((kp + ko + 1, n))  # column sums: pair, origin covariates, w
+    resid = np.empty(_TILE)
     for i in range(r):
-        o = w[i]
-        total = _sum(o, n)
+        row[i, :] = 0.0
+        total = 0.0
+        # tiles of the row: what the loops below touch stays in the L1 cache
+        for j0 in range(0, n, _TILE):
+            m = min(_TILE, n - j0)
+            o = mu[i, j0 : j0 + m]
+            if power > 0:
+                a = y[i, j0 : j0 + m]
+                for j in range(m):
+                    resid[j] = a[j] - o[j]
+                if power == 2:
+                    for j in range(m):
+                        resid[j] *= resid[j]
+                o = resid
+            total += _sum(o, m)
+            c = sums[kp + ko, j0 : j0 + m]
+            for j in range(m):
+                c[j] += o[j]
+            for q in range(ko):
+                xq = origin[i, q]
+                c = sums[kp + q, j0 : j0 + m]
+                for j in range(m):
+                    c[j] += o[j] * xq
+            for q in range(kd):
+                row[i, zd + q] += _dot(o, dest_t[q, j0 : j0 + m], m)
+            for k in range(kp):
+                x = pair[k][i, j0 : j0 + m]
+                c = sums[k, j0 : j0 + m]
+                for j in range(m):
+                    c[j] += o[j] * x[j]
+                row[i, k] += _dot(o, x, m)
+                for k2 in range(k, kp):
+                    gram[k, k2] += _dot3(o, x, pair[k2][i, j0 : j0 + m], m)
         row_total[i] = total
-        c = sums[kp + ko]
-        for j in range(n):
-            c[j] += o[j]
         for q in range(ko):
-            xq = origin[i, q]
-            c = sums[kp + q]
-            for j in range(n):
-                c[j] += o[j] * xq
-            row[i, zo + q] = total * xq
-        for q in range(kd):
-            row[i, zd + q] = _dot(o, dest_t[q], n)
-        for k in range(kp):
-            x = pair[k][i]
-            c = sums[k]
-            for j in range(n):
-                c[j] += o[j] * x[j]
-            row[i, k] = _dot(o, x, n)
-            for m in range(k, kp):
-                gram[k, m] += _dot3(o, x, pair[m][i], n)
+            row[i, zo + q] = total * origin[i, q]
     for j in range(n):
         col_total[j] = sums[kp + ko, j]
         for k in range(kp + ko):

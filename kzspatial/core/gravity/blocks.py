@@ -50,6 +50,8 @@ from kzspatial.core.metrics import FitSums, _count_terms, _tally_terms
 # stays in cache across the fused steps of a pass; at 3,000 zones this was faster and
 # smaller than one block (benchmarks/results/gravity_chunks.md)
 _AUTO_BLOCK_CELLS = 1 << 18
+# what the kernels take for None: a factor not applied, a margin not summed
+_NONE = np.empty(0)
 
 
 def _writes(mode: str) -> Callable[[_F], _F]:
@@ -352,26 +354,49 @@ def _moments(
 
 
 def _block_moments(
-    d: _Design, w: NDArray[np.float64], *, scratch: NDArray[np.float64] | None = None
+    d: _Design,
+    w: NDArray[np.float64],
+    *,
+    scratch: NDArray[np.float64] | None = None,
+    residual_power: int = 0,
 ) -> _Moments:
     """Compute the moments of one block of origin rows (rows of the block).
 
-    One compiled sweep per year (:func:`._kernels.moments`). ``scratch``, workspace
-    of the block's shape, is accepted from callers that hold one and not needed: the
-    sweep writes nothing of the flow shape.
+    The weights are ``w``, or with ``residual_power`` 1 (2) the residuals
+    ``d.y - w`` (squared), formed row by row. One compiled sweep per year
+    (:func:`._kernels.moments`). ``scratch``, workspace of the block's shape, is
+    accepted from callers that hold one and not needed: the sweep writes nothing of
+    the flow shape.
     """
     del scratch  # the compiled sweep needs no workspace
+    row_total, col_total, row, col, gram = _moment_sums(d, w, residual_power)
+    return _Moments(
+        row_total, col_total, row, col, _symmetric(gram), row.sum(axis=(0, 1))
+    )
+
+
+def _moment_sums(
+    d: _Design, w: NDArray[np.float64], residual_power: int, *, by_year: bool = False
+) -> tuple[NDArray[np.float64], ...]:
+    """Run the moment sweep over each year of a block.
+
+    Returns ``row_total``, ``col_total``, ``row``, ``col`` and the upper triangle of
+    the Gram matrix, summed over the years, or with ``by_year`` one per year
+    ``(T, p, p)``.
+    """
     n_years, n_rows, n = w.shape
     p = d.n_theta
     row_total = np.empty((n_years, n_rows))
     col_total = np.empty((n_years, n))
     row = np.empty((n_years, n_rows, p))
     col = np.empty((n_years, n, p))
-    gram = np.zeros((p, p))
+    gram = np.zeros((n_years, p, p) if by_year else (p, p))
     moments = _compiled().moments
     for t in range(n_years):
         moments(
+            d.y[t],
             w[t],
+            residual_power,
             _year(d.pair, t),
             d.origin[t],
             d.destination[t],
@@ -379,10 +404,45 @@ def _block_moments(
             col_total[t],
             row[t],
             col[t],
-            gram,
+            gram[t] if by_year else gram,
         )
-    gram = np.triu(gram) + np.triu(gram, 1).T
-    return _Moments(row_total, col_total, row, col, gram, row.sum(axis=(0, 1)))
+    return row_total, col_total, row, col, gram
+
+
+def _symmetric(upper: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Fill in the lower triangle(s) of matrices given by their upper triangle."""
+    return np.triu(upper) + np.swapaxes(np.triu(upper, 1), -1, -2)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Predicted:
+    """Row totals of freshly predicted flows and, when asked for, their moments.
+
+    ``rows`` (T, n) are the row totals of ``mu``; ``row``, ``col_total``, ``col`` and
+    ``gram`` (per year, ``(T, p, p)``) are the moments of :class:`_Moments`, or None.
+    """
+
+    rows: NDArray[np.float64] = dataclasses.field(metadata=_BY_ORIGIN)
+    row: NDArray[np.float64] | None = dataclasses.field(metadata=_BY_ORIGIN)
+    col_total: NDArray[np.float64] | None
+    col: NDArray[np.float64] | None
+    gram: NDArray[np.float64] | None
+
+    def moments(self, factor: NDArray[np.float64]) -> _Moments:
+        """Return the moments of the flows scaled by ``factor`` (T,), one per year.
+
+        Every moment is linear in the weights, so scaling the flows of a year scales
+        its moments: no pass over the flows.
+        """
+        row = self.row * factor[:, None, None]
+        return _Moments(
+            self.rows * factor[:, None],
+            self.col_total * factor[:, None],
+            row,
+            self.col * factor[:, None, None],
+            np.einsum("t,tkl->kl", factor, self.gram),
+            row.sum(axis=(0, 1)),
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -408,7 +468,28 @@ def _linear_predictor(
     out: NDArray[np.float64],
 ) -> NDArray[np.float64]:
     """Write ``mu = exp(eta)`` into ``out``, zero the excluded cells, return its row totals."""
-    return _map_reduce(d, _block_predictor, out, alpha, theta=theta, delta=delta).rows
+    return _predict(d, theta, alpha, delta, out, with_moments=False).rows
+
+
+def _predict(
+    d: _Design,
+    theta: NDArray[np.float64],
+    alpha: NDArray[np.float64],
+    delta: NDArray[np.float64],
+    out: NDArray[np.float64],
+    *,
+    with_moments: bool,
+) -> _Predicted:
+    """Write ``mu = exp(eta)`` into ``out``; its row totals, and moments if asked."""
+    return _map_reduce(
+        d,
+        _block_predictor,
+        out,
+        alpha,
+        theta=theta,
+        delta=delta,
+        with_moments=with_moments,
+    )
 
 
 @_writes("overwrite")
@@ -419,13 +500,15 @@ def _block_predictor(
     *,
     theta: NDArray[np.float64],
     delta: NDArray[np.float64],
-) -> _Margins:
+    with_moments: bool = False,
+) -> _Predicted:
     """Write ``mu = exp(eta)`` of one block into ``out`` and sum its rows.
 
     The linear predictor is written by a compiled sweep, exponentiated in place by
     NumPy's vectorised ``exp`` (measured faster than any ``exp`` compiled here, see
     :mod:`._kernels`) while the block is in cache, then the excluded cells are zeroed
-    and the rows summed in a second compiled sweep.
+    and the rows summed in a second compiled sweep, which ``with_moments`` replaces
+    by the moment sweep (the block still in cache).
     """
     kp, ko = d.n_pair, d.origin.shape[2]
     kernels = _compiled()
@@ -438,18 +521,19 @@ def _block_predictor(
     with np.errstate(over="ignore"):
         np.exp(out, out=out)
     rows = np.empty(out.shape[:2])
-    cols = np.zeros((out.shape[0], out.shape[2]))
     for t in range(out.shape[0]):
         kernels.exclude_and_sum(
             d.active_origins[t],
             d.active_destinations[t],
             d.first_row if d.exclude_self else -1,
             out[t],
-            rows[t],
-            cols[t],
+            _NONE if with_moments else rows[t],
         )
-    # summed while the block is fresh: the log-likelihood and balancing need them
-    return _Margins(rows=rows, cols=None)
+    if not with_moments:
+        # summed while the block is fresh: the log-likelihood and balancing need them
+        return _Predicted(rows, None, None, None, None)
+    rows, col_total, row, col, gram = _moment_sums(d, out, 0, by_year=True)
+    return _Predicted(rows, row, col_total, col, _symmetric(gram))
 
 
 def _transposed(v: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -499,9 +583,6 @@ def _block_schur_product(
     for t in range(mu.shape[0]):
         schur_product(mu[t], v_t[t], inv_r[t], out_t[t])
     return out_t.transpose(0, 2, 1)
-
-
-_NONE = np.empty(0)  # a factor not applied, a margin not summed (the kernels' None)
 
 
 @_writes("update")
