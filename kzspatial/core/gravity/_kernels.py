@@ -187,90 +187,53 @@ def rescale(mu, row_factor, col_factor, rows, cols):
                 cols[j] += o[j]
 
 
-@numba.njit(**_JIT)
-def moments(
-    y, mu, power, pair, origin, destination, row_total, col_total, row, col, gram
-):
-    """Weighted first and second moments of the regressors, one sweep over the flows.
+@numba.njit(inline="always")
+def _tile_moments(o, m, i, j0, pair, origin, dest_t, sums, row, gram):
+    """Add columns ``j0:j0 + m`` of row ``i`` of the weights (``o``) to the sums.
 
-    The weights are ``mu`` (``power`` 0), the residuals ``y - mu`` (1) or their
-    squares (2), formed a row at a time. The regressors are ``p = kp + ko + kd``
-    columns: the pair regressors, the origin covariates (constant along a row) and
-    the destination covariates (constant down a column). Everything flow-shaped is
-    read once; the zone covariates' parts of the Gram matrix follow from the margins
-    afterwards.
-
-    Parameters
-    ----------
-    y, mu : ndarray, shape (r, n)
-        One year of the block: flows (not read for ``power`` 0) and fitted flows, or
-        any weights as ``mu``.
-    power : int
-        0, 1 or 2, see above.
-    pair : tuple of kp ndarray, shape (r, n)
-    origin : ndarray, shape (r, ko)
-    destination : ndarray, shape (n, kd)
-    row_total : ndarray, shape (r,)
-        Receives ``sum_j w``.
-    col_total : ndarray, shape (n,)
-        Receives ``sum_i w`` over the block's rows.
-    row : ndarray, shape (r, p)
-        Receives ``sum_j w x``.
-    col : ndarray, shape (n, p)
-        Receives ``sum_i w x`` over the block's rows.
-    gram : ndarray, shape (p, p)
-        ``sum w x x'`` is added to its upper triangle.
+    Column sums go to ``sums`` (pair regressors, origin covariates, weights), row
+    sums to ``row``, pair products to ``gram``; returns the tile's total weight.
     """
-    r, n = mu.shape
-    kp, ko, kd = len(pair), origin.shape[1], destination.shape[1]
+    kp, ko, kd = len(pair), origin.shape[1], dest_t.shape[0]
+    c = sums[kp + ko, j0 : j0 + m]
+    for j in range(m):
+        c[j] += o[j]
+    for q in range(ko):
+        xq = origin[i, q]
+        c = sums[kp + q, j0 : j0 + m]
+        for j in range(m):
+            c[j] += o[j] * xq
+    for q in range(kd):
+        row[i, kp + ko + q] += _dot(o, dest_t[q, j0 : j0 + m], m)
+    for k in range(kp):
+        x = pair[k][i, j0 : j0 + m]
+        c = sums[k, j0 : j0 + m]
+        for j in range(m):
+            c[j] += o[j] * x[j]
+        row[i, k] += _dot(o, x, m)
+        for k2 in range(k, kp):
+            gram[k, k2] += _dot3(o, x, pair[k2][i, j0 : j0 + m], m)
+    return _sum(o, m)
+
+
+@numba.njit(inline="always")
+def _finish_moments(origin, destination, sums, out):
+    """Unpack the column sums and add the Gram entries of the zone covariates.
+
+    ``out`` as in :func:`moments`. Those entries follow from the margins: origin
+    covariates are constant along a row, destination covariates down a column.
+    """
+    row_total, col_total, row, col, gram = out
+    r, n = row.shape[0], col.shape[0]
+    ko, kd = origin.shape[1], destination.shape[1]
+    kp = row.shape[1] - ko - kd
     zo, zd = kp, kp + ko  # first column of the origin / destination covariates
-    dest_t = np.ascontiguousarray(destination.T)
-    sums = np.zeros((kp + ko + 1, n))  # column sums: pair, origin covariates, w
-    resid = np.empty(_TILE)
-    for i in range(r):
-        row[i, :] = 0.0
-        total = 0.0
-        # tiles of the row: what the loops below touch stays in the L1 cache
-        for j0 in range(0, n, _TILE):
-            m = min(_TILE, n - j0)
-            o = mu[i, j0 : j0 + m]
-            if power > 0:
-                a = y[i, j0 : j0 + m]
-                for j in range(m):
-                    resid[j] = a[j] - o[j]
-                if power == 2:
-                    for j in range(m):
-                        resid[j] *= resid[j]
-                o = resid
-            total += _sum(o, m)
-            c = sums[kp + ko, j0 : j0 + m]
-            for j in range(m):
-                c[j] += o[j]
-            for q in range(ko):
-                xq = origin[i, q]
-                c = sums[kp + q, j0 : j0 + m]
-                for j in range(m):
-                    c[j] += o[j] * xq
-            for q in range(kd):
-                row[i, zd + q] += _dot(o, dest_t[q, j0 : j0 + m], m)
-            for k in range(kp):
-                x = pair[k][i, j0 : j0 + m]
-                c = sums[k, j0 : j0 + m]
-                for j in range(m):
-                    c[j] += o[j] * x[j]
-                row[i, k] += _dot(o, x, m)
-                for k2 in range(k, kp):
-                    gram[k, k2] += _dot3(o, x, pair[k2][i, j0 : j0 + m], m)
-        row_total[i] = total
-        for q in range(ko):
-            row[i, zo + q] = total * origin[i, q]
     for j in range(n):
         col_total[j] = sums[kp + ko, j]
         for k in range(kp + ko):
             col[j, k] = sums[k, j]
         for q in range(kd):
             col[j, zd + q] = col_total[j] * destination[j, q]
-    # the Gram entries of the zone covariates, from the margins
     for i in range(r):
         for q in range(ko):
             for k in range(kp):
@@ -287,6 +250,88 @@ def moments(
                 gram[zd + q, zd + q2] += (
                     col_total[j] * destination[j, q] * destination[j, q2]
                 )
+
+
+@numba.njit(**_JIT)
+def moments(y, mu, residuals, pair, origin, destination, out, squares):
+    """Weighted first and second moments of the regressors, one sweep over the flows.
+
+    The weights are ``mu``, or with ``residuals`` the residuals ``y - mu``, formed a
+    tile of a row at a time, and then the moments of the squared residuals go to
+    ``squares`` as well. The regressors are ``p = kp + ko + kd`` columns: the pair
+    regressors, the origin covariates (constant along a row) and the destination
+    covariates (constant down a column). Everything flow-shaped is read once.
+
+    Parameters
+    ----------
+    y, mu : ndarray, shape (r, n)
+        One year of the block: flows (read only for ``residuals``) and fitted flows,
+        or any weights as ``mu``.
+    residuals : bool
+    pair : tuple of kp ndarray, shape (r, n)
+    origin : ndarray, shape (r, ko)
+    destination : ndarray, shape (n, kd)
+    out, squares : tuple of ndarray
+        ``(row_total, col_total, row, col, gram)`` of shapes ``(r,)``, ``(n,)``,
+        ``(r, p)``, ``(n, p)``, ``(p, p)``: they receive ``sum_j w``, ``sum_i w`` over
+        the block's rows, ``sum_j w x`` and ``sum_i w x``; ``sum w x x'`` is added to
+        the upper triangle of ``gram``. ``squares`` is not touched without
+        ``residuals``.
+    """
+    r, n = mu.shape
+    kp, ko = len(pair), origin.shape[1]
+    dest_t = np.ascontiguousarray(destination.T)
+    # column sums (pair regressors, origin covariates, weights), for each output
+    sums = np.zeros((2 if residuals else 1, kp + ko + 1, n))
+    resid = np.empty(_TILE)
+    squared = np.empty(_TILE)
+    outputs = (out, squares)
+    for i in range(r):
+        totals = [0.0, 0.0]
+        # tiles of the row: what the loops touch stays in the L1 cache
+        for j0 in range(0, n, _TILE):
+            m = min(_TILE, n - j0)
+            if not residuals:
+                totals[0] += _tile_moments(
+                    mu[i, j0 : j0 + m],
+                    m,
+                    i,
+                    j0,
+                    pair,
+                    origin,
+                    dest_t,
+                    sums[0],
+                    out[2],
+                    out[4],
+                )
+                continue
+            a, b = y[i, j0 : j0 + m], mu[i, j0 : j0 + m]
+            for j in range(m):
+                resid[j] = a[j] - b[j]
+                squared[j] = resid[j] * resid[j]
+            totals[0] += _tile_moments(
+                resid[:m], m, i, j0, pair, origin, dest_t, sums[0], out[2], out[4]
+            )
+            totals[1] += _tile_moments(
+                squared[:m],
+                m,
+                i,
+                j0,
+                pair,
+                origin,
+                dest_t,
+                sums[1],
+                squares[2],
+                squares[4],
+            )
+        for s in range(2 if residuals else 1):
+            row_total, row = outputs[s][0], outputs[s][2]
+            row_total[i] = totals[s]
+            for q in range(ko):
+                row[i, kp + q] = totals[s] * origin[i, q]
+    _finish_moments(origin, destination, sums[0], out)
+    if residuals:
+        _finish_moments(origin, destination, sums[1], squares)
 
 
 @numba.njit(**_JIT)

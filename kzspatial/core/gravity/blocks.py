@@ -52,6 +52,7 @@ from kzspatial.core.metrics import FitSums, _count_terms, _tally_terms
 _AUTO_BLOCK_CELLS = 1 << 18
 # what the kernels take for None: a factor not applied, a margin not summed
 _NONE = np.empty(0)
+_NONE_2D = np.empty((0, 0))
 
 
 def _writes(mode: str) -> Callable[[_F], _F]:
@@ -354,59 +355,77 @@ def _moments(
 
 
 def _block_moments(
-    d: _Design,
-    w: NDArray[np.float64],
-    *,
-    scratch: NDArray[np.float64] | None = None,
-    residual_power: int = 0,
+    d: _Design, w: NDArray[np.float64], *, scratch: NDArray[np.float64] | None = None
 ) -> _Moments:
     """Compute the moments of one block of origin rows (rows of the block).
 
-    The weights are ``w``, or with ``residual_power`` 1 (2) the residuals
-    ``d.y - w`` (squared), formed row by row. One compiled sweep per year
-    (:func:`._kernels.moments`). ``scratch``, workspace of the block's shape, is
-    accepted from callers that hold one and not needed: the sweep writes nothing of
-    the flow shape.
+    One compiled sweep per year (:func:`._kernels.moments`). ``scratch``, workspace
+    of the block's shape, is accepted from callers that hold one and not needed: the
+    sweep writes nothing of the flow shape.
     """
     del scratch  # the compiled sweep needs no workspace
-    row_total, col_total, row, col, gram = _moment_sums(d, w, residual_power)
+    (sums,) = _moment_sums(d, w)
+    return _as_moments(sums)
+
+
+def _block_residual_moments(
+    d: _Design, mu: NDArray[np.float64]
+) -> tuple[_Moments, _Moments]:
+    """Moments of the residuals ``d.y - mu`` and of their squares, in one sweep."""
+    first, squares = _moment_sums(d, mu, residuals=True)
+    return _as_moments(first), _as_moments(squares)
+
+
+def _as_moments(sums: tuple[NDArray[np.float64], ...]) -> _Moments:
+    """Return the sums of the moment sweep as :class:`_Moments`."""
+    row_total, col_total, row, col, gram = sums
     return _Moments(
         row_total, col_total, row, col, _symmetric(gram), row.sum(axis=(0, 1))
     )
 
 
 def _moment_sums(
-    d: _Design, w: NDArray[np.float64], residual_power: int, *, by_year: bool = False
-) -> tuple[NDArray[np.float64], ...]:
+    d: _Design,
+    w: NDArray[np.float64],
+    *,
+    residuals: bool = False,
+    by_year: bool = False,
+) -> list[tuple[NDArray[np.float64], ...]]:
     """Run the moment sweep over each year of a block.
 
-    Returns ``row_total``, ``col_total``, ``row``, ``col`` and the upper triangle of
-    the Gram matrix, summed over the years, or with ``by_year`` one per year
-    ``(T, p, p)``.
+    Returns ``[(row_total, col_total, row, col, gram)]`` with the upper triangle of
+    the Gram matrix summed over the years, or with ``by_year`` one per year
+    ``(T, p, p)``. With ``residuals`` the weights are ``d.y - w``, and the sums of
+    their squares follow as a second tuple.
     """
     n_years, n_rows, n = w.shape
     p = d.n_theta
-    row_total = np.empty((n_years, n_rows))
-    col_total = np.empty((n_years, n))
-    row = np.empty((n_years, n_rows, p))
-    col = np.empty((n_years, n, p))
-    gram = np.zeros((n_years, p, p) if by_year else (p, p))
+    shapes = (
+        (n_years, n_rows),
+        (n_years, n),
+        (n_years, n_rows, p),
+        (n_years, n, p),
+        (n_years, p, p) if by_year else (p, p),
+    )
+    parts = [tuple(np.zeros(shape) for shape in shapes) for _ in range(1 + residuals)]
     moments = _compiled().moments
+    unused = (_NONE, _NONE, _NONE_2D, _NONE_2D, _NONE_2D)
     for t in range(n_years):
+        year = [
+            (*(arr[t] for arr in part[:4]), part[4][t] if by_year else part[4])
+            for part in parts
+        ]
         moments(
             d.y[t],
             w[t],
-            residual_power,
+            residuals,
             _year(d.pair, t),
             d.origin[t],
             d.destination[t],
-            row_total[t],
-            col_total[t],
-            row[t],
-            col[t],
-            gram[t] if by_year else gram,
+            year[0],
+            year[1] if residuals else unused,
         )
-    return row_total, col_total, row, col, gram
+    return parts
 
 
 def _symmetric(upper: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -532,7 +551,7 @@ def _block_predictor(
     if not with_moments:
         # summed while the block is fresh: the log-likelihood and balancing need them
         return _Predicted(rows, None, None, None, None)
-    rows, col_total, row, col, gram = _moment_sums(d, out, 0, by_year=True)
+    ((rows, col_total, row, col, gram),) = _moment_sums(d, out, by_year=True)
     return _Predicted(rows, row, col_total, col, _symmetric(gram))
 
 

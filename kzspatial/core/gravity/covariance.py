@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from kzspatial.core.gravity.blocks import (
     _BY_ORIGIN,
-    _block_moments,
+    _block_residual_moments,
     _Design,
     _map_reduce,
 )
@@ -58,7 +58,7 @@ def _block_scores(
     The residuals and their squares are formed row by row inside the compiled moment
     sweeps; only a panel's pair clusters need them as arrays.
     """
-    first = _block_moments(d, mu, residual_power=1)
+    first, squares = _block_residual_moments(d, mu)
     p = to_theta.shape[0]
     meat_pair, n_pairs = np.zeros((p, p)), 0
     if d.y.shape[0] > 1:
@@ -80,8 +80,7 @@ def _block_scores(
             by_pair[:, k] = np.multiply(x, resid, out=x).sum(axis=0).ravel()
         meat_pair = by_pair.T @ by_pair
         n_pairs = int(d.modelled().any(axis=0).sum())
-    squares = _block_moments(d, mu, residual_power=2).gram
-    return _ScoreSums(first.row, first.col, squares, meat_pair, n_pairs)
+    return _ScoreSums(first.row, first.col, squares.gram, meat_pair, n_pairs)
 
 
 def _covariances(
