@@ -7,12 +7,13 @@ replaced swept the block several times and wrote temporaries of its shape (the
 moments pass made about eight sweeps). Only ``n``-vectors and ``p x p`` matrices are
 written besides the flows themselves.
 
-Results are deterministic: ``fastmath`` is off, so every sum is added in the order
-written here, in every run and on every worker. Sums along a row run in eight
-interleaved lanes (:func:`_sum`, :func:`_dot`, :func:`_dot3`), combined in a fixed
-order at the end of the row: independent lanes let the compiler use SIMD and hide
-the latency of the additions without reordering any of them. They round differently
-from NumPy's pairwise sums, by a few units in the last place.
+Results are deterministic: ``fastmath`` is off, so no addition is reordered and
+every run, on every worker, adds in the same order. Elementwise loops vectorise by
+themselves; sums along a row would not (vectorising a sum reorders it), so
+:func:`_sum`, :func:`_dot` and :func:`_dot3` are written with explicit SIMD: sixteen
+partial sums in four vectors of four lanes (element ``j`` goes to lane ``j % 16``),
+combined in a fixed order, the tail added last. They round differently from NumPy's
+pairwise sums, by a few units in the last place, and equally on every CPU.
 
 The kernels are compiled on first use and cached on disk (``cache=True``); numba is
 imported only when a pass runs (:func:`kzspatial.core.gravity.blocks._compiled`).
@@ -22,68 +23,118 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
 _JIT = {"cache": True, "nogil": True}  # fastmath off: IEEE semantics, fixed order
 # columns per tile of a row in the moment sweep: the tile of the weights, of each
 # regressor and of each column sum (4 kB each) stay in the L1 cache together
 _TILE = 512
+_LANES, _VECTORS = 4, 4  # SIMD partial sums: vectors of 4 doubles, 4 of them
 
 
-@numba.njit(inline="always")
-def _sum(a, n):
-    """``sum(a[:n])`` in eight lanes, combined pairwise."""
-    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
-    m = n - n % 8
-    for j in range(0, m, 8):
-        s0 += a[j]
-        s1 += a[j + 1]
-        s2 += a[j + 2]
-        s3 += a[j + 3]
-        s4 += a[j + 4]
-        s5 += a[j + 5]
-        s6 += a[j + 6]
-        s7 += a[j + 7]
-    for j in range(m, n):
-        s0 += a[j]
-    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+def _product_sum(context, builder, signature, args):
+    """Emit ``sum_j prod_k a_k[j]`` for ``j < n`` over 1-d float64 arrays ``a_k``.
+
+    Contiguous arrays: four independent ``<4 x double>`` accumulators over the first
+    ``n - n % 16`` elements, added pairwise, their lanes pairwise, then the tail in
+    order. Any other layout: one running sum in order. Plain ``fmul``/``fadd``
+    without fast-math flags, so LLVM may neither reorder nor fuse them.
+    """
+    *arrays, n = args
+    array_types = signature.args[:-1]
+    views = [
+        context.make_array(ty)(context, builder, value)
+        for ty, value in zip(array_types, arrays, strict=True)
+    ]
+    intp = n.type
+    zero, one = ir.Constant(intp, 0), ir.Constant(intp, 1)
+
+    def element(i):
+        values = [
+            builder.load(cgutils.get_item_pointer(context, builder, ty, view, [i]))
+            for ty, view in zip(array_types, views, strict=True)
+        ]
+        term = values[0]
+        for value in values[1:]:
+            term = builder.fmul(term, value)
+        return term
+
+    total = cgutils.alloca_once_value(builder, ir.Constant(ir.DoubleType(), 0.0))
+    start = zero
+    if all(ty.layout == "C" for ty in array_types):
+        vector = ir.VectorType(ir.DoubleType(), _LANES)
+        step = _LANES * _VECTORS
+        partial = [
+            cgutils.alloca_once_value(builder, ir.Constant(vector, [0.0] * _LANES))
+            for _ in range(_VECTORS)
+        ]
+        start = builder.mul(
+            builder.udiv(n, ir.Constant(intp, step)), ir.Constant(intp, step)
+        )
+        with cgutils.for_range_slice(
+            builder, zero, start, ir.Constant(intp, step), intp
+        ) as (i, _):
+            for k, acc in enumerate(partial):
+                offset = builder.add(i, ir.Constant(intp, k * _LANES))
+                loads = [
+                    builder.load(
+                        builder.bitcast(
+                            builder.gep(view.data, [offset]), vector.as_pointer()
+                        ),
+                        align=8,
+                    )
+                    for view in views
+                ]
+                term = loads[0]
+                for value in loads[1:]:
+                    term = builder.fmul(term, value)
+                builder.store(builder.fadd(builder.load(acc), term), acc)
+        sums = [builder.load(acc) for acc in partial]
+        while len(sums) > 1:
+            sums = [builder.fadd(sums[k], sums[k + 1]) for k in range(0, len(sums), 2)]
+        lanes = [
+            builder.extract_element(sums[0], ir.Constant(ir.IntType(32), lane))
+            for lane in range(_LANES)
+        ]
+        while len(lanes) > 1:
+            lanes = [
+                builder.fadd(lanes[k], lanes[k + 1]) for k in range(0, len(lanes), 2)
+            ]
+        builder.store(lanes[0], total)
+    with cgutils.for_range_slice(builder, start, n, one, intp) as (i, _):
+        builder.store(builder.fadd(builder.load(total), element(i)), total)
+    return builder.load(total)
 
 
-@numba.njit(inline="always")
-def _dot(a, b, n):
-    """``sum(a[:n] * b[:n])`` in eight lanes, combined pairwise."""
-    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
-    m = n - n % 8
-    for j in range(0, m, 8):
-        s0 += a[j] * b[j]
-        s1 += a[j + 1] * b[j + 1]
-        s2 += a[j + 2] * b[j + 2]
-        s3 += a[j + 3] * b[j + 3]
-        s4 += a[j + 4] * b[j + 4]
-        s5 += a[j + 5] * b[j + 5]
-        s6 += a[j + 6] * b[j + 6]
-        s7 += a[j + 7] * b[j + 7]
-    for j in range(m, n):
-        s0 += a[j] * b[j]
-    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+def _signature(*arrays):
+    """Typing of the summing intrinsics: 1-d float64 arrays, then an integer."""
+    *arrays, n = arrays
+    if not isinstance(n, types.Integer) or not all(
+        isinstance(a, types.Array) and a.ndim == 1 and a.dtype == types.float64
+        for a in arrays
+    ):
+        return None
+    return types.float64(*arrays, n)
 
 
-@numba.njit(inline="always")
-def _dot3(a, b, c, n):
-    """``sum(a[:n] * b[:n] * c[:n])`` in eight lanes, combined pairwise."""
-    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
-    m = n - n % 8
-    for j in range(0, m, 8):
-        s0 += a[j] * b[j] * c[j]
-        s1 += a[j + 1] * b[j + 1] * c[j + 1]
-        s2 += a[j + 2] * b[j + 2] * c[j + 2]
-        s3 += a[j + 3] * b[j + 3] * c[j + 3]
-        s4 += a[j + 4] * b[j + 4] * c[j + 4]
-        s5 += a[j + 5] * b[j + 5] * c[j + 5]
-        s6 += a[j + 6] * b[j + 6] * c[j + 6]
-        s7 += a[j + 7] * b[j + 7] * c[j + 7]
-    for j in range(m, n):
-        s0 += a[j] * b[j] * c[j]
-    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+@intrinsic
+def _sum(typingctx, a, n):  # noqa: ARG001 (numba passes the typing context)
+    """``sum(a[:n])`` (explicit SIMD, fixed order: see the module docstring)."""
+    return _signature(a, n), _product_sum
+
+
+@intrinsic
+def _dot(typingctx, a, b, n):  # noqa: ARG001
+    """``sum(a[:n] * b[:n])`` (explicit SIMD, fixed order)."""
+    return _signature(a, b, n), _product_sum
+
+
+@intrinsic
+def _dot3(typingctx, a, b, c, n):  # noqa: ARG001
+    """``sum(a[:n] * b[:n] * c[:n])`` (explicit SIMD, fixed order)."""
+    return _signature(a, b, c, n), _product_sum
 
 
 @numba.njit(**_JIT)
