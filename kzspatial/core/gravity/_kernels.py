@@ -301,6 +301,9 @@ def _finish_moments(origin, destination, sums, out):
                 gram[zd + q, zd + q2] += (
                     col_total[j] * destination[j, q] * destination[j, q2]
                 )
+    for k in range(gram.shape[0]):  # the lower triangle mirrors the sums above
+        for k2 in range(k):
+            gram[k, k2] = gram[k2, k]
 
 
 @numba.njit(**_JIT)
@@ -326,8 +329,8 @@ def moments(y, mu, residuals, pair, origin, destination, out, squares):
         ``(row_total, col_total, row, col, gram)`` of shapes ``(r,)``, ``(n,)``,
         ``(r, p)``, ``(n, p)``, ``(p, p)``: they receive ``sum_j w``, ``sum_i w`` over
         the block's rows, ``sum_j w x`` and ``sum_i w x``; ``sum w x x'`` is added to
-        the upper triangle of ``gram``. ``squares`` is not touched without
-        ``residuals``.
+        the upper triangle of ``gram``, which is then mirrored into the lower one.
+        ``squares`` is not touched without ``residuals``.
     """
     r, n = mu.shape
     kp, ko = len(pair), origin.shape[1]
@@ -339,6 +342,8 @@ def moments(y, mu, residuals, pair, origin, destination, out, squares):
     outputs = (out, squares)
     for i in range(r):
         totals = [0.0, 0.0]
+        for s in range(2 if residuals else 1):
+            outputs[s][2][i, :] = 0.0  # the row sums accumulate over the tiles
         # tiles of the row: what the loops touch stays in the L1 cache
         for j0 in range(0, n, _TILE):
             m = min(_TILE, n - j0)

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import operator
 from collections.abc import Callable, Iterable
 from types import ModuleType
@@ -52,7 +53,8 @@ from kzspatial.core.metrics import FitSums, _count_terms, _tally_terms
 _AUTO_BLOCK_CELLS = 1 << 18
 # what the kernels take for None: a factor not applied, a margin not summed
 _NONE = np.empty(0)
-_NONE_2D = np.empty((0, 0))
+# the outputs of the moment sweep that a pass does not ask for
+_UNUSED = (_NONE, _NONE, np.empty((0, 0)), np.empty((0, 0)), np.empty((0, 0)))
 
 
 def _writes(mode: str) -> Callable[[_F], _F]:
@@ -257,6 +259,10 @@ def _combine(parts: Iterable[_Stats]) -> _Stats:
     """
     blocks = iter(parts)
     first = next(blocks)
+    second = next(blocks, None)
+    if second is None:
+        return first
+    blocks = itertools.chain([second], blocks)
     if not dataclasses.is_dataclass(first):
         return sum(blocks, start=first)
     fields = dataclasses.fields(first)
@@ -379,9 +385,7 @@ def _block_residual_moments(
 def _as_moments(sums: tuple[NDArray[np.float64], ...]) -> _Moments:
     """Return the sums of the moment sweep as :class:`_Moments`."""
     row_total, col_total, row, col, gram = sums
-    return _Moments(
-        row_total, col_total, row, col, _symmetric(gram), row.sum(axis=(0, 1))
-    )
+    return _Moments(row_total, col_total, row, col, gram, row.sum(axis=(0, 1)))
 
 
 def _moment_sums(
@@ -393,26 +397,33 @@ def _moment_sums(
 ) -> list[tuple[NDArray[np.float64], ...]]:
     """Run the moment sweep over each year of a block.
 
-    Returns ``[(row_total, col_total, row, col, gram)]`` with the upper triangle of
-    the Gram matrix summed over the years, or with ``by_year`` one per year
-    ``(T, p, p)``. With ``residuals`` the weights are ``d.y - w``, and the sums of
-    their squares follow as a second tuple.
+    Returns ``[(row_total, col_total, row, col, gram)]`` with the Gram matrix summed
+    over the years, or with ``by_year`` one per year ``(T, p, p)``. With
+    ``residuals`` the weights are ``d.y - w``, and the sums of their squares follow
+    as a second tuple.
     """
     n_years, n_rows, n = w.shape
     p = d.n_theta
-    shapes = (
-        (n_years, n_rows),
-        (n_years, n),
-        (n_years, n_rows, p),
-        (n_years, n, p),
-        (n_years, p, p) if by_year else (p, p),
-    )
-    parts = [tuple(np.zeros(shape) for shape in shapes) for _ in range(1 + residuals)]
+    parts = [
+        (
+            np.empty((n_years, n_rows)),
+            np.empty((n_years, n)),
+            np.empty((n_years, n_rows, p)),
+            np.empty((n_years, n, p)),
+            np.zeros((n_years, p, p) if by_year else (p, p)),
+        )
+        for _ in range(1 + residuals)
+    ]
     moments = _compiled().moments
-    unused = (_NONE, _NONE, _NONE_2D, _NONE_2D, _NONE_2D)
     for t in range(n_years):
         year = [
-            (*(arr[t] for arr in part[:4]), part[4][t] if by_year else part[4])
+            (
+                part[0][t],
+                part[1][t],
+                part[2][t],
+                part[3][t],
+                part[4][t] if by_year else part[4],
+            )
             for part in parts
         ]
         moments(
@@ -423,14 +434,9 @@ def _moment_sums(
             d.origin[t],
             d.destination[t],
             year[0],
-            year[1] if residuals else unused,
+            year[1] if residuals else _UNUSED,
         )
     return parts
-
-
-def _symmetric(upper: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Fill in the lower triangle(s) of matrices given by their upper triangle."""
-    return np.triu(upper) + np.swapaxes(np.triu(upper, 1), -1, -2)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -552,7 +558,7 @@ def _block_predictor(
         # summed while the block is fresh: the log-likelihood and balancing need them
         return _Predicted(rows, None, None, None, None)
     ((rows, col_total, row, col, gram),) = _moment_sums(d, out, by_year=True)
-    return _Predicted(rows, row, col_total, col, _symmetric(gram))
+    return _Predicted(rows, row, col_total, col, gram)
 
 
 def _transposed(v: NDArray[np.float64]) -> NDArray[np.float64]:
