@@ -19,10 +19,10 @@ depend on their arguments only, so a scheduler can run them as tasks.
 ``chunk_rows=None`` (the default) takes blocks of about ``2**18`` flows, so up to 512
 zones are one block; ``chunk_rows=n`` forces one block for ``n`` zones. The flows, the
 decay regressor and the fitted flows ``mu`` are held whole (``mu`` is updated in place,
-block by block); the workspace is one block, two during the sandwich (plus ``p``
-pair-score columns per block for a panel), so one block costs four ``float64`` arrays
-of the flow shape and briefly two more, and many blocks about three. Blocks that stay
-in cache also made the fit faster (``benchmarks/results/gravity_chunks.md``).
+block by block). The hot passes are compiled sweeps (:mod:`._kernels`, numba, loaded
+on the first pass) that write nothing of the flow shape besides ``mu``: three
+``float64`` arrays of the flow shape in all, plus, for a panel's pair clusters, two
+blocks during the sandwich.
 
 Where the passes run is the design's ``runner``: :class:`_LocalRunner` loops over views
 of whole arrays in this process; :mod:`kzspatial.distributed` supplies one whose flows,

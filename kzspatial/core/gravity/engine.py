@@ -18,9 +18,11 @@ Schur complement (Frisch-Waugh-Lovell for the Poisson information matrix):
 
 The log-likelihood never needs a pass over the data: ``sum y*eta = theta.X'y +
 alpha.O + delta.D``, all sufficient statistics. Each Newton iteration costs one ``exp``
-and a handful of other passes over the ``n^2`` flows plus, for the doubly-constrained
-model, two matrix-vector products per conjugate-gradient iteration (warm-started from the
-previous iterate). Convergence is quadratic; on more than 400 zones the iteration starts
+and two or three other passes over the ``n^2`` flows (compiled sweeps, :mod:`._kernels`)
+plus, for the doubly-constrained model, one sweep per conjugate-gradient iteration
+(warm-started from the previous iterate). Without fixed effects the concentration only
+scales each year's flows by one factor, so the moments of the next iterate come with the
+predictor's own pass and are scaled (:class:`_Fitted`): one pass per iteration. Convergence is quadratic; on more than 400 zones the iteration starts
 from the estimate on 200 evenly spaced zones (same model, cheap), which leaves about
 three full-data iterations. Iteration stops when the proposed Newton step is below
 ``tol``, so the final moments, reused for the standard errors, belong to the optimum.
@@ -435,7 +437,12 @@ def _starting_theta(d: _Design, *, cg_max_iter: int) -> NDArray[np.float64] | No
     sub = _subsample(d, _WARM_START_ZONES)
     try:
         start = _fit(
-            sub, tol=1e-6, max_iter=30, cg_max_iter=cg_max_iter, theta_start=None
+            sub,
+            tol=1e-6,
+            max_iter=30,
+            cg_max_iter=cg_max_iter,
+            theta_start=None,
+            polish=False,
         )
     except (
         IdentificationError,
@@ -567,8 +574,14 @@ def _fit(
     max_iter: int,
     cg_max_iter: int,
     theta_start: NDArray[np.float64] | None,
+    polish: bool = True,
 ) -> _Solution:
-    """Newton's method on (theta, alpha, delta) with Schur-reduced steps."""
+    """Newton's method on (theta, alpha, delta) with Schur-reduced steps.
+
+    ``polish`` finishes with the margins balanced to rounding and the projection
+    behind the standard errors; without it (the warm start, which needs theta only)
+    the solution stops at the last Newton step.
+    """
     n_years, n, _ = d.y.shape
     mu = d.runner.new_flows(d)
     observed = _moments(d, d.y)
@@ -616,6 +629,8 @@ def _fit(
         # tighten the inner solve as Newton closes in: keeps convergence quadratic
         cg_rtol = float(np.clip(shrink * change * 1e-2, 1e-13, 1e-6))
 
+    if not polish:
+        return _Solution(theta, alpha, delta, mu, partial, observed, n_iter, converged)
     _settle(d, mu, fitted)
     two_way = d.origin_fe and d.destination_fe
     if two_way:
