@@ -206,7 +206,9 @@ def test_flow_summary_counts_the_problem_flows():
     y[0, 6, 8] = -np.inf  # missing and negative
     y[1, 5, 1] = 2.5
     y[0, 2, 2] = -0.5  # negative and fractional
-    rows, cols, bad = _checks._flow_summary(y)
+    rows, cols, positive_rows, positive_cols, bad = _checks._flow_summary(y)
+    assert_allclose(positive_rows, (y > 0).sum(axis=2))
+    assert_allclose(positive_cols, (y > 0).sum(axis=1))
     finite = np.isfinite(y)
     assert bad.tolist() == [
         int((~finite).sum()),
@@ -260,8 +262,20 @@ def test_separation_scan_follows_the_rule(seed):
         "destination": rng.uniform(size=(n_years, n)) > 0.2,
     }
     exclude_self = bool(seed % 2)
+    if exclude_self:
+        y[:, np.arange(n), np.arange(n)] = 0.0  # as the checks leave them
     modelled = _checks._modelled(y.shape, active, exclude_self)
     signs = _checks._flow_signs(y, active, exclude_self)
+    # with every zone active, the signs follow from the checks' counts
+    everyone = {side: np.ones_like(on) for side, on in active.items()}
+    counts = ((y > 0).sum(axis=2), (y > 0).sum(axis=1))
+    swept = _checks._flow_signs(y, everyone, exclude_self)
+    counted = _checks._flow_signs(y, everyone, exclude_self, counts)
+    for kind in ("positive", "zero"):
+        for side in ("origin", "destination"):
+            assert np.array_equal(
+                getattr(swept, kind)[side], getattr(counted, kind)[side]
+            )
     # a pair regressor zero on the positive flows with a random sign pattern elsewhere
     pair = np.where(y > 0, 0.0, rng.choice([-1.0, 0.0, 0.0, 1.0, 2.0], size=y.shape))
     if seed % 3 == 0:

@@ -346,21 +346,22 @@ def _check_labels(
     return ids, years
 
 
-def _flow_summary(
-    y: NDArray[np.float64],
-) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
-    """Row and column sums of ``y`` (T, r, n) and counts of problem flows, one sweep.
+def _flow_summary(y: NDArray[np.float64]) -> tuple[NDArray, ...]:
+    """Sum and count the flows ``y`` (T, r, n) of a block, in one sweep.
 
-    The counts (missing, negative, fractional) only tell whether
-    :func:`_check_flow_values` must look for the pairs to report.
+    Returns the row and column sums, the numbers of positive flows by row and by
+    column, and the counts of problem flows (missing, negative, fractional), which
+    only tell whether :func:`_check_flow_values` must look for the pairs to report.
     """
     n_years, n_rows, n = y.shape
     rows, cols = np.empty((n_years, n_rows)), np.zeros((n_years, n))
+    positive_rows = np.empty((n_years, n_rows), dtype=np.int64)
+    positive_cols = np.zeros((n_years, n), dtype=np.int64)
     bad = np.zeros(3, dtype=np.int64)
     flow_checks = _compiled().flow_checks
     for t in range(n_years):
-        flow_checks(y[t], bad, rows[t], cols[t])
-    return rows, cols, bad
+        flow_checks(y[t], bad, rows[t], cols[t], positive_rows[t], positive_cols[t])
+    return rows, cols, positive_rows, positive_cols, bad
 
 
 def _check_flow_values(
@@ -509,10 +510,25 @@ class _FlowSigns:
 
 
 def _flow_signs(
-    y: NDArray[np.float64], active: dict[str, NDArray[np.bool_]], exclude_self: bool
+    y: NDArray[np.float64],
+    active: dict[str, NDArray[np.bool_]],
+    exclude_self: bool,
+    positive: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None,
 ) -> _FlowSigns:
-    """Find which zones have modelled positive and modelled zero flows, in one sweep."""
+    """Find which zones have modelled positive and modelled zero flows.
+
+    With every zone active they follow from ``positive``, the numbers of positive
+    flows by origin and by destination (the checks counted them; self-pairs are zero
+    when they are dropped); otherwise one sweep over the flows finds them.
+    """
     shape = active["origin"].shape
+    if positive is not None and active["origin"].all() and active["destination"].all():
+        partners = shape[1] - exclude_self  # modelled cells of each row and column
+        rows, cols = positive
+        return _FlowSigns(
+            {"origin": rows > 0, "destination": cols > 0},
+            {"origin": rows < partners, "destination": cols < partners},
+        )
     signs = [np.zeros(shape, dtype=bool) for _ in range(4)]
     flow_signs = _compiled().flow_signs
     for t in range(y.shape[0]):
@@ -613,6 +629,7 @@ def _check_separation(
     exclude_self: bool,
     ids: Sequence,
     years: Sequence | None,
+    positive: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None,
 ) -> list[str]:
     """Step 7b: observations separated by a covariate, before fitting (as ppmlhdfe).
 
@@ -624,10 +641,11 @@ def _check_separation(
     and the covariates left all zero on the modelled cells are removed from
     ``zone_vars`` (both in place); ``"raise"`` reports them. Returns the labels of what
     was dropped, e.g. ``"destination Z3"`` and ``"covariate destination:d"``.
+    ``positive`` are the numbers of positive flows by origin and by destination.
     """
     dropped: list[str] = []
     while True:
-        signs = _flow_signs(y, active, exclude_self)
+        signs = _flow_signs(y, active, exclude_self, positive)
         origin_cols, destination_cols = _zone_columns(
             zone_vars, constraint, years, y.shape
         )
@@ -729,6 +747,9 @@ class _BlockChecks:
     rows: NDArray[np.float64] = dataclasses.field(metadata=_BY_ORIGIN)  # (T, r)
     cols: NDArray[np.float64]  # (T, n) column sums of the block
     problems: _Problems
+    # numbers of positive flows by origin (T, r) and by destination (T, n)
+    positive_rows: NDArray[np.int64] = dataclasses.field(metadata=_BY_ORIGIN)
+    positive_cols: NDArray[np.int64]
 
 
 def _prediction_totals(

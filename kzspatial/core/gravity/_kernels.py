@@ -511,28 +511,33 @@ def fit_sums(y, mu, totals, tally):
 
 # ---------------------------------------------------------------- input checks
 @numba.njit(**_JIT)
-def flow_checks(y, bad, rows, cols):
+def flow_checks(y, bad, rows, cols, positive_rows, positive_cols):
     """Count problem flows and sum the margins of one year of a block, in one sweep.
 
     Adds to ``bad`` the numbers of missing (NaN or infinite), negative and
     fractional flows (triggers: the NumPy checks then locate and report them), writes
-    the row sums into ``rows`` and adds the column sums to ``cols``.
+    the row sums into ``rows`` and the numbers of positive flows of each row into
+    ``positive_rows``, and adds the column sums and counts to ``cols`` and
+    ``positive_cols``.
     """
     r, n = y.shape
     for i in range(r):
         a = y[i]
-        missing = negative = fractional = 0
+        missing = negative = fractional = positive = 0
         for j in range(n):
             v = a[j]
             missing += v - v != 0.0  # NaN or infinite
             negative += v < 0.0
             fractional += v != np.floor(v)
+            positive += v > 0.0
         bad[0] += missing
         bad[1] += negative
         bad[2] += fractional
+        positive_rows[i] = positive
         rows[i] = _sum(a, n)
         for j in range(n):
             cols[j] += a[j]
+            positive_cols[j] += a[j] > 0.0
 
 
 @numba.njit(inline="always")
