@@ -79,7 +79,8 @@ def covariate_sides(constraint: str) -> tuple[bool, bool]:
 
 
 # ------------------------------------------------------------------------ workers
-def run_kzspatial(data, constraint):
+def kzspatial_fit(data, constraint):
+    """The kzspatial fit and its duration in seconds."""
     from kzspatial.core.gravity import fit_gravity
 
     use_o, use_d = covariate_sides(constraint)
@@ -92,7 +93,11 @@ def run_kzspatial(data, constraint):
         origin_vars=pop if use_o else None,
         destination_vars=pop if use_d else None,
     )
-    elapsed = time.perf_counter() - start
+    return fit, time.perf_counter() - start
+
+
+def run_kzspatial(data, constraint):
+    fit, elapsed = kzspatial_fit(data, constraint)
     return elapsed, {k: v for k, v in fit.params.items() if k in TRUE}
 
 

@@ -93,37 +93,21 @@ def counted_fit(data, constraint):
     for name, original in originals.items():
         setattr(runner, name, wrap(original))
     try:
-        fit, seconds = _fit(data, constraint)
+        fit, seconds = bg.kzspatial_fit(data, constraint)
     finally:
         for name, original in originals.items():
             setattr(runner, name, original)
     return fit, seconds, passes
 
 
-def _fit(data, constraint):
-    from kzspatial.core.gravity import fit_gravity
-
-    use_o, use_d = bg.covariate_sides(constraint)
-    pop = {"log_pop": data["log_pop"]}
-    start = time.perf_counter()
-    fit = fit_gravity(
-        data["flows"],
-        data["km"],
-        constraint=constraint,
-        origin_vars=pop if use_o else None,
-        destination_vars=pop if use_d else None,
-    )
-    return fit, time.perf_counter() - start
-
-
 def section(n, constraint, data, repeats, peer, bw) -> list[str]:
     """Measure one zone count and constraint; return its Markdown lines."""
     cells = n * n
     loads = [os.getloadavg()[0]]
-    _fit(data, constraint)  # warm-up: imports, the kernels from numba's cache
+    bg.kzspatial_fit(data, constraint)  # warm-up: imports, kernels from numba's cache
     times, peer_times = [], []
     for _ in range(repeats):  # alternated, so both meet the same machine load
-        times.append(_fit(data, constraint)[1])
+        times.append(bg.kzspatial_fit(data, constraint)[1])
         if peer:
             peer_times.append(bg.RUNNERS[peer](data, constraint)[0])
         loads.append(os.getloadavg()[0])

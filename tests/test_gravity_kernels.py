@@ -118,7 +118,7 @@ def test_predictor_writes_exp_eta_and_its_moments(constraint):
     alpha, delta = rng.normal(0, 0.5, (2, *d.y.shape[:2]))
     expected = reference_mu(d, theta, alpha, delta)
     out = np.full(d.y.shape, np.nan)
-    rows = blocks._linear_predictor(d, theta, alpha, delta, out)
+    rows = blocks._predict(d, theta, alpha, delta, out, with_moments=False).rows
     assert_allclose(out, expected, rtol=1e-14, atol=0)
     assert_allclose(rows, expected.sum(axis=2), rtol=1e-13)
     # with the moments: those of the flows scaled by a factor per year
@@ -135,32 +135,36 @@ def test_rescale_scales_and_sums():
     d, mu = design_of("doubly", 2, chunk_rows=5)
     rng = np.random.default_rng(4)
     row_factor, col_factor = rng.uniform(0.5, 2.0, (2, *mu.shape[:2]))
-    expected = mu * row_factor[:, :, None] * col_factor[:, None, :]
-    scaled = mu.copy()
-    margins = blocks._map_reduce(
-        d,
-        blocks._block_rescale,
-        scaled,
-        row_factor,
-        col_factor=col_factor,
-        sum_rows=True,
-        sum_cols=True,
-    )
-    assert_allclose(scaled, expected, rtol=1e-15)
-    assert_allclose(margins.rows, expected.sum(axis=2), rtol=1e-13)
-    assert_allclose(margins.cols, expected.sum(axis=1), rtol=1e-13)
-    only_rows = mu.copy()
-    margins = blocks._map_reduce(
-        d,
-        blocks._block_rescale,
-        only_rows,
-        row_factor,
-        col_factor=None,
-        sum_rows=False,
-        sum_cols=True,
-    )
-    assert margins.rows is None
-    assert_allclose(only_rows, mu * row_factor[:, :, None], rtol=1e-15)
+    for rows, cols in (
+        (row_factor, col_factor),
+        (row_factor, None),
+        (None, col_factor),
+    ):
+        expected = mu.copy()
+        if rows is not None:
+            expected *= rows[:, :, None]
+        if cols is not None:
+            expected *= cols[:, None, :]
+        for sum_rows, sum_cols in ((True, True), (False, True), (True, False)):
+            scaled = mu.copy()
+            margins = blocks._map_reduce(
+                d,
+                blocks._block_rescale,
+                scaled,
+                rows,
+                col_factor=cols,
+                sum_rows=sum_rows,
+                sum_cols=sum_cols,
+            )
+            assert_allclose(scaled, expected, rtol=1e-15)
+            for asked, got, axis in (
+                (sum_rows, margins.rows, 2),
+                (sum_cols, margins.cols, 1),
+            ):
+                if asked:
+                    assert_allclose(got, expected.sum(axis=axis), rtol=1e-13)
+                else:
+                    assert got is None
 
 
 @pytest.mark.parametrize(

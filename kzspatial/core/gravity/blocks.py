@@ -485,17 +485,6 @@ class _ByOrigin:
     values: NDArray[np.float64] = dataclasses.field(metadata=_BY_ORIGIN)
 
 
-def _linear_predictor(
-    d: _Design,
-    theta: NDArray[np.float64],
-    alpha: NDArray[np.float64],
-    delta: NDArray[np.float64],
-    out: NDArray[np.float64],
-) -> NDArray[np.float64]:
-    """Write ``mu = exp(eta)`` into ``out``, zero the excluded cells, return its row totals."""
-    return _predict(d, theta, alpha, delta, out, with_moments=False).rows
-
-
 def _predict(
     d: _Design,
     theta: NDArray[np.float64],
