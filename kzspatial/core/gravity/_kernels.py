@@ -239,17 +239,21 @@ def rescale(mu, row_factor, col_factor, rows, cols):
 
 
 @numba.njit(inline="always")
-def _tile_moments(o, m, i, j0, pair, origin, dest_t, sums, row, gram):
+def _tile_moments(o, m, i, j0, pair, origin, unit, dest_t, sums, row, gram):
     """Add columns ``j0:j0 + m`` of row ``i`` of the weights (``o``) to the sums.
 
-    Column sums go to ``sums`` (pair regressors, origin covariates, weights), row
-    sums to ``row``, pair products to ``gram``; returns the tile's total weight.
+    Column sums go to ``sums`` (pair regressors, origin covariates, weights; not the
+    origin covariates that are 1 on every row of the block, ``unit``: theirs are the
+    weights'), row sums to ``row``, pair products to ``gram``; returns the tile's
+    total weight.
     """
     kp, ko, kd = len(pair), origin.shape[1], dest_t.shape[0]
     c = sums[kp + ko, j0 : j0 + m]
     for j in range(m):
         c[j] += o[j]
     for q in range(ko):
+        if unit[q]:
+            continue
         xq = origin[i, q]
         c = sums[kp + q, j0 : j0 + m]
         for j in range(m):
@@ -268,11 +272,12 @@ def _tile_moments(o, m, i, j0, pair, origin, dest_t, sums, row, gram):
 
 
 @numba.njit(inline="always")
-def _finish_moments(origin, destination, sums, out):
+def _finish_moments(origin, unit, destination, sums, out):
     """Unpack the column sums and add the Gram entries of the zone covariates.
 
-    ``out`` as in :func:`moments`. Those entries follow from the margins: origin
-    covariates are constant along a row, destination covariates down a column.
+    ``unit`` and ``sums`` as in :func:`_tile_moments`, ``out`` as in :func:`moments`.
+    Those entries follow from the margins: origin covariates are constant along a
+    row, destination covariates down a column.
     """
     row_total, col_total, row, col, gram = out
     r, n = row.shape[0], col.shape[0]
@@ -281,8 +286,10 @@ def _finish_moments(origin, destination, sums, out):
     zo, zd = kp, kp + ko  # first column of the origin / destination covariates
     for j in range(n):
         col_total[j] = sums[kp + ko, j]
-        for k in range(kp + ko):
+        for k in range(kp):
             col[j, k] = sums[k, j]
+        for q in range(ko):
+            col[j, zo + q] = col_total[j] if unit[q] else sums[zo + q, j]
         for q in range(kd):
             col[j, zd + q] = col_total[j] * destination[j, q]
     for i in range(r):
@@ -335,6 +342,8 @@ def moments(y, mu, residuals, pair, origin, destination, out, squares):
     r, n = mu.shape
     kp, ko = len(pair), origin.shape[1]
     dest_t = np.ascontiguousarray(destination.T)
+    # origin covariates equal to 1 (the intercept): their column sums are the weights'
+    unit = np.array([np.all(origin[:, q] == 1.0) for q in range(ko)], dtype=np.bool_)
     # column sums (pair regressors, origin covariates, weights), for each output
     sums = np.zeros((2 if residuals else 1, kp + ko + 1, n))
     resid = np.empty(_TILE)
@@ -355,6 +364,7 @@ def moments(y, mu, residuals, pair, origin, destination, out, squares):
                     j0,
                     pair,
                     origin,
+                    unit,
                     dest_t,
                     sums[0],
                     out[2],
@@ -366,7 +376,7 @@ def moments(y, mu, residuals, pair, origin, destination, out, squares):
                 resid[j] = a[j] - b[j]
                 squared[j] = resid[j] * resid[j]
             totals[0] += _tile_moments(
-                resid[:m], m, i, j0, pair, origin, dest_t, sums[0], out[2], out[4]
+                resid[:m], m, i, j0, pair, origin, unit, dest_t, sums[0], out[2], out[4]
             )
             totals[1] += _tile_moments(
                 squared[:m],
@@ -375,6 +385,7 @@ def moments(y, mu, residuals, pair, origin, destination, out, squares):
                 j0,
                 pair,
                 origin,
+                unit,
                 dest_t,
                 sums[1],
                 squares[2],
@@ -385,9 +396,9 @@ def moments(y, mu, residuals, pair, origin, destination, out, squares):
             row_total[i] = totals[s]
             for q in range(ko):
                 row[i, kp + q] = totals[s] * origin[i, q]
-    _finish_moments(origin, destination, sums[0], out)
+    _finish_moments(origin, unit, destination, sums[0], out)
     if residuals:
-        _finish_moments(origin, destination, sums[1], squares)
+        _finish_moments(origin, unit, destination, sums[1], squares)
 
 
 @numba.njit(**_JIT)
@@ -435,45 +446,6 @@ def schur_product(mu, v_t, inv_r, out_t):
                 c[j] += o[j] * u
 
 
-@numba.njit(inline="always")
-def _fit_terms(a, b, n):
-    """``sum a``, ``sum b``, ``sum (a - b)^2`` and ``sum min(a, b)``, four lanes each."""
-    y0 = y1 = y2 = y3 = f0 = f1 = f2 = f3 = 0.0
-    q0 = q1 = q2 = q3 = c0 = c1 = c2 = c3 = 0.0
-    m = n - n % 4
-    for j in range(0, m, 4):
-        v0, v1, v2, v3 = a[j], a[j + 1], a[j + 2], a[j + 3]
-        w0, w1, w2, w3 = b[j], b[j + 1], b[j + 2], b[j + 3]
-        y0 += v0
-        y1 += v1
-        y2 += v2
-        y3 += v3
-        f0 += w0
-        f1 += w1
-        f2 += w2
-        f3 += w3
-        q0 += (v0 - w0) * (v0 - w0)
-        q1 += (v1 - w1) * (v1 - w1)
-        q2 += (v2 - w2) * (v2 - w2)
-        q3 += (v3 - w3) * (v3 - w3)
-        c0 += v0 if v0 < w0 else w0
-        c1 += v1 if v1 < w1 else w1
-        c2 += v2 if v2 < w2 else w2
-        c3 += v3 if v3 < w3 else w3
-    for j in range(m, n):
-        v, w = a[j], b[j]
-        y0 += v
-        f0 += w
-        q0 += (v - w) * (v - w)
-        c0 += v if v < w else w
-    return (
-        (y0 + y1) + (y2 + y3),
-        (f0 + f1) + (f2 + f3),
-        (q0 + q1) + (q2 + q3),
-        (c0 + c1) + (c2 + c3),
-    )
-
-
 @numba.njit(**_JIT)
 def fit_sums(y, mu, totals, tally):
     """Sum the terms of the likelihood and fit metrics over one year of a block.
@@ -492,13 +464,16 @@ def fit_sums(y, mu, totals, tally):
     r, n = y.shape
     size = tally.size
     counted = True
+    resid, common = np.empty(n), np.empty(n)
     for i in range(r):
-        a = y[i]
-        s_y, s_mu, s_sq, s_min = _fit_terms(a, mu[i], n)
-        totals[0] += s_y
-        totals[1] += s_mu
-        totals[2] += s_sq
-        totals[3] += s_min
+        a, b = y[i], mu[i]
+        for j in range(n):
+            resid[j] = a[j] - b[j]
+            common[j] = a[j] if a[j] < b[j] else b[j]
+        totals[0] += _sum(a, n)
+        totals[1] += _sum(b, n)
+        totals[2] += _dot(resid, resid, n)
+        totals[3] += _sum(common, n)
         for j in range(n):
             v = a[j]
             k = int(v) if 0.0 <= v < size else -1
