@@ -8,10 +8,16 @@ input) is measured separately. Times cover the fit call only, from each tool's n
 input (matrices for kzspatial, a long DataFrame for pyfixest, long vectors for spint
 and statsmodels); medians over the repeats are reported.
 
+The tools are alternated (repeat 1 of every tool, then repeat 2, ...), so that all of
+them meet the same load on a shared machine, and the 1-minute load average before each
+fit is recorded.
+
 Usage::
 
     python benchmarks/bench_gravity.py --smoke          # 20 zones, 1 run in-process, prints only
     nice python benchmarks/bench_gravity.py             # full run, writes results/gravity.md
+    python benchmarks/bench_gravity.py --sizes 1000 3000 --append --title "..."
+                                                        # a dated section added to it
 """
 
 from __future__ import annotations
@@ -73,7 +79,8 @@ def covariate_sides(constraint: str) -> tuple[bool, bool]:
 
 
 # ------------------------------------------------------------------------ workers
-def run_kzspatial(data, constraint):
+def kzspatial_fit(data, constraint):
+    """The kzspatial fit and its duration in seconds."""
     from kzspatial.core.gravity import fit_gravity
 
     use_o, use_d = covariate_sides(constraint)
@@ -86,7 +93,11 @@ def run_kzspatial(data, constraint):
         origin_vars=pop if use_o else None,
         destination_vars=pop if use_d else None,
     )
-    elapsed = time.perf_counter() - start
+    return fit, time.perf_counter() - start
+
+
+def run_kzspatial(data, constraint):
+    fit, elapsed = kzspatial_fit(data, constraint)
     return elapsed, {k: v for k, v in fit.params.items() if k in TRUE}
 
 
@@ -224,28 +235,48 @@ def measure_in_process(tool, constraint, data):
     return {"seconds": elapsed, "peak_gb": float("nan"), "params": params}
 
 
-def measure(tool, constraint, path, repeats):
-    runs = []
+def measure_once(tool, constraint, path):
+    """One fit in a fresh subprocess: its record, or ``{"error": ...}``."""
+    done = subprocess.run(
+        [sys.executable, __file__, "--worker", tool, constraint, path],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **blas_env(), "PYTHONWARNINGS": "ignore"},
+        check=False,
+    )
+    if done.returncode != 0:
+        tail = (done.stderr.strip().splitlines() or ["?"])[-1]
+        return {"error": tail[:120]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def measure(tools, constraint, path, repeats):
+    """Fit every tool ``repeats`` times, alternating them; medians and load averages."""
+    runs = {tool: [] for tool in tools}
+    failed = {}
     for _ in range(repeats):
-        if runs and runs[0]["seconds"] > SLOW_SECONDS:
-            break  # one run of a slow peer is enough to rank it; keeps the shared machine free
-        done = subprocess.run(
-            [sys.executable, __file__, "--worker", tool, constraint, path],
-            capture_output=True,
-            text=True,
-            env={**os.environ, **blas_env(), "PYTHONWARNINGS": "ignore"},
-            check=False,
-        )
-        if done.returncode != 0:
-            tail = (done.stderr.strip().splitlines() or ["?"])[-1]
-            return {"error": tail[:120]}
-        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
-    return {
-        "runs": len(runs),
-        "seconds": statistics.median(r["seconds"] for r in runs),
-        "peak_gb": statistics.median(r["peak_gb"] for r in runs),
-        "params": runs[0]["params"],
-    }
+        for tool in tools:
+            done = runs[tool]
+            if tool in failed or (done and done[0]["seconds"] > SLOW_SECONDS):
+                continue  # one run of a slow peer ranks it; keeps the machine free
+            load = os.getloadavg()[0]
+            record = measure_once(tool, constraint, path)
+            if "error" in record:
+                failed[tool] = record
+                continue
+            done.append({**record, "load": load})
+    results = dict(failed)
+    for tool, done in runs.items():
+        if tool in failed or not done:
+            continue
+        results[tool] = {
+            "runs": len(done),
+            "seconds": statistics.median(r["seconds"] for r in done),
+            "peak_gb": statistics.median(r["peak_gb"] for r in done),
+            "params": done[0]["params"],
+            "loads": [r["load"] for r in done],
+        }
+    return results
 
 
 BLAS_THREADS = 1
@@ -300,6 +331,12 @@ def main() -> None:
     parser.add_argument("--constraints", nargs="+", default=list(CONSTRAINTS))
     parser.add_argument("--tools", nargs="+", default=list(TOOLS))
     parser.add_argument("--output", type=Path, default=HERE / "results" / "gravity.md")
+    parser.add_argument(
+        "--append",
+        action="store_true",
+        help="add the tables to --output as a dated section instead of replacing it",
+    )
+    parser.add_argument("--title", default="", help="heading of the appended section")
     parser.add_argument("--seed", type=int, default=20240601)
     parser.add_argument(
         "--worker",
@@ -320,17 +357,28 @@ def main() -> None:
             data = generate(n, args.seed + n)
             np.savez(path, **data)
             for constraint in args.constraints:
-                results = {}
-                for tool in args.tools:
-                    if tool == "statsmodels" and n > STATSMODELS_MAX_ZONES[constraint]:
-                        continue
-                    if args.smoke:
-                        results[tool] = measure_in_process(tool, constraint, data)
-                    else:
-                        results[tool] = measure(tool, constraint, path, repeats)
-                    print(n, constraint, tool, results[tool], flush=True)
+                tools = [
+                    tool
+                    for tool in args.tools
+                    if tool != "statsmodels" or n <= STATSMODELS_MAX_ZONES[constraint]
+                ]
+                if args.smoke:
+                    results = {
+                        tool: measure_in_process(tool, constraint, data)
+                        for tool in tools
+                    }
+                else:
+                    results = measure(tools, constraint, path, repeats)
+                for tool, result in results.items():
+                    print(n, constraint, tool, result, flush=True)
                 rows.append((n, constraint, results))
 
+    if args.append:
+        text = render(rows, repeats, section=args.title or "Run")
+        print(text)
+        with args.output.open("a") as fh:
+            fh.write("\n" + text)
+        return
     table = render(rows, repeats)
     print(table)
     if not args.smoke:
@@ -338,14 +386,24 @@ def main() -> None:
         args.output.write_text(table)
 
 
-def render(rows, repeats) -> str:
-    """Markdown report: machine, versions, one table row per (size, constraint, tool)."""
+def render(rows, repeats, section=None) -> str:
+    """Markdown report: machine, versions, one table row per (size, constraint, tool).
+
+    ``section`` makes it a dated ``##`` section of that title (appended to the file)
+    instead of the whole document.
+    """
     uname = platform.uname()
     memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    now = datetime.datetime.now()
+    head = (
+        ["# Gravity (PPML) benchmark", ""]
+        if section is None
+        else [f"## {section} ({now:%Y-%m-%d %H:%M})", ""]
+    )
+    sub = "##" if section is None else "###"
     lines = [
-        "# Gravity (PPML) benchmark",
-        "",
-        f"- date: {datetime.date.today().isoformat()}",
+        *head,
+        f"- date: {now:%Y-%m-%d %H:%M}",
         f"- machine: {uname.system} {uname.release} {uname.machine}, "
         f"{os.cpu_count()} CPUs, {memory_gb:.0f} GiB RAM (shared with other jobs during the run)",
         f"- python {platform.python_version()}; "
@@ -364,11 +422,12 @@ def render(rows, repeats) -> str:
         "- pyfixest: `fepois` with its defaults (iwls_tol 1e-8); spint: GLM framework; "
         "statsmodels: `GLM(Poisson)` with dense dummies, only where that fits in memory",
         "- rel. diff = largest relative difference of the shared estimates from kzspatial's; "
-        "speed-up = tool time / kzspatial time",
+        "speed-up = tool time / kzspatial time; load = 1-minute load average before each "
+        "fit (median, range), the tools alternated run by run",
         "",
         "| zones | flows | constraint | tool | median s | peak GB | rel. diff vs kzspatial "
-        "| kzspatial speed-up |",
-        "|---|---|---|---|---|---|---|---|",
+        "| kzspatial speed-up | load |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     summary = []
     for n, constraint, results in rows:
@@ -378,7 +437,7 @@ def render(rows, repeats) -> str:
             if "error" in res:
                 lines.append(
                     f"| {n} | {n * (n - 1):,} | {constraint} | {tool} | failed: "
-                    f"{res['error']} | | | |"
+                    f"{res['error']} | | | | |"
                 )
                 continue
             diff = speedup = ""
@@ -391,7 +450,7 @@ def render(rows, repeats) -> str:
             )
             lines.append(
                 f"| {n} | {n * (n - 1):,} | {constraint} | {tool} | {res['seconds']:.3f}{runs} "
-                f"| {res['peak_gb']:.2f} | {diff} | {speedup} |"
+                f"| {res['peak_gb']:.2f} | {diff} | {speedup} | {_loads(res)} |"
             )
         if peers and "seconds" in kz:
             summary.append(
@@ -400,15 +459,24 @@ def render(rows, repeats) -> str:
             )
     lines += [
         "",
-        "## kzspatial against the fastest peer",
+        f"{sub} kzspatial against the fastest peer",
         "",
         "| zones | constraint | kzspatial s | fastest peer s | ratio | kzspatial peak GB |",
         "|---|---|---|---|---|---|",
         *summary,
         "",
-        *scaling_notes(rows, memory_gb),
     ]
+    if section is None:
+        lines += scaling_notes(rows, memory_gb)
     return "\n".join(lines)
+
+
+def _loads(result) -> str:
+    """Median (min-max) of the load averages a tool's runs met; '' in smoke mode."""
+    loads = result.get("loads")
+    if not loads:
+        return ""
+    return f"{statistics.median(loads):.2f} ({min(loads):.2f}-{max(loads):.2f})"
 
 
 def scaling_notes(rows, memory_gb) -> list[str]:

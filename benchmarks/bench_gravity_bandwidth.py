@@ -1,14 +1,17 @@
-"""How close the unconstrained PPML fit at 1,000 zones is to this machine's memory bandwidth.
+"""How close the PPML gravity fits are to this machine's memory bandwidth (issue 16, item 6).
 
-Issue 16, item 6. On one synthetic problem (benchmarks/bench_gravity.py's generator,
-1,000 zones), in one process: the kzspatial fit against spint, the fastest peer for the
-unconstrained model there; every pass of the fit over the flows counted and timed by
-wrapping the in-process runner; the bytes each pass must move at least (each flow-shaped
-array it reads or writes, once, 8 bytes a cell); and the machine's bandwidth measured
-by numpy copies (read + write) of a 512 MiB array and of one 8 MB flow-shaped array.
+On the synthetic problem of benchmarks/bench_gravity.py, for each zone count and
+constraint, in one process: every pass of a kzspatial fit over the flows, counted and
+timed by wrapping the in-process runner, with the bytes it must move at least (each
+flow-shaped array it reads or writes, once, 8 bytes a cell); and the machine's
+bandwidth, measured by NumPy copies (bytes read + written) and sums (bytes read) of a
+512 MiB array and of one flow-shaped array. The passes' time over the time those bytes
+need at the measured bandwidth says how far a fit is from being bound by memory
+traffic. ``--peer`` times the fastest peer of benchmarks/results/gravity.md (spint for
+the unconstrained model, pyfixest for the others) alternately with kzspatial.
 Prints a Markdown section; ``--write`` appends it to benchmarks/results/gravity.md.
 
-    python benchmarks/bench_gravity_bandwidth.py [--write]
+    python benchmarks/bench_gravity_bandwidth.py --zones 1000 3000 [--peer] [--write]
 """
 
 from __future__ import annotations
@@ -32,26 +35,27 @@ import bench_gravity as bg  # noqa: E402
 from kzspatial.core.gravity import blocks  # noqa: E402
 
 # Flow-shaped arrays (n x n cells) each pass reads or writes at least once, from the
-# block functions in kzspatial.core.gravity.blocks: moments read the weights and the
-# decay regressor; the predictor reads the regressor and writes mu; the rescaling
-# reads and writes mu; the fit sums read y and mu; the sandwich meat reads y, mu and
-# the regressor. Passes not listed count 2.
+# block functions of kzspatial.core.gravity: the predictor reads the decay regressor
+# and writes mu (its moments, when it sums them, reread both from cache); the moments
+# read the weights and the regressor; the rescaling reads and writes mu; the products
+# of the two-way solver read mu; the sandwich meat reads y, mu and the regressor; the
+# fit sums y and mu; the peaks the regressor; the warm start's sample y and the
+# regressor. The passes that touch only the self-pairs move nothing.
 SWEEPS = {
-    "_block_moments": 2,
     "_block_predictor": 2,
+    "_block_moments": 2,
     "_block_rescale": 2,
-    "_block_fit_sums": 2,
+    "_block_schur_product": 1,
+    "_block_product": 1,
+    "_block_transposed_product": 1,
     "_block_scores": 3,
+    "_block_fit_sums": 2,
+    "_block_peaks": 1,
+    "_block_sample": 2,
+    "_block_excluded": 0,
+    "_block_fitted": 0,
 }
-
-
-def bandwidth(n_bytes: int, repeats: int = 5) -> float:
-    """Copy bandwidth in GB/s (bytes read + bytes written) for arrays of ``n_bytes``."""
-    src = np.ones(n_bytes // 8)
-    dst = np.empty_like(src)
-    np.copyto(dst, src)
-    best = min(_time(lambda: np.copyto(dst, src)) for _ in range(repeats))
-    return 2 * n_bytes / best / 1e9
+PEERS = {"unconstrained": "spint"}  # the fastest peer; pyfixest for the others
 
 
 def _time(fn) -> float:
@@ -60,11 +64,18 @@ def _time(fn) -> float:
     return time.perf_counter() - start
 
 
-def counted_fit(data) -> tuple[float, dict[str, list[tuple[float, int]]]]:
-    """One kzspatial fit with every pass over the flows timed, with its cell count.
+def bandwidths(n_bytes: int, repeats: int = 5) -> tuple[float, float]:
+    """Copy (read + write) and read bandwidth in GB/s on arrays of ``n_bytes``."""
+    src = np.ones(n_bytes // 8)
+    dst = np.empty_like(src)
+    np.copyto(dst, src)
+    copy = min(_time(lambda: np.copyto(dst, src)) for _ in range(repeats))
+    read = min(_time(src.sum) for _ in range(repeats))
+    return 2 * n_bytes / copy / 1e9, n_bytes / read / 1e9
 
-    The warm start on a subset of zones makes passes over fewer cells.
-    """
+
+def counted_fit(data, constraint):
+    """One kzspatial fit with every pass over the flows timed, with its cell count."""
     passes: dict[str, list[tuple[float, int]]] = collections.defaultdict(list)
     runner = blocks._LocalRunner
     originals = {name: getattr(runner, name) for name in ("map_reduce", "map_blocks")}
@@ -82,85 +93,111 @@ def counted_fit(data) -> tuple[float, dict[str, list[tuple[float, int]]]]:
     for name, original in originals.items():
         setattr(runner, name, wrap(original))
     try:
-        seconds, _ = bg.run_kzspatial(data, "unconstrained")
+        fit, seconds = bg.kzspatial_fit(data, constraint)
     finally:
         for name, original in originals.items():
             setattr(runner, name, original)
-    return seconds, passes
+    return fit, seconds, passes
+
+
+def section(n, constraint, data, repeats, peer, bw) -> list[str]:
+    """Measure one zone count and constraint; return its Markdown lines."""
+    cells = n * n
+    loads = [os.getloadavg()[0]]
+    bg.kzspatial_fit(data, constraint)  # warm-up: imports, kernels from numba's cache
+    times, peer_times = [], []
+    for _ in range(repeats):  # alternated, so both meet the same machine load
+        times.append(bg.kzspatial_fit(data, constraint)[1])
+        if peer:
+            peer_times.append(bg.RUNNERS[peer](data, constraint)[0])
+        loads.append(os.getloadavg()[0])
+    fit, seconds, passes = counted_fit(data, constraint)
+    full = {
+        name: [(s, size) for s, size in t if size == cells]
+        for name, t in passes.items()
+    }
+    pass_s = sum(s for t in full.values() for s, _ in t)
+    moved = sum(SWEEPS[name] * len(t) * cells * 8 for name, t in full.items())
+    dram, flow = bw["dram"], bw[n]
+    best = max(dram + flow)  # the highest bandwidth measured: the strictest bound
+    bound = moved / (best * 1e9)
+    kz = statistics.median(times)
+    lines = [
+        f"### {n:,} zones, {constraint}",
+        "",
+        f"Load average {min(loads):.2f}-{max(loads):.2f}. kzspatial median of "
+        f"{repeats} fits: {kz:.3f} s ({', '.join(f'{s:.3f}' for s in times)})"
+        + (
+            f"; {peer} {statistics.median(peer_times):.3f} s "
+            f"({', '.join(f'{s:.3f}' for s in peer_times)}): "
+            f"**{statistics.median(peer_times) / kz:.1f}x**"
+            if peer
+            else ""
+        )
+        + f". The counted fit took {seconds:.3f} s, {fit.n_iter} Newton iterations on "
+        "all zones after the warm start.",
+        "",
+        "| pass | on all zones | seconds | flow arrays moved at least | MB |",
+        "|---|---|---|---|---|",
+    ]
+    for name, t in sorted(full.items(), key=lambda kv: -sum(s for s, _ in kv[1])):
+        if t:
+            lines.append(
+                f"| {name} | {len(t)} | {sum(s for s, _ in t):.3f} | {SWEEPS[name]} "
+                f"| {SWEEPS[name] * len(t) * cells * 8 / 1e6:,.0f} |"
+            )
+    lines += [
+        "",
+        f"Passes over all zones: {pass_s * 1e3:.0f} ms for {moved / 1e6:,.0f} MB, which "
+        f"take {bound * 1e3:.0f} ms at {best:.1f} GB/s: **{pass_s / bound:.1f}x** the "
+        f"bandwidth bound. Per Newton iteration ({fit.n_iter} on all zones): "
+        f"{pass_s / fit.n_iter * 1e3:.0f} ms for {moved / fit.n_iter / 1e6:,.0f} MB "
+        "(the passes outside the iterations shared out).",
+        "",
+    ]
+    return lines
 
 
 def main() -> None:
     """Measure and print (optionally append) the bandwidth section."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--zones", type=int, default=1000)
+    parser.add_argument("--zones", type=int, nargs="+", default=[1000])
+    parser.add_argument(
+        "--constraints", nargs="+", default=["unconstrained"], choices=bg.CONSTRAINTS
+    )
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--peer", action="store_true")
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
-    n = args.zones
-    data = bg.generate(n, 20240601)
-    cells = n * n
-    load = os.getloadavg()[0]
-    bg.run_kzspatial(data, "unconstrained")  # warm-up: imports, numba caches
-    bg.run_spint(data, "unconstrained")
-    kz, sp = [], []
-    for _ in range(args.repeats):  # alternated, so both see the same machine load
-        kz.append(bg.run_kzspatial(data, "unconstrained")[0])
-        sp.append(bg.run_spint(data, "unconstrained")[0])
-    fit_s, passes = counted_fit(data)
-    dram = bandwidth(512 * 2**20)
-    block = bandwidth(cells * 8)
-    exp_s = min(_time(lambda: np.exp(-data["km"] / 1e3)) for _ in range(5))
-    min_bytes = sum(
-        SWEEPS.get(name, 2) * size * 8 for name, t in passes.items() for _, size in t
-    )
-    pass_s = sum(s for t in passes.values() for s, _ in t)
-    full = [s for s, size in passes.get("_block_moments", []) if size == cells]
+    os.environ.update(bg.blas_env())  # read by the peers' BLAS at first use
+    bw = {"dram": bandwidths(512 * 2**20)}
+    for n in args.zones:
+        bw[n] = bandwidths(n * n * 8)
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"],
         cwd=HERE,
         capture_output=True,
         text=True,
     ).stdout.strip()
-    kz_med, sp_med = statistics.median(kz), statistics.median(sp)
     lines = [
-        f"## Unconstrained fit at {n:,} zones against the memory bandwidth (issue 16, item 6)",
+        f"## Passes against the memory bandwidth ({dt.datetime.now():%Y-%m-%d %H:%M})",
         "",
-        f"Date: {dt.datetime.now():%Y-%m-%d %H:%M}, commit {commit}, load average "
-        f"{load:.2f} (2 shared cores). One process, fits alternated, median of "
-        f"{args.repeats}: kzspatial {kz_med:.3f} s ({', '.join(f'{s:.3f}' for s in kz)}), "
-        f"spint {sp_med:.3f} s ({', '.join(f'{s:.3f}' for s in sp)}): "
-        f"**{sp_med / kz_med:.1f}x** the fastest peer.",
-        "",
-        "Passes over the flows in one fit (timed by wrapping the in-process runner; "
-        f"this fit took {fit_s:.3f} s, {pass_s:.3f} s of it in the passes):",
-        "",
-        "| pass | count (on all zones) | seconds | flow arrays moved at least |",
-        "|---|---|---|---|",
-    ]
-    for name, t in sorted(passes.items(), key=lambda kv: -sum(s for s, _ in kv[1])):
-        on_all = sum(size == cells for _, size in t)
-        lines.append(
-            f"| {name} | {len(t)} ({on_all}) | {sum(s for s, _ in t):.3f} | "
-            f"{SWEEPS.get(name, 2)} |"
+        f"Commit {commit}, 2 shared cores, BLAS pinned to 1 thread. Bandwidth measured "
+        "with NumPy, GB/s (copy: read + written; read: summed): 512 MiB arrays "
+        f"{bw['dram'][0]:.1f} copy, {bw['dram'][1]:.1f} read; "
+        + "; ".join(
+            f"one {n:,}-zone flow array ({n * n * 8 / 1e6:.0f} MB) {bw[n][0]:.1f} copy, "
+            f"{bw[n][1]:.1f} read"
+            for n in args.zones
         )
-    bound_dram = min_bytes / (dram * 1e9)
-    bound_block = min_bytes / (block * 1e9)
-    lines += [
-        "",
-        f"Bytes moved at least: {min_bytes / 1e6:.0f} MB per fit "
-        f"({len(full)} Newton iterations on all zones after the warm start, each "
-        "one moments, one predictor and one rescaling pass: "
-        f"{6 * cells * 8 / 1e6:.0f} MB per iteration). Measured copy "
-        f"bandwidth (read + write): {dram:.1f} GB/s on 512 MiB arrays (memory), "
-        f"{block:.1f} GB/s on {cells * 8 / 1e6:.0f} MB arrays (one flow array). "
-        f"Time those bytes need: {bound_dram * 1e3:.0f} ms at the memory bandwidth, "
-        f"{bound_block * 1e3:.0f} ms at the 8 MB bandwidth; the passes took "
-        f"{pass_s * 1e3:.0f} ms: **{pass_s / bound_dram:.1f}x** the memory-bandwidth "
-        f"bound (**{pass_s / bound_block:.1f}x** the 8 MB one). One `np.exp` over the "
-        f"{cells:,} cells alone takes {exp_s * 1e3:.1f} ms, the compute floor of each "
-        "predictor pass.",
+        + ". The bound below uses the highest of these for each size.",
         "",
     ]
+    for n in args.zones:
+        data = bg.generate(n, 20240601 + n)
+        for constraint in args.constraints:
+            peer = PEERS.get(constraint, "pyfixest") if args.peer else None
+            lines += section(n, constraint, data, args.repeats, peer, bw)
     text = "\n".join(lines)
     print(text)
     if args.write:

@@ -205,7 +205,8 @@ CORE_MODULES = [
     *(
         info.name
         for info in pkgutil.walk_packages(kzspatial.core.__path__, "kzspatial.core.")
-        if not info.name.endswith("._qap")  # the compiled kernel itself
+        # the compiled kernels themselves
+        if not info.name.endswith(("._qap", "._kernels"))
     ),
 ]
 

@@ -118,13 +118,22 @@ def _count_terms(y: NDArray[np.float64]) -> tuple[float, float]:
         return 0.0, 0.0
     peak = float(y.max())
     if peak < 4 * y.size and y.min() >= 0 and np.all(y == np.floor(y)):
-        tally = np.bincount(y.astype(np.int64).ravel())
-        values = np.arange(tally.size, dtype=np.float64)
-        return (
-            float(tally @ special.xlogy(values, values)),
-            float(tally @ special.gammaln(values + 1.0)),
-        )
+        return _tally_terms(np.bincount(y.astype(np.int64).ravel()))
     return float(special.xlogy(y, y).sum()), float(special.gammaln(y + 1.0).sum())
+
+
+def _tally_terms(tally: NDArray[np.int64]) -> tuple[float, float]:
+    """``sum(y log y)`` and ``sum(log y!)`` of integer flows counted by value.
+
+    ``tally[v]`` is the number of flows equal to ``v``; the special functions run
+    once per value that occurs.
+    """
+    present = np.flatnonzero(tally)
+    counts, values = tally[present], present.astype(np.float64)
+    return (
+        float(counts @ special.xlogy(values, values)),
+        float(counts @ special.gammaln(values + 1.0)),
+    )
 
 
 def fit_sums(

@@ -185,9 +185,6 @@ class DaskRunner(_LocalRunner):
         spans = _spans(d)
         return BlockedFlows([None] * len(spans), spans, d.y.shape)
 
-    def workspace(self, d: _Design) -> None:  # noqa: ARG002 (the runner interface)
-        return None  # each task allocates its own
-
     def output(self, flows: BlockedFlows) -> da.Array:
         return flows.to_dask()
 

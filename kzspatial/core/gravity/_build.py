@@ -26,6 +26,7 @@ from kzspatial.core.gravity._checks import (
     _check_options,
     _check_separation,
     _cost_regressor,
+    _flow_summary,
     _has_effects,
     _Problems,
     _raise_problems,
@@ -66,7 +67,10 @@ def _check_block(
     if exclude_self:
         _set_self_pairs(y, 0.0, first_row)
     problems: _Problems = []
-    _check_flow_values(y, counts, ids, years, problems, first_row)
+    rows, cols, positive_rows, positive_cols, bad = _flow_summary(y)
+    missing, negative, fractional = bad
+    if missing or negative or (counts == "integer" and fractional):
+        _check_flow_values(y, counts, ids, years, problems, first_row)
     regressor = _cost_regressor(
         cost,
         cost_func,
@@ -78,7 +82,11 @@ def _check_block(
         expected_shapes=cost_shapes,
         first_row=first_row,
     )
-    return y, regressor, _BlockChecks(y.sum(axis=2), y.sum(axis=1), problems)
+    return (
+        y,
+        regressor,
+        _BlockChecks(rows, cols, problems, positive_rows, positive_cols),
+    )
 
 
 def _reject_dask(**arrays: object) -> None:
@@ -208,6 +216,7 @@ def _design(
             exclude_self=self_flows == "drop",
             ids=ids,
             years=years,
+            positive=(checks.positive_rows, checks.positive_cols),
         )
         if separated:
             warnings.warn(

@@ -16,10 +16,11 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from kzspatial._errors import AlignmentError, IdentificationError, ValidationError
-from kzspatial.core.decay import cost_regressor
+from kzspatial.core.decay import cost_regressor, decay_regressor
 from kzspatial.core.gravity.blocks import (
     _AUTO_BLOCK_CELLS,
     _BY_ORIGIN,
+    _compiled,
     _Design,
 )
 
@@ -168,7 +169,18 @@ def _cost_regressor(
     )
     if not _check_cost_shape(raw.shape, expected_shapes, problems):
         return None
-    stacked = np.array(np.broadcast_to(raw, shape))
+    view = np.broadcast_to(raw, shape)
+    diagonal = first_row if exclude_self else -1
+    cost_checks = _compiled().cost_checks
+    if not any(cost_checks(c, diagonal, cost_func == "pow") for c in view):
+        # every modelled cost is valid: transform them at once (self-pairs may be 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            regressor = decay_regressor(cost_func)(view)
+        regressor = np.require(regressor, np.float64, ["C", "W", "O"])
+        if exclude_self:
+            _set_self_pairs(regressor, 0.0, first_row)
+        return regressor
+    stacked = np.array(view)
     if exclude_self:
         _set_self_pairs(stacked, 1.0, first_row)  # placeholder, excluded below
     try:
@@ -334,6 +346,24 @@ def _check_labels(
     return ids, years
 
 
+def _flow_summary(y: NDArray[np.float64]) -> tuple[NDArray, ...]:
+    """Sum and count the flows ``y`` (T, r, n) of a block, in one sweep.
+
+    Returns the row and column sums, the numbers of positive flows by row and by
+    column, and the counts of problem flows (missing, negative, fractional), which
+    only tell whether :func:`_check_flow_values` must look for the pairs to report.
+    """
+    n_years, n_rows, n = y.shape
+    rows, cols = np.empty((n_years, n_rows)), np.zeros((n_years, n))
+    positive_rows = np.empty((n_years, n_rows), dtype=np.int64)
+    positive_cols = np.zeros((n_years, n), dtype=np.int64)
+    bad = np.zeros(3, dtype=np.int64)
+    flow_checks = _compiled().flow_checks
+    for t in range(n_years):
+        flow_checks(y[t], bad, rows[t], cols[t], positive_rows[t], positive_cols[t])
+    return rows, cols, positive_rows, positive_cols, bad
+
+
 def _check_flow_values(
     y: NDArray[np.float64],
     counts: str,
@@ -467,23 +497,99 @@ def _active_zones(
     return active, dropped
 
 
-def _separated_by(
-    x: NDArray[np.float64], y: NDArray[np.float64], modelled: NDArray[np.bool_]
-) -> NDArray[np.bool_] | None:
-    """Cells separated by regressor ``x`` (flow-shaped), by the simple check of ppmlhdfe.
+@dataclasses.dataclass(frozen=True)
+class _FlowSigns:
+    """Zones with a modelled positive flow and with a modelled zero flow, by side.
 
-    ``x`` separates when it is zero on every modelled positive flow, and of one sign and
-    not all zero on the modelled zero flows: the likelihood then rises without bound as
-    its coefficient goes to -inf (or +inf), fitting the cells where ``x != 0`` as 0.
+    Each array has shape ``(n_years, n)``; origins are the rows of the flows,
+    destinations the columns.
     """
-    positive = modelled & (y > 0)
-    zero = modelled & (y == 0)
-    if np.any(x[positive] != 0):
-        return None
-    on_zero = x[zero]
-    if not np.any(on_zero != 0) or (np.any(on_zero > 0) and np.any(on_zero < 0)):
-        return None
-    return zero & (x != 0)
+
+    positive: dict[str, NDArray[np.bool_]]
+    zero: dict[str, NDArray[np.bool_]]
+
+
+def _flow_signs(
+    y: NDArray[np.float64],
+    active: dict[str, NDArray[np.bool_]],
+    exclude_self: bool,
+    positive: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None,
+) -> _FlowSigns:
+    """Find which zones have modelled positive and modelled zero flows.
+
+    With every zone active they follow from ``positive``, the numbers of positive
+    flows by origin and by destination (the checks counted them; self-pairs are zero
+    when they are dropped); otherwise one sweep over the flows finds them.
+    """
+    shape = active["origin"].shape
+    if positive is not None and active["origin"].all() and active["destination"].all():
+        partners = shape[1] - exclude_self  # modelled cells of each row and column
+        rows, cols = positive
+        return _FlowSigns(
+            {"origin": rows > 0, "destination": cols > 0},
+            {"origin": rows < partners, "destination": cols < partners},
+        )
+    signs = [np.zeros(shape, dtype=bool) for _ in range(4)]
+    flow_signs = _compiled().flow_signs
+    for t in range(y.shape[0]):
+        flow_signs(
+            y[t],
+            active["origin"][t],
+            active["destination"][t],
+            0 if exclude_self else -1,
+            *(flags[t] for flags in signs),
+        )
+    return _FlowSigns(
+        {"origin": signs[0], "destination": signs[2]},
+        {"origin": signs[1], "destination": signs[3]},
+    )
+
+
+def _separates(
+    values: NDArray[np.float64],
+    side: str | None,
+    y: NDArray[np.float64],
+    signs: _FlowSigns,
+    active: dict[str, NDArray[np.bool_]],
+    exclude_self: bool,
+) -> bool:
+    """Whether a regressor separates some flows, by the simple check of ppmlhdfe.
+
+    A regressor separates when it is zero on every modelled positive flow, and of one
+    sign and not all zero on the modelled zero flows: the likelihood then rises
+    without bound as its coefficient goes to -inf (or +inf), fitting the cells where
+    it is nonzero as 0. ``values`` are flow-shaped for a pair regressor
+    (``side=None``, scanned until a nonzero value on a positive flow settles it) or
+    ``(n_years, n)`` for a zone covariate of ``side``, checked from ``signs``.
+    """
+    if side is None:
+        pair_signs = _compiled().pair_signs
+        found = 0
+        for t in range(y.shape[0]):
+            code = pair_signs(
+                y[t],
+                values[t],
+                active["origin"][t],
+                active["destination"][t],
+                0 if exclude_self else -1,
+            )
+            if code == 1:
+                return False
+            found |= code
+        return found in (2, 4)
+    if np.any((values != 0) & signs.positive[side]):
+        return False
+    on_zero = signs.zero[side]
+    return bool(np.any((values > 0) & on_zero) != np.any((values < 0) & on_zero))
+
+
+def _on_flows(values: NDArray, side: str | None, shape: tuple) -> NDArray:
+    """Return a regressor as a flow-shaped array (a view for zone-level values)."""
+    if side is None:
+        return values
+    return np.broadcast_to(
+        values[:, :, None] if side == "origin" else values[:, None, :], shape
+    )
 
 
 def _modelled(
@@ -523,45 +629,52 @@ def _check_separation(
     exclude_self: bool,
     ids: Sequence,
     years: Sequence | None,
+    positive: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None,
 ) -> list[str]:
     """Step 7b: observations separated by a covariate, before fitting (as ppmlhdfe).
 
     Each regressor (the decay regressor, the intercept and year effects of the
-    unconstrained model, the zone covariates) is checked with :func:`_separated_by`,
+    unconstrained model, the zone covariates) is checked with :func:`_separates`,
     and zones whose remaining modelled flows are all zero under their fixed effects
     (separated by the fixed effects) are found again after every drop, until nothing
     changes. Under ``policy="drop"`` the separated zones are switched off in ``active``
     and the covariates left all zero on the modelled cells are removed from
     ``zone_vars`` (both in place); ``"raise"`` reports them. Returns the labels of what
     was dropped, e.g. ``"destination Z3"`` and ``"covariate destination:d"``.
+    ``positive`` are the numbers of positive flows by origin and by destination.
     """
     dropped: list[str] = []
     while True:
-        modelled = _modelled(y.shape, active, exclude_self)
+        signs = _flow_signs(y, active, exclude_self, positive)
         origin_cols, destination_cols = _zone_columns(
             zone_vars, constraint, years, y.shape
         )
-        candidates = [("beta (decay)", regressor)]
-        candidates += [(name, arr[:, :, None]) for name, arr in origin_cols]
-        candidates += [(name, arr[:, None, :]) for name, arr in destination_cols]
+        candidates: list[tuple[str, NDArray[np.float64], str | None]] = [
+            ("beta (decay)", regressor, None)
+        ]
+        candidates += [(name, arr, "origin") for name, arr in origin_cols]
+        candidates += [(name, arr, "destination") for name, arr in destination_cols]
         found = None
-        for name, values in candidates:
-            cells = _separated_by(np.broadcast_to(values, y.shape), y, modelled)
-            if cells is not None:
-                found = (name, cells)
+        for name, values, side in candidates:
+            if _separates(values, side, y, signs, active, exclude_self):
+                found = (name, _on_flows(values, side, y.shape) != 0)
                 break
         if found is None:
-            for side, axis in (("origin", 2), ("destination", 1)):
-                fe_empty = active[side] & ~np.any(modelled & (y > 0), axis=axis)
+            for side in ("origin", "destination"):
+                fe_empty = active[side] & ~signs.positive[side]
                 if _has_effects(constraint, side) and fe_empty.any():
-                    cells = modelled & (
-                        fe_empty[:, :, None] if side == "origin" else fe_empty[:, None]
+                    found = (
+                        f"the {side} fixed effects",
+                        _on_flows(fe_empty, side, y.shape),
                     )
-                    found = (f"the {side} fixed effects", cells)
                     break
         if found is None:
             return dropped
-        name, cells = found
+        # the separated cells: modelled zero flows where the regressor is nonzero, or
+        # (all zero) in the zones without a positive flow
+        name, where = found
+        modelled = _modelled(y.shape, active, exclude_self)
+        cells = modelled & (y == 0) & where
         zones = _zones_of(cells, modelled)
         listed = _pair_labels(cells, ids, years)
         if policy == "raise" or zones is None or name == "beta (decay)":
@@ -634,6 +747,9 @@ class _BlockChecks:
     rows: NDArray[np.float64] = dataclasses.field(metadata=_BY_ORIGIN)  # (T, r)
     cols: NDArray[np.float64]  # (T, n) column sums of the block
     problems: _Problems
+    # numbers of positive flows by origin (T, r) and by destination (T, n)
+    positive_rows: NDArray[np.int64] = dataclasses.field(metadata=_BY_ORIGIN)
+    positive_cols: NDArray[np.int64]
 
 
 def _prediction_totals(

@@ -19,10 +19,10 @@ depend on their arguments only, so a scheduler can run them as tasks.
 ``chunk_rows=None`` (the default) takes blocks of about ``2**18`` flows, so up to 512
 zones are one block; ``chunk_rows=n`` forces one block for ``n`` zones. The flows, the
 decay regressor and the fitted flows ``mu`` are held whole (``mu`` is updated in place,
-block by block); the workspace is one block, two during the sandwich (plus ``p``
-pair-score columns per block for a panel), so one block costs four ``float64`` arrays
-of the flow shape and briefly two more, and many blocks about three. Blocks that stay
-in cache also made the fit faster (``benchmarks/results/gravity_chunks.md``).
+block by block). The hot passes are compiled sweeps (:mod:`._kernels`, numba, loaded
+on the first pass) that write nothing of the flow shape besides ``mu``: three
+``float64`` arrays of the flow shape in all, plus, for a panel's pair clusters, two
+blocks during the sandwich.
 
 Where the passes run is the design's ``runner``: :class:`_LocalRunner` loops over views
 of whole arrays in this process; :mod:`kzspatial.distributed` supplies one whose flows,
@@ -36,19 +36,25 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import operator
 from collections.abc import Callable, Iterable
+from types import ModuleType
 from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
-from kzspatial.core.metrics import FitSums, fit_sums
+from kzspatial.core.metrics import FitSums, _count_terms, _tally_terms
 
 # cells per block when chunk_rows is None: a block of each flow-shaped array (2 MiB)
 # stays in cache across the fused steps of a pass; at 3,000 zones this was faster and
 # smaller than one block (benchmarks/results/gravity_chunks.md)
 _AUTO_BLOCK_CELLS = 1 << 18
+# what the kernels take for None: a factor not applied, a margin not summed
+_NONE = np.empty(0)
+# the outputs of the moment sweep that a pass does not ask for
+_UNUSED = (_NONE, _NONE, np.empty((0, 0)), np.empty((0, 0)), np.empty((0, 0)))
 
 
 def _writes(mode: str) -> Callable[[_F], _F]:
@@ -72,9 +78,9 @@ class _LocalRunner:
 
     The engine reaches flow-shaped arrays only through a runner: :meth:`map_reduce`
     (one pass, statistics reduced), :meth:`map_blocks` (a flow-shaped result),
-    :meth:`new_flows` (workspace for ``mu``), :meth:`workspace` (one block of scratch)
-    and :meth:`output` (the array handed to the user). :mod:`kzspatial.distributed`
-    provides the same five on a Dask cluster, with blocks held by the workers.
+    :meth:`new_flows` (workspace for ``mu``) and :meth:`output` (the array handed to
+    the user). :mod:`kzspatial.distributed` provides the same four on a Dask cluster,
+    with blocks held by the workers.
     """
 
     def map_reduce(
@@ -105,9 +111,6 @@ class _LocalRunner:
 
     def new_flows(self, d: _Design) -> NDArray[np.float64]:
         return np.empty(d.y.shape)
-
-    def workspace(self, d: _Design) -> NDArray[np.float64] | None:
-        return np.empty(d.block_shape)
 
     def output(self, flows: NDArray[np.float64]) -> NDArray[np.float64]:
         return flows
@@ -256,6 +259,10 @@ def _combine(parts: Iterable[_Stats]) -> _Stats:
     """
     blocks = iter(parts)
     first = next(blocks)
+    second = next(blocks, None)
+    if second is None:
+        return first
+    blocks = itertools.chain([second], blocks)
     if not dataclasses.is_dataclass(first):
         return sum(blocks, start=first)
     fields = dataclasses.fields(first)
@@ -310,33 +317,20 @@ def _map_blocks(
     return d.runner.map_blocks(d, block_array, *by_origin, **shared)
 
 
-def _matvecs(
-    mat: NDArray[np.float64], vecs: NDArray[np.float64], *, transpose: bool = False
-) -> NDArray[np.float64]:
-    """``mat[t] @ vecs[t]`` (or ``mat[t].T @ vecs[t]``) for stacked matrices.
+def _compiled() -> ModuleType:
+    """Return the compiled kernels of the passes (:mod:`._kernels`), imported on first use.
 
-    Parameters
-    ----------
-    mat : ndarray, shape (T, r, c)
-        E.g. a block of ``r`` origin rows of the fitted flows.
-    vecs : ndarray, shape (T, c, k), or (T, r, k) with ``transpose``
-
-    Returns
-    -------
-    ndarray, shape (T, r, k), or (T, c, k) with ``transpose``
-
-    Notes
-    -----
-    One BLAS matrix-vector product per year and column: for a handful of columns this
-    is several times faster than a batched ``matmul``, whose thin-matrix kernels do
-    not stream the ``n x n`` matrix at memory bandwidth.
+    Importing the package leaves numba unloaded (seconds of start-up); it loads when
+    a pass first runs, in this process or on a worker.
     """
-    out = np.empty((mat.shape[0], mat.shape[2 if transpose else 1], vecs.shape[2]))
-    for t in range(mat.shape[0]):
-        matrix = mat[t].T if transpose else mat[t]
-        for k in range(vecs.shape[2]):
-            out[t, :, k] = matrix @ np.ascontiguousarray(vecs[t, :, k])
-    return out
+    from kzspatial.core.gravity import _kernels
+
+    return _kernels
+
+
+def _year(arrays: tuple[NDArray[np.float64], ...], t: int) -> tuple:
+    """Year ``t`` of each flow-shaped array, for the kernels' ``(rows, n)`` arguments."""
+    return tuple(arr[t] for arr in arrays)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -357,51 +351,123 @@ class _Moments:
 
 
 def _moments(
-    d: _Design, w: NDArray[np.float64], scratch: NDArray[np.float64] | None
+    d: _Design, w: NDArray[np.float64], scratch: NDArray[np.float64] | None = None
 ) -> _Moments:
     """All first and second weighted moments needed by Newton's method, in p-space.
 
-    ``w`` has the shape of ``d.y``; ``scratch`` is workspace of ``d.block_shape`` (None:
-    each block allocates its own).
+    ``w`` has the shape of ``d.y``; ``scratch`` as in :func:`_block_moments`.
     """
     return _map_reduce(d, _block_moments, w, scratch=scratch)
 
 
 def _block_moments(
-    d: _Design, w: NDArray[np.float64], *, scratch: NDArray[np.float64] | None
+    d: _Design, w: NDArray[np.float64], *, scratch: NDArray[np.float64] | None = None
 ) -> _Moments:
-    """Compute the moments of one block of origin rows (rows of the block)."""
-    n_years, n_rows, n = w.shape
-    scratch = np.empty_like(w) if scratch is None else scratch[:, :n_rows]
-    kp, ko = d.n_pair, d.origin.shape[2]
-    p = d.n_theta
-    o_sl, d_sl = slice(kp, kp + ko), slice(kp + ko, p)
-    row_total = w.sum(axis=2)
-    col_total = w.sum(axis=1)
-    row = np.empty((n_years, n_rows, p))
-    col = np.empty((n_years, n, p))
-    gram = np.empty((p, p))
-    w_dest = _matvecs(w, d.destination)  # sum_j w_ij z_j
-    w_orig = _matvecs(w, d.origin, transpose=True)  # sum_i w_ij x_i
-    for k, regressor in enumerate(d.pair):
-        np.multiply(w, regressor, out=scratch)
-        row[..., k] = scratch.sum(axis=2)
-        col[..., k] = scratch.sum(axis=1)
-        for m in range(k, kp):
-            gram[k, m] = np.vdot(scratch, d.pair[m])
-        gram[k, o_sl] = np.einsum("ti,tik->k", row[..., k], d.origin)
-        gram[k, d_sl] = np.einsum("tj,tjk->k", col[..., k], d.destination)
-    row[..., o_sl] = row_total[..., None] * d.origin
-    col[..., o_sl] = w_orig
-    row[..., d_sl] = w_dest
-    col[..., d_sl] = col_total[..., None] * d.destination
-    gram[o_sl, o_sl] = np.einsum("ti,tik,til->kl", row_total, d.origin, d.origin)
-    gram[o_sl, d_sl] = np.einsum("tik,til->kl", d.origin, w_dest)
-    gram[d_sl, d_sl] = np.einsum(
-        "tj,tjk,tjl->kl", col_total, d.destination, d.destination
-    )
-    gram = np.triu(gram) + np.triu(gram, 1).T
+    """Compute the moments of one block of origin rows (rows of the block).
+
+    One compiled sweep per year (:func:`._kernels.moments`). ``scratch``, workspace
+    of the block's shape, is accepted from callers that hold one and not needed: the
+    sweep writes nothing of the flow shape.
+    """
+    del scratch  # the compiled sweep needs no workspace
+    (sums,) = _moment_sums(d, w)
+    return _as_moments(sums)
+
+
+def _block_residual_moments(
+    d: _Design, mu: NDArray[np.float64]
+) -> tuple[_Moments, _Moments]:
+    """Moments of the residuals ``d.y - mu`` and of their squares, in one sweep."""
+    first, squares = _moment_sums(d, mu, residuals=True)
+    return _as_moments(first), _as_moments(squares)
+
+
+def _as_moments(sums: tuple[NDArray[np.float64], ...]) -> _Moments:
+    """Return the sums of the moment sweep as :class:`_Moments`."""
+    row_total, col_total, row, col, gram = sums
     return _Moments(row_total, col_total, row, col, gram, row.sum(axis=(0, 1)))
+
+
+def _moment_sums(
+    d: _Design,
+    w: NDArray[np.float64],
+    *,
+    residuals: bool = False,
+    by_year: bool = False,
+) -> list[tuple[NDArray[np.float64], ...]]:
+    """Run the moment sweep over each year of a block.
+
+    Returns ``[(row_total, col_total, row, col, gram)]`` with the Gram matrix summed
+    over the years, or with ``by_year`` one per year ``(T, p, p)``. With
+    ``residuals`` the weights are ``d.y - w``, and the sums of their squares follow
+    as a second tuple.
+    """
+    n_years, n_rows, n = w.shape
+    p = d.n_theta
+    parts = [
+        (
+            np.empty((n_years, n_rows)),
+            np.empty((n_years, n)),
+            np.empty((n_years, n_rows, p)),
+            np.empty((n_years, n, p)),
+            np.zeros((n_years, p, p) if by_year else (p, p)),
+        )
+        for _ in range(1 + residuals)
+    ]
+    moments = _compiled().moments
+    for t in range(n_years):
+        year = [
+            (
+                part[0][t],
+                part[1][t],
+                part[2][t],
+                part[3][t],
+                part[4][t] if by_year else part[4],
+            )
+            for part in parts
+        ]
+        moments(
+            d.y[t],
+            w[t],
+            residuals,
+            _year(d.pair, t),
+            d.origin[t],
+            d.destination[t],
+            year[0],
+            year[1] if residuals else _UNUSED,
+        )
+    return parts
+
+
+@dataclasses.dataclass(frozen=True)
+class _Predicted:
+    """Row totals of freshly predicted flows and, when asked for, their moments.
+
+    ``rows`` (T, n) are the row totals of ``mu``; ``row``, ``col_total``, ``col`` and
+    ``gram`` (per year, ``(T, p, p)``) are the moments of :class:`_Moments`, or None.
+    """
+
+    rows: NDArray[np.float64] = dataclasses.field(metadata=_BY_ORIGIN)
+    row: NDArray[np.float64] | None = dataclasses.field(metadata=_BY_ORIGIN)
+    col_total: NDArray[np.float64] | None
+    col: NDArray[np.float64] | None
+    gram: NDArray[np.float64] | None
+
+    def moments(self, factor: NDArray[np.float64]) -> _Moments:
+        """Return the moments of the flows scaled by ``factor`` (T,), one per year.
+
+        Every moment is linear in the weights, so scaling the flows of a year scales
+        its moments: no pass over the flows.
+        """
+        row = self.row * factor[:, None, None]
+        return _Moments(
+            self.rows * factor[:, None],
+            self.col_total * factor[:, None],
+            row,
+            self.col * factor[:, None, None],
+            np.einsum("t,tkl->kl", factor, self.gram),
+            row.sum(axis=(0, 1)),
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -419,15 +485,25 @@ class _ByOrigin:
     values: NDArray[np.float64] = dataclasses.field(metadata=_BY_ORIGIN)
 
 
-def _linear_predictor(
+def _predict(
     d: _Design,
     theta: NDArray[np.float64],
     alpha: NDArray[np.float64],
     delta: NDArray[np.float64],
     out: NDArray[np.float64],
-) -> NDArray[np.float64]:
-    """Write ``mu = exp(eta)`` into ``out``, zero the excluded cells, return its row totals."""
-    return _map_reduce(d, _block_predictor, out, alpha, theta=theta, delta=delta).rows
+    *,
+    with_moments: bool,
+) -> _Predicted:
+    """Write ``mu = exp(eta)`` into ``out``; its row totals, and moments if asked."""
+    return _map_reduce(
+        d,
+        _block_predictor,
+        out,
+        alpha,
+        theta=theta,
+        delta=delta,
+        with_moments=with_moments,
+    )
 
 
 @_writes("overwrite")
@@ -438,32 +514,69 @@ def _block_predictor(
     *,
     theta: NDArray[np.float64],
     delta: NDArray[np.float64],
-) -> _Margins:
+    with_moments: bool = False,
+) -> _Predicted:
+    """Write ``mu = exp(eta)`` of one block into ``out`` and sum its rows.
+
+    The linear predictor is written by a compiled sweep, exponentiated in place by
+    NumPy's vectorised ``exp`` (measured faster than any ``exp`` compiled here, see
+    :mod:`._kernels`) while the block is in cache, then the excluded cells are zeroed
+    and the rows summed in a second compiled sweep, which ``with_moments`` replaces
+    by the moment sweep (the block still in cache).
+    """
     kp, ko = d.n_pair, d.origin.shape[2]
-    np.multiply(d.pair[0], theta[0], out=out)
-    for k in range(1, kp):
-        out += theta[k] * d.pair[k]
-    out += (alpha + d.origin @ theta[kp : kp + ko])[..., None]
-    out += (delta + d.destination @ theta[kp + ko :])[:, None, :]
+    kernels = _compiled()
+    row_offset = alpha + d.origin @ theta[kp : kp + ko]
+    col_offset = delta + d.destination @ theta[kp + ko :]
+    for t in range(out.shape[0]):
+        kernels.linear_predictor(
+            _year(d.pair, t), theta[:kp], row_offset[t], col_offset[t], out[t]
+        )
     with np.errstate(over="ignore"):
         np.exp(out, out=out)
-    d.exclude(out)
-    # summed while the block is fresh: the log-likelihood and balancing need them
-    return _Margins(rows=out.sum(axis=2), cols=None)
+    rows = np.empty(out.shape[:2])
+    for t in range(out.shape[0]):
+        kernels.exclude_and_sum(
+            d.active_origins[t],
+            d.active_destinations[t],
+            d.first_row if d.exclude_self else -1,
+            out[t],
+            _NONE if with_moments else rows[t],
+        )
+    if not with_moments:
+        # summed while the block is fresh: the log-likelihood and balancing need them
+        return _Predicted(rows, None, None, None, None)
+    ((rows, col_total, row, col, gram),) = _moment_sums(d, out, by_year=True)
+    return _Predicted(rows, row, col_total, col, gram)
+
+
+def _transposed(v: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``(T, c, m)`` vectors as contiguous ``(T, m, c)``, rows of the kernels' loops."""
+    return np.ascontiguousarray(v.transpose(0, 2, 1))
 
 
 def _block_product(
     _block: _Design, mu: NDArray[np.float64], *, v: NDArray[np.float64]
 ) -> _ByOrigin:
     """``M v`` on one block's rows."""
-    return _ByOrigin(_matvecs(mu, v))
+    product = _compiled().product
+    v_t = _transposed(v)
+    out = np.empty((*mu.shape[:2], v.shape[2]))
+    for t in range(mu.shape[0]):
+        product(mu[t], v_t[t], out[t])
+    return _ByOrigin(out)
 
 
 def _block_transposed_product(
     _block: _Design, mu: NDArray[np.float64], u: NDArray[np.float64]
 ) -> NDArray[np.float64]:
     """One block's share of ``M^T u``."""
-    return _matvecs(mu, u, transpose=True)
+    transposed_product = _compiled().transposed_product
+    u = np.ascontiguousarray(u)
+    out_t = np.zeros((mu.shape[0], u.shape[2], mu.shape[2]))
+    for t in range(mu.shape[0]):
+        transposed_product(mu[t], u[t], out_t[t])
+    return out_t.transpose(0, 2, 1)
 
 
 def _block_schur_product(
@@ -473,8 +586,17 @@ def _block_schur_product(
     *,
     v: NDArray[np.float64],
 ) -> NDArray[np.float64]:
-    """One block's share of ``M^T diag(1/R) M v``: ``M v`` never leaves the block."""
-    return _matvecs(mu, _matvecs(mu, v) * inv_r, transpose=True)
+    """One block's share of ``M^T diag(1/R) M v``: ``M v`` never leaves the block.
+
+    ``inv_r`` is ``(T, rows, 1)``, ``1/R`` of the block's rows.
+    """
+    schur_product = _compiled().schur_product
+    v_t = _transposed(v)
+    inv_r = np.ascontiguousarray(inv_r[..., 0])
+    out_t = np.zeros_like(v_t)
+    for t in range(mu.shape[0]):
+        schur_product(mu[t], v_t[t], inv_r[t], out_t[t])
+    return out_t.transpose(0, 2, 1)
 
 
 @_writes("update")
@@ -489,24 +611,45 @@ def _block_rescale(
 ) -> _Margins:
     """Scale a block of fitted flows by row and/or column factors, in place.
 
-    The margins asked for are summed while the block is fresh.
+    The margins asked for are summed while the block is fresh, in the same sweep.
     """
-    if row_factor is not None:
-        mu *= row_factor[..., None]
-    if col_factor is not None:
-        mu *= col_factor[:, None, :]
-    return _Margins(
-        mu.sum(axis=2) if sum_rows else None, mu.sum(axis=1) if sum_cols else None
-    )
+    rescale = _compiled().rescale
+    n_years, n_rows, n = mu.shape
+    rows = np.empty((n_years, n_rows)) if sum_rows else None
+    cols = np.zeros((n_years, n)) if sum_cols else None
+    for t in range(n_years):
+        rescale(
+            mu[t],
+            _NONE if row_factor is None else np.ascontiguousarray(row_factor[t]),
+            _NONE if col_factor is None else np.ascontiguousarray(col_factor[t]),
+            _NONE if rows is None else rows[t],
+            _NONE if cols is None else cols[t],
+        )
+    return _Margins(rows, cols)
 
 
 def _block_fit_sums(d: _Design, mu: NDArray[np.float64]) -> FitSums:
     """Sum the terms of the likelihood and fit metrics over one block's cells.
 
     Excluded cells are zero in ``y`` and ``mu`` and add nothing. ``y log mu`` is left
-    out: the fit has it from sufficient statistics.
+    out: the fit has it from sufficient statistics. One compiled sweep per year
+    (:func:`._kernels.fit_sums`) gives what :func:`kzspatial.core.metrics.fit_sums`,
+    the tested reference, computes in several; flows that are not integer counts (or
+    are too large to tabulate) take that function's ``y``-only terms instead.
     """
-    return fit_sums(d.y, mu, with_log_mu=False)
+    y = d.y
+    peak = float(y.max(initial=0.0))
+    tally = np.zeros(int(peak) + 1 if peak < 4 * y.size else 0, dtype=np.int64)
+    totals = np.zeros(4)  # y, mu, squared residuals, common part
+    counted = True
+    fit_sums = _compiled().fit_sums
+    for t in range(y.shape[0]):
+        counted &= fit_sums(y[t], mu[t], totals, tally)
+    y_log_y, log_factorials = _tally_terms(tally) if counted else _count_terms(y)
+    y_total, mu_total, squared, common = map(float, totals)
+    return FitSums(
+        y_total, mu_total, y_log_y, None, None, log_factorials, squared, common
+    )
 
 
 @_writes("update")

@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from kzspatial.core.gravity.blocks import (
     _BY_ORIGIN,
-    _block_moments,
+    _block_residual_moments,
     _Design,
     _map_reduce,
 )
@@ -53,17 +53,20 @@ class _ScoreSums:
 def _block_scores(
     d: _Design, mu: NDArray[np.float64], *, to_theta: NDArray[np.float64]
 ) -> _ScoreSums:
-    """Sum the scores of one block of origin rows; a pair lies in its origin's block."""
-    resid = np.subtract(d.y, mu)
-    scratch = np.empty_like(resid)
-    first = _block_moments(d, resid, scratch=scratch)
+    """Sum the scores of one block of origin rows; a pair lies in its origin's block.
+
+    The residuals and their squares are formed row by row inside the compiled moment
+    sweeps; only a panel's pair clusters need them as arrays.
+    """
+    first, squares = _block_residual_moments(d, mu)
     p = to_theta.shape[0]
     meat_pair, n_pairs = np.zeros((p, p)), 0
     if d.y.shape[0] > 1:
+        resid = np.subtract(d.y, mu)
         kp, ko = d.n_pair, d.origin.shape[2]
         by_pair = np.empty((d.y.shape[1] * d.y.shape[2], p))
+        x = np.empty_like(resid)  # column k of x_tilde, built in this workspace
         for k in range(p):
-            x = scratch  # column k of x_tilde, built in the workspace
             x.fill(0.0)
             for term, weight in enumerate(to_theta[k]):
                 if weight == 0:
@@ -77,9 +80,7 @@ def _block_scores(
             by_pair[:, k] = np.multiply(x, resid, out=x).sum(axis=0).ravel()
         meat_pair = by_pair.T @ by_pair
         n_pairs = int(d.modelled().any(axis=0).sum())
-    np.multiply(resid, resid, out=resid)
-    squares = _block_moments(d, resid, scratch=scratch).gram
-    return _ScoreSums(first.row, first.col, squares, meat_pair, n_pairs)
+    return _ScoreSums(first.row, first.col, squares.gram, meat_pair, n_pairs)
 
 
 def _covariances(

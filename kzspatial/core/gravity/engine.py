@@ -18,9 +18,11 @@ Schur complement (Frisch-Waugh-Lovell for the Poisson information matrix):
 
 The log-likelihood never needs a pass over the data: ``sum y*eta = theta.X'y +
 alpha.O + delta.D``, all sufficient statistics. Each Newton iteration costs one ``exp``
-and a handful of other passes over the ``n^2`` flows plus, for the doubly-constrained
-model, two matrix-vector products per conjugate-gradient iteration (warm-started from the
-previous iterate). Convergence is quadratic; on more than 400 zones the iteration starts
+and two or three other passes over the ``n^2`` flows (compiled sweeps, :mod:`._kernels`)
+plus, for the doubly-constrained model, one sweep per conjugate-gradient iteration
+(warm-started from the previous iterate). Without fixed effects the concentration only
+scales each year's flows by one factor, so the moments of the next iterate come with the
+predictor's own pass and are scaled (:class:`_Fitted`): one pass per iteration. Convergence is quadratic; on more than 400 zones the iteration starts
 from the estimate on 200 evenly spaced zones (same model, cheap), which leaves about
 three full-data iterations. Iteration stops when the proposed Newton step is below
 ``tol``, so the final moments, reused for the standard errors, belong to the optimum.
@@ -46,10 +48,11 @@ from kzspatial.core.gravity.blocks import (
     _block_schur_product,
     _block_transposed_product,
     _Design,
-    _linear_predictor,
     _map_reduce,
     _Moments,
     _moments,
+    _predict,
+    _Predicted,
 )
 
 _WARM_START_ZONES = 200  # zones of the subset fit that provides starting values
@@ -279,26 +282,54 @@ def _balance(
     ).rows
 
 
-def _concentrate_intercept(
+def _intercept_factor(
     d: _Design,
-    mu: NDArray[np.float64],
     theta: NDArray[np.float64],
     obs_totals: NDArray[np.float64],
     fitted_rows: NDArray[np.float64],
 ) -> NDArray[np.float64]:
-    """Unconstrained model: rescale so each year's fitted total equals the observed one.
+    """Unconstrained model: the factor per year that makes the fitted totals observed.
 
-    This maximises the likelihood over the intercept and year effects exactly (their
-    score is ``sum(y) - sum(mu)`` per year), the analogue of :func:`_balance`, which
-    takes and returns the row totals of ``mu`` the same way.
+    Scaling each year's fitted flows so that its total equals the observed one
+    maximises the likelihood over the intercept and year effects exactly (their score
+    is ``sum(y) - sum(mu)`` per year), the analogue of :func:`_balance`. The
+    coefficients are updated in place; the flows are left to the caller.
     """
     log_factor = np.log(obs_totals / fitted_rows.sum(axis=1))
-    factor = np.broadcast_to(np.exp(log_factor)[:, None], fitted_rows.shape)
     theta[d.n_pair] += log_factor[0]  # intercept
     theta[d.n_pair + 1 : d.n_pair + d.y.shape[0]] += log_factor[1:] - log_factor[0]
-    return _map_reduce(
-        d, _block_rescale, mu, factor, col_factor=None, sum_rows=True, sum_cols=False
-    ).rows
+    return np.exp(log_factor)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Fitted:
+    """The fitted flows ``mu`` as the last passes left them.
+
+    ``rows`` (T, n) are the row totals of the fitted flows. Without fixed effects the
+    concentration only scales each year's flows by one factor; the array ``mu`` then
+    keeps the flows as predicted, ``predicted`` their moments and ``factor`` (T,)
+    the scale not yet applied (:func:`_settle` applies it), so that the moments of
+    every iterate come with the predictor's own pass.
+    """
+
+    rows: NDArray[np.float64]
+    predicted: _Predicted | None = None
+    factor: NDArray[np.float64] | None = None
+
+    def moments(self) -> _Moments:
+        """Return the moments of the fitted flows (needs ``predicted``)."""
+        return self.predicted.moments(self.factor)
+
+
+def _settle(d: _Design, mu: NDArray[np.float64], fitted: _Fitted) -> _Fitted:
+    """Apply a pending scale to the array ``mu`` (one pass), in place."""
+    if fitted.factor is None:
+        return fitted
+    factor = np.broadcast_to(fitted.factor[:, None], fitted.rows.shape)
+    _map_reduce(
+        d, _block_rescale, mu, factor, col_factor=None, sum_rows=False, sum_cols=False
+    )
+    return _Fitted(fitted.rows)
 
 
 def _check_identified(
@@ -406,7 +437,12 @@ def _starting_theta(d: _Design, *, cg_max_iter: int) -> NDArray[np.float64] | No
     sub = _subsample(d, _WARM_START_ZONES)
     try:
         start = _fit(
-            sub, tol=1e-6, max_iter=30, cg_max_iter=cg_max_iter, theta_start=None
+            sub,
+            tol=1e-6,
+            max_iter=30,
+            cg_max_iter=cg_max_iter,
+            theta_start=None,
+            polish=False,
         )
     except (
         IdentificationError,
@@ -444,20 +480,22 @@ def _concentrate(
     alpha: NDArray[np.float64],
     delta: NDArray[np.float64],
     observed: _Moments,
-    fitted_rows: NDArray[np.float64],
-) -> NDArray[np.float64]:
+    fitted: _Fitted,
+) -> _Fitted:
     """Maximise exactly over the fixed effects (a Furness sweep), in place.
 
-    Without fixed effects, over the intercept and year effects; takes and returns the
-    row totals of ``mu``.
+    Without fixed effects, over the intercept and year effects, by a pending scale
+    (see :class:`_Fitted`).
     """
     if d.origin_fe or d.destination_fe:
-        return _balance(
-            d, mu, alpha, delta, observed.row_total, observed.col_total, fitted_rows
+        return _Fitted(
+            _balance(
+                d, mu, alpha, delta, observed.row_total, observed.col_total, fitted.rows
+            )
         )
-    return _concentrate_intercept(
-        d, mu, theta, observed.row_total.sum(axis=1), fitted_rows
-    )
+    factor = _intercept_factor(d, theta, observed.row_total.sum(axis=1), fitted.rows)
+    pending = factor if fitted.factor is None else fitted.factor * factor
+    return _Fitted(fitted.rows * factor[:, None], fitted.predicted, pending)
 
 
 def _newton_step(
@@ -493,6 +531,18 @@ def _newton_step(
     return step, step_alpha, step_delta
 
 
+def _fitted_at(
+    d: _Design, point: tuple[NDArray[np.float64], ...], mu: NDArray[np.float64]
+) -> _Fitted:
+    """Predict the flows at ``point = (theta, alpha, delta)`` into ``mu`` (one pass).
+
+    Without fixed effects the pass also sums their moments (see :class:`_Fitted`).
+    """
+    with_moments = not (d.origin_fe or d.destination_fe)
+    predicted = _predict(d, *point, mu, with_moments=with_moments)
+    return _Fitted(predicted.rows, predicted if with_moments else None)
+
+
 def _line_search(
     d: _Design,
     mu: NDArray[np.float64],
@@ -500,21 +550,21 @@ def _line_search(
     loglik: float,
     point: tuple[NDArray[np.float64], ...],
     step: tuple[NDArray[np.float64], ...],
-) -> tuple[tuple[NDArray[np.float64], ...], NDArray[np.float64], float]:
+) -> tuple[tuple[NDArray[np.float64], ...], _Fitted, float]:
     """Damped Newton: halve ``step`` until the (concave) log-likelihood does not decrease.
 
-    Returns the new ``(theta, alpha, delta)``, the row totals of ``mu`` (written in
-    place) there, and the factor the step was shrunk by.
+    Returns the new ``(theta, alpha, delta)``, the fitted flows there (written into
+    ``mu``) and the factor the step was shrunk by.
     """
     shrink = 1.0
     for _halving in range(40):
         new = tuple(x + shrink * dx for x, dx in zip(point, step, strict=True))
-        fitted_rows = _linear_predictor(d, *new, mu)
-        new_loglik = float(_y_eta(observed, *new) - fitted_rows.sum())
+        fitted = _fitted_at(d, new, mu)
+        new_loglik = float(_y_eta(observed, *new) - fitted.rows.sum())
         if np.isfinite(new_loglik) and new_loglik >= loglik - 1e-12 * abs(loglik):
             break
         shrink /= 2
-    return new, fitted_rows, shrink
+    return new, fitted, shrink
 
 
 def _fit(
@@ -524,29 +574,34 @@ def _fit(
     max_iter: int,
     cg_max_iter: int,
     theta_start: NDArray[np.float64] | None,
+    polish: bool = True,
 ) -> _Solution:
-    """Newton's method on (theta, alpha, delta) with Schur-reduced steps."""
+    """Newton's method on (theta, alpha, delta) with Schur-reduced steps.
+
+    ``polish`` finishes with the margins balanced to rounding and the projection
+    behind the standard errors; without it (the warm start, which needs theta only)
+    the solution stops at the last Newton step.
+    """
     n_years, n, _ = d.y.shape
-    scratch = d.runner.workspace(d)
     mu = d.runner.new_flows(d)
-    observed = _moments(d, d.y, scratch)
+    observed = _moments(d, d.y)
     x_scale = _x_scale(d)
 
     theta = np.zeros(d.n_theta) if theta_start is None else theta_start.copy()
     alpha = np.zeros((n_years, n))
     delta = np.zeros((n_years, n))
-    fitted_rows = _linear_predictor(d, theta, alpha, delta, mu)
+    fitted = _fitted_at(d, (theta, alpha, delta), mu)
     # a rough start (Furness sweeps); the joint Newton steps do the rest
     for _ in range(3 if d.origin_fe and d.destination_fe else 1):
-        fitted_rows = _concentrate(d, mu, theta, alpha, delta, observed, fitted_rows)
-    loglik = float(_y_eta(observed, theta, alpha, delta) - fitted_rows.sum())
+        fitted = _concentrate(d, mu, theta, alpha, delta, observed, fitted)
+    loglik = float(_y_eta(observed, theta, alpha, delta) - fitted.rows.sum())
     converged = False
     n_iter = 0
     cg_rtol = 1e-6
     partial = None
     while n_iter < max_iter:
         n_iter += 1
-        m = _moments(d, mu, scratch)
+        m = _moments(d, mu) if fitted.predicted is None else fitted.moments()
         partial, step_a, step_b = _partial_out(
             d,
             mu,
@@ -566,28 +621,29 @@ def _fit(
             # the remaining step is negligible: mu, m and partial belong to the optimum
             converged = True
             break
-        (theta, alpha, delta), fitted_rows, shrink = _line_search(
+        (theta, alpha, delta), fitted, shrink = _line_search(
             d, mu, observed, loglik, (theta, alpha, delta), step
         )
-        fitted_rows = _concentrate(d, mu, theta, alpha, delta, observed, fitted_rows)
-        loglik = float(_y_eta(observed, theta, alpha, delta) - fitted_rows.sum())
+        fitted = _concentrate(d, mu, theta, alpha, delta, observed, fitted)
+        loglik = float(_y_eta(observed, theta, alpha, delta) - fitted.rows.sum())
         # tighten the inner solve as Newton closes in: keeps convergence quadratic
         cg_rtol = float(np.clip(shrink * change * 1e-2, 1e-13, 1e-6))
 
+    if not polish:
+        return _Solution(theta, alpha, delta, mu, partial, observed, n_iter, converged)
+    _settle(d, mu, fitted)
     two_way = d.origin_fe and d.destination_fe
     if two_way:
         # Furness sweeps until both margins match the observed ones to rounding
         obs_rows = observed.row_total
         for _sweep in range(1000):
-            fitted_rows = _concentrate(
-                d, mu, theta, alpha, delta, observed, fitted_rows
-            )
-            gap = np.max(np.abs(fitted_rows - obs_rows)) / max(obs_rows.max(), 1.0)
+            fitted = _concentrate(d, mu, theta, alpha, delta, observed, fitted)
+            gap = np.max(np.abs(fitted.rows - obs_rows)) / max(obs_rows.max(), 1.0)
             if gap < 1e-14:
                 break
     if two_way or not converged:
         # moments at the final point, and the two-way projection solved tightly for SEs
-        m = _moments(d, mu, scratch)
+        m = _moments(d, mu)
         partial = _partial_out(
             d,
             mu,

@@ -29,8 +29,8 @@ from kzspatial.core.gravity._checks import (
 from kzspatial.core.gravity.blocks import (
     _block_fitted,
     _Design,
-    _linear_predictor,
     _map_blocks,
+    _predict,
 )
 from kzspatial.core.gravity.covariance import _CLUSTER_SCHEMES, _std_errors
 from kzspatial.core.gravity.engine import _balance, _Solution
@@ -391,7 +391,9 @@ class GravityFit:
         new = dataclasses.replace(d, pair=pair, origin=origin, destination=destination)
         mu = new.runner.new_flows(new)
         alpha, delta = sol.alpha.copy(), sol.delta.copy()
-        fitted_rows = _linear_predictor(new, sol.theta, alpha, delta, mu)
+        fitted_rows = _predict(
+            new, sol.theta, alpha, delta, mu, with_moments=False
+        ).rows
         modelled_rows, modelled_cols = new.modelled_zones()
         obs_rows = modelled_rows * totals["origin"]
         obs_cols = modelled_cols * totals["destination"]
