@@ -182,6 +182,17 @@ def _check_inputs(counts, cost, hubs, origins, reference):
     return count, dist, hub_tuple, origin_tuple
 
 
+def _prepared(counts, cost_to_hubs, hubs, origins, reference, cost_func, min_cost):
+    """Check the inputs; return counts, decay regressor, names and the reference's index."""
+    ref_name = str(hubs[0]) if reference is None and len(hubs) else str(reference)
+    count, cost, hub_tuple, origin_tuple = _check_inputs(
+        counts, cost_to_hubs, hubs, origins, ref_name
+    )
+    _check_cost(cost, hub_tuple, cost_func, min_cost)  # the Huff checks of costs
+    x = decay_regressor(cost_func)(np.maximum(cost, min_cost))
+    return count, x, hub_tuple, origin_tuple, hub_tuple.index(ref_name)
+
+
 def _design(x: NDArray, ref: int) -> NDArray[np.float64]:
     """Regressors z_ihk: the decay term and one dummy per non-reference hub."""
     n, h = x.shape
@@ -277,13 +288,9 @@ def fit_hub_choice(
     :math:`\sum_{ih}(c_{ih} - n_i P_{ih}) z_{ih}` and the observed information
     :math:`\sum_i n_i [\sum_h P_{ih} z_{ih} z_{ih}^\top - \bar z_i \bar z_i^\top]`.
     """
-    ref_name = str(hubs[0]) if reference is None and len(hubs) else str(reference)
-    count, cost, hub_tuple, origin_tuple = _check_inputs(
-        counts, cost_to_hubs, hubs, origins, ref_name
+    count, x, hub_tuple, origin_tuple, ref = _prepared(
+        counts, cost_to_hubs, hubs, origins, reference, cost_func, min_cost
     )
-    _check_cost(cost, hub_tuple, cost_func, min_cost)  # the Huff checks of costs
-    x = decay_regressor(cost_func)(np.maximum(cost, min_cost))
-    ref = hub_tuple.index(ref_name)
     z = _design(x, ref)
     theta, info, loglik, n_iter = _newton(count, z)
     return _result(
@@ -469,13 +476,9 @@ def check_hub_choice_models(
     """
     from scipy.stats import f as f_dist
 
-    ref_name = str(hubs[0]) if reference is None and len(hubs) else str(reference)
-    count, cost, hub_tuple, origin_tuple = _check_inputs(
-        counts, cost_to_hubs, hubs, origins, ref_name
+    count, x, _, origin_tuple, ref = _prepared(
+        counts, cost_to_hubs, hubs, origins, reference, cost_func, min_cost
     )
-    _check_cost(cost, hub_tuple, cost_func, min_cost)
-    x = decay_regressor(cost_func)(np.maximum(cost, min_cost))
-    ref = hub_tuple.index(ref_name)
     base = _design(x, ref)
     n, h = x.shape
     designs = {
