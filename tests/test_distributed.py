@@ -21,7 +21,7 @@ dd = pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("distributed")
 pd = pytest.importorskip("pandas")
 
-from kzspatial._errors import ValidationError  # noqa: E402
+from kzspatial._errors import AlignmentError, ValidationError  # noqa: E402
 from kzspatial.core.gravity import fit_gravity  # noqa: E402
 from kzspatial.distributed import fit_gravity as dask_fit_gravity  # noqa: E402
 
@@ -250,6 +250,64 @@ def test_missing_pairs_of_a_table_are_reported(client):
             frame,
             "km",
             client=client,
+            columns={"origin": "from", "destination": "to", "flow": "migrants"},
+        )
+
+
+def test_integer_zone_numbers_equal_the_same_table_with_text_labels(client):
+    # zones numbered 0..n-1 take positions by arithmetic, other labels by lookup
+    flows, km, _ = synthetic(1)
+    columns = {"origin": "from", "destination": "to", "flow": "migrants"}
+    numbers = pairs_table(flows, km, list(range(N_ZONES)))
+    texts = numbers.assign(
+        **{k: numbers[k].map(lambda z: f"z{z:02d}") for k in ("from", "to")}
+    )
+    fits = [
+        dask_fit_gravity(
+            dd.from_pandas(table, npartitions=3),
+            "km",
+            client=client,
+            chunk_rows=CHUNK,
+            columns=columns,
+        )
+        for table in (numbers, texts)
+    ]
+    assert fits[0].ids == tuple(range(N_ZONES))
+    assert fits[1].ids == tuple(f"z{z:02d}" for z in range(N_ZONES))
+    whole = fit_gravity(flows, km, chunk_rows=CHUNK)
+    for fit in fits:
+        assert_same_fit(fit, whole)
+
+
+@pytest.mark.parametrize("where", ["same partition", "other partition"])
+def test_pairs_listed_twice_are_reported(client, where):
+    flows, km, _ = synthetic(1)
+    table = pairs_table(flows, km, list(range(N_ZONES))).sort_values(["from", "to"])
+    twice = table[(table["from"] == 5) & (table["to"] == 8)]
+    # sorted by origin, two partitions: origin 5 is in the first one
+    table = pd.concat(
+        [twice, table] if where == "same partition" else [table, twice]
+    ).reset_index(drop=True)
+    frame = dd.from_pandas(table, npartitions=2, sort=False)
+    with pytest.raises(ValidationError, match="more than once.*aggregate"):
+        dask_fit_gravity(
+            frame,
+            "km",
+            client=client,
+            chunk_rows=CHUNK,
+            columns={"origin": "from", "destination": "to", "flow": "migrants"},
+        )
+
+
+def test_zone_numbers_outside_the_given_ids_are_reported(client):
+    flows, km, _ = synthetic(1)
+    table = pairs_table(flows, km, list(range(N_ZONES)))
+    with pytest.raises(AlignmentError, match="zone labels not among.*36"):
+        dask_fit_gravity(
+            dd.from_pandas(table, npartitions=2),
+            "km",
+            client=client,
+            ids=range(N_ZONES - 1),
             columns={"origin": "from", "destination": "to", "flow": "migrants"},
         )
 

@@ -54,20 +54,21 @@ def _dense_block(
     cost = np.full(n_years * n_rows * n, np.nan)
     cells = []
     for part in parts:
-        i = zones.get_indexer(part[names["origin"]]) - rows.start
+        i = _positions(zones, part[names["origin"]].to_numpy()) - rows.start
         keep = (i >= 0) & (i < n_rows)
-        j = zones.get_indexer(part[names["destination"]][keep])
-        t = (
-            0
-            if year_index is None
-            else year_index.get_indexer(part[names["year"]][keep])
-        )
-        cell = (t * n_rows + i[keep]) * n + j
+        every = keep.all()  # a partition of this block only: no copies
+        part = part if every else part[keep]
+        i = i if every else i[keep]
+        j = _positions(zones, part[names["destination"]].to_numpy())
+        if year_index is not None:
+            i += _positions(year_index, part[names["year"]].to_numpy()) * n_rows
+        cell = i * n + j
         cells.append(cell)
-        flows[cell] = part[names["flow"]].to_numpy(dtype=np.float64)[keep]
-        cost[cell] = part[cost_col].to_numpy(dtype=np.float64)[keep]
-    every = np.concatenate(cells) if cells else np.zeros(0, dtype=np.intp)
-    if np.unique(every).size < every.size:
+        flows[cell] = part[names["flow"]].to_numpy(dtype=np.float64)
+        cost[cell] = part[cost_col].to_numpy(dtype=np.float64)
+    every_cell = np.concatenate(cells) if cells else np.zeros(0, dtype=np.int64)
+    # counted, not np.unique: numpy 2.4's hash-based unique took ~1 us per pair here
+    if every_cell.size and np.bincount(every_cell, minlength=flows.size).max() > 1:
         raise ValidationError(
             f"the table lists some origin-destination pairs more than once (origins "
             f"{zones[rows.start]!s} to {zones[rows.stop - 1]!s}); aggregate the flows "
@@ -77,11 +78,17 @@ def _dense_block(
     return flows.reshape(shape), cost.reshape(shape)
 
 
+def _positions(index: pd.Index, labels: np.ndarray) -> np.ndarray:
+    """Positions of ``labels`` in ``index`` (all present), as int64."""
+    if isinstance(index, pd.RangeIndex) and labels.dtype.kind in "iu":
+        # zones numbered 0..n-1 (the usual integer ids): arithmetic, no hashing
+        return labels.astype(np.int64) - index.start
+    return index.get_indexer(labels).astype(np.int64)
+
+
 def _order(found: np.ndarray, given: Sequence | None, what: str) -> pd.Index:
     """Order the labels as given (all found ones must be among them) or sorted."""
-    if given is None:
-        return pd.Index(np.sort(found))
-    index = pd.Index(list(given))
+    index = pd.Index(np.sort(found) if given is None else list(given))
     unknown = found[index.get_indexer(found) < 0]
     if unknown.size:
         listed = ", ".join(map(str, unknown[:10]))
@@ -89,6 +96,8 @@ def _order(found: np.ndarray, given: Sequence | None, what: str) -> pd.Index:
             f"the table has {what} labels not among the given {what}s: {listed}"
             + (f" and {unknown.size - 10} more" if unknown.size > 10 else "")
         )
+    if index.dtype.kind in "iu" and index.equals(pd.RangeIndex(len(index))):
+        return pd.RangeIndex(len(index))  # labels 0..n-1: positions by arithmetic
     return index
 
 
