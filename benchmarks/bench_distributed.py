@@ -19,12 +19,20 @@ Usage::
 
     python benchmarks/bench_distributed.py --smoke
     python benchmarks/bench_distributed.py --zones 1000 3000 10000 --memory-limit 6GiB
-    python benchmarks/bench_distributed.py --zones 30000 --no-memory --cap-minutes 25
+    python benchmarks/bench_distributed.py --zones 30000 --no-memory --cap-minutes 80 \
+        --memory-limit 9.5GiB --memory-target 0.8 --data /big/disk/kz-bench
+
+``--data`` keeps the Parquet of each zone count in that folder (``flows-<n>``) and
+reuses it in later runs (the 30,000-zone table takes ~10 minutes to write); without it
+the table is written to a temporary folder and removed. ``--memory-target`` is the
+fraction of ``--memory-limit`` at which a worker starts spilling to disk (Dask's
+default 0.6; the ``spill`` and ``pause`` thresholds follow it).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -121,12 +129,24 @@ def run_memory(folder: str, n: int) -> dict:
     }
 
 
-class Sampler(threading.Thread):
-    """Peak RSS of this process and of the given worker processes, sampled."""
+def _spilled(dask_worker) -> int:
+    """Bytes a worker has written to its spill directory so far."""
+    return dask_worker.data.cumulative_metrics.get(("disk-write", "bytes"), 0)
 
-    def __init__(self, pids: list[int], log: Path) -> None:
+
+class Sampler(threading.Thread):
+    """Peak RSS of this process and of the given worker processes, sampled.
+
+    With a client, the bytes spilled so far are read every 10 s too, so that a run
+    stopped by the cap leaves them behind.
+    """
+
+    def __init__(self, pids: list[int], log: Path, client=None) -> None:
         super().__init__(daemon=True)
         import psutil
+
+        self.client = client
+        self.spilled = 0
 
         self.procs = {
             "client": psutil.Process(),
@@ -137,8 +157,12 @@ class Sampler(threading.Thread):
         self.done = threading.Event()
 
     def run(self) -> None:
-        start = time.perf_counter()
+        start = last = time.perf_counter()
         while not self.done.wait(0.25):
+            if self.client is not None and time.perf_counter() - last > 10:
+                last = time.perf_counter()
+                with contextlib.suppress(Exception):  # a worker restarting
+                    self.spilled = sum(self.client.run(_spilled).values())
             for name, proc in self.procs.items():
                 try:
                     self.peak[name] = max(self.peak[name], proc.memory_info().rss)
@@ -147,17 +171,33 @@ class Sampler(threading.Thread):
             # written as it goes: a run stopped by the cap leaves its peaks behind
             self.log.write_text(
                 json.dumps(
-                    {"elapsed_s": time.perf_counter() - start, "peak": self.peak}
+                    {
+                        "elapsed_s": time.perf_counter() - start,
+                        "peak": self.peak,
+                        "spilled": self.spilled,
+                    }
                 )
             )
 
 
-def run_dask(folder: str, workers: int, memory_limit: str, log: str) -> dict:
+def run_dask(
+    folder: str, workers: int, memory_limit: str, log: str, target: float
+) -> dict:
+    import dask
     import dask.dataframe as dd
     from distributed import Client, LocalCluster
 
     from kzspatial.distributed import fit_gravity
 
+    dask.config.set(
+        {
+            "distributed.worker.memory.target": target,
+            "distributed.worker.memory.spill": min(target + 0.05, 0.9),
+            "distributed.worker.memory.pause": min(target + 0.12, 0.95),
+            # blocks of random-looking float64 compress poorly: spill them as they are
+            "distributed.worker.memory.spill-compression": False,
+        }
+    )
     cluster = LocalCluster(
         n_workers=workers,
         threads_per_worker=1,
@@ -167,18 +207,14 @@ def run_dask(folder: str, workers: int, memory_limit: str, log: str) -> dict:
     )
     with Client(cluster) as client:
         pids = list(client.run(os.getpid).values())
-        sampler = Sampler(pids, Path(log))
+        sampler = Sampler(pids, Path(log), client)
         sampler.start()
         start = time.perf_counter()
         fit = fit_gravity(dd.read_parquet(folder), "cost", client=client)
         elapsed = time.perf_counter() - start
         sampler.done.set()
         sampler.join()
-        spilled = client.run(
-            lambda dask_worker: dask_worker.data.cumulative_metrics.get(
-                ("disk-write", "bytes"), 0
-            )
-        )
+        spilled = client.run(_spilled)
         blocks = fit._design.chunk_rows
     cluster.close()
     peaks = sampler.peak
@@ -240,6 +276,15 @@ def main() -> None:
     )
     parser.add_argument("--no-memory", action="store_true")
     parser.add_argument("--cap-minutes", type=float, default=25.0)
+    parser.add_argument(
+        "--memory-target",
+        type=float,
+        default=0.6,
+        help="fraction of the memory limit where workers start spilling",
+    )
+    parser.add_argument(
+        "--data", type=Path, help="keep and reuse the Parquet tables in this folder"
+    )
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -247,7 +292,7 @@ def main() -> None:
         if kind == "memory":
             result = run_memory(folder, int(rest[0]))
         else:
-            result = run_dask(folder, int(rest[0]), rest[1], rest[2])
+            result = run_dask(folder, int(rest[0]), rest[1], rest[2], float(rest[3]))
         print(json.dumps(result))
         return
     zones = [60] if args.smoke else args.zones
@@ -258,16 +303,24 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|---|---|")
     for n in zones:
-        tmp = Path(tempfile.mkdtemp(prefix="kz-bench-dask-"))
+        tmp = Path(tempfile.mkdtemp(prefix="kz-bench-dask-", dir=args.data))
         try:
-            folder = tmp / "flows"
-            folder.mkdir()
+            folder = (args.data or tmp) / f"flows-{n}"
+            kept = args.data is not None and (folder / "_complete").exists()
             start = time.perf_counter()
-            files = write_parquet(n, folder)
-            size = sum(f.stat().st_size for f in folder.iterdir()) / 2**20
+            if not kept:
+                shutil.rmtree(folder, ignore_errors=True)  # an interrupted write
+                folder.mkdir()
+                write_parquet(n, folder)
+                (folder / "_complete").touch()
+            files = sorted(folder.glob("*.parquet"))
+            size = sum(f.stat().st_size for f in files) / 2**20
+            how = (
+                "reused" if kept else f"written in {time.perf_counter() - start:.0f} s"
+            )
             print(
-                f"<!-- {n:,} zones: {files} Parquet files, {size:,.0f} MiB, written in "
-                f"{time.perf_counter() - start:.0f} s -->",
+                f"<!-- {n:,} zones: {len(files)} Parquet files, {size:,.0f} MiB, "
+                f"{how} -->",
                 flush=True,
             )
             if not args.no_memory and n <= args.memory_max:
@@ -281,17 +334,30 @@ def main() -> None:
                 )
             log = tmp / "sampler.json"
             result = in_subprocess(
-                ["dask", str(folder), str(args.workers), args.memory_limit, str(log)],
+                [
+                    "dask",
+                    str(folder),
+                    str(args.workers),
+                    args.memory_limit,
+                    str(log),
+                    str(args.memory_target),
+                ],
                 cap_s,
             )
             if "error" in result and log.exists():
                 seen = json.loads(log.read_text())
                 peaks = ", ".join(f"{v / 2**20:,.0f}" for v in seen["peak"].values())
                 result["error"] += (
-                    f"; peak RSS until then (client, workers) MiB: {peaks}"
+                    f"; peak RSS until then (client, workers) MiB: {peaks}; "
+                    f"spilled until then: {seen['spilled'] / 2**20:,.0f} MiB"
                 )
             print(
-                row(n, f"dask, {args.workers} workers x {args.memory_limit}", result),
+                row(
+                    n,
+                    f"dask, {args.workers} workers x {args.memory_limit}, spilling "
+                    f"from {args.memory_target:.0%}",
+                    result,
+                ),
                 flush=True,
             )
         finally:

@@ -113,6 +113,7 @@ class DaskRunner(_LocalRunner):
 
     def __init__(self, client: Client) -> None:
         self.client = client
+        self._passes = 0
 
     def _submit(
         self, d: _Design, block_fn: Callable[..., Any], by_origin: tuple, shared: dict
@@ -125,8 +126,15 @@ class DaskRunner(_LocalRunner):
             )
             for key, value in shared.items()
         }
-        futures = []
-        for index, (rows, block) in enumerate(d.blocks):
+        # every other pass visits the blocks last to first: workers that spill keep
+        # the blocks they used last (LRU), which a pass in the same order would need
+        # last, so a forward scan larger than memory would miss on every block
+        order = list(enumerate(d.blocks))
+        self._passes += 1
+        if self._passes % 2 == 0:
+            order.reverse()
+        futures: list[Future] = [None] * len(order)  # type: ignore[list-item]
+        for index, (rows, block) in order:
             args = [
                 arr.blocks[index]
                 if isinstance(arr, BlockedFlows)
@@ -136,17 +144,15 @@ class DaskRunner(_LocalRunner):
             # the flow blocks travel as futures beside the design, which the workers
             # rebuild; the runner itself stays here
             template = dataclasses.replace(block, y=None, pair=(), runner=_LOCAL)
-            futures.append(
-                self.client.submit(
-                    _run_block,
-                    block_fn,
-                    template,
-                    block.y,
-                    list(block.pair),
-                    args,
-                    shared,
-                    pure=False,
-                )
+            futures[index] = self.client.submit(
+                _run_block,
+                block_fn,
+                template,
+                block.y,
+                list(block.pair),
+                args,
+                shared,
+                pure=False,
             )
         return futures
 
