@@ -21,7 +21,11 @@ dd = pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("distributed")
 pd = pytest.importorskip("pandas")
 
-from kzspatial._errors import AlignmentError, ValidationError  # noqa: E402
+from kzspatial._errors import (  # noqa: E402
+    AlignmentError,
+    IdentificationError,
+    ValidationError,
+)
 from kzspatial.core.gravity import fit_gravity  # noqa: E402
 from kzspatial.distributed import fit_gravity as dask_fit_gravity  # noqa: E402
 
@@ -310,6 +314,59 @@ def test_zone_numbers_outside_the_given_ids_are_reported(client):
             ids=range(N_ZONES - 1),
             columns={"origin": "from", "destination": "to", "flow": "migrants"},
         )
+
+
+def separated_data():
+    """A production model whose destination dummy of zone 4 separates its inflows."""
+    rng = np.random.default_rng(5)
+    n = 12
+    xy = rng.uniform(0, 1000, size=(n, 2))
+    km = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1)) + 10.0
+    attract = rng.normal(0, 0.5, size=n)
+    flows = rng.poisson(40 * km**-0.8 * np.exp(attract)[None, :] * 50).astype(float)
+    flows[:, 4] = 0  # no inflows into zone 4
+    dummy = (np.arange(n) == 4).astype(float)
+    options = {
+        "constraint": "production",
+        "destination_vars": {"attract": attract, "d": dummy},
+        "ids": [f"Z{i}" for i in range(n)],
+        "chunk_rows": 5,
+    }
+    return flows, km, options
+
+
+def test_separation_is_dropped_on_the_cluster_as_in_memory(client):
+    flows, km, options = separated_data()
+    with pytest.warns(UserWarning, match=r"separation: left out destination Z4, "):
+        whole = fit_gravity(flows, km, **options)
+    with pytest.warns(UserWarning, match=r"separation: left out destination Z4, "):
+        lazy = dask_fit_gravity(
+            da.from_array(flows, chunks=(5, -1)), km, client=client, **options
+        )
+    assert lazy.dropped == whole.dropped
+    assert lazy.dropped["separation"] == ["destination Z4", "covariate destination:d"]
+    assert_same_fit(lazy, whole)
+
+
+@pytest.mark.parametrize("case", ["covariate", "decay"])
+def test_separation_raises_on_the_cluster_as_in_memory(client, case):
+    flows, km, options = separated_data()
+    if case == "decay":
+        # separated pairs that are not whole zones: only (0, 4) and (1, 4), by the cost
+        flows[:, 4] = 1.0
+        flows[0, 4] = flows[1, 4] = 0
+        km = np.ones_like(km)
+        km[0, 4] = km[1, 4] = np.e
+        options = {**options, "destination_vars": None}
+    options["separation"] = "raise"
+    with pytest.raises(IdentificationError) as in_memory:
+        fit_gravity(flows, km, **options)
+    with pytest.raises(IdentificationError) as on_cluster:
+        dask_fit_gravity(
+            da.from_array(flows, chunks=(5, -1)), km, client=client, **options
+        )
+    assert str(on_cluster.value) == str(in_memory.value)
+    assert "separated by" in str(on_cluster.value)
 
 
 def test_core_points_dask_collections_to_the_distributed_layer():

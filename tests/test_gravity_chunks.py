@@ -116,6 +116,7 @@ def test_chunked_fit_equals_one_block(passes, constraint, n_years, chunk_rows):
         "_block_scores",
         "_block_fit_sums",
         "_block_peaks",
+        "_block_pair_codes",  # the separation check of the decay regressor
     }
     if constraint == "doubly":
         expected |= {

@@ -19,7 +19,13 @@ from numpy.testing import assert_allclose
 from test_gravity import covariates, simulate
 
 from kzspatial.core import metrics
-from kzspatial.core.gravity import _checks, _kernels, blocks, fit_gravity
+from kzspatial.core.gravity import (
+    _checks,
+    _kernels,
+    _separation,
+    blocks,
+    fit_gravity,
+)
 
 N = 23  # zones: odd, so that blocks and the SIMD tails are uneven
 
@@ -256,8 +262,36 @@ def reference_separates(x, y, modelled):
     )
 
 
+def separation_design(y, pair, active, exclude_self, chunk_rows):
+    """A design of the flows and one pair regressor, as the separation check sees it."""
+    none = np.zeros((*y.shape[:2], 0))
+    return blocks._Design(
+        y=y,
+        pair=(pair,),
+        origin=none,
+        destination=none,
+        names=("beta",),
+        origin_fe=True,
+        destination_fe=True,
+        exclude_self=exclude_self,
+        active_origins=active["origin"],
+        active_destinations=active["destination"],
+        chunk_rows=chunk_rows,
+    )
+
+
+def reference_zones(cells, modelled):
+    """Separated cells as whole zones, or None, written with whole masks."""
+    rows = cells.any(axis=2) & ~(modelled & ~cells).any(axis=2)
+    cols = cells.any(axis=1) & ~(modelled & ~cells).any(axis=1)
+    if np.any(cells & ~(rows[:, :, None] | cols[:, None, :])):
+        return None
+    return {"origin": rows, "destination": cols}
+
+
+@pytest.mark.parametrize("chunk_rows", [None, 1, 4])
 @pytest.mark.parametrize("seed", range(12))
-def test_separation_scan_follows_the_rule(seed):
+def test_separation_scan_follows_the_rule(seed, chunk_rows):
     rng = np.random.default_rng(seed)
     n_years, n = 2, 6
     y = rng.poisson(0.7, size=(n_years, n, n)).astype(float)
@@ -268,34 +302,62 @@ def test_separation_scan_follows_the_rule(seed):
     exclude_self = bool(seed % 2)
     if exclude_self:
         y[:, np.arange(n), np.arange(n)] = 0.0  # as the checks leave them
-    modelled = _checks._modelled(y.shape, active, exclude_self)
-    signs = _checks._flow_signs(y, active, exclude_self)
+    modelled = active["origin"][:, :, None] & active["destination"][:, None, :]
+    if exclude_self:
+        modelled &= ~np.eye(n, dtype=bool)
+    # a pair regressor zero on the positive flows with a random sign pattern elsewhere
+    pair = np.where(y > 0, 0.0, rng.choice([-1.0, 0.0, 0.0, 1.0, 2.0], size=y.shape))
+    if seed % 3 == 0:
+        pair[y > 0] = rng.normal(size=int((y > 0).sum()))
+    d = separation_design(y, pair, active, exclude_self, chunk_rows)
+    signs = _separation._flow_signs(d)
+    for side, axis in (("origin", 2), ("destination", 1)):
+        assert np.array_equal(signs.positive[side], (modelled & (y > 0)).any(axis=axis))
+        assert np.array_equal(signs.zero[side], (modelled & (y == 0)).any(axis=axis))
     # with every zone active, the signs follow from the checks' counts
     everyone = {side: np.ones_like(on) for side, on in active.items()}
     counts = ((y > 0).sum(axis=2), (y > 0).sum(axis=1))
-    swept = _checks._flow_signs(y, everyone, exclude_self)
-    counted = _checks._flow_signs(y, everyone, exclude_self, counts)
+    whole = separation_design(y, pair, everyone, exclude_self, chunk_rows)
+    swept = _separation._flow_signs(whole)
+    counted = _separation._flow_signs(whole, counts)
     for kind in ("positive", "zero"):
         for side in ("origin", "destination"):
             assert np.array_equal(
                 getattr(swept, kind)[side], getattr(counted, kind)[side]
             )
-    # a pair regressor zero on the positive flows with a random sign pattern elsewhere
-    pair = np.where(y > 0, 0.0, rng.choice([-1.0, 0.0, 0.0, 1.0, 2.0], size=y.shape))
-    if seed % 3 == 0:
-        pair[y > 0] = rng.normal(size=int((y > 0).sum()))
-    assert _checks._separates(
-        pair, None, y, signs, active, exclude_self
-    ) == reference_separates(pair, y, modelled)
+    assert _separation._separates(d, None, None, signs) == reference_separates(
+        pair, y, modelled
+    )
+    cells = modelled & (y == 0) & (pair != 0)
+    count, zones, listed = _separation._separated_cells(
+        d, None, None, [f"Z{k}" for k in range(n)], [2020, 2021]
+    )
+    assert count == int(cells.sum())
+    expected = reference_zones(cells, modelled)
+    assert (zones is None) == (expected is None)
+    if zones is not None:
+        for side in ("origin", "destination"):
+            assert np.array_equal(zones[side], expected[side])
+    first = np.argwhere(cells)[: _checks._MAX_LISTED]
+    assert listed.startswith(
+        ", ".join(f"Z{i} ({2020 + t}) -> Z{j}" for t, i, j in first)
+    )
     for side, broadcast in (
         ("origin", (slice(None), slice(None), None)),
         ("destination", (slice(None), None, slice(None))),
     ):
         values = rng.choice([-1.0, 0.0, 0.0, 1.0], size=(n_years, n))
         flows_shaped = np.broadcast_to(values[broadcast], y.shape)
-        assert _checks._separates(
-            values, side, y, signs, active, exclude_self
-        ) == reference_separates(flows_shaped, y, modelled)
+        assert _separation._separates(d, values, side, signs) == reference_separates(
+            flows_shaped, y, modelled
+        )
+        count, zones, _ = _separation._separated_cells(
+            d, side, values, list(range(n)), None
+        )
+        cells = modelled & (y == 0) & (flows_shaped != 0)
+        assert count == int(cells.sum())
+        expected = reference_zones(cells, modelled)
+        assert (zones is None) == (expected is None)
 
 
 # ---------------------------------------------------------------- SIMD sums

@@ -107,6 +107,7 @@ def fit_gravity(
     self_flows: Literal["drop", "keep"] = "drop",
     counts: Literal["integer", "real"] = "integer",
     empty_zones: Literal["raise", "drop"] = "raise",
+    separation: Literal["drop", "raise"] = "drop",
     tol: float = 1e-10,
     max_iter: int = 100,
     chunk_rows: int | None = None,
@@ -128,14 +129,12 @@ def fit_gravity(
         with a DataFrame, the name of its cost column.
     client : distributed.Client, optional
         The cluster to run on; default the current client (``distributed.get_client``).
-    constraint, cost_func, origin_vars, destination_vars, ids, years, self_flows, counts, empty_zones, tol, max_iter
+    constraint, cost_func, origin_vars, destination_vars, ids, years, self_flows, counts, empty_zones, separation, tol, max_iter
         As in :func:`kzspatial.core.gravity.fit_gravity`. Zone covariates are
         in-memory arrays of shape ``(n,)`` or ``(n_years, n)``. With a DataFrame,
         ``ids`` (and ``years``) fix the zone (year) order; by default the sorted
-        labels found in the table.
-        The separation pre-check of the in-memory fit (``separation=``) is not run:
-        it needs the whole flows in one place; a separated model does not converge
-        and warns.
+        labels found in the table. The separation pre-check runs as passes over the
+        blocks on the cluster, with the in-memory fit's results and messages.
     chunk_rows : int, optional
         Origin rows per block (per task). Default: the row chunks of a Dask array
         (the largest), else blocks of about 2**23 flows. The estimates equal those of
@@ -163,7 +162,9 @@ def fit_gravity(
     >>> fit.fitted.to_zarr("fitted.zarr")  # doctest: +SKIP
     """
     client = get_client() if client is None else client
-    _check_options(constraint, cost_func, self_flows, counts, empty_zones, chunk_rows)
+    _check_options(
+        constraint, cost_func, self_flows, counts, empty_zones, chunk_rows, separation
+    )
     if isinstance(flows, dd.DataFrame):
         flows, cost, ids, years = frame_to_arrays(
             flows,
@@ -217,7 +218,7 @@ def fit_gravity(
         years=years,
         chunk_rows=rows,
         runner=DaskRunner(client),
-        separation=None,  # the ppmlhdfe check needs the whole flows in memory
+        separation=separation,
     )
     fit = _estimate(
         design,
@@ -255,6 +256,8 @@ class _Checked:
     rows: np.ndarray
     cols: np.ndarray
     problems: list
+    positive_rows: np.ndarray
+    positive_cols: np.ndarray
 
 
 def _check_task(y: np.ndarray, cost: np.ndarray, **options: Any) -> tuple:
@@ -301,6 +304,8 @@ def _checked_blocks(
         checks.rows,
         checks.cols,
         checks.problems,
+        checks.positive_rows,
+        checks.positive_cols,
     )
 
 

@@ -24,7 +24,6 @@ from kzspatial.core.gravity._checks import (
     _check_flow_values,
     _check_labels,
     _check_options,
-    _check_separation,
     _cost_regressor,
     _flow_summary,
     _has_effects,
@@ -36,6 +35,7 @@ from kzspatial.core.gravity._checks import (
     _stack_columns,
     _zone_columns,
 )
+from kzspatial.core.gravity._separation import _check_separation
 from kzspatial.core.gravity.blocks import (
     _AUTO_BLOCK_CELLS,
     _LOCAL,
@@ -134,11 +134,9 @@ def _prepare(
         ``"separation"`` (only when some were) what separation left out.
     """
     _reject_dask(flows=flows, cost=cost)
-    _check_options(constraint, cost_func, self_flows, counts, empty_zones, chunk_rows)
-    if separation not in ("drop", "raise"):
-        raise ValidationError(
-            f"unknown separation {separation!r}; valid are ['drop', 'raise']"
-        )
+    _check_options(
+        constraint, cost_func, self_flows, counts, empty_zones, chunk_rows, separation
+    )
     y, panel = _read_flows(flows)
     ids, years = _check_labels(ids, years, y.shape, panel)
     n_years, n, _ = y.shape
@@ -192,9 +190,9 @@ def _design(
     """Build the design from checked flows: steps 5-8.
 
     After the checks of the flows (``checks``, combined over blocks): covariates, all
-    problems raised, empty zones, separation (``separation=None``: not checked, which
-    needs the whole flows in memory), the design with its regressor zeroed outside the
-    model. ``y`` and ``regressor`` are kept where ``runner`` keeps flows.
+    problems raised, empty zones, separation (``separation=None``: not checked; a pass
+    or two over the blocks through ``runner`` otherwise), the design with its regressor
+    zeroed outside the model. ``y`` and ``regressor`` are kept where ``runner`` keeps flows.
     """
     problems = list(checks.problems)
     zone_vars = _read_zone_vars(
@@ -205,15 +203,28 @@ def _design(
         raise ValidationError("all modelled flows are zero; nothing to fit")
     _check_absorbed(zone_vars, constraint)
     active, dropped = _active_zones(checks, constraint, empty_zones, ids, years)
+    no_columns = np.zeros((*y.shape[:2], 0))
+    design = _Design(
+        y=y,
+        pair=(regressor,),
+        origin=no_columns,
+        destination=no_columns,
+        names=("beta",),
+        origin_fe=_has_effects(constraint, "origin"),
+        destination_fe=_has_effects(constraint, "destination"),
+        exclude_self=self_flows == "drop",
+        active_origins=active["origin"],
+        active_destinations=active["destination"],
+        chunk_rows=chunk_rows,
+        runner=runner,
+    )
     if separation is not None and regressor is not None:
         separated = _check_separation(
-            y,
-            regressor,
+            design,
             zone_vars,
             constraint,
             active,
             policy=separation,
-            exclude_self=self_flows == "drop",
             ids=ids,
             years=years,
             positive=(checks.positive_rows, checks.positive_cols),
@@ -228,19 +239,13 @@ def _design(
             )
             dropped["separation"] = separated
     origin_cols, destination_cols = _zone_columns(zone_vars, constraint, years, y.shape)
-    design = _Design(
-        y=y,
-        pair=(regressor,),
+    design = dataclasses.replace(
+        design,
         origin=_stack_columns(origin_cols, y.shape),
         destination=_stack_columns(destination_cols, y.shape),
         names=("beta", *(name for name, _ in origin_cols + destination_cols)),
-        origin_fe=_has_effects(constraint, "origin"),
-        destination_fe=_has_effects(constraint, "destination"),
-        exclude_self=self_flows == "drop",
         active_origins=active["origin"],
         active_destinations=active["destination"],
-        chunk_rows=chunk_rows,
-        runner=runner,
     )
     excluded = _map_blocks(design, _block_excluded, regressor)
     return dataclasses.replace(design, pair=(excluded,)), dropped
