@@ -137,6 +137,47 @@ def test_predictor_writes_exp_eta_and_its_moments(constraint):
     )
 
 
+@pytest.mark.parametrize("exclude_self", [True, False])
+def test_predictor_is_zero_exactly_outside_the_model(exclude_self):
+    d, _ = design_of("production", 2, chunk_rows=6)
+    rng = np.random.default_rng(8)
+    d = dataclasses.replace(
+        d,
+        exclude_self=exclude_self,
+        active_origins=rng.uniform(size=d.active_origins.shape) > 0.3,
+        active_destinations=rng.uniform(size=d.active_destinations.shape) > 0.3,
+    )
+    theta = rng.normal(0, 0.3, d.n_theta)
+    # large effects: some excluded cells would overflow exp if they were computed
+    alpha, delta = rng.normal(0, 400.0, (2, *d.y.shape[:2]))
+    out = np.full(d.y.shape, np.nan)
+    with np.errstate(over="ignore"):
+        expected = reference_mu(d, theta, alpha, delta)
+        rows = blocks._predict(d, theta, alpha, delta, out, with_moments=False).rows
+    outside = ~d.modelled()
+    assert outside.any() and np.all(out[outside] == 0.0)
+    assert_allclose(out, expected, rtol=1e-14, atol=0)
+    finite = np.isfinite(expected.sum(axis=2))
+    assert_allclose(rows[finite], expected.sum(axis=2)[finite], rtol=1e-13)
+
+
+@pytest.mark.parametrize("size", [0, 1, 5, 40])
+def test_fit_sums_tally_counts_only_counts_in_range(size):
+    rng = np.random.default_rng(9)
+    y = rng.poisson(4.0, size=(6, 37)).astype(float)
+    y[1, 3], y[2, 30], y[4, 0], y[5, 36] = np.nan, -1.0, 2.5, np.inf
+    mu = rng.uniform(0.5, 8.0, size=y.shape)
+    tally, totals = np.zeros(size, dtype=np.int64), np.zeros(4)
+    counted = _kernels.fit_sums(y, mu, totals, tally)
+    whole = np.isfinite(y) & (y >= 0) & (y == np.floor(y))
+    inside = whole & (y < size)
+    assert not counted  # the NaN, the negative, the fraction and the inf are missed
+    assert tally.tolist() == [int((y[inside] == v).sum()) for v in range(size)]
+    counts = np.abs(np.floor(np.where(np.isfinite(y), y, 0.0)))
+    assert _kernels.fit_sums(counts, mu, np.zeros(4), np.zeros(99, dtype=np.int64))
+    assert totals[1] == pytest.approx(mu.sum(), rel=1e-14)
+
+
 def test_rescale_scales_and_sums():
     d, mu = design_of("doubly", 2, chunk_rows=5)
     rng = np.random.default_rng(4)

@@ -138,8 +138,11 @@ def _dot3(typingctx, a, b, c, n):  # noqa: ARG001
 
 
 @numba.njit(**_JIT)
-def linear_predictor(pair, theta, row_offset, col_offset, out):
-    """Write ``eta = sum_k theta_k x_k + a_i + b_j`` into ``out``.
+def linear_predictor(pair, theta, row_offset, col_offset, row_on, diagonal, out):
+    """Write ``eta = sum_k theta_k x_k + a_i + b_j`` into ``out``, -inf outside the model.
+
+    The cells outside the model get ``-inf``, so that ``exp`` makes them exactly 0
+    without another sweep.
 
     Parameters
     ----------
@@ -149,54 +152,46 @@ def linear_predictor(pair, theta, row_offset, col_offset, out):
         Their coefficients.
     row_offset, col_offset : ndarray, shapes (r,) and (n,)
         ``alpha`` plus the origin covariates' term, ``delta`` plus the destination
-        covariates' term.
+        covariates' term; ``col_offset`` is -inf at inactive destinations.
+    row_on : ndarray of bool, shape (r,)
+        Active origins of the block.
+    diagonal : int
+        Column of the block's first self-pair (its first row's zone), or -1 when
+        self-pairs are modelled.
     out : ndarray, shape (r, n)
     """
     rows, n = out.shape
     for i in range(rows):
         o = out[i]
+        if not row_on[i]:
+            o[:] = -np.inf
+            continue
         x = pair[0][i]
         t = theta[0]
-        for j in range(n):
-            o[j] = t * x[j]
-        for k in range(1, len(pair)):
-            x = pair[k][i]
-            t = theta[k]
-            for j in range(n):
-                o[j] += t * x[j]
         a = row_offset[i]
-        for j in range(n):
-            o[j] = (o[j] + a) + col_offset[j]
+        if len(pair) == 1:
+            for j in range(n):
+                o[j] = (t * x[j] + a) + col_offset[j]
+        else:
+            for j in range(n):
+                o[j] = t * x[j]
+            for k in range(1, len(pair)):
+                x = pair[k][i]
+                t = theta[k]
+                for j in range(n):
+                    o[j] += t * x[j]
+            for j in range(n):
+                o[j] = (o[j] + a) + col_offset[j]
+        if diagonal >= 0:
+            o[diagonal + i] = -np.inf
 
 
 @numba.njit(**_JIT)
-def exclude_and_sum(row_on, col_on, diagonal, out, rows):
-    """Zero the cells of ``out`` outside the model, then sum its rows if asked.
-
-    Parameters
-    ----------
-    row_on, col_on : ndarray of bool, shapes (r,) and (n,)
-        Active origins of the block and active destinations.
-    diagonal : int
-        Column of the block's first self-pair (its first row's zone), or -1 when
-        self-pairs are modelled.
-    out : ndarray, shape (r, n)
-        Fitted flows, changed in place.
-    rows : ndarray, shape (r,) or (0,)
-        Receives the row sums (length 0: not summed).
-    """
+def row_sums(out, rows):
+    """Sum the rows of ``out`` (``(r, n)``) into ``rows`` (``(r,)``)."""
     r, n = out.shape
     for i in range(r):
-        o = out[i]
-        if not row_on[i]:
-            o[:] = 0.0
-        else:
-            for j in range(n):
-                o[j] = o[j] if col_on[j] else 0.0
-            if diagonal >= 0:
-                o[diagonal + i] = 0.0
-        if rows.size > 0:
-            rows[i] = _sum(o, n)
+        rows[i] = _sum(out[i], n)
 
 
 @numba.njit(**_JIT)
@@ -453,7 +448,8 @@ def fit_sums(y, mu, totals, tally):
     Adds ``sum y``, ``sum mu``, ``sum (y - mu)^2`` and ``sum min(y, mu)`` to
     ``totals`` and counts the flows by value into ``tally`` (``tally[v]`` flows equal
     to ``v``, for integers ``0 <= v < tally.size``), from which ``sum y log y`` and
-    ``sum log y!`` follow (:func:`kzspatial.core.metrics._tally_terms`).
+    ``sum log y!`` follow (:func:`kzspatial.core.metrics._tally_terms`). The bins of
+    a row are found in a vectorised loop, then counted in a second one.
 
     Returns
     -------
@@ -462,26 +458,32 @@ def fit_sums(y, mu, totals, tally):
         caller computes those two sums from the flows themselves.
     """
     r, n = y.shape
-    size = tally.size
-    counted = True
+    top = float(tally.size)
+    uncounted = 0
     resid, common = np.empty(n), np.empty(n)
+    bins = np.empty(n, np.intp)
     for i in range(r):
         a, b = y[i], mu[i]
         for j in range(n):
-            resid[j] = a[j] - b[j]
-            common[j] = a[j] if a[j] < b[j] else b[j]
+            v = a[j]
+            resid[j] = v - b[j]
+            common[j] = v if v < b[j] else b[j]
+            # a count in range goes to its bin; anything else (NaN too) to none (-1)
+            inside = (v >= 0.0) & (v < top)
+            w = v if inside else 0.5
+            k = int(w)
+            whole = k == w
+            uncounted += not whole
+            bins[j] = k if whole else -1
+        for j in range(n):
+            k = bins[j]
+            if k >= 0:
+                tally[k] += 1
         totals[0] += _sum(a, n)
         totals[1] += _sum(b, n)
         totals[2] += _dot(resid, resid, n)
         totals[3] += _sum(common, n)
-        for j in range(n):
-            v = a[j]
-            k = int(v) if 0.0 <= v < size else -1
-            if k >= 0 and k == v:
-                tally[k] += 1
-            else:
-                counted = False
-    return counted
+    return uncounted == 0
 
 
 # ---------------------------------------------------------------- input checks

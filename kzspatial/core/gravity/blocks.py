@@ -518,33 +518,36 @@ def _block_predictor(
 ) -> _Predicted:
     """Write ``mu = exp(eta)`` of one block into ``out`` and sum its rows.
 
-    The linear predictor is written by a compiled sweep, exponentiated in place by
-    NumPy's vectorised ``exp`` (measured faster than any ``exp`` compiled here, see
-    :mod:`._kernels`) while the block is in cache, then the excluded cells are zeroed
-    and the rows summed in a second compiled sweep, which ``with_moments`` replaces
-    by the moment sweep (the block still in cache).
+    The linear predictor is written by a compiled sweep, ``-inf`` outside the model,
+    exponentiated in place by NumPy's vectorised ``exp`` (measured faster than any
+    ``exp`` compiled here, see :mod:`._kernels`; it makes the excluded cells exactly
+    0) while the block is in cache, then the rows are summed in a second compiled
+    sweep, which ``with_moments`` replaces by the moment sweep (the block still in
+    cache).
     """
     kp, ko = d.n_pair, d.origin.shape[2]
     kernels = _compiled()
     row_offset = alpha + d.origin @ theta[kp : kp + ko]
     col_offset = delta + d.destination @ theta[kp + ko :]
+    col_offset[~d.active_destinations] = -np.inf
+    diagonal = d.first_row if d.exclude_self else -1
     for t in range(out.shape[0]):
         kernels.linear_predictor(
-            _year(d.pair, t), theta[:kp], row_offset[t], col_offset[t], out[t]
+            _year(d.pair, t),
+            theta[:kp],
+            row_offset[t],
+            col_offset[t],
+            d.active_origins[t],
+            diagonal,
+            out[t],
         )
     with np.errstate(over="ignore"):
         np.exp(out, out=out)
-    rows = np.empty(out.shape[:2])
-    for t in range(out.shape[0]):
-        kernels.exclude_and_sum(
-            d.active_origins[t],
-            d.active_destinations[t],
-            d.first_row if d.exclude_self else -1,
-            out[t],
-            _NONE if with_moments else rows[t],
-        )
     if not with_moments:
         # summed while the block is fresh: the log-likelihood and balancing need them
+        rows = np.empty(out.shape[:2])
+        for t in range(out.shape[0]):
+            kernels.row_sums(out[t], rows[t])
         return _Predicted(rows, None, None, None, None)
     ((rows, col_total, row, col, gram),) = _moment_sums(d, out, by_year=True)
     return _Predicted(rows, row, col_total, col, gram)

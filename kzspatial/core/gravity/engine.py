@@ -168,7 +168,7 @@ def _partial_out(
     extra_rows: NDArray[np.float64] | None,
     extra_cols: NDArray[np.float64] | None,
     *,
-    x_scale: NDArray[np.float64],
+    x_scale: NDArray[np.float64] | None,
     rtol: float,
     max_iter: int,
     guess: _Partial | None = None,
@@ -176,7 +176,8 @@ def _partial_out(
     """Project the regressors on the fixed effects.
 
     Optionally one extra right-hand side too (the margin residuals); ``guess`` starts
-    the two-way solver.
+    the two-way solver, ``x_scale`` (:func:`_x_scale`) is the floor of its stopping
+    rule (None without two-way effects).
     """
     shape = m.row.shape
     za = np.zeros(shape)
@@ -585,7 +586,9 @@ def _fit(
     n_years, n, _ = d.y.shape
     mu = d.runner.new_flows(d)
     observed = _moments(d, d.y)
-    x_scale = _x_scale(d)
+    two_way = d.origin_fe and d.destination_fe
+    # the floor of the two-way solver's stopping rule: no other model needs the pass
+    x_scale = _x_scale(d) if two_way else None
 
     theta = np.zeros(d.n_theta) if theta_start is None else theta_start.copy()
     alpha = np.zeros((n_years, n))
@@ -632,7 +635,6 @@ def _fit(
     if not polish:
         return _Solution(theta, alpha, delta, mu, partial, observed, n_iter, converged)
     _settle(d, mu, fitted)
-    two_way = d.origin_fe and d.destination_fe
     if two_way:
         # Furness sweeps until both margins match the observed ones to rounding
         obs_rows = observed.row_total
