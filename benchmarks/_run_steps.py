@@ -3,7 +3,8 @@
 Wraps the step functions that :mod:`kzspatial.study.pipeline` calls (data load, analyses,
 product writers) with timers, runs the CLI with the arguments given, and prints one JSON
 line ``{"step": [wall seconds, CPU seconds], ...}`` on stderr prefixed with ``STEPS``
-(CPU: user + system of the process, and of the processes it started and waited for). The import of the
+(CPU: user + system of the process, and of the processes it started and waited for;
+the main process's ``total in process`` thus counts its workers). The import of the
 package and the CLI start-up are timed as ``imports``. Steps that the pipeline's forked
 worker processes run are timed there too (each timing is appended to a file that all
 processes share) and reported as ``<step> [worker]``; they overlap the main process's
