@@ -2,7 +2,9 @@
 
 Wraps the step functions that :mod:`kzspatial.study.pipeline` calls (data load, analyses,
 product writers) with timers, runs the CLI with the arguments given, and prints one JSON
-line ``{"step": seconds, ...}`` on stderr prefixed with ``STEPS``. The import of the
+line ``{"step": [wall seconds, CPU seconds], ...}`` on stderr prefixed with ``STEPS``
+(CPU: user + system of the process, and of the processes it started and waited for;
+the main process's ``total in process`` thus counts its workers). The import of the
 package and the CLI start-up are timed as ``imports``. Steps that the pipeline's forked
 worker processes run are timed there too (each timing is appended to a file that all
 processes share) and reported as ``<step> [worker]``; they overlap the main process's
@@ -48,36 +50,44 @@ MAIN = os.getpid()
 LOG = tempfile.NamedTemporaryFile(prefix="kzspatial-steps-", delete=False).name
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and of its children that have ended (a pool's)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def _timed(label: str, func):
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), _cpu()
         try:
             return func(*args, **kwargs)
         finally:
-            line = f"{label}\t{time.perf_counter() - start}\t{os.getpid()}\n"
+            wall, cpu = time.perf_counter() - start, _cpu() - cpu
+            line = f"{label}\t{wall}\t{cpu}\t{os.getpid()}\n"
             with open(LOG, "a") as log:
                 log.write(line)
 
     return wrapper
 
 
-def _times(imports: float, total: float) -> dict[str, float]:
-    """Seconds by step, workers' steps marked; the main process's total last."""
-    times = {"imports": imports}
+def _times(imports: tuple, total: tuple) -> dict[str, list[float]]:
+    """Wall and CPU seconds by step, workers' steps marked; the main process's last."""
+    times = {"imports": list(imports)}
     with open(LOG) as log:
         for line in log:
-            label, seconds, pid = line.rstrip("\n").split("\t")
+            label, wall, cpu, pid = line.rstrip("\n").split("\t")
             key = label if int(pid) == MAIN else f"{label} [worker]"
-            times[key] = times.get(key, 0.0) + float(seconds)
+            old = times.get(key, [0.0, 0.0])
+            times[key] = [old[0] + float(wall), old[1] + float(cpu)]
     os.unlink(LOG)
-    times["total in process"] = total
+    times["total in process"] = list(total)
     return times
 
 
 def main() -> None:
     """Time the steps of one ``kzspatial run`` with the arguments of ``sys.argv``."""
-    imports = time.perf_counter() - _START
+    imports = (time.perf_counter() - _START, _cpu())
     for label, name in STEPS.items():
         setattr(pipeline, name, _timed(label, getattr(pipeline, name)))
     sys.argv = ["kzspatial", *sys.argv[1:]]
@@ -88,7 +98,7 @@ def main() -> None:
             raise
     finally:
         if os.getpid() == MAIN:
-            times = _times(imports, time.perf_counter() - _START)
+            times = _times(imports, (time.perf_counter() - _START, _cpu()))
             print("STEPS " + json.dumps(times), file=sys.stderr)
 
 

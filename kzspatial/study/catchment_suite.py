@@ -16,6 +16,7 @@ from typing import NamedTuple
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from kzspatial._constants import YEAR
 from kzspatial._errors import ValidationError
@@ -652,21 +653,31 @@ def _history(data, flow_polygons, agreement) -> gpd.GeoDataFrame:
             hub=flow_polygons["hub"].map(HUB_NAMES).fillna(flow_polygons["hub"])
         )
     ]
+    geoms = regions.geometry.to_numpy()
+    unions: dict[tuple[bool, ...], shapely.Geometry] = {}  # by members: 5 distinct
     for year, rows in model.groupby(YEAR):
         hub_of = dict(zip(rows["region_id"], rows["predicted_hub"], strict=True))
         hub_of.update(HUB_NAMES)  # a hub region is its own catchment
-        frame = regions.assign(hub=regions.index.map(hub_of)).dissolve("hub")
-        area = frame.geometry.to_crs(KZ_AEA).area / 1e6
+        hubs = regions.index.map(hub_of).to_numpy()
+        # what dissolve("hub") gives: hubs sorted, each the union of its regions
+        # in their order, regions of no hub left out
+        names = sorted({h for h in hubs if isinstance(h, str)})
+        members = [tuple(hubs == h) for h in names]
+        for key in members:
+            if key not in unions:
+                unions[key] = shapely.union_all(geoms[np.array(key)])
+        dissolved = gpd.GeoSeries([unions[k] for k in members], crs=regions.crs)
+        area = dissolved.to_crs(KZ_AEA).area / 1e6
         parts.append(
             gpd.GeoDataFrame(
                 {
-                    "hub": frame.index,
+                    "hub": names,
                     "rule": "huff_calibrated_regions",
                     "year": int(year),
                     "population": np.nan,
                     "area_km2": area.to_numpy(),
                 },
-                geometry=frame.geometry.to_crs(4326).to_numpy(),
+                geometry=dissolved.to_crs(4326).to_numpy(),
                 crs=4326,
             )
         )

@@ -271,22 +271,25 @@ def _report_regions(data: StudyData, options: RunOptions):
 
 
 def _report_figures(
-    moran: MoranSuite, data: StudyData, options: RunOptions, workers: int
+    moran: MoranSuite, data: StudyData, options: RunOptions
 ) -> list[tuple[bytes, bytes, bytes]]:
-    """Draw the report's figures of every Moran entry (a worker process draws them)."""
+    """Draw the report's figures of every Moran entry in this process.
+
+    The pipeline's worker process draws them while the main process and the second
+    worker use the other core: a pool of its own would make three or four processes
+    compete for two cores, each setting up matplotlib's figures and fonts again.
+    """
     from kzspatial.render.report_figures import draw_entry_figures
 
-    return draw_entry_figures(
-        moran.entries, _report_regions(data, options), workers=workers
-    )
+    return draw_entry_figures(moran.entries, _report_regions(data, options), workers=1)
 
 
-def _worker_analyses(data, gravity, options: RunOptions, wanted, draw_workers: int):
+def _worker_analyses(data, gravity, options: RunOptions, wanted, draw: bool):
     """Compute the study tables and the Moran suite, then draw the report's figures.
 
     A generator for :class:`kzspatial.render._workers.Forked`, yielding the
     :class:`StudyResults` (if ``"study"`` is in ``wanted``), the :class:`MoranSuite`
-    (if ``"moran"`` is) and, if ``draw_workers``, the figures: in a worker process
+    (if ``"moran"`` is) and, if ``draw``, the report's figures: in a worker process
     each reaches the pipeline while the next is computed.
     """
     if "study" in wanted:
@@ -306,8 +309,8 @@ def _worker_analyses(data, gravity, options: RunOptions, wanted, draw_workers: i
             seed=options.seed,
         )
         yield moran
-        if draw_workers:
-            yield _report_figures(moran, data, options, draw_workers)
+        if draw:
+            yield _report_figures(moran, data, options)
 
 
 def _report(
@@ -638,8 +641,7 @@ def _run_locked(options: RunOptions, stage: StagedOutputs, years, start) -> RunR
     with contextlib.ExitStack() as jobs:  # an error here ends the worker processes
         analyses_job = None
         if wanted & {"study", "moran"}:
-            # the figures are the longest work: the worker shares them with a second
-            draw = worker_count() if "report" in options.products else 0
+            draw = "report" in options.products
             analyses_job = jobs.enter_context(
                 Forked(
                     _worker_analyses, data, gravity, options, wanted, draw, fork=fork
