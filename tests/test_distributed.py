@@ -316,6 +316,34 @@ def test_zone_numbers_outside_the_given_ids_are_reported(client):
         )
 
 
+def _flow_block_bytes(dask_worker, n):
+    """Bytes of the flow-shaped blocks of ``n`` zones a worker holds."""
+    return sum(
+        value.nbytes
+        for value in dask_worker.data.values()
+        if isinstance(value, np.ndarray) and value.ndim == 3 and value.shape[2] == n
+    )
+
+
+def test_workers_keep_flows_regressor_and_fitted_flows_only():
+    # the checked regressor is replaced by its copy with the excluded cells zeroed:
+    # after the fit, three flow-shaped arrays stay on the cluster, not four (a cluster
+    # of its own, which no other test has left blocks on)
+    flows, km, _ = synthetic(1)
+    with (
+        distributed.LocalCluster(
+            n_workers=1, processes=False, dashboard_address=":0"
+        ) as cluster,
+        distributed.Client(cluster, set_as_default=False) as own,
+    ):
+        fit = dask_fit_gravity(
+            da.from_array(flows, chunks=(CHUNK, -1)), km, client=own, chunk_rows=CHUNK
+        )
+        held = own.run(_flow_block_bytes, n=N_ZONES)
+        assert sum(held.values()) == 3 * flows.nbytes
+        del fit
+
+
 def separated_data():
     """A production model whose destination dummy of zone 4 separates its inflows."""
     rng = np.random.default_rng(5)

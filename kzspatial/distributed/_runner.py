@@ -116,8 +116,21 @@ class DaskRunner(_LocalRunner):
         self._passes = 0
 
     def _submit(
-        self, d: _Design, block_fn: Callable[..., Any], by_origin: tuple, shared: dict
+        self,
+        d: _Design,
+        block_fn: Callable[..., Any],
+        by_origin: tuple,
+        shared: dict,
+        *,
+        replace: bool = False,
     ) -> list[Future]:
+        """Submit ``block_fn`` once per block; return the futures in block order.
+
+        With ``replace`` (a pass that rewrites its first array), each block of that
+        array is replaced by the new one as soon as its task is submitted: the old
+        block is then freed when the task has run, not at the end of the pass, so a
+        worker never holds two versions of the whole array.
+        """
         shared = {
             key: (
                 self.client.scatter(value, hash=False)
@@ -154,6 +167,9 @@ class DaskRunner(_LocalRunner):
                 shared,
                 pure=False,
             )
+            if replace:
+                by_origin[0].blocks[index] = self._part([futures[index]], 0)[0]
+                futures[index] = self._part([futures[index]], 1)[0]
         return futures
 
     def _part(self, futures: list[Future], index: int) -> list[Future]:
@@ -168,10 +184,8 @@ class DaskRunner(_LocalRunner):
         *by_origin: Any,
         **shared: Any,
     ) -> Any:
-        futures = self._submit(d, block_stats, by_origin, shared)
-        if getattr(block_stats, "writes", None):
-            by_origin[0].blocks = self._part(futures, 0)
-            futures = self._part(futures, 1)
+        writes = bool(getattr(block_stats, "writes", None))
+        futures = self._submit(d, block_stats, by_origin, shared, replace=writes)
         # the reduction runs on a worker, in block order; only its result comes here
         return self.client.submit(_combine, futures, pure=False).result()
 

@@ -220,6 +220,9 @@ def fit_gravity(
         runner=DaskRunner(client),
         separation=separation,
     )
+    # the design holds the regressor with its excluded cells zeroed (a copy on the
+    # workers): the checked one goes, or it would stay in the workers' memory
+    del checked
     fit = _estimate(
         design,
         constraint=constraint,
