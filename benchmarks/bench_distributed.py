@@ -22,8 +22,9 @@ Usage::
     python benchmarks/bench_distributed.py --zones 30000 --no-memory --cap-minutes 80 \
         --memory-limit 9.5GiB --memory-target 0.8 --data /big/disk/kz-bench
 
-``--data`` keeps the Parquet of each zone count in that folder (``flows-<n>``) and
-reuses it in later runs (the 30,000-zone table takes ~10 minutes to write); without it
+``--data`` keeps the Parquet of each zone count in that folder (``flows-<n>``), with
+the stderr of each measurement (``stderr-<n>-<path>.txt``: a line per pass of the Dask
+fit, Dask's logs), and reuses the Parquet in later runs (the 30,000-zone table takes ~10 minutes to write); without it
 the table is written to a temporary folder and removed. ``--memory-target`` is the
 fraction of ``--memory-limit`` at which a worker starts spilling to disk (Dask's
 default 0.6; the ``spill`` and ``pause`` thresholds follow it).
@@ -187,7 +188,24 @@ def run_dask(
     import dask.dataframe as dd
     from distributed import Client, LocalCluster
 
-    from kzspatial.distributed import fit_gravity
+    from kzspatial.distributed import _runner, fit_gravity
+
+    timed = _runner.DaskRunner.map_reduce
+    begin = time.perf_counter()
+
+    def map_reduce(self, d, block_stats, *by_origin, **shared):
+        # progress on stderr: one line per pass over the flows
+        start = time.perf_counter()
+        result = timed(self, d, block_stats, *by_origin, **shared)
+        print(
+            f"[{time.perf_counter() - begin:7.1f} s] {block_stats.__name__} "
+            f"{time.perf_counter() - start:.1f} s",
+            file=sys.stderr,
+            flush=True,
+        )
+        return result
+
+    _runner.DaskRunner.map_reduce = map_reduce
 
     dask.config.set(
         {
@@ -231,23 +249,27 @@ def run_dask(
 
 
 # ------------------------------------------------------------------------ driver
-def in_subprocess(args: list[str], cap_s: float) -> dict:
+def in_subprocess(args: list[str], cap_s: float, log: Path) -> dict:
+    """Run one measurement in a fresh process; its stderr (progress, logs) goes to
+    ``log``, and the line of the exception that ended a failed run to the result."""
     env = {**os.environ, **blas_env()}
-    try:
-        done = subprocess.run(
-            [sys.executable, __file__, "--worker", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=cap_s,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        return {"error": f"stopped after the cap of {cap_s / 60:.0f} min"}
+    with log.open("w") as stderr:
+        try:
+            done = subprocess.run(
+                [sys.executable, __file__, "--worker", *args],
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+                env=env,
+                timeout=cap_s,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            return {"error": f"stopped after the cap of {cap_s / 60:.0f} min"}
     if done.returncode:
-        return {
-            "error": done.stderr.strip().splitlines()[-1] if done.stderr else "failed"
-        }
+        lines = log.read_text().strip().splitlines() or ["failed"]
+        raised = [x for x in lines if x and not x[0].isspace() and "Error" in x]
+        return {"error": (raised or lines)[-1][:200]}
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -328,7 +350,11 @@ def main() -> None:
                     row(
                         n,
                         "in memory",
-                        in_subprocess(["memory", str(folder), str(n)], cap_s),
+                        in_subprocess(
+                            ["memory", str(folder), str(n)],
+                            cap_s,
+                            (args.data or tmp) / f"stderr-{n}-memory.txt",
+                        ),
                     ),
                     flush=True,
                 )
@@ -343,6 +369,7 @@ def main() -> None:
                     str(args.memory_target),
                 ],
                 cap_s,
+                (args.data or tmp) / f"stderr-{n}-dask.txt",
             )
             if "error" in result and log.exists():
                 seen = json.loads(log.read_text())
