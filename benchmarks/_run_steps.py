@@ -9,6 +9,10 @@ package and the CLI start-up are timed as ``imports``. Steps that the pipeline's
 worker processes run are timed there too (each timing is appended to a file that all
 processes share) and reported as ``<step> [worker]``; they overlap the main process's
 steps, so only the main process's steps add up to its total.
+
+With ``KZSPATIAL_PROFILE=<folder>`` every process (the main one and each forked worker)
+is profiled with :mod:`cProfile` and writes ``<folder>/<pid>.prof`` (read them with
+``python -m pstats``).
 """
 
 from __future__ import annotations
@@ -85,14 +89,37 @@ def _times(imports: tuple, total: tuple) -> dict[str, list[float]]:
     return times
 
 
+def _profiled(func, folder: str):
+    """``func`` run under cProfile, its statistics dumped to ``folder/<pid>.prof``."""
+    import cProfile
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        profile = cProfile.Profile()
+        try:
+            return profile.runcall(func, *args, **kwargs)
+        finally:
+            profile.dump_stats(os.path.join(folder, f"{os.getpid()}.prof"))
+
+    return wrapper
+
+
 def main() -> None:
     """Time the steps of one ``kzspatial run`` with the arguments of ``sys.argv``."""
     imports = (time.perf_counter() - _START, _cpu())
     for label, name in STEPS.items():
         setattr(pipeline, name, _timed(label, getattr(pipeline, name)))
     sys.argv = ["kzspatial", *sys.argv[1:]]
+    folder = os.environ.get("KZSPATIAL_PROFILE")
+    entry = cli.main
+    if folder:  # every process profiled: the workers' bodies and the main one
+        from kzspatial.render import _workers
+
+        os.makedirs(folder, exist_ok=True)
+        _workers._child = _profiled(_workers._child, folder)
+        entry = _profiled(cli.main, folder)
     try:
-        cli.main()
+        entry()
     except SystemExit as exc:
         if exc.code:
             raise
