@@ -37,9 +37,14 @@ from kzspatial.study.gravity_suite import (
     gravity_suite,
     panel_suite,
 )
+from kzspatial.study.inequality import push_pull_elasticities
 from kzspatial.study.inputs import StudyData, load_study_data
 from kzspatial.study.map_products import map_inputs, write_explorer, write_maps
-from kzspatial.study.moran_suite import MoranSuite, moran_suite
+from kzspatial.study.moran_suite import (
+    MoranSuite,
+    autocorrelation_suite,
+    flow_autocorrelation,
+)
 from kzspatial.study.scenario_products import (
     load_run_scenario,
     scenario_explorer_flows,
@@ -271,7 +276,7 @@ def _report_regions(data: StudyData, options: RunOptions):
 
 
 def _report_figures(
-    moran: MoranSuite, data: StudyData, options: RunOptions
+    entries, data: StudyData, options: RunOptions
 ) -> list[tuple[bytes, bytes, bytes]]:
     """Draw the report's figures of every Moran entry in this process.
 
@@ -281,36 +286,67 @@ def _report_figures(
     """
     from kzspatial.render.report_figures import draw_entry_figures
 
-    return draw_entry_figures(moran.entries, _report_regions(data, options), workers=1)
+    return draw_entry_figures(entries, _report_regions(data, options), workers=1)
 
 
-def _worker_analyses(data, gravity, options: RunOptions, wanted, draw: bool):
-    """Compute the study tables and the Moran suite, then draw the report's figures.
+def _worker_analyses(data, options: RunOptions, wanted, draw: bool):
+    """Compute the study tables and the zone Moran's I, then draw the report's figures.
 
     A generator for :class:`kzspatial.render._workers.Forked`, yielding the
-    :class:`StudyResults` (if ``"study"`` is in ``wanted``), the :class:`MoranSuite`
-    (if ``"moran"`` is) and, if ``draw``, the report's figures: in a worker process
-    each reaches the pipeline while the next is computed.
+    :class:`StudyResults` without the push-pull elasticities (if ``"study"`` is in
+    ``wanted``), the zone part of the Moran suite (if ``"moran"`` is) and, if ``draw``,
+    the report's figures: in a worker process each reaches the pipeline while the next
+    is computed. None of it reads the gravity models, so the worker starts before they
+    are fitted; the pipeline adds what does (:func:`_with_gravity`).
     """
     if "study" in wanted:
         yield study_suite(
             data,
-            gravity,
+            None,
             claims_file=options.claims_file,
             published_file=options.published_file,
             tolerance=options.tolerance,
         )
     if "moran" in wanted:
-        moran = moran_suite(
+        zones = autocorrelation_suite(
             data,
-            gravity,
             focus_year=options.focus_year,
             permutations=options.permutations,
             seed=options.seed,
         )
-        yield moran
+        yield zones
         if draw:
-            yield _report_figures(moran, data, options)
+            yield _report_figures(zones[0], data, options)
+
+
+def _with_gravity(zones, study, data, gravity, options: RunOptions):
+    """Complete the worker's results with the parts that read the gravity models.
+
+    The flow Moran's I (Pearson residuals of the gravity model, or of its own fit
+    without ``gravity``) joins the zone Moran's I of the worker into the
+    :class:`MoranSuite` of :func:`moran_suite` (each part has its own random stream
+    seeded by ``options.seed``, so the order does not matter); the push-pull
+    elasticities join the study tables.
+    """
+    moran = None
+    if zones is not None:
+        entries, by_year, bivariate, weights = zones
+        flow_moran = flow_autocorrelation(
+            data,
+            gravity,
+            year=options.focus_year,
+            permutations=options.permutations,
+            seed=options.seed,
+        )
+        moran = MoranSuite(tuple(entries), by_year, bivariate, weights, flow_moran)
+    if study is not None:
+        study = dataclasses.replace(
+            study,
+            elasticities=push_pull_elasticities(
+                gravity.inequality if gravity is not None else None
+            ),
+        )
+    return moran, study
 
 
 def _report(
@@ -606,10 +642,10 @@ def run(options: RunOptions = RunOptions()) -> RunResult:
 def _run_locked(options: RunOptions, stage: StagedOutputs, years, start) -> RunResult:
     """Compute and write the products of :func:`run`, the output folders locked.
 
-    With two workers (``KZSPATIAL_WORKERS``, default 2) the study tables, the Moran
-    suite and the report's figures are computed by a forked process while this one
-    computes the catchments, and the writing is shared too (see
-    :func:`_write_products`).
+    With two workers (``KZSPATIAL_WORKERS``, default 2) the study tables, the zone
+    Moran's I and the report's figures are computed by a process forked right after
+    the data are loaded, while this one fits the gravity models and the catchments,
+    and the writing is shared too (see :func:`_write_products`).
     """
     from kzspatial._errors import ValidationError
 
@@ -633,20 +669,18 @@ def _run_locked(options: RunOptions, stage: StagedOutputs, years, start) -> RunR
         )
     steps.update()
     gravity = panel = moran = catchments = study = scenario = None
-    if "gravity" in wanted:
-        steps.set_postfix_str("gravity models")
-        gravity = gravity_suite(data, focus_year=options.focus_year)
-        panel = panel_suite(data)
-        steps.update()
     with contextlib.ExitStack() as jobs:  # an error here ends the worker processes
         analyses_job = None
         if wanted & {"study", "moran"}:
             draw = "report" in options.products
             analyses_job = jobs.enter_context(
-                Forked(
-                    _worker_analyses, data, gravity, options, wanted, draw, fork=fork
-                )
+                Forked(_worker_analyses, data, options, wanted, draw, fork=fork)
             )
+        if "gravity" in wanted:
+            steps.set_postfix_str("gravity models")
+            gravity = gravity_suite(data, focus_year=options.focus_year)
+            panel = panel_suite(data)
+            steps.update()
         if "catchments" in wanted:
             steps.set_postfix_str("catchments")
             catchments = catchment_suite(
@@ -665,14 +699,12 @@ def _run_locked(options: RunOptions, stage: StagedOutputs, years, start) -> RunR
             steps.set_postfix_str("scenario")
             scenario = run_scenario(load_run_scenario(options), data=data)
             steps.update()
-        if "study" in wanted:
-            steps.set_postfix_str("study tables")
-            study = analyses_job.get()
-            steps.update()
-        if "moran" in wanted:
-            steps.set_postfix_str("Moran's I")
-            moran = analyses_job.get()
-            steps.update()
+        if wanted & {"study", "moran"}:
+            steps.set_postfix_str("study tables and Moran's I")
+            study = analyses_job.get() if "study" in wanted else None
+            zones = analyses_job.get() if "moran" in wanted else None
+            moran, study = _with_gravity(zones, study, data, gravity, options)
+            steps.update(len(wanted & {"study", "moran"}))
         steps.set_postfix_str("writing outputs")
         result = RunResult(
             {}, data, gravity, panel, moran, catchments, 0.0, study, scenario
