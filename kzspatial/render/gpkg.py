@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from pyproj import CRS
 
 from kzspatial._errors import OverwriteError, ValidationError
 from kzspatial.geo.crs import KZ_AEA
@@ -521,6 +522,25 @@ def _layer_styles_frame(styles: Mapping[str, str], spatial: set[str]) -> pd.Data
     )
 
 
+class _SearchedOnce(CRS):
+    """A CRS whose EPSG code is searched for once, not at every layer written.
+
+    pyogrio asks ``to_epsg()`` of every layer's CRS to write it; for the equal-area
+    CRS, which has no code, the search through the EPSG database takes ~0.1 s each
+    time. The answer (None) and so the file are the same.
+    """
+
+    def to_epsg(self, min_confidence: int = 70) -> int | None:
+        """Return :meth:`pyproj.CRS.to_epsg`, searched once per confidence."""
+        found = self.__dict__.setdefault("_epsg_by_confidence", {})
+        if min_confidence not in found:
+            found[min_confidence] = super().to_epsg(min_confidence)
+        return found[min_confidence]
+
+
+_EQUAL_AREA_CRS = _SearchedOnce(KZ_AEA)
+
+
 def write_geopackage(
     path: str | os.PathLike[str],
     layers: Mapping[str, pd.DataFrame],
@@ -592,7 +612,9 @@ def write_geopackage(
             frame = frame.to_crs("EPSG:4326")
         frames[name] = frame
         if name in equal_area:
-            frames[f"{name}{EQUAL_AREA_SUFFIX}"] = frame.to_crs(KZ_AEA)
+            frames[f"{name}{EQUAL_AREA_SUFFIX}"] = frame.to_crs(KZ_AEA).set_crs(
+                _EQUAL_AREA_CRS, allow_override=True
+            )
     spatial = {n for n, f in frames.items() if hasattr(f, "geometry")}
     all_styles = {
         n: qml
