@@ -10,7 +10,8 @@ worker processes run are timed there too (each timing is appended to a file that
 processes share) and reported as ``<step> [worker]``; they overlap the main process's
 steps, so only the main process's steps add up to its total.
 
-With ``KZSPATIAL_PROFILE=<folder>`` every process (the main one and each forked worker)
+With ``KZSPATIAL_TIMELINE=1`` it also prints when each step started and ended (seconds
+from the start, by process id). With ``KZSPATIAL_PROFILE=<folder>`` every process (the main one and each forked worker)
 is profiled with :mod:`cProfile` and writes ``<folder>/<pid>.prof`` (read them with
 ``python -m pstats``).
 """
@@ -69,7 +70,8 @@ def _timed(label: str, func):
             return func(*args, **kwargs)
         finally:
             wall, cpu = time.perf_counter() - start, _cpu() - cpu
-            line = f"{label}\t{wall}\t{cpu}\t{os.getpid()}\n"
+            begin = start - _START
+            line = f"{label}\t{wall}\t{cpu}\t{os.getpid()}\t{begin}\n"
             with open(LOG, "a") as log:
                 log.write(line)
 
@@ -81,7 +83,13 @@ def _times(imports: tuple, total: tuple) -> dict[str, list[float]]:
     times = {"imports": list(imports)}
     with open(LOG) as log:
         for line in log:
-            label, wall, cpu, pid = line.rstrip("\n").split("\t")
+            label, wall, cpu, pid, begin = line.rstrip("\n").split("\t")
+            if os.environ.get("KZSPATIAL_TIMELINE"):  # when each step ran, by process
+                end = float(begin) + float(wall)
+                print(
+                    f"TIMELINE {pid} {label}: {float(begin):.2f}-{end:.2f} s",
+                    file=sys.stderr,
+                )
             key = label if int(pid) == MAIN else f"{label} [worker]"
             old = times.get(key, [0.0, 0.0])
             times[key] = [old[0] + float(wall), old[1] + float(cpu)]

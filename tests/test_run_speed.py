@@ -188,6 +188,42 @@ def test_forked_child_error_is_raised_in_the_parent_with_its_traceback():
             job.get()
 
 
+def _large_then_marks(mark: str):
+    from pathlib import Path
+
+    yield b"x" * 4_000_000  # far beyond a pipe's buffer
+    Path(mark).write_text("computed on")
+    yield "done"
+
+
+def _unpicklable_value():
+    yield lambda: None
+
+
+def test_a_large_value_does_not_hold_up_the_child(tmp_path):
+    import time
+
+    from kzspatial.render._workers import Forked
+
+    mark = tmp_path / "mark"
+    with Forked(_large_then_marks, str(mark)) as job:
+        deadline = time.monotonic() + 20
+        while not mark.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # the child went on before this process read its first value
+        assert mark.exists()
+        assert job.get() == b"x" * 4_000_000
+        assert job.get() == "done"
+
+
+def test_a_value_that_cannot_be_sent_is_an_error_in_the_parent():
+    from kzspatial.render._workers import Forked
+
+    with Forked(_unpicklable_value) as job:
+        with pytest.raises(Exception, match="pickle|lambda"):
+            job.get()
+
+
 def test_leaving_the_block_ends_a_child_still_running():
     from kzspatial.render._workers import Forked
 

@@ -19,8 +19,11 @@ import inspect
 import multiprocessing as mp
 import os
 import pickle
+import queue
+import threading
 import traceback
 from collections.abc import Callable, Iterator
+from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
 from kzspatial._errors import KzSpatialError, ValidationError
@@ -71,15 +74,36 @@ def _sendable(exc: BaseException, trace: str) -> BaseException:
 
 
 def _child(conn, func: Callable, args: tuple) -> None:
-    """Body of the child: send ``(True, value)`` per value, or ``(False, error, trace)``."""
+    """Body of the child: send ``(True, value)`` per value, or ``(False, error, trace)``.
+
+    Each message is pickled here and written to the pipe by a thread of its own: a
+    value larger than the pipe's buffer waits there for the parent to read it while the
+    child goes on to compute the next one.
+    """
+    outbox: queue.SimpleQueue = queue.SimpleQueue()
+    writer = threading.Thread(target=_write_all, args=(conn, outbox), daemon=True)
+    writer.start()
     try:
-        for value in _values(func, args):
-            conn.send((True, value))
-    except BaseException as exc:  # every failure goes to the parent
-        trace = traceback.format_exc()
-        conn.send((False, _sendable(exc, trace), trace))
+        try:
+            for value in _values(func, args):
+                outbox.put(ForkingPickler.dumps((True, value)))
+        except BaseException as exc:  # every failure goes to the parent
+            trace = traceback.format_exc()
+            error = (False, _sendable(exc, trace), trace)
+            outbox.put(ForkingPickler.dumps(error))
     finally:
+        outbox.put(None)
+        writer.join()
         conn.close()
+
+
+def _write_all(conn, outbox: queue.SimpleQueue) -> None:
+    """Write the pickled messages of ``outbox`` to ``conn`` until None; stop if it breaks."""
+    while (message := outbox.get()) is not None:
+        try:
+            conn.send_bytes(message)
+        except OSError:  # the parent has gone: nobody is left to read
+            return
 
 
 class Forked:
