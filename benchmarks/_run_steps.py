@@ -126,6 +126,14 @@ def main() -> None:
 
         os.makedirs(folder, exist_ok=True)
         _workers._child = _profiled(_workers._child, folder)
+        close = _workers.Forked.close
+
+        def close_after_profile(job):  # let the child write its profile first
+            if job._process is not None:
+                job._process.join(timeout=60)
+            close(job)
+
+        _workers.Forked.close = close_after_profile
         entry = _profiled(cli.main, folder)
     try:
         entry()
