@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
+from scipy import stats
 
 from kzspatial._errors import AlignmentError, IdentificationError, ValidationError
 from kzspatial.core.huff import (
@@ -135,6 +136,12 @@ def test_model_checks_match_independent_fits(simulated):
         assert check.loglik >= base.loglik
         assert 0.5 < check.dispersion < 1.5
         assert_allclose(check.probabilities.sum(1), 1.0)
+        # the quasi-likelihood F test against scipy's F distribution
+        f_stat = 2 * (check.loglik - base.loglik) / (check.df_extra * check.dispersion)
+        assert check.f_stat == pytest.approx(f_stat, rel=1e-12)
+        assert check.p_value == pytest.approx(
+            stats.f.sf(f_stat, check.df_extra, check.df_resid), rel=1e-12, abs=1e-300
+        )
 
 
 def test_model_checks_detect_a_real_group_preference(rng):

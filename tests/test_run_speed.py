@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import pandas as pd
 import pytest
 
 
@@ -188,6 +191,60 @@ def test_forked_child_error_is_raised_in_the_parent_with_its_traceback():
             job.get()
 
 
+def _large_then_marks(mark: str):
+    from pathlib import Path
+
+    yield b"x" * 4_000_000  # far beyond a pipe's buffer
+    Path(mark).write_text("computed on")
+    yield "done"
+
+
+def _unpicklable_value():
+    yield lambda: None
+
+
+def test_a_large_value_does_not_hold_up_the_child(tmp_path):
+    import time
+
+    from kzspatial.render._workers import Forked
+
+    mark = tmp_path / "mark"
+    with Forked(_large_then_marks, str(mark)) as job:
+        deadline = time.monotonic() + 20
+        while not mark.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # the child went on before this process read its first value
+        assert mark.exists()
+        assert job.get() == b"x" * 4_000_000
+        assert job.get() == "done"
+
+
+def test_a_value_that_cannot_be_sent_is_an_error_in_the_parent():
+    from kzspatial.render._workers import Forked
+
+    with Forked(_unpicklable_value) as job:
+        with pytest.raises(Exception, match="pickle|lambda"):
+            job.get()
+
+
+def _echo(receive, first):
+    yield first
+    yield receive() * 2
+    yield receive() * 2
+
+
+@pytest.mark.parametrize("fork", [True, False])
+def test_a_child_with_an_inbox_receives_what_the_parent_sends(fork):
+    from kzspatial.render._workers import Forked
+
+    with Forked(_echo, "first", fork=fork, inbox=True) as job:
+        assert job.get() == "first"  # computed before anything was sent
+        job.send(21)
+        job.send("ab")
+        assert job.get() == 42
+        assert job.get() == "abab"
+
+
 def test_leaving_the_block_ends_a_child_still_running():
     from kzspatial.render._workers import Forked
 
@@ -276,6 +333,34 @@ def test_an_error_in_a_worker_process_fails_the_run_and_publishes_nothing(
         _run(tmp_path / "out", monkeypatch, "2")
     assert not (tmp_path / "out" / "tables").exists()
     assert not list((tmp_path / "out").rglob("*.csv"))
+
+
+@pytest.mark.data
+@pytest.mark.slow
+def test_run_split_over_processes_equals_the_suites_computed_directly(
+    tmp_path, monkeypatch
+):
+    # the worker computes the zone Moran and the study without the gravity models;
+    # the pipeline adds the flow Moran and the elasticities: the same as the suites
+    from kzspatial.study.moran_suite import moran_suite
+    from kzspatial.study.study_suite import study_suite
+
+    result = _run(tmp_path / "out", monkeypatch, "2", products=("report", "study"))
+    moran = moran_suite(
+        result.data, result.gravity, focus_year=2024, permutations=99, seed=3
+    )
+    assert result.moran.global_table().equals(moran.global_table())
+    assert result.moran.flow_moran.equals(moran.flow_moran)
+    assert result.moran.by_year.equals(moran.by_year)
+    assert result.moran.bivariate.equals(moran.bivariate)
+    study = study_suite(result.data, result.gravity)
+    for field in dataclasses.fields(study):
+        got, expected = getattr(result.study, field.name), getattr(study, field.name)
+        if isinstance(expected, pd.DataFrame):
+            assert got.equals(expected), field.name
+        else:
+            assert got == expected, field.name
+    assert not result.study.elasticities.empty
 
 
 # ------------------------------------------------------------------ the study-data cache

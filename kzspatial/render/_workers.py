@@ -15,12 +15,16 @@ asked for: the same values, later.
 
 from __future__ import annotations
 
+import collections
 import inspect
 import multiprocessing as mp
 import os
 import pickle
+import queue
+import threading
 import traceback
 from collections.abc import Callable, Iterator
+from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
 from kzspatial._errors import KzSpatialError, ValidationError
@@ -70,16 +74,41 @@ def _sendable(exc: BaseException, trace: str) -> BaseException:
     return exc
 
 
-def _child(conn, func: Callable, args: tuple) -> None:
-    """Body of the child: send ``(True, value)`` per value, or ``(False, error, trace)``."""
+def _child(conn, func: Callable, args: tuple, inbox=None, parent_end=None) -> None:
+    """Body of the child: send ``(True, value)`` per value, or ``(False, error, trace)``.
+
+    Each message is pickled here and written to the pipe by a thread of its own: a
+    value larger than the pipe's buffer waits there for the parent to read it while the
+    child goes on to compute the next one. With an ``inbox`` (the reading end of the
+    parent's messages), ``func`` is called with its ``recv`` first.
+    """
+    if inbox is not None:
+        parent_end.close()  # the parent's writing end: EOF here if the parent goes
+        args = (inbox.recv, *args)
+    outbox: queue.SimpleQueue = queue.SimpleQueue()
+    writer = threading.Thread(target=_write_all, args=(conn, outbox), daemon=True)
+    writer.start()
     try:
-        for value in _values(func, args):
-            conn.send((True, value))
-    except BaseException as exc:  # every failure goes to the parent
-        trace = traceback.format_exc()
-        conn.send((False, _sendable(exc, trace), trace))
+        try:
+            for value in _values(func, args):
+                outbox.put(ForkingPickler.dumps((True, value)))
+        except BaseException as exc:  # every failure goes to the parent
+            trace = traceback.format_exc()
+            error = (False, _sendable(exc, trace), trace)
+            outbox.put(ForkingPickler.dumps(error))
     finally:
+        outbox.put(None)
+        writer.join()
         conn.close()
+
+
+def _write_all(conn, outbox: queue.SimpleQueue) -> None:
+    """Write the pickled messages of ``outbox`` to ``conn`` until None; stop if it breaks."""
+    while (message := outbox.get()) is not None:
+        try:
+            conn.send_bytes(message)
+        except OSError:  # the parent has gone: nobody is left to read
+            return
 
 
 class Forked:
@@ -95,6 +124,10 @@ class Forked:
     fork : bool
         Fork a child; False (or no ``fork`` on this platform) runs ``func`` in this
         process at the first :meth:`get`.
+    inbox : bool
+        Call ``func(receive, *args)``: ``receive()`` returns the next value this
+        process gave to :meth:`send` (waiting for it), so a child started early can
+        take inputs computed later.
 
     Notes
     -----
@@ -103,18 +136,39 @@ class Forked:
     by :meth:`get` with the child's traceback attached as a note.
     """
 
-    def __init__(self, func: Callable, *args: Any, fork: bool = True) -> None:
-        self._process = None
+    def __init__(
+        self, func: Callable, *args: Any, fork: bool = True, inbox: bool = False
+    ) -> None:
+        self._process = self._outbox = None
         if fork and "fork" in mp.get_all_start_methods():
             context = mp.get_context("fork")
             self._conn, child_conn = context.Pipe(duplex=False)
+            child_inbox = None
+            if inbox:
+                child_inbox, self._outbox = context.Pipe(duplex=False)
             self._process = context.Process(
-                target=_child, args=(child_conn, func, args), daemon=False
+                target=_child,
+                args=(child_conn, func, args, child_inbox, self._outbox),
+                daemon=False,
             )
             self._process.start()
             child_conn.close()
+            if inbox:
+                child_inbox.close()
         else:
-            self._local = _values(func, args)
+            self._sent: collections.deque = collections.deque()
+            self._local = _values(func, (self._sent.popleft, *args) if inbox else args)
+
+    def send(self, value: Any) -> None:
+        """Give ``value`` to the child's ``receive()`` (see ``inbox``).
+
+        Values are pickled through a pipe: one larger than its buffer (64 KiB) waits
+        until the child reads it.
+        """
+        if self._process is None:
+            self._sent.append(value)
+        else:
+            self._outbox.send(value)
 
     def get(self) -> Any:
         """Return the next value of the child (waiting for it), or raise its error.
@@ -152,6 +206,8 @@ class Forked:
             self._process.terminate()
         self._process.join()
         self._conn.close()
+        if self._outbox is not None:
+            self._outbox.close()
 
     def __enter__(self) -> Forked:
         return self

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from pyproj import CRS
 
 from kzspatial._errors import OverwriteError, ValidationError
 from kzspatial.geo.crs import KZ_AEA
@@ -521,6 +522,25 @@ def _layer_styles_frame(styles: Mapping[str, str], spatial: set[str]) -> pd.Data
     )
 
 
+class _SearchedOnce(CRS):
+    """A CRS whose EPSG code is searched for once, not at every layer written.
+
+    pyogrio asks ``to_epsg()`` of every layer's CRS to write it; for the equal-area
+    CRS, which has no code, the search through the EPSG database takes ~0.1 s each
+    time. The answer (None) and so the file are the same.
+    """
+
+    def to_epsg(self, min_confidence: int = 70) -> int | None:
+        """Return :meth:`pyproj.CRS.to_epsg`, searched once per confidence."""
+        found = self.__dict__.setdefault("_epsg_by_confidence", {})
+        if min_confidence not in found:
+            found[min_confidence] = super().to_epsg(min_confidence)
+        return found[min_confidence]
+
+
+_EQUAL_AREA_CRS = _SearchedOnce(KZ_AEA)
+
+
 def write_geopackage(
     path: str | os.PathLike[str],
     layers: Mapping[str, pd.DataFrame],
@@ -592,7 +612,9 @@ def write_geopackage(
             frame = frame.to_crs("EPSG:4326")
         frames[name] = frame
         if name in equal_area:
-            frames[f"{name}{EQUAL_AREA_SUFFIX}"] = frame.to_crs(KZ_AEA)
+            frames[f"{name}{EQUAL_AREA_SUFFIX}"] = frame.to_crs(KZ_AEA).set_crs(
+                _EQUAL_AREA_CRS, allow_override=True
+            )
     spatial = {n for n, f in frames.items() if hasattr(f, "geometry")}
     all_styles = {
         n: qml
@@ -617,25 +639,32 @@ def _gpkg_time(when) -> str:
 
 
 @contextlib.contextmanager
-def _gdal_clock():
-    """GDAL stamps ``gpkg_contents.last_change`` with SOURCE_DATE_EPOCH when set."""
+def _gdal_options():
+    """GDAL options while the layers are written into the staged file.
+
+    GDAL stamps ``gpkg_contents.last_change`` with SOURCE_DATE_EPOCH when set, and
+    SQLite does not flush the file to disk after each of the ~40 layers
+    (``OGR_SQLITE_SYNCHRONOUS=OFF``: the same bytes; on a busy disk the flushes took
+    seconds): the file is a staged copy published whole (``atomic_path``), like
+    every other product of a run.
+    """
     import pyogrio
 
+    options = {"OGR_SQLITE_SYNCHRONOUS": "OFF"}
     fixed = fixed_build_time()
-    if fixed is None:
-        yield
-        return
-    before = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
-    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": _gpkg_time(fixed)})
+    if fixed is not None:
+        options["OGR_CURRENT_DATE"] = _gpkg_time(fixed)
+    before = {k: pyogrio.get_gdal_config_option(k) for k in options}
+    pyogrio.set_gdal_config_options(options)
     try:
         yield
     finally:
-        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": before})
+        pyogrio.set_gdal_config_options(before)
 
 
 def _write_layers(partial, names, frames, metadata, provenance, all_styles, spatial):
     """Every layer, the QGIS styles and the QGIS metadata into the new file ``partial``."""
-    with _gdal_clock():
+    with _gdal_options():
         _write_frames(partial, names, frames, metadata, provenance, all_styles, spatial)
     _write_qgis_metadata(partial, names, metadata, provenance)
 

@@ -100,6 +100,9 @@ def _label_extremes(ax, x, y, names: list[str], n: int = 6) -> None:
                 textcoords="offset points",
                 ha="left" if dx > 0 else "right",
                 va="bottom" if dy > 0 else "top",
+                # the point is inside the axes (autoscaled to the points): skip the
+                # check matplotlib makes at every drawing and layout
+                annotation_clip=False,
             )
             box = text.get_window_extent(renderer)
             box = (box.x0, box.y0, box.x1, box.y1)

@@ -37,9 +37,14 @@ from kzspatial.study.gravity_suite import (
     gravity_suite,
     panel_suite,
 )
+from kzspatial.study.inequality import push_pull_elasticities
 from kzspatial.study.inputs import StudyData, load_study_data
 from kzspatial.study.map_products import map_inputs, write_explorer, write_maps
-from kzspatial.study.moran_suite import MoranSuite, moran_suite
+from kzspatial.study.moran_suite import (
+    MoranSuite,
+    autocorrelation_suite,
+    flow_autocorrelation,
+)
 from kzspatial.study.scenario_products import (
     load_run_scenario,
     scenario_explorer_flows,
@@ -248,14 +253,17 @@ def _catchment_sections(catchments: CatchmentResults | None) -> list[tuple]:
     ]
 
 
-def _catchment_figures(catchments: CatchmentResults | None, data) -> dict:
-    """Return the leading-hub grid shown under the ``catchment_changes`` table."""
-    if catchments is None:
+def _catchment_figures(agreement: pd.DataFrame | None, data) -> dict:
+    """Return the leading-hub grid shown under the ``catchment_changes`` table.
+
+    ``agreement`` is :attr:`CatchmentResults.agreement` (None without catchments).
+    """
+    if agreement is None:
         return {}
     from kzspatial.render.catchment_figure import leading_hub_figure
 
     names = data.regions_by_conf["2024"].set_index("region_id")["name_en"].to_dict()
-    png = leading_hub_figure(catchments.agreement, HUB_COLOURS, labels=names)
+    png = leading_hub_figure(agreement, HUB_COLOURS, labels=names)
     caption = (
         "Leading hub of each non-hub region's movers to the three hubs, every OD "
         "year: observed (left) and calibrated Huff fitted on that year (right). "
@@ -271,7 +279,7 @@ def _report_regions(data: StudyData, options: RunOptions):
 
 
 def _report_figures(
-    moran: MoranSuite, data: StudyData, options: RunOptions
+    entries, data: StudyData, options: RunOptions
 ) -> list[tuple[bytes, bytes, bytes]]:
     """Draw the report's figures of every Moran entry in this process.
 
@@ -281,36 +289,95 @@ def _report_figures(
     """
     from kzspatial.render.report_figures import draw_entry_figures
 
-    return draw_entry_figures(moran.entries, _report_regions(data, options), workers=1)
+    return draw_entry_figures(entries, _report_regions(data, options), workers=1)
 
 
-def _worker_analyses(data, gravity, options: RunOptions, wanted, draw: bool):
-    """Compute the study tables and the Moran suite, then draw the report's figures.
+def _worker_analyses(receive, data, options: RunOptions, wanted, draw: bool):
+    """Compute the study tables and the zone Moran's I, draw and write the matplotlib products.
 
-    A generator for :class:`kzspatial.render._workers.Forked`, yielding the
-    :class:`StudyResults` (if ``"study"`` is in ``wanted``), the :class:`MoranSuite`
-    (if ``"moran"`` is) and, if ``draw``, the report's figures: in a worker process
-    each reaches the pipeline while the next is computed.
+    A generator for :class:`kzspatial.render._workers.Forked` (``inbox=True``),
+    yielding the :class:`StudyResults` without the push-pull elasticities (if
+    ``"study"`` is in ``wanted``), the zone part of the Moran suite (if ``"moran"`` is)
+    and, if ``draw``, the report's figures: in a worker process each reaches the
+    pipeline while the next is computed. None of it reads the gravity models, so the
+    worker starts before they are fitted; the pipeline adds what does
+    (:func:`_with_gravity`). Then, with the report or the study report among the
+    products, the rest of the matplotlib work, from what the pipeline sends
+    (:func:`_worker_writes`): one process sets matplotlib up for all of it.
     """
+    study = None
     if "study" in wanted:
-        yield study_suite(
+        study = study_suite(
             data,
-            gravity,
+            None,
             claims_file=options.claims_file,
             published_file=options.published_file,
             tolerance=options.tolerance,
         )
+        yield study
     if "moran" in wanted:
-        moran = moran_suite(
+        zones = autocorrelation_suite(
             data,
-            gravity,
             focus_year=options.focus_year,
             permutations=options.permutations,
             seed=options.seed,
         )
-        yield moran
+        yield zones
         if draw:
-            yield _report_figures(moran, data, options)
+            yield _report_figures(zones[0], data, options)
+    if options.products & {"report", "study"}:
+        yield from _worker_writes(receive(), study, data, options)
+
+
+def _worker_writes(sent: dict, study, data: StudyData, options: RunOptions):
+    """Draw the report's catchment figure and write the study report (in the worker).
+
+    ``sent`` is what :func:`_write_products` sends: the staged ``paths``, the catchments'
+    ``agreement``, the study's ``elasticities``, the run's ``provenance`` and the
+    ``scenario`` section; ``study`` is the worker's own :class:`StudyResults`. Yields
+    the figure (a dict, with the report), then None when the study report is written.
+    """
+    if "report" in options.products:
+        yield _catchment_figures(sent["agreement"], data)
+    if "study" in options.products:
+        write_study(
+            sent["paths"]["study"],
+            sent["paths"]["study_files"],
+            dataclasses.replace(study, elasticities=sent["elasticities"]),
+            dataclasses.replace(data, provenance=sent["provenance"]),
+            scenario=sent["scenario"],
+        )
+    yield None
+
+
+def _with_gravity(zones, study, data, gravity, options: RunOptions):
+    """Complete the worker's results with the parts that read the gravity models.
+
+    The flow Moran's I (Pearson residuals of the gravity model, or of its own fit
+    without ``gravity``) joins the zone Moran's I of the worker into the
+    :class:`MoranSuite` of :func:`moran_suite` (each part has its own random stream
+    seeded by ``options.seed``, so the order does not matter); the push-pull
+    elasticities join the study tables.
+    """
+    moran = None
+    if zones is not None:
+        entries, by_year, bivariate, weights = zones
+        flow_moran = flow_autocorrelation(
+            data,
+            gravity,
+            year=options.focus_year,
+            permutations=options.permutations,
+            seed=options.seed,
+        )
+        moran = MoranSuite(tuple(entries), by_year, bivariate, weights, flow_moran)
+    if study is not None:
+        study = dataclasses.replace(
+            study,
+            elasticities=push_pull_elasticities(
+                gravity.inequality if gravity is not None else None
+            ),
+        )
+    return moran, study
 
 
 def _report(
@@ -435,45 +502,28 @@ def write_exports(
         )
 
 
-#: Products written by a second process while this one writes the rest: the matplotlib
-#: and folium ones, which need no other process's results.
-_WORKER_PRODUCTS = frozenset({"maps", "explorer", "study"})
+#: Products written by a second process while this one writes the rest: the folium
+#: ones, which need no other process's results.
+_WORKER_PRODUCTS = frozenset({"maps", "explorer"})
 
 
 def _write_in_worker(paths: dict[str, Path], result: RunResult, options: RunOptions):
-    """Draw the report's catchment figure, then write the maps, explorer and study report.
-
-    A generator for :class:`kzspatial.render._workers.Forked`: the figure (a dict, empty
-    without the report or catchments) is yielded first, None when all is written.
-    """
+    """Write the maps and the explorer (in a forked process)."""
     data, products, scenario = result.data, options.products, result.scenario
-    yield _catchment_figures(result.catchments, data) if "report" in products else {}
-    if products & {"maps", "explorer"}:
-        flows, polygons = map_inputs(data, result.gravity, result.catchments)
-        if "maps" in products:
-            write_maps(data, flows, polygons, options, paths)
-        if "explorer" in products:
-            write_explorer(
-                data,
-                flows,
-                options,
-                paths["explorer"],
-                scenario=None
-                if scenario is None
-                else scenario_explorer_flows(scenario),
-                scenario_label="Scenario"
-                if scenario is None
-                else f"Scenario: {scenario.scenario.name}",
-            )
-    if "study" in products:
-        write_study(
-            paths["study"],
-            paths["study_files"],
-            result.study,
+    flows, polygons = map_inputs(data, result.gravity, result.catchments)
+    if "maps" in products:
+        write_maps(data, flows, polygons, options, paths)
+    if "explorer" in products:
+        write_explorer(
             data,
-            scenario=None if scenario is None else scenario.report_section(),
+            flows,
+            options,
+            paths["explorer"],
+            scenario=None if scenario is None else scenario_explorer_flows(scenario),
+            scenario_label="Scenario"
+            if scenario is None
+            else f"Scenario: {scenario.scenario.name}",
         )
-    yield None
 
 
 def _write_products(
@@ -485,13 +535,28 @@ def _write_products(
 ) -> None:
     """Write every product of ``options.products`` to its (staged) path.
 
-    The maps, explorer and study report are written by a forked process (``fork``) while
-    this one writes the GeoPackage, exports, rasters and tables; the report is written
-    last, from the figures ``analyses_job`` draws.
+    The maps and explorer are written by a forked process (``fork``) while this one
+    writes the GeoPackage, exports, rasters and tables; ``analyses_job`` draws the
+    report's figures and writes the study report from what is sent to it here. The
+    report is written last, from its figures.
     """
     data, products = result.data, options.products
     scenario = result.scenario
-    in_worker = bool(products & (_WORKER_PRODUCTS | {"report"}))
+    if products & {"report", "study"}:
+        analyses_job.send(
+            {
+                "paths": paths,
+                "agreement": None
+                if result.catchments is None
+                else result.catchments.agreement,
+                "elasticities": None
+                if result.study is None
+                else result.study.elasticities,
+                "provenance": data.provenance,
+                "scenario": None if scenario is None else scenario.report_section(),
+            }
+        )
+    in_worker = bool(products & _WORKER_PRODUCTS)
     with Forked(
         _write_in_worker,
         paths,
@@ -519,17 +584,19 @@ def _write_products(
             write_rasters(result.catchments, paths)
         if "tables" in products:
             _write_run_tables(paths["tables"], result, options)
-        catchment_figures = worker.get() if in_worker else {}
         if "report" in products:
+            figures = analyses_job.get()
             _report(
                 paths,
                 data,
                 options,
                 result.moran,
                 result.catchments,
+                figures,
                 analyses_job.get(),
-                catchment_figures,
             )
+        if products & {"report", "study"}:
+            analyses_job.get()  # the study report written
         if in_worker:
             worker.get()
 
@@ -606,10 +673,10 @@ def run(options: RunOptions = RunOptions()) -> RunResult:
 def _run_locked(options: RunOptions, stage: StagedOutputs, years, start) -> RunResult:
     """Compute and write the products of :func:`run`, the output folders locked.
 
-    With two workers (``KZSPATIAL_WORKERS``, default 2) the study tables, the Moran
-    suite and the report's figures are computed by a forked process while this one
-    computes the catchments, and the writing is shared too (see
-    :func:`_write_products`).
+    With two workers (``KZSPATIAL_WORKERS``, default 2) the study tables, the zone
+    Moran's I and the report's figures are computed by a process forked right after
+    the data are loaded, while this one fits the gravity models and the catchments,
+    and the writing is shared too (see :func:`_write_products`).
     """
     from kzspatial._errors import ValidationError
 
@@ -633,20 +700,26 @@ def _run_locked(options: RunOptions, stage: StagedOutputs, years, start) -> RunR
         )
     steps.update()
     gravity = panel = moran = catchments = study = scenario = None
-    if "gravity" in wanted:
-        steps.set_postfix_str("gravity models")
-        gravity = gravity_suite(data, focus_year=options.focus_year)
-        panel = panel_suite(data)
-        steps.update()
     with contextlib.ExitStack() as jobs:  # an error here ends the worker processes
         analyses_job = None
         if wanted & {"study", "moran"}:
             draw = "report" in options.products
             analyses_job = jobs.enter_context(
                 Forked(
-                    _worker_analyses, data, gravity, options, wanted, draw, fork=fork
+                    _worker_analyses,
+                    data,
+                    options,
+                    wanted,
+                    draw,
+                    fork=fork,
+                    inbox=True,
                 )
             )
+        if "gravity" in wanted:
+            steps.set_postfix_str("gravity models")
+            gravity = gravity_suite(data, focus_year=options.focus_year)
+            panel = panel_suite(data)
+            steps.update()
         if "catchments" in wanted:
             steps.set_postfix_str("catchments")
             catchments = catchment_suite(
@@ -665,14 +738,12 @@ def _run_locked(options: RunOptions, stage: StagedOutputs, years, start) -> RunR
             steps.set_postfix_str("scenario")
             scenario = run_scenario(load_run_scenario(options), data=data)
             steps.update()
-        if "study" in wanted:
-            steps.set_postfix_str("study tables")
-            study = analyses_job.get()
-            steps.update()
-        if "moran" in wanted:
-            steps.set_postfix_str("Moran's I")
-            moran = analyses_job.get()
-            steps.update()
+        if wanted & {"study", "moran"}:
+            steps.set_postfix_str("study tables and Moran's I")
+            study = analyses_job.get() if "study" in wanted else None
+            zones = analyses_job.get() if "moran" in wanted else None
+            moran, study = _with_gravity(zones, study, data, gravity, options)
+            steps.update(len(wanted & {"study", "moran"}))
         steps.set_postfix_str("writing outputs")
         result = RunResult(
             {}, data, gravity, panel, moran, catchments, 0.0, study, scenario
