@@ -22,7 +22,6 @@ from kzspatial._errors import AlignmentError, ValidationError
 from kzspatial.core.inequality import gini, max_min_ratio, theil
 from kzspatial.datasets.crosswalk import aggregate_regions
 from kzspatial.datasets.regions import configuration_ids, get_region, parent_in
-from kzspatial.study._stats import pearson, spearman, trend
 from kzspatial.study.trends import group_rates
 
 __all__ = [
@@ -131,6 +130,8 @@ def inequality_trend(
         ``n, first, last, slope_per_year, p_value`` (OLS of the measure on the year,
         two-sided p for a zero slope; NaN with fewer than 3 years).
     """
+    from scipy import stats  # a second to import: only where a run needs it
+
     rows = []
     periods = [("all", table)] + [
         (str(c), part) for c, part in table.groupby("configuration", sort=False)
@@ -139,10 +140,10 @@ def inequality_trend(
         for conf, part in periods:
             part = part[np.isfinite(part[measure])]
             n = len(part)
-            slope, p_value = (
-                trend(part[YEAR].astype(float), part[measure])
+            fit = (
+                stats.linregress(part[YEAR].astype(float), part[measure])
                 if n >= 3
-                else (np.nan, np.nan)
+                else None
             )
             rows.append(
                 {
@@ -152,8 +153,8 @@ def inequality_trend(
                     "n": n,
                     "first": part[measure].iat[0] if n else np.nan,
                     "last": part[measure].iat[-1] if n else np.nan,
-                    "slope_per_year": slope,
-                    "p_value": p_value,
+                    "slope_per_year": fit.slope if fit else np.nan,
+                    "p_value": fit.pvalue if fit else np.nan,
                 }
             )
     return pd.DataFrame(rows)
@@ -194,6 +195,8 @@ def migration_grp_correlation(
         ``year, grp_year, configuration, n, pearson_r, pearson_p, spearman_rho,
         spearman_p`` (two-sided p-values; Pearson on log GRP per capita).
     """
+    from scipy import stats
+
     rows = []
     for year in sorted(od[YEAR].unique()):
         earlier = grp[(grp[YEAR] < year) & np.isfinite(grp[value_col].astype(float))]
@@ -210,18 +213,18 @@ def migration_grp_correlation(
         joined = joined[np.isfinite(joined["net_rate"])]
         x = np.log(joined[value_col].to_numpy(float))
         y = joined["net_rate"].to_numpy(float)
-        r, r_p = pearson(x, y)
-        rho, rho_p = spearman(x, y)
+        pearson = stats.pearsonr(x, y)
+        spearman = stats.spearmanr(x, y)
         rows.append(
             {
                 YEAR: int(year),
                 "grp_year": grp_year,
                 "configuration": conf,
                 "n": len(joined),
-                "pearson_r": r,
-                "pearson_p": r_p,
-                "spearman_rho": rho,
-                "spearman_p": rho_p,
+                "pearson_r": float(pearson.statistic),
+                "pearson_p": float(pearson.pvalue),
+                "spearman_rho": float(spearman.statistic),
+                "spearman_p": float(spearman.pvalue),
             }
         )
     return pd.DataFrame(rows)
