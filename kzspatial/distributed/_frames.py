@@ -56,9 +56,9 @@ def _dense_block(
     for part in parts:
         i = _positions(zones, part[names["origin"]].to_numpy()) - rows.start
         keep = (i >= 0) & (i < n_rows)
-        every = keep.all()  # a partition of this block only: no copies
-        part = part if every else part[keep]
-        i = i if every else i[keep]
+        only_this_block = keep.all()  # every row of the partition: no copies
+        part = part if only_this_block else part[keep]
+        i = i if only_this_block else i[keep]
         j = _positions(zones, part[names["destination"]].to_numpy())
         if year_index is not None:
             i += _positions(year_index, part[names["year"]].to_numpy()) * n_rows

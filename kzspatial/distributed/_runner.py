@@ -168,14 +168,13 @@ class DaskRunner(_LocalRunner):
                 pure=False,
             )
             if replace:
-                by_origin[0].blocks[index] = self._part([futures[index]], 0)[0]
-                futures[index] = self._part([futures[index]], 1)[0]
+                written = futures[index]
+                by_origin[0].blocks[index] = self._item(written, 0)
+                futures[index] = self._item(written, 1)
         return futures
 
-    def _part(self, futures: list[Future], index: int) -> list[Future]:
-        return [
-            self.client.submit(operator.getitem, f, index, pure=False) for f in futures
-        ]
+    def _item(self, future: Future, index: int) -> Future:
+        return self.client.submit(operator.getitem, future, index, pure=False)
 
     def map_reduce(
         self,
@@ -198,7 +197,7 @@ class DaskRunner(_LocalRunner):
     ) -> BlockedFlows:
         futures = self._submit(d, block_array, by_origin, shared)
         if getattr(block_array, "writes", None):
-            futures = self._part(futures, 0)
+            futures = [self._item(f, 0) for f in futures]
         return BlockedFlows(futures, _spans(d), d.y.shape)
 
     def new_flows(self, d: _Design) -> BlockedFlows:
