@@ -277,6 +277,48 @@ def test_bad_kzspatial_workers_is_refused(monkeypatch, value):
         worker_count()
 
 
+def _freeze_count():
+    import gc
+
+    return gc.get_freeze_count()
+
+
+def test_frozen_heap_freezes_for_the_block_and_its_children_then_unfreezes():
+    import gc
+
+    from kzspatial.render._workers import Forked, frozen_heap
+
+    assert gc.get_freeze_count() == 0
+    alive = [[k] for k in range(1000)]
+    with frozen_heap():
+        frozen = gc.get_freeze_count()
+        assert frozen >= len(alive)  # the objects alive at entry
+        # out of the collector's generations: its passes skip them
+        assert not any(o is alive for o in gc.get_objects())
+        with Forked(_freeze_count) as job:  # a child forked in the block inherits it
+            assert job.get() >= len(alive)
+    assert gc.get_freeze_count() == 0
+    assert any(o is alive for o in gc.get_objects())
+    with pytest.raises(ValueError, match="inside"), frozen_heap():
+        raise ValueError("inside")
+    assert gc.get_freeze_count() == 0
+
+
+def test_frozen_heap_leaves_a_callers_frozen_objects_frozen():
+    import gc
+
+    from kzspatial.render._workers import frozen_heap
+
+    gc.freeze()
+    try:
+        before = gc.get_freeze_count()
+        with frozen_heap():
+            pass
+        assert gc.get_freeze_count() == before
+    finally:
+        gc.unfreeze()
+
+
 # ------------------------------------------------------------------ the pipeline's workers
 def _run(
     out, monkeypatch, workers: str, products=("report", "study", "tables", "maps")
@@ -299,8 +341,11 @@ def _run(
 @pytest.mark.data
 @pytest.mark.slow
 def test_run_in_worker_processes_writes_what_one_process_writes(tmp_path, monkeypatch):
+    import gc
+
     one = _run(tmp_path / "one", monkeypatch, "1")
     two = _run(tmp_path / "two", monkeypatch, "2")
+    assert gc.get_freeze_count() == 0  # the run's frozen heap released
     files = sorted(
         p.relative_to(tmp_path / "one")
         for p in (tmp_path / "one").rglob("*")

@@ -16,6 +16,8 @@ asked for: the same values, later.
 from __future__ import annotations
 
 import collections
+import contextlib
+import gc
 import inspect
 import multiprocessing as mp
 import os
@@ -29,7 +31,7 @@ from typing import Any
 
 from kzspatial._errors import KzSpatialError, ValidationError
 
-__all__ = ["ChildError", "Forked", "worker_count"]
+__all__ = ["ChildError", "Forked", "frozen_heap", "worker_count"]
 
 
 class ChildError(KzSpatialError):
@@ -55,6 +57,27 @@ def worker_count() -> int:
     if "fork" not in mp.get_all_start_methods():
         return 1
     return min(int(asked), os.cpu_count() or 1)
+
+
+@contextlib.contextmanager
+def frozen_heap() -> Iterator[None]:
+    """Leave the objects alive now out of the garbage collector's passes in the block.
+
+    Children forked in the block inherit them frozen (:func:`gc.freeze`, as the
+    :mod:`gc` documentation advises before a fork): their full collections skip the
+    parent's heap instead of traversing it, and writing its pages (about half a second
+    per worker of a run). This process's collections skip it too. Cyclic garbage among
+    the frozen objects is collected after the block. A caller's own frozen objects
+    (``gc.get_freeze_count()`` not 0) are left as they are.
+    """
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _values(func: Callable, args: tuple) -> Iterator[Any]:

@@ -27,7 +27,7 @@ from tqdm import tqdm  # plain progress on stderr, also under Jupyter
 from kzspatial._constants import YEAR
 from kzspatial.datasets.regions import HUB_COLOURS, HUB_NAMES
 from kzspatial.render._atomic import StagedOutputs
-from kzspatial.render._workers import Forked, worker_count
+from kzspatial.render._workers import Forked, frozen_heap, worker_count
 from kzspatial.study.catchment_suite import (
     CatchmentResults,
     catchment_suite,
@@ -701,6 +701,7 @@ def _run_locked(options: RunOptions, stage: StagedOutputs, years, start) -> RunR
     steps.update()
     gravity = panel = moran = catchments = study = scenario = None
     with contextlib.ExitStack() as jobs:  # an error here ends the worker processes
+        jobs.enter_context(frozen_heap())  # the loaded data: workers' GC skips them
         analyses_job = None
         if wanted & {"study", "moran"}:
             draw = "report" in options.products
