@@ -96,6 +96,25 @@ def test_figure_png_is_savefigs_tight_picture_to_within_a_pixel(dpi):
     assert other.shape != reference.shape or (np.abs(other - reference) > 96).any()
 
 
+def test_figure_png_drawn_again_after_a_change_lays_its_ticks_out_anew():
+    import matplotlib.pyplot as plt
+
+    from kzspatial.render._png import figure_png
+
+    # ticks and label boxes are laid out once per drawing, not once per figure: a
+    # figure kept and changed draws what a new figure with the change draws
+    fig = _labelled_figure()
+    figure_png(fig, dpi=100, keep=True)
+    for axis in (fig.axes[0].xaxis, fig.axes[0].yaxis):
+        assert "_update_ticks" not in vars(axis)  # matplotlib's methods again
+    fig.axes[0].set_xlim(-50, 5000)  # other ticks, wider labels
+    again = _pixels(figure_png(fig, dpi=100))
+    fresh = _labelled_figure()
+    fresh.axes[0].set_xlim(-50, 5000)
+    assert again.tolist() == _pixels(figure_png(fresh, dpi=100)).tolist()
+    plt.close("all")
+
+
 def test_figure_png_leaves_figures_it_cannot_crop_to_savefig():
     import matplotlib.pyplot as plt
 
