@@ -21,9 +21,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import openpyxl
 import pandas as pd
-from openpyxl.utils import get_column_letter
 
 from kzspatial._errors import RegionNameError, ValidationError
 from kzspatial.datasets.fetch import registry
@@ -129,6 +127,8 @@ def _number(raw: object) -> float | None:
 
 def open_workbook(path: Path, sheets: Iterable[str], problems: Problems):
     """Open for reading (values, not formulas); report missing required sheets."""
+    import openpyxl  # here: a run with its data cached never reads a workbook
+
     try:
         workbook = openpyxl.load_workbook(path, read_only=False, data_only=True)
     except Exception as exc:  # not a zip / not an xlsx
@@ -145,6 +145,13 @@ def open_workbook(path: Path, sheets: Iterable[str], problems: Problems):
                 "restore the sheet or pass the original workbook",
             )
     return workbook
+
+
+def _column_letter(number: int) -> str:
+    """Excel's letters of column ``number`` (1 = A), for messages."""
+    from openpyxl.utils import get_column_letter  # loaded with the workbook
+
+    return get_column_letter(number)
 
 
 def sheet_rows(ws) -> Iterator[tuple[int, tuple]]:
@@ -182,7 +189,7 @@ def read_table(
                 problems.add(
                     f"sheet {ws.title!r}, row {excel_row}",
                     "values without a region name in column "
-                    f"{get_column_letter(label_column + 1)}",
+                    f"{_column_letter(label_column + 1)}",
                     "enter the region name or delete the row",
                 )
             continue
@@ -200,7 +207,7 @@ def read_table(
             if value is None:
                 problems.add(
                     f"sheet {ws.title!r}, row {excel_row}, cell "
-                    f"{get_column_letter(ci + 1)}{excel_row} ({key})",
+                    f"{_column_letter(ci + 1)}{excel_row} ({key})",
                     f"{raw!r} is not a number",
                     "enter a number, or '-' for no data",
                 )
@@ -527,8 +534,7 @@ def unemployment_header(
         if isinstance(label, str) and label.strip().casefold().startswith("year"):
             if current is None:
                 problems.add(
-                    f"sheet {ws.title!r}, cell {get_column_letter(ci + 1)}"
-                    f"{year_row + 1}",
+                    f"sheet {ws.title!r}, cell {_column_letter(ci + 1)}{year_row + 1}",
                     "annual column without a year above it",
                     "restore the year header",
                 )
