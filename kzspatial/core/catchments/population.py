@@ -88,23 +88,25 @@ def catchment_population(
         )
     if unit_ids is not None and len(unit_ids) != pop.size:
         raise AlignmentError(f"{len(unit_ids)} unit_ids for {pop.size} units")
-    names = (
-        tuple(str(u) for u in unit_ids)
-        if unit_ids is not None
-        else tuple(f"unit {k}" for k in range(pop.size))
-    )
+
+    def names(positions) -> str:  # only the units a message shows are named
+        first = positions[:10]
+        labels = {
+            k: str(unit_ids[k]) if unit_ids is not None else f"unit {k}" for k in first
+        }
+        return _names(labels, positions)
+
     missing = np.flatnonzero(~np.isfinite(pop))
     if missing.size:
         raise ValidationError(
             f"population is missing for {missing.size} units: "
-            f"{_names(names, missing)}; supply a population for every unit (0 if "
+            f"{names(missing)}; supply a population for every unit (0 if "
             "uninhabited) or drop the units before assigning"
         )
     negative = np.flatnonzero(pop < 0)
     if negative.size:
         raise ValidationError(
-            f"population is negative for {_names(names, negative)}; populations must "
-            "be >= 0"
+            f"population is negative for {names(negative)}; populations must be >= 0"
         )
     if not np.issubdtype(assigned.dtype, np.integer) or (
         assigned.size and (assigned.min() < _NO_HUB or assigned.max() >= len(hub_tuple))
