@@ -22,6 +22,7 @@ from kzspatial.core.gravity.blocks import (
     _BY_ORIGIN,
     _compiled,
     _Design,
+    _flow_workspace,
 )
 
 if TYPE_CHECKING:
@@ -175,8 +176,7 @@ def _cost_regressor(
     if not any(cost_checks(c, diagonal, cost_func == "pow") for c in view):
         # every modelled cost is valid: transform them at once (self-pairs may be 0)
         with np.errstate(divide="ignore", invalid="ignore"):
-            regressor = decay_regressor(cost_func)(view)
-        regressor = np.require(regressor, np.float64, ["C", "W", "O"])
+            regressor = decay_regressor(cost_func)(view, out=_flow_workspace(shape))
         if exclude_self:
             _set_self_pairs(regressor, 0.0, first_row)
         return regressor
