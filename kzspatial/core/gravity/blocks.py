@@ -22,7 +22,9 @@ decay regressor and the fitted flows ``mu`` are held whole (``mu`` is updated in
 block by block). The hot passes are compiled sweeps (:mod:`._kernels`, numba, loaded
 on the first pass) that write nothing of the flow shape besides ``mu``: three
 ``float64`` arrays of the flow shape in all, plus, for a panel's pair clusters, two
-blocks during the sandwich.
+blocks during the sandwich. The flows are the caller's own array, read-only, when they
+are ``float64`` with zero self-pairs (else a copy); the regressor and ``mu`` are new,
+from :func:`_flow_workspace`.
 
 Where the passes run is the design's ``runner``: :class:`_LocalRunner` loops over views
 of whole arrays in this process; :mod:`kzspatial.distributed` supplies one whose flows,
