@@ -19,16 +19,24 @@ from kzspatial._errors import ValidationError
 __all__ = ["DECAY_FUNCTIONS", "cost_regressor", "decay", "decay_regressor"]
 
 
-def _pow_regressor(d: NDArray[np.float64]) -> NDArray[np.float64]:
-    return np.log(d)
+def _pow_regressor(
+    d: NDArray[np.float64], out: NDArray[np.float64] | None = None
+) -> NDArray[np.float64]:
+    return np.log(d, out=out)
 
 
-def _exp_regressor(d: NDArray[np.float64]) -> NDArray[np.float64]:
-    return d
+def _exp_regressor(
+    d: NDArray[np.float64], out: NDArray[np.float64] | None = None
+) -> NDArray[np.float64]:
+    if out is None:
+        return d
+    np.copyto(out, d)
+    return out
 
 
-# name -> transform of cost entering the log-linear predictor with coefficient beta
-DECAY_FUNCTIONS: dict[str, Callable[[NDArray[np.float64]], NDArray[np.float64]]] = {
+# name -> transform of cost entering the log-linear predictor with coefficient beta;
+# each takes the costs and optionally ``out``, an array to write the regressor into
+DECAY_FUNCTIONS: dict[str, Callable[..., NDArray[np.float64]]] = {
     "pow": _pow_regressor,
     "exp": _exp_regressor,
 }
@@ -36,7 +44,7 @@ DECAY_FUNCTIONS: dict[str, Callable[[NDArray[np.float64]], NDArray[np.float64]]]
 
 def decay_regressor(
     cost_func: str,
-) -> Callable[[NDArray[np.float64]], NDArray[np.float64]]:
+) -> Callable[..., NDArray[np.float64]]:
     """Return the registered cost transform of ``cost_func``, without checking costs.
 
     For callers that validate costs themselves (e.g. catchments, which floor them at
@@ -50,7 +58,10 @@ def decay_regressor(
     Returns
     -------
     callable
-        Maps costs to the regressor whose coefficient is the decay parameter.
+        Maps costs to the regressor whose coefficient is the decay parameter; with
+        ``out=`` (an array of the costs' shape) writes it there, e.g. into workspace
+        the caller chose, instead of a new array (``"exp"`` without ``out`` returns
+        the costs themselves).
 
     Raises
     ------

@@ -61,10 +61,10 @@ def _check_block(
     """Check flows and cost of origin rows ``first_row:`` (all rows, or a block).
 
     ``y`` (T, r, n) is the caller's own copy: its self-pairs are zeroed in place when
-    they are dropped. Returns ``y``, the decay regressor (None after a problem) and the
+    they are dropped, unless it is read-only (:func:`._checks._read_flows` zeroed them). Returns ``y``, the decay regressor (None after a problem) and the
     problems with the row and column sums of ``y``.
     """
-    if exclude_self:
+    if exclude_self and y.flags.writeable:
         _set_self_pairs(y, 0.0, first_row)
     problems: _Problems = []
     rows, cols, positive_rows, positive_cols, bad = _flow_summary(y)
@@ -137,7 +137,7 @@ def _prepare(
     _check_options(
         constraint, cost_func, self_flows, counts, empty_zones, chunk_rows, separation
     )
-    y, panel = _read_flows(flows)
+    y, panel = _read_flows(flows, drop_self=self_flows == "drop")
     ids, years = _check_labels(ids, years, y.shape, panel)
     n_years, n, _ = y.shape
     y, regressor, checks = _check_block(

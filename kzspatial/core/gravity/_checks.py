@@ -22,6 +22,7 @@ from kzspatial.core.gravity.blocks import (
     _BY_ORIGIN,
     _compiled,
     _Design,
+    _flow_workspace,
 )
 
 if TYPE_CHECKING:
@@ -175,8 +176,7 @@ def _cost_regressor(
     if not any(cost_checks(c, diagonal, cost_func == "pow") for c in view):
         # every modelled cost is valid: transform them at once (self-pairs may be 0)
         with np.errstate(divide="ignore", invalid="ignore"):
-            regressor = decay_regressor(cost_func)(view)
-        regressor = np.require(regressor, np.float64, ["C", "W", "O"])
+            regressor = decay_regressor(cost_func)(view, out=_flow_workspace(shape))
         if exclude_self:
             _set_self_pairs(regressor, 0.0, first_row)
         return regressor
@@ -296,21 +296,30 @@ def _check_options(
     _raise_problems(problems)
 
 
-def _read_flows(flows: ArrayLike) -> tuple[NDArray[np.float64], bool]:
-    """Step 2: read the flows as a new stacked ``(n_years, n, n)`` array.
+def _read_flows(flows: ArrayLike, drop_self: bool) -> tuple[NDArray[np.float64], bool]:
+    """Step 2: read the flows as a read-only stacked ``(n_years, n, n)`` array.
 
-    Also return whether they were a panel.
+    Also return whether they were a panel. A C-ordered ``float64`` array is not copied:
+    the fit keeps a read-only view of it (a fresh copy costs more than a pass over the
+    flows, page faults included). It is copied only when ``drop_self`` has self-pairs
+    to zero. Read-only always, so the compiled passes see one array type.
     """
-    y = np.array(
-        flows.toarray() if hasattr(flows, "toarray") else flows, dtype=np.float64
-    )
+    raw = flows.toarray() if hasattr(flows, "toarray") else flows
+    y = np.asarray(raw, dtype=np.float64, order="C")
     if y.ndim not in (2, 3) or y.shape[-1] != y.shape[-2]:
         raise ValidationError(
             f"flows must be a square (n, n) matrix or a stacked (n_years, n, n) panel; "
             f"got shape {y.shape}"
         )
     panel = y.ndim == 3
-    return (y if panel else y[None]), panel
+    y = y if panel else y[None]
+    if drop_self and np.any(np.diagonal(y, axis1=1, axis2=2) != 0):
+        # the caller's array is never written
+        y = y.copy() if np.may_share_memory(y, raw) else y
+        _set_self_pairs(y, 0.0)
+    y = y.view()
+    y.flags.writeable = False
+    return y, panel
 
 
 def _check_labels(

@@ -22,7 +22,9 @@ decay regressor and the fitted flows ``mu`` are held whole (``mu`` is updated in
 block by block). The hot passes are compiled sweeps (:mod:`._kernels`, numba, loaded
 on the first pass) that write nothing of the flow shape besides ``mu``: three
 ``float64`` arrays of the flow shape in all, plus, for a panel's pair clusters, two
-blocks during the sandwich.
+blocks during the sandwich. The flows are the caller's own array, read-only, when they
+are ``float64`` with zero self-pairs (else a copy); the regressor and ``mu`` are new,
+from :func:`_flow_workspace`.
 
 Where the passes run is the design's ``runner``: :class:`_LocalRunner` loops over views
 of whole arrays in this process; :mod:`kzspatial.distributed` supplies one whose flows,
@@ -37,6 +39,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
+import mmap
 import operator
 from collections.abc import Callable, Iterable
 from types import ModuleType
@@ -55,6 +58,34 @@ _AUTO_BLOCK_CELLS = 1 << 18
 _NONE = np.empty(0)
 # the outputs of the moment sweep that a pass does not ask for
 _UNUSED = (_NONE, _NONE, np.empty((0, 0)), np.empty((0, 0)), np.empty((0, 0)))
+
+
+# numpy advises huge pages for arrays from 4 MiB on (its allocator's threshold)
+_HUGE_PAGE_ADVICE_BYTES = 1 << 22
+_POPULATE = (
+    mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | getattr(mmap, "MAP_POPULATE", 0)
+    if hasattr(mmap, "MAP_ANONYMOUS")
+    else None
+)
+
+
+def _flow_workspace(shape: tuple[int, ...]) -> NDArray[np.float64]:
+    """Return a new uninitialised ``float64`` array for a flow-shaped result of a fit.
+
+    From 4 MiB on, mapped in ordinary pages and faulted in at once (``MAP_POPULATE``)
+    rather than by NumPy's allocator, which advises transparent huge pages there. On
+    this project's virtual machines a fresh huge page is often backed by the host only
+    when first touched: an 8 MB array then took 15-45 ms instead of 2-3 ms, depending
+    on what other processes had freed shortly before, while ordinary pages took a
+    steady 3.5-4 ms (benchmarks/results/gravity.md, 2026-12-01). The fit allocates
+    two such arrays (the decay regressor and the fitted flows); everywhere else, and
+    on platforms without anonymous maps, ``numpy.empty``.
+    """
+    nbytes = int(np.prod(shape)) * 8
+    if nbytes < _HUGE_PAGE_ADVICE_BYTES or _POPULATE is None:
+        return np.empty(shape)
+    mapped = mmap.mmap(-1, nbytes, flags=_POPULATE)
+    return np.frombuffer(mapped, dtype=np.float64).reshape(shape)
 
 
 def _writes(mode: str) -> Callable[[_F], _F]:
@@ -110,7 +141,7 @@ class _LocalRunner:
         return block_array(d, *by_origin, **shared)
 
     def new_flows(self, d: _Design) -> NDArray[np.float64]:
-        return np.empty(d.y.shape)
+        return _flow_workspace(d.y.shape)
 
     def output(self, flows: NDArray[np.float64]) -> NDArray[np.float64]:
         return flows

@@ -410,6 +410,7 @@ def _subsample(d: _Design, n_zones: int) -> _Design:
     zones = np.unique(np.linspace(0, d.y.shape[1] - 1, n_zones).round().astype(np.intp))
     sample = _map_reduce(d, _block_sample, zones=zones)
     y = sample.y
+    y.flags.writeable = False  # as the full design's: the same compiled passes
     return dataclasses.replace(
         d,
         y=y,

@@ -51,6 +51,9 @@ def fit_gravity(
     flows : array_like or scipy sparse array, shape (n, n) or (n_years, n, n)
         Flows from origin (row) to destination (column) between the same ``n`` zones;
         a 3-D array stacks the years of a panel. Zeros are data (PPML uses them).
+        Never written. A C-ordered ``float64`` array with zero self-pairs (or
+        ``self_flows="keep"``) is not copied: the fit keeps a read-only view, so
+        changing it afterwards changes the residuals the fit reports later.
     cost : array_like, shape (n, n), or (n_years, n, n) for a panel
         Travel costs (e.g. km) in the same zone order; a 2-D cost is shared by all
         years.
