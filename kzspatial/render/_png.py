@@ -165,12 +165,13 @@ def _ticks_laid_out_once(fig):
     to draw (the axis, and its label's position), twice more for the tight box; about
     a fifth of a plot's time. Nothing changes in the figure between the drawing and the
     tight box (same limits, size and renderer), so the first answer is the answer every
-    time: the pixels are the same.
+    time: the pixels are the same. The two methods are matplotlib's own (private): on a
+    matplotlib without them the figure is drawn as matplotlib draws it.
     """
     axes = [
         axis
         for ax in fig.axes
-        for axis in ax._axis_map.values()
+        for axis in getattr(ax, "_axis_map", {}).values()
         if hasattr(axis, "_update_ticks") and hasattr(axis, "_get_ticklabel_bboxes")
     ]
     for axis in axes:
