@@ -54,17 +54,28 @@ def _zone_label(ids: Sequence, years: Sequence | None, t: int, i: int) -> str:
     return f"{ids[i]!s}" + (f" ({years[t]})" if years is not None else "")
 
 
+def _listed_pairs(
+    pairs: Sequence[tuple[int, int, int]],
+    total: int,
+    ids: Sequence,
+    years: Sequence | None,
+) -> str:
+    """Label the first pairs ``(t, i, j)`` of ``total`` flagged ones (say how many more)."""
+    listed = [
+        f"{_zone_label(ids, years, t, i)} -> {ids[j]!s}"
+        for t, i, j in pairs[:_MAX_LISTED]
+    ]
+    more = f" and {total - _MAX_LISTED} more" if total > _MAX_LISTED else ""
+    return ", ".join(listed) + more
+
+
 def _pair_labels(
     mask: NDArray[np.bool_], ids: Sequence, years: Sequence | None, first_row: int = 0
 ) -> str:
     """Label the first pairs flagged in ``mask`` (rows from zone ``first_row`` on)."""
     found = np.argwhere(mask)
-    listed = [
-        f"{_zone_label(ids, years, t, i + first_row)} -> {ids[j]!s}"
-        for t, i, j in found[:_MAX_LISTED]
-    ]
-    more = f" and {len(found) - _MAX_LISTED} more" if len(found) > _MAX_LISTED else ""
-    return ", ".join(listed) + more
+    first = [(t, i + first_row, j) for t, i, j in found[:_MAX_LISTED]]
+    return _listed_pairs(first, len(found), ids, years)
 
 
 def _zone_list(

@@ -24,8 +24,8 @@ from kzspatial._errors import IdentificationError
 from kzspatial.core.gravity._checks import (
     _MAX_LISTED,
     _has_effects,
+    _listed_pairs,
     _zone_columns,
-    _zone_label,
     _zone_list,
     _ZoneVars,
 )
@@ -243,12 +243,11 @@ def _separated_cells(
         d, _block_uncovered, rows, side=side, values=values, columns=columns
     )
     zones = None if uncovered else {"origin": rows, "destination": columns}
-    listed = ", ".join(
-        f"{_zone_label(ids, years, t, i)} -> {ids[j]!s}"
-        for t, i, j in sorted(cells.first)[:_MAX_LISTED]
+    return (
+        cells.count,
+        zones,
+        _listed_pairs(sorted(cells.first), cells.count, ids, years),
     )
-    more = f" and {cells.count - _MAX_LISTED} more" if cells.count > _MAX_LISTED else ""
-    return cells.count, zones, listed + more
 
 
 def _with_modelled_cells(d: _Design) -> dict[str, NDArray[np.bool_]]:
