@@ -60,9 +60,10 @@ def _check_block(
 ) -> tuple[NDArray[np.float64], NDArray[np.float64] | None, _BlockChecks]:
     """Check flows and cost of origin rows ``first_row:`` (all rows, or a block).
 
-    ``y`` (T, r, n) is the caller's own copy: its self-pairs are zeroed in place when
-    they are dropped, unless it is read-only (:func:`._checks._read_flows` zeroed them). Returns ``y``, the decay regressor (None after a problem) and the
-    problems with the row and column sums of ``y``.
+    ``y`` (T, r, n): self-pairs that are dropped are zeroed in place in a writable
+    block; a read-only ``y`` already has them zeroed (:func:`._checks._read_flows`).
+    Returns ``y``, the decay regressor (None after a problem) and the problems with the
+    row and column sums of ``y``.
     """
     if exclude_self and y.flags.writeable:
         _set_self_pairs(y, 0.0, first_row)

@@ -60,7 +60,7 @@ def _listed_pairs(
     ids: Sequence,
     years: Sequence | None,
 ) -> str:
-    """Label the first pairs ``(t, i, j)`` of ``total`` flagged ones (say how many more)."""
+    """Label the first pairs ``(t, i, j)`` of ``total`` flagged ones, and count the rest."""
     listed = [
         f"{_zone_label(ids, years, t, i)} -> {ids[j]!s}"
         for t, i, j in pairs[:_MAX_LISTED]

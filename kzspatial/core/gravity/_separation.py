@@ -72,11 +72,6 @@ class _BlockCells:
     first: list[tuple[int, int, int]]
 
 
-def _diagonal(d: _Design) -> int:
-    """Return the kernels' self-pair offset of a block: its first row, or -1 (kept)."""
-    return d.first_row if d.exclude_self else -1
-
-
 def _with_active(d: _Design, active: dict[str, NDArray[np.bool_]]) -> _Design:
     return dataclasses.replace(
         d, active_origins=active["origin"], active_destinations=active["destination"]
@@ -93,7 +88,7 @@ def _block_flow_signs(d: _Design) -> _BlockSigns:
             d.y[t],
             d.active_origins[t],
             d.active_destinations[t],
-            _diagonal(d),
+            d.diagonal,
             rows[0][t],
             rows[1][t],
             cols[0][t],
@@ -139,7 +134,7 @@ def _block_pair_codes(d: _Design) -> NDArray[np.int64]:
             d.pair[0][t],
             d.active_origins[t],
             d.active_destinations[t],
-            _diagonal(d),
+            d.diagonal,
         )
         if code == 1:
             found[0] += 1

@@ -187,6 +187,14 @@ class _Design:
         return len(self.names)
 
     @property
+    def diagonal(self) -> int:
+        """Column of the first row's self-pair (for the kernels).
+
+        -1 when self-pairs are modelled.
+        """
+        return self.first_row if self.exclude_self else -1
+
+    @property
     def block_shape(self) -> tuple[int, int, int]:
         """Shape of the largest block of a flow-shaped array, for workspace."""
         n_years, n_rows, n = self.y.shape
@@ -561,7 +569,6 @@ def _block_predictor(
     row_offset = alpha + d.origin @ theta[kp : kp + ko]
     col_offset = delta + d.destination @ theta[kp + ko :]
     col_offset[~d.active_destinations] = -np.inf
-    diagonal = d.first_row if d.exclude_self else -1
     for t in range(out.shape[0]):
         kernels.linear_predictor(
             _year(d.pair, t),
@@ -569,7 +576,7 @@ def _block_predictor(
             row_offset[t],
             col_offset[t],
             d.active_origins[t],
-            diagonal,
+            d.diagonal,
             out[t],
         )
     with np.errstate(over="ignore"):
