@@ -327,6 +327,12 @@ class MoranSuite:
     weights: dict[str, SpatialWeights]
     flow_moran: pd.DataFrame
 
+    @classmethod
+    def from_parts(cls, zones: tuple, flow_moran: pd.DataFrame) -> MoranSuite:
+        """Assemble the suite from :func:`autocorrelation_suite` and the flow Moran's I."""
+        entries, by_year, bivariate, weights = zones
+        return cls(tuple(entries), by_year, bivariate, weights, flow_moran)
+
     def global_table(self) -> pd.DataFrame:
         """Tabulate the focus-year entries: variable, weights, I, EI, p_rand and p-values."""
         return pd.DataFrame(
@@ -373,16 +379,10 @@ def moran_suite(
     -------
     MoranSuite
     """
-    entries, by_year, bivariate, weights = autocorrelation_suite(
+    zones = autocorrelation_suite(
         data, focus_year=focus_year, permutations=permutations, seed=seed
     )
     flow_moran = flow_autocorrelation(
         data, gravity, year=focus_year, permutations=permutations, seed=seed
     )
-    return MoranSuite(
-        entries=tuple(entries),
-        by_year=by_year,
-        bivariate=bivariate,
-        weights=weights,
-        flow_moran=flow_moran,
-    )
+    return MoranSuite.from_parts(zones, flow_moran)

@@ -355,13 +355,12 @@ def _with_gravity(zones, study, data, gravity, options: RunOptions):
 
     The flow Moran's I (Pearson residuals of the gravity model, or of its own fit
     without ``gravity``) joins the zone Moran's I of the worker into the
-    :class:`MoranSuite` of :func:`moran_suite` (each part has its own random stream
-    seeded by ``options.seed``, so the order does not matter); the push-pull
+    :class:`MoranSuite`, as :func:`moran_suite` does (each part has its own random
+    stream seeded by ``options.seed``, so the order does not matter); the push-pull
     elasticities join the study tables.
     """
     moran = None
     if zones is not None:
-        entries, by_year, bivariate, weights = zones
         flow_moran = flow_autocorrelation(
             data,
             gravity,
@@ -369,7 +368,7 @@ def _with_gravity(zones, study, data, gravity, options: RunOptions):
             permutations=options.permutations,
             seed=options.seed,
         )
-        moran = MoranSuite(tuple(entries), by_year, bivariate, weights, flow_moran)
+        moran = MoranSuite.from_parts(zones, flow_moran)
     if study is not None:
         study = dataclasses.replace(
             study,
