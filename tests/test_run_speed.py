@@ -115,6 +115,33 @@ def test_figure_png_drawn_again_after_a_change_lays_its_ticks_out_anew():
     plt.close("all")
 
 
+def test_figure_png_asks_matplotlib_each_layout_answer_once(monkeypatch):
+    import matplotlib.axis
+    import matplotlib.legend
+
+    from kzspatial.render._png import figure_png
+
+    calls = {"_update_ticks": 0, "_get_ticklabel_bboxes": 0, "_find_best_position": 0}
+    for cls in (matplotlib.axis.Axis, matplotlib.legend.Legend):
+        for name in calls:
+            if hasattr(cls, name):
+                method = getattr(cls, name)
+
+                def counted(self, *args, method=method, name=name, **kwargs):
+                    calls[name] += 1
+                    return method(self, *args, **kwargs)
+
+                monkeypatch.setattr(cls, name, counted)
+    fig = _labelled_figure()  # an x and a y axis, a loc="best" legend
+    figure_png(fig, dpi=100)
+    # once per axis and legend; matplotlib alone asks several times per drawing
+    assert calls == {
+        "_update_ticks": 2,
+        "_get_ticklabel_bboxes": 2,
+        "_find_best_position": 1,
+    }
+
+
 def test_figure_png_leaves_figures_it_cannot_crop_to_savefig():
     import matplotlib.pyplot as plt
 

@@ -102,7 +102,7 @@ def _drawn_once(fig, dpi: float) -> np.ndarray | None:
                     box.height * height / size[1],
                 ]
             )
-        with _best_legend_places_found_once(fig), _ticks_laid_out_once(fig):
+        with _layout_searched_once(fig):
             fig.canvas.draw()
             renderer = fig.canvas.get_renderer()
             tight = fig.get_tightbbox(renderer)  # inches on the enlarged canvas
@@ -125,75 +125,49 @@ def _drawn_once(fig, dpi: float) -> np.ndarray | None:
 
 
 @contextlib.contextmanager
-def _best_legend_places_found_once(fig):
-    """Search the place of each ``loc="best"`` legend of ``fig`` once while in the block.
+def _layout_searched_once(fig):
+    """Search each layout answer matplotlib asks for once per drawing while in the block.
 
-    matplotlib searches it each time it asks for the legend's box: twice to draw it and
-    twice more for the tight box, about a tenth of a scatterplot's time. Nothing changes
-    in the figure between the drawing and the tight box, so the first answer for a
-    legend of a given size is the answer every time: the pixels are the same.
+    matplotlib searches the place of a ``loc="best"`` legend each time it asks for the
+    legend's box (twice to draw it, twice more for the tight box: about a tenth of a
+    scatterplot's time), and places each axis's ticks and measures their labels four
+    times (the axis, its label's position, twice for the tight box: about a fifth of a
+    plot's time). Nothing changes in the figure between the drawing and the tight box
+    (same limits, size and renderer), so the first answer is the answer every time:
+    the pixels are the same. The methods are matplotlib's own (private), shadowed on
+    this figure's objects only; on a matplotlib without them the figure is drawn as
+    matplotlib draws it.
     """
-    legends = [
-        legend
-        for legend in (ax.get_legend() for ax in fig.axes)
-        if legend is not None
-        and getattr(legend, "_loc", None) == 0
-        and hasattr(legend, "_find_best_position")
-    ]
-    for legend in legends:
-        found: dict[tuple[float, float], tuple[float, float]] = {}
-        search = legend._find_best_position
-
-        def once(width, height, renderer, search=search, found=found):
-            if (width, height) not in found:
-                found[width, height] = search(width, height, renderer)
-            return found[width, height]
-
-        legend._find_best_position = once  # shadows the method on this legend only
+    answers = []  # (object, its method, the key of the method's arguments)
+    for ax in fig.axes:
+        legend = ax.get_legend()
+        if getattr(legend, "_loc", None) == 0:  # loc="best": a place per legend size
+            answers.append((legend, "_find_best_position", lambda w, h, *_: (w, h)))
+        for axis in getattr(ax, "_axis_map", {}).values():
+            answers.append((axis, "_update_ticks", lambda: ()))
+            answers.append((axis, "_get_ticklabel_bboxes", _ticks_and_renderer))
+    shadowed = [(obj, name, key) for obj, name, key in answers if hasattr(obj, name)]
+    for obj, name, key in shadowed:
+        _answer_once(obj, name, key)
     try:
         yield
     finally:
-        for legend in legends:
-            del legend._find_best_position  # the method again, for the next drawing
+        for obj, name, _ in shadowed:
+            delattr(obj, name)  # the method again, for the next drawing
 
 
-@contextlib.contextmanager
-def _ticks_laid_out_once(fig):
-    """Lay out each axis's ticks and their label boxes once while in the block.
+def _ticks_and_renderer(ticks, renderer=None) -> tuple:
+    return tuple(map(id, ticks)), id(renderer)
 
-    matplotlib places the ticks and measures their labels four times per axis: twice
-    to draw (the axis, and its label's position), twice more for the tight box; about
-    a fifth of a plot's time. Nothing changes in the figure between the drawing and the
-    tight box (same limits, size and renderer), so the first answer is the answer every
-    time: the pixels are the same. The two methods are matplotlib's own (private): on a
-    matplotlib without them the figure is drawn as matplotlib draws it.
-    """
-    axes = [
-        axis
-        for ax in fig.axes
-        for axis in getattr(ax, "_axis_map", {}).values()
-        if hasattr(axis, "_update_ticks") and hasattr(axis, "_get_ticklabel_bboxes")
-    ]
-    for axis in axes:
-        ticks: list = []
-        boxes: dict = {}
-        update, measure = axis._update_ticks, axis._get_ticklabel_bboxes
 
-        def update_once(update=update, ticks=ticks):
-            if not ticks:
-                ticks.append(update())
-            return ticks[0]
+def _answer_once(obj, name: str, key) -> None:
+    """Shadow method ``name`` of ``obj`` by one computing once per ``key(*args)``."""
+    method, found = getattr(obj, name), {}
 
-        def measure_once(drawn, renderer=None, measure=measure, boxes=boxes):
-            key = (tuple(map(id, drawn)), id(renderer))
-            if key not in boxes:
-                boxes[key] = measure(drawn, renderer)
-            return boxes[key]
+    def once(*args, **kwargs):
+        k = key(*args, **kwargs)
+        if k not in found:
+            found[k] = method(*args, **kwargs)
+        return found[k]
 
-        # shadow the methods on this axis only
-        axis._update_ticks, axis._get_ticklabel_bboxes = update_once, measure_once
-    try:
-        yield
-    finally:
-        for axis in axes:
-            del axis._update_ticks, axis._get_ticklabel_bboxes
+    setattr(obj, name, once)
