@@ -389,14 +389,17 @@ def _run(
 def test_run_in_worker_processes_writes_what_one_process_writes(tmp_path, monkeypatch):
     import gc
 
-    one = _run(tmp_path / "one", monkeypatch, "1")
-    two = _run(tmp_path / "two", monkeypatch, "2")
+    # every product a worker process writes: maps, flow sheets, rasters, study report
+    products = ("report", "study", "tables", "maps", "flowmap", "kepler", "rasters")
+    one = _run(tmp_path / "one", monkeypatch, "1", products)
+    two = _run(tmp_path / "two", monkeypatch, "2", products)
     assert gc.get_freeze_count() == 0  # the run's frozen heap released
     files = sorted(
         p.relative_to(tmp_path / "one")
         for p in (tmp_path / "one").rglob("*")
-        if p.is_file() and p.suffix in {".csv", ".png", ".html"}
+        if p.is_file() and p.suffix in {".csv", ".png", ".html", ".tif"}
     )
+    assert {"kepler_flows.csv", "huff_astana.tif"} <= {f.name for f in files}
     assert len([f for f in files if f.suffix == ".png"]) >= 36
     assert any(f.name == "study.html" for f in files)
     for name in files:
@@ -410,16 +413,18 @@ def test_run_in_worker_processes_writes_what_one_process_writes(tmp_path, monkey
 
 @pytest.mark.data
 @pytest.mark.slow
+# inherited by the forked processes: the one writing the maps, and the one the
+# analyses worker forks to draw the report's figures
+@pytest.mark.parametrize("step", ["write_maps", "_report_figures"])
 def test_an_error_in_a_worker_process_fails_the_run_and_publishes_nothing(
-    tmp_path, monkeypatch
+    tmp_path, monkeypatch, step
 ):
     from kzspatial.study import pipeline
 
     def broken(*args, **kwargs):
         raise OSError(28, "No space left on device (injected in the worker)")
 
-    # inherited by the forked worker that writes the maps
-    monkeypatch.setattr(pipeline, "write_maps", broken)
+    monkeypatch.setattr(pipeline, step, broken)
     with pytest.raises(OSError, match="disk is full|No space left"):
         _run(tmp_path / "out", monkeypatch, "2")
     assert not (tmp_path / "out" / "tables").exists()

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import platformdirs
-import pooch
 
 from kzspatial._errors import DataFetchError
 
@@ -166,6 +165,10 @@ def fetch(key: str) -> Path:
 
 
 def _fetch_one(entry: DataFile) -> Path:
+    # imported here: a run whose study data come from their cache fetches nothing, and
+    # pooch (with requests) is a tenth of a second of its start-up
+    import pooch
+
     target = cache_dir() / entry.relative_path
     pooch.get_logger().setLevel(
         logging.WARNING

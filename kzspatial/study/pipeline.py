@@ -17,7 +17,7 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -281,64 +281,77 @@ def _report_regions(data: StudyData, options: RunOptions):
 def _report_figures(
     entries, data: StudyData, options: RunOptions
 ) -> list[tuple[bytes, bytes, bytes]]:
-    """Draw the report's figures of every Moran entry in this process.
-
-    The pipeline's worker process draws them while the main process and the second
-    worker use the other core: a pool of its own would make three or four processes
-    compete for two cores, each setting up matplotlib's figures and fonts again.
-    """
+    """Draw the report's figures of every Moran entry in this process."""
     from kzspatial.render.report_figures import draw_entry_figures
 
     return draw_entry_figures(entries, _report_regions(data, options), workers=1)
 
 
-def _worker_analyses(receive, data, options: RunOptions, wanted, draw: bool):
+def _worker_analyses(
+    receive, data, options: RunOptions, wanted, draw: bool, fork: bool
+):
     """Compute the study tables and the zone Moran's I, draw and write the matplotlib products.
 
     A generator for :class:`kzspatial.render._workers.Forked` (``inbox=True``),
     yielding the :class:`StudyResults` without the push-pull elasticities (if
-    ``"study"`` is in ``wanted``), the zone part of the Moran suite (if ``"moran"`` is)
-    and, if ``draw``, the report's figures: in a worker process each reaches the
-    pipeline while the next is computed. None of it reads the gravity models, so the
-    worker starts before they are fitted; the pipeline adds what does
-    (:func:`_with_gravity`). Then, with the report or the study report among the
-    products, the rest of the matplotlib work, from what the pipeline sends
-    (:func:`_worker_writes`): one process sets matplotlib up for all of it.
+    ``"study"`` is in ``wanted``), then the zone part of the Moran suite (if ``"moran"``
+    is): in a worker process each reaches the pipeline while the next is computed. None
+    of it reads the gravity models, so the worker starts before they are fitted; the
+    pipeline adds what does (:func:`_with_gravity`). Then, with the report or the study
+    report among the products, the rest of the matplotlib work, from what the pipeline
+    sends (:func:`_worker_writes`).
+
+    With ``draw``, the report's figures are drawn by a process forked from this one
+    (``fork``) as soon as the zone Moran's I is computed, while this one computes the
+    study tables, draws the catchment figure and writes the study report: the four
+    processes of a run then end together instead of this one working alone at the end.
+    matplotlib is imported before that fork, so it is set up once for both.
     """
-    study = None
-    if "study" in wanted:
-        study = study_suite(
-            data,
-            None,
-            claims_file=options.claims_file,
-            published_file=options.published_file,
-            tolerance=options.tolerance,
-        )
-        yield study
-    if "moran" in wanted:
-        zones = autocorrelation_suite(
-            data,
-            focus_year=options.focus_year,
-            permutations=options.permutations,
-            seed=options.seed,
-        )
-        yield zones
-        if draw:
-            yield _report_figures(zones[0], data, options)
-    if options.products & {"report", "study"}:
-        yield from _worker_writes(receive(), study, data, options)
+    with contextlib.ExitStack() as jobs:
+        zones = figures = study = None
+        if "moran" in wanted:
+            zones = autocorrelation_suite(
+                data,
+                focus_year=options.focus_year,
+                permutations=options.permutations,
+                seed=options.seed,
+            )
+            if draw:
+                from kzspatial.render import report_figures  # noqa: F401 - see above
+
+                figures = jobs.enter_context(
+                    Forked(_report_figures, zones[0], data, options, fork=fork)
+                )
+        if "study" in wanted:
+            study = study_suite(
+                data,
+                None,
+                claims_file=options.claims_file,
+                published_file=options.published_file,
+                tolerance=options.tolerance,
+            )
+            yield study
+        if zones is not None:
+            yield zones
+        if options.products & {"report", "study"}:
+            yield from _worker_writes(receive(), study, data, options, figures)
 
 
-def _worker_writes(sent: dict, study, data: StudyData, options: RunOptions):
+def _worker_writes(
+    sent: dict, study, data: StudyData, options: RunOptions, figures: Forked | None
+):
     """Draw the report's catchment figure and write the study report (in the worker).
 
     ``sent`` is what :func:`_write_products` sends: the staged ``paths``, the catchments'
     ``agreement``, the study's ``elasticities``, the run's ``provenance`` and the
-    ``scenario`` section; ``study`` is the worker's own :class:`StudyResults`. Yields
-    the figure (a dict, with the report), then None when the study report is written.
+    ``scenario`` section; ``study`` is the worker's own :class:`StudyResults`;
+    ``figures`` the job drawing the report's figures. Yields, with the report, its
+    figures and then the catchment figure (a dict); then None. The study report is
+    written first: the pipeline needs the figures only for the report, its last product.
     """
+    catchment_figures = None
     if "report" in options.products:
-        yield _catchment_figures(sent["agreement"], data)
+        catchment_figures = _catchment_figures(sent["agreement"], data)
     if "study" in options.products:
         write_study(
             sent["paths"]["study"],
@@ -347,6 +360,9 @@ def _worker_writes(sent: dict, study, data: StudyData, options: RunOptions):
             dataclasses.replace(data, provenance=sent["provenance"]),
             scenario=sent["scenario"],
         )
+    if "report" in options.products:
+        yield figures.get()
+        yield catchment_figures
     yield None
 
 
@@ -462,9 +478,14 @@ def _analyses(options: RunOptions, *, log: bool = True) -> frozenset[str]:
 
 
 def write_exports(
-    paths: dict[str, Path], result: RunResult, options: RunOptions
+    paths: dict[str, Path],
+    result: RunResult,
+    options: RunOptions,
+    exports: Collection[str] = ("flowmap", "kepler", "excel"),
 ) -> None:
     """Write the flowmap.blue sheets, the kepler.gl CSV and the Excel workbook.
+
+    Those of them in ``exports`` and in ``options.products``.
 
     flowmap.blue and kepler.gl get the observed moves between regions of every loaded
     year (in ``options.borders``); the workbook every CSV table of the run and the
@@ -478,11 +499,12 @@ def write_exports(
     from kzspatial.study.table_info import describe
 
     data = result.data
-    if "flowmap" in options.products:
+    exports = set(exports) & options.products
+    if "flowmap" in exports:
         write_flowmap_blue(paths["flowmap"], data.regions, data.od, overwrite=True)
-    if "kepler" in options.products:
+    if "kepler" in exports:
         write_kepler_csv(paths["kepler"], data.regions, data.od, overwrite=True)
-    if "excel" in options.products:
+    if "excel" in exports:
         tables = result_tables(
             data,
             result.gravity,
@@ -502,13 +524,18 @@ def write_exports(
 
 
 #: Products written by a second process while this one writes the rest: the folium
-#: ones, which need no other process's results.
-_WORKER_PRODUCTS = frozenset({"maps", "explorer"})
+#: ones, the flow sheets and the rasters, which need no other process's results
+#: (about as much work as this process's GeoPackage, workbook and tables).
+_WORKER_PRODUCTS = frozenset({"maps", "explorer", "flowmap", "kepler", "rasters"})
 
 
 def _write_in_worker(paths: dict[str, Path], result: RunResult, options: RunOptions):
-    """Write the maps and the explorer (in a forked process)."""
+    """Write the maps, the explorer, the flow sheets and the rasters (in a forked process)."""
     data, products, scenario = result.data, options.products, result.scenario
+    if "rasters" in products and result.catchments is not None:
+        write_rasters(result.catchments, paths)
+    if products & {"flowmap", "kepler"}:
+        write_exports(paths, result, options, {"flowmap", "kepler"})
     flows, polygons = map_inputs(data, result.gravity, result.catchments)
     if "maps" in products:
         write_maps(data, flows, polygons, options, paths)
@@ -534,10 +561,10 @@ def _write_products(
 ) -> None:
     """Write every product of ``options.products`` to its (staged) path.
 
-    The maps and explorer are written by a forked process (``fork``) while this one
-    writes the GeoPackage, exports, rasters and tables; ``analyses_job`` draws the
-    report's figures and writes the study report from what is sent to it here. The
-    report is written last, from its figures.
+    The maps, explorer, flow sheets and rasters are written by a forked process
+    (``fork``) while this one writes the GeoPackage, workbook and tables;
+    ``analyses_job`` draws the report's figures and writes the study report from what
+    is sent to it here. The report is written last, from its figures.
     """
     data, products = result.data, options.products
     scenario = result.scenario
@@ -577,10 +604,8 @@ def _write_products(
             )
         if "scenario_gpkg" in products:
             write_scenario_geopackage(paths["scenario_gpkg"], scenario, data)
-        if products & {"flowmap", "kepler", "excel"}:
-            write_exports(paths, result, options)
-        if "rasters" in products and result.catchments is not None:
-            write_rasters(result.catchments, paths)
+        if "excel" in products:
+            write_exports(paths, result, options, {"excel"})
         if "tables" in products:
             _write_run_tables(paths["tables"], result, options)
         if "report" in products:
@@ -711,6 +736,7 @@ def _run_locked(options: RunOptions, stage: StagedOutputs, years, start) -> RunR
                     options,
                     wanted,
                     draw,
+                    fork,
                     fork=fork,
                     inbox=True,
                 )

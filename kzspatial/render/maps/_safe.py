@@ -24,6 +24,7 @@ read as HTML), and read it with ``JSON.parse`` into ``textContent``:
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -196,7 +197,7 @@ class JsonElement(MacroElement):
         super().__init__()
         self._name = "JsonElement"
         self.data = data
-        self._template = Template(template)
+        self._template = _compiled(template)
 
     def render(self, **kwargs: Any) -> None:
         """Add the JSON block, then render the macros (which hold no data)."""
@@ -204,6 +205,17 @@ class JsonElement(MacroElement):
         self.reader = read_json(block)
         self.get_root().html.add_child(json_block(block, self.data), name=block)
         super().render(**kwargs)
+
+
+@functools.cache
+def _compiled(template: str) -> Template:
+    """``Template(template)``, compiled once per text.
+
+    The texts are kzspatial's own (they hold no data), a few, and each is used for
+    many elements: every marker's label, every map's legend. A compiled template is
+    only read when rendered, so the elements can share it.
+    """
+    return Template(template)
 
 
 def text_tooltip(text: str, **options: Any) -> JsonElement:
