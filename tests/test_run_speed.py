@@ -350,6 +350,36 @@ def test_frozen_heap_freezes_for_the_block_and_its_children_then_unfreezes():
     assert gc.get_freeze_count() == 0
 
 
+def _freezes_its_own_heap():
+    import gc
+
+    from kzspatial.render._workers import Forked, frozen_heap
+
+    inherited = gc.get_freeze_count()
+    made = [[k] for k in range(1000)]  # made in this worker process
+    with frozen_heap():
+        frozen = gc.get_freeze_count()
+        with Forked(_freeze_count) as job:
+            in_grandchild = job.get()
+    # still out of the collector's generations after the block
+    still_frozen = not any(o is made for o in gc.get_objects())
+    return inherited, frozen, in_grandchild, still_frozen, len(made)
+
+
+def test_frozen_heap_in_a_worker_freezes_what_it_made_for_its_own_children():
+    import gc
+
+    from kzspatial.render._workers import Forked, frozen_heap
+
+    with frozen_heap(), Forked(_freezes_its_own_heap) as job:
+        inherited, frozen, in_grandchild, still_frozen, made = job.get()
+    assert inherited > 0  # the parent's heap, frozen in its block
+    assert frozen >= inherited + made  # the worker's own objects frozen too
+    assert in_grandchild >= inherited + made  # and a process it forks inherits them
+    assert still_frozen  # until the worker ends
+    assert gc.get_freeze_count() == 0  # the parent's block unfroze its heap
+
+
 def test_frozen_heap_leaves_a_callers_frozen_objects_frozen():
     import gc
 

@@ -59,6 +59,11 @@ def worker_count() -> int:
     return min(int(asked), os.cpu_count() or 1)
 
 
+#: True in a child process of :class:`Forked`: its heap is its own (it ends with its
+#: function), so :func:`frozen_heap` may freeze it whatever was frozen before.
+_IN_WORKER = False
+
+
 @contextlib.contextmanager
 def frozen_heap() -> Iterator[None]:
     """Leave the objects alive now out of the garbage collector's passes in the block.
@@ -68,8 +73,14 @@ def frozen_heap() -> Iterator[None]:
     parent's heap instead of traversing it, and writing its pages (about half a second
     per worker of a run). This process's collections skip it too. Cyclic garbage among
     the frozen objects is collected after the block. A caller's own frozen objects
-    (``gc.get_freeze_count()`` not 0) are left as they are.
+    (``gc.get_freeze_count()`` not 0) are left as they are: nothing is frozen or
+    unfrozen, except in a worker process of :class:`Forked`, whose objects (what it
+    inherited and what it made since) stay frozen until it ends.
     """
+    if _IN_WORKER:
+        gc.freeze()
+        yield
+        return
     if gc.get_freeze_count():
         yield
         return
@@ -105,6 +116,8 @@ def _child(conn, func: Callable, args: tuple, inbox=None, parent_end=None) -> No
     child goes on to compute the next one. With an ``inbox`` (the reading end of the
     parent's messages), ``func`` is called with its ``recv`` first.
     """
+    global _IN_WORKER
+    _IN_WORKER = True
     if inbox is not None:
         parent_end.close()  # the parent's writing end: EOF here if the parent goes
         args = (inbox.recv, *args)
