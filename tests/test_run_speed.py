@@ -348,6 +348,15 @@ def test_frozen_heap_freezes_for_the_block_and_its_children_then_unfreezes():
     with pytest.raises(ValueError, match="inside"), frozen_heap():
         raise ValueError("inside")
     assert gc.get_freeze_count() == 0
+    with (
+        frozen_heap()
+    ):  # nested: what was made since is frozen too, until the outer end
+        later = [[k] for k in range(1000)]
+        with frozen_heap():
+            pass
+        assert not any(o is later for o in gc.get_objects())
+    assert gc.get_freeze_count() == 0
+    assert any(o is later for o in gc.get_objects())
 
 
 def _freezes_its_own_heap():

@@ -59,9 +59,9 @@ def worker_count() -> int:
     return min(int(asked), os.cpu_count() or 1)
 
 
-#: True in a child process of :class:`Forked`: its heap is its own (it ends with its
-#: function), so :func:`frozen_heap` may freeze it whatever was frozen before.
-_IN_WORKER = False
+#: How many :func:`frozen_heap` blocks of this process (or of the parent it was forked
+#: from) are open: inside one, the heap is kzspatial's to freeze.
+_OPEN_BLOCKS = 0
 
 
 @contextlib.contextmanager
@@ -72,12 +72,16 @@ def frozen_heap() -> Iterator[None]:
     :mod:`gc` documentation advises before a fork): their full collections skip the
     parent's heap instead of traversing it, and writing its pages (about half a second
     per worker of a run). This process's collections skip it too. Cyclic garbage among
-    the frozen objects is collected after the block. A caller's own frozen objects
-    (``gc.get_freeze_count()`` not 0) are left as they are: nothing is frozen or
-    unfrozen, except in a worker process of :class:`Forked`, whose objects (what it
-    inherited and what it made since) stay frozen until it ends.
+    the frozen objects is collected after the block.
+
+    Nested in another block, or in a worker process forked in one, it freezes what was
+    made since, for the children forked next: the outermost block unfreezes it all (a
+    worker's objects stay frozen until it ends). Outside any block, a caller's own
+    frozen objects (``gc.get_freeze_count()`` not 0) are left as they are: nothing is
+    frozen or unfrozen.
     """
-    if _IN_WORKER:
+    global _OPEN_BLOCKS
+    if _OPEN_BLOCKS:
         gc.freeze()
         yield
         return
@@ -85,9 +89,11 @@ def frozen_heap() -> Iterator[None]:
         yield
         return
     gc.freeze()
+    _OPEN_BLOCKS += 1
     try:
         yield
     finally:
+        _OPEN_BLOCKS -= 1
         gc.unfreeze()
 
 
@@ -116,8 +122,6 @@ def _child(conn, func: Callable, args: tuple, inbox=None, parent_end=None) -> No
     child goes on to compute the next one. With an ``inbox`` (the reading end of the
     parent's messages), ``func`` is called with its ``recv`` first.
     """
-    global _IN_WORKER
-    _IN_WORKER = True
     if inbox is not None:
         parent_end.close()  # the parent's writing end: EOF here if the parent goes
         args = (inbox.recv, *args)

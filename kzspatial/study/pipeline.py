@@ -588,13 +588,18 @@ def _write_products(
             }
         )
     in_worker = bool(products & _WORKER_PRODUCTS)
-    with Forked(
-        _write_in_worker,
-        paths,
-        result,
-        options,
-        fork=fork and in_worker and bool(products - _WORKER_PRODUCTS),
-    ) as worker:
+    # the results computed since the analyses worker was forked, frozen for this
+    # worker too (see frozen_heap)
+    with (
+        frozen_heap(),
+        Forked(
+            _write_in_worker,
+            paths,
+            result,
+            options,
+            fork=fork and in_worker and bool(products - _WORKER_PRODUCTS),
+        ) as worker,
+    ):
         if "gpkg" in products:
             write_geopackage_products(
                 data,
