@@ -122,6 +122,14 @@ def test_equal_area_copy(gpkg):
         "ON s.srs_id = c.srs_id WHERE c.table_name = 'regions_kz_aea'",
     )
     assert info == [("KZ Albers Equal Area (kzspatial)",)]
+    # the writer tells pyogrio the projection has no EPSG code without searching: as
+    # pyproj's search finds
+    from pyproj import CRS
+
+    from kzspatial.render.gpkg import _EQUAL_AREA_CRS
+
+    assert CRS(KZ_AEA).to_epsg() is None
+    assert _EQUAL_AREA_CRS.to_epsg() is None and _EQUAL_AREA_CRS.equals(KZ_AEA)
     # Kazakhstan's area is about 2.7 million km²; the synthetic outline is close to it
     assert 2.0e12 < copy.area.sum() < 3.2e12
 
