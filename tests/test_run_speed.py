@@ -170,6 +170,33 @@ def test_figure_png_leaves_figures_it_cannot_crop_to_savefig():
         assert got == _savefig_tight(make(), 100, compress_level=1), make
 
 
+@pytest.mark.parametrize(
+    "values, ticks_on_top",
+    [((1.0, 5.0), False), ((1e6, 1e6 + 5), False), ((1.0, 5.0), True)],
+)
+def test_title_at_top_is_where_matplotlib_places_the_title(values, ticks_on_top):
+    import matplotlib.pyplot as plt
+
+    from kzspatial.render._png import figure_png, title_at_top
+
+    def drawn(fixed: bool):
+        fig, ax = plt.subplots(figsize=(3, 2))
+        ax.plot([0, 1], values)
+        if ticks_on_top:
+            ax.xaxis.tick_top()
+        if fixed:
+            title_at_top(ax, "title")
+            # plain numbers on the y axis: no offset text ("1e6") for a title to clear
+            fig.canvas.draw()
+            assert ax.yaxis.get_offset_text().get_text() == ""
+        else:  # matplotlib's own placement, of the same plain y axis
+            ax.ticklabel_format(axis="y", useOffset=False, style="plain")
+            ax.set_title("title", fontsize=9)
+        return figure_png(fig, dpi=80)
+
+    assert _pixels(drawn(True)).tolist() == _pixels(drawn(False)).tolist()
+
+
 # ------------------------------------------------------------------ Forked
 def _counting(n):
     import os

@@ -23,7 +23,7 @@ from matplotlib.collections import PatchCollection
 from matplotlib.patches import PathPatch
 from matplotlib.path import Path as MplPath
 
-from kzspatial.render._png import figure_png
+from kzspatial.render._png import figure_png, title_at_top
 from kzspatial.render._workers import worker_count
 
 __all__ = ["CLUSTER_COLOURS", "draw_entry_figures"]
@@ -46,17 +46,6 @@ def _plain(text: str) -> str:
     region name (``$\x$``) would stop the report with a parse error.
     """
     return str(text).replace("$", r"\$")
-
-
-def _set_title(ax, text: str) -> None:
-    """Title ``text`` above ``ax``, where matplotlib would place it on these figures.
-
-    matplotlib moves a title up only past x tick labels on top or a y offset text
-    ("1e5"); these figures have neither (standardised values, counts below a thousand,
-    maps without axes), so the title is fixed at the top (``y=1``) and matplotlib skips
-    looking for them, at every drawing and tight box (a tenth of the figures' time).
-    """
-    ax.set_title(text, fontsize=9, y=1.0)
 
 
 # Offsets (points) tried in turn for a label until it overlaps no earlier label or point.
@@ -225,7 +214,7 @@ class _Figures:
         line.set_label(f"I = {entry.global_.I:.3f}")
         ax.set_xlabel(f"{_plain(entry.label)} (standardised)", fontsize=8)
         ax.legend(fontsize=8, loc="best")  # the corner with the fewest points
-        _set_title(ax, f"Moran scatterplot, {_plain(entry.weights_name)}")
+        title_at_top(ax, f"Moran scatterplot, {_plain(entry.weights_name)}")
         _label_extremes(ax, z, lag, [_plain(n) for n in entry.names])
         return figure_png(fig, dpi=110, keep=True)
 
@@ -274,7 +263,7 @@ class _Figures:
             ncol=max(1, len(present)),
             frameon=False,
         )
-        _set_title(ax, f"LISA clusters: {_plain(entry.label)}")
+        title_at_top(ax, f"LISA clusters: {_plain(entry.label)}")
         return figure_png(fig, dpi=110, keep=True)
 
     def histogram(self, entry) -> bytes:
@@ -305,7 +294,7 @@ class _Figures:
             expected.set_xdata([entry.global_.EI] * 2)
             ax.relim()
             ax.autoscale_view()
-        _set_title(ax, f"Permutation null, {_plain(entry.weights_name)}")
+        title_at_top(ax, f"Permutation null, {_plain(entry.weights_name)}")
         return figure_png(fig, dpi=110, keep=True)
 
 

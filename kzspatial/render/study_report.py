@@ -28,7 +28,7 @@ from matplotlib.ticker import MaxNLocator
 
 from kzspatial.render._atomic import atomic_path
 from kzspatial.render._clock import build_time
-from kzspatial.render._png import figure_png
+from kzspatial.render._png import figure_png, title_at_top
 
 __all__ = ["write_study_report"]
 
@@ -80,7 +80,7 @@ def _moves_chart(national: pd.DataFrame, published: pd.DataFrame | None) -> str:
     ax.set_ylabel("thousand moves per year")
     _year_axis(ax)
     ax.legend(fontsize=7)
-    ax.set_title("National internal migration under both BNS concepts", fontsize=9)
+    title_at_top(ax, "National internal migration under both BNS concepts")
     return _png(fig)
 
 
@@ -98,9 +98,7 @@ def _shares_chart(national: pd.DataFrame) -> str:
     ax.set_ylabel("% of moves between regions")
     _year_axis(ax)
     ax.legend(fontsize=7, ncol=2)
-    ax.set_title(
-        "Share of moves between regions ending in the three cities", fontsize=9
-    )
+    title_at_top(ax, "Share of moves between regions ending in the three cities")
     return _png(fig)
 
 
@@ -109,7 +107,7 @@ def _urban_chart(national: pd.DataFrame) -> str:
     ax.plot(national["year"], 100 * national["urban_share"], "o-", color="#6a51a3")
     ax.set_ylabel("urban share at 1 January, %")
     _year_axis(ax)
-    ax.set_title("Urban population share (1 January)", fontsize=9)
+    title_at_top(ax, "Urban population share (1 January)")
     return _png(fig)
 
 
@@ -130,7 +128,7 @@ def _rates_heatmap(rates: pd.DataFrame, names: Mapping[str, str]) -> str:
         range(grid.shape[0]), [names.get(u, u) for u in grid.index], fontsize=7
     )
     fig.colorbar(image, ax=ax, label="net per 1,000 residents", shrink=0.8)
-    ax.set_title("Net rate of moves between regions (grey: no population)", fontsize=9)
+    title_at_top(ax, "Net rate of moves between regions (grey: no population)")
     return _png(fig)
 
 
@@ -159,7 +157,7 @@ def _typology_chart(typology: pd.DataFrame) -> str:
         [n for n in _CLASS_COLOURS if (table["class"] == n).any()],
         fontsize=7,
     )
-    ax.set_title("Regional balance typology", fontsize=9)
+    title_at_top(ax, "Regional balance typology")
     return _png(fig)
 
 
@@ -173,11 +171,11 @@ def _inequality_chart(inequality: pd.DataFrame) -> str:
     ):
         left.plot(inequality["year"], inequality[column], style, label=column, ms=4)
     left.legend(fontsize=7)
-    left.set_title("Gini and Theil of GRP per capita", fontsize=9)
+    title_at_top(left, "Gini and Theil of GRP per capita")
     right.plot(inequality["year"], inequality["max_min_ratio"], "o-", color="#333")
     right.axhspan(1.5, 2.0, color="#fdae61", alpha=0.4, label="claimed 1.5–2")
     right.legend(fontsize=7)
-    right.set_title("Richest / poorest region", fontsize=9)
+    title_at_top(right, "Richest / poorest region")
     for ax in (left, right):
         _year_axis(ax)
         for year in (2018, 2022):
