@@ -60,6 +60,31 @@ def gpkg(layers, tmp_path_factory):
     )
 
 
+def _gdal_items(path, layer) -> dict:
+    # GDAL's own items: it lists other metadata documents (the QMD) as GPKG_METADATA_*
+    info = pyogrio.read_info(path, layer=layer)["layer_metadata"] or {}
+    return {k: v for k, v in info.items() if not k.startswith("GPKG_METADATA_ITEM")}
+
+
+def test_gdal_layer_metadata_reads_back_as_pyogrios_own(tmp_path):
+    # keys and values with markup, quotes, non-ASCII letters, an empty value: read back
+    # as from the metadata pyogrio writes itself (layer_metadata=)
+    provenance = {"source": "BNS <\"OD\"> & 'stat'", "регион": "Алматы ü", "empty": ""}
+    table = pd.DataFrame({"a": [1, 2]})
+    path = write_geopackage(
+        tmp_path / "t.gpkg", {"table": table}, provenance=provenance
+    )
+    reference = tmp_path / "reference.gpkg"
+    pyogrio.write_dataframe(
+        table, reference, layer="table", driver="GPKG", layer_metadata=provenance
+    )
+    ours, theirs = _gdal_items(path, "table"), _gdal_items(reference, "table")
+    assert {k: ours.get(k) for k in provenance} == {
+        k: theirs.get(k) for k in provenance
+    }
+    assert ours["source"] == provenance["source"]
+
+
 def _query(path, sql, *args):
     with sqlite3.connect(path) as con:
         rows = con.execute(sql, args).fetchall()
@@ -210,9 +235,19 @@ def test_qgis_metadata_and_provenance(gpkg):
     )
     assert documents["regions"].findtext("abstract").startswith("Synthetic — test")
     assert "seed=42" in documents["od_flows"].findtext("abstract")
-    info = pyogrio.read_info(gpkg, layer="od_flows")
-    assert info["layer_metadata"]["kzspatial_version"] == "0.1.0"
-    assert info["dataset_metadata"]["seed"] == "42"
+    # the provenance as GDAL metadata of every layer, as ogrinfo and pyogrio read it:
+    # one document, referenced by each layer
+    for layer in documents:
+        items = _gdal_items(gpkg, layer)
+        assert {"kzspatial_version": "0.1.0", "seed": "42"}.items() <= items.items()
+    assert pyogrio.read_info(gpkg, layer=layer)["dataset_metadata"]["seed"] == "42"
+    gdal_documents = _query(
+        gpkg,
+        "SELECT m.id, count(*) FROM gpkg_metadata m JOIN gpkg_metadata_reference r "
+        "ON r.md_file_id = m.id WHERE m.md_standard_uri = 'http://gdal.org' "
+        "AND r.reference_scope = 'table' GROUP BY m.id",
+    )
+    assert [n for _, n in gdal_documents] == [len(documents)]
     identifiers = dict(_query(gpkg, "SELECT table_name, identifier FROM gpkg_contents"))
     assert identifiers["regions"] == "Регионы Казахстана"
 

@@ -57,6 +57,8 @@ EQUAL_AREA_SUFFIX = "_kz_aea"
 _LAYER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _RESERVED = re.compile(r"^(gpkg_|rtree_|sqlite_|layer_styles$)")
 _QGIS_MD_URI = "http://mrcc.com/qgis.dtd"
+#: ``md_standard_uri`` of GDAL's own metadata (what ``layer_metadata=`` writes).
+_GDAL_MD_URI = "http://gdal.org"
 _GEOMETRY_COLUMN = "geom"  # what GDAL names the geometry column of a GPKG layer
 
 # Human field names, shown by QGIS through the QML <aliases>.
@@ -459,17 +461,61 @@ def _ensure_metadata_tables(con: sqlite3.Connection) -> None:
             )
 
 
-def _write_qgis_metadata(
+def _gdal_metadata_xml(items: Mapping[str, str]) -> str:
+    """``items`` in GDAL's metadata document (``GDALMultiDomainMetadata``, default domain)."""
+    from xml.etree import ElementTree
+
+    root = ElementTree.Element("GDALMultiDomainMetadata")
+    domain = ElementTree.SubElement(root, "Metadata")
+    for key, value in items.items():
+        ElementTree.SubElement(domain, "MDI", key=key).text = value
+    ElementTree.indent(root)
+    return (
+        ElementTree.tostring(root, encoding="unicode", short_empty_elements=False)
+        + "\n"
+    )
+
+
+def _write_layer_metadata(
     path: Path,
     names: list[str],
     metadata: Mapping[str, Mapping[str, Any]],
-    provenance: Mapping[str, Any],
+    provenance: Mapping[str, str],
 ) -> None:
-    """Write one QMD document per layer into gpkg_metadata (+ a reference row)."""
+    """Write the layers' metadata into gpkg_metadata, each with its reference rows.
+
+    Per layer a QMD document (title, abstract, keywords: QGIS's metadata tab); and the
+    provenance as GDAL layer metadata (what ogrinfo and pyogrio read), one document
+    referenced by every layer. pyogrio's ``layer_metadata=`` would write a copy per
+    layer, and GDAL looks through the documents already written at each one: 0.3–0.6 s
+    of the GeoPackage's ~1.2 s (measured).
+    """
     template = _templates().get_template("layer_metadata.qmd.j2")
     provenance_text = "; ".join(f"{k}={v}" for k, v in provenance.items())
+    timestamp = _gpkg_time(build_time())
+
+    def document(uri: str, text: str) -> int:
+        cursor = con.execute(
+            "INSERT INTO gpkg_metadata (md_scope, md_standard_uri, mime_type, "
+            "metadata) VALUES ('dataset', ?, 'text/xml', ?)",
+            (uri, text),
+        )
+        return cursor.lastrowid
+
+    def refer(name: str, document_id: int) -> None:
+        con.execute(
+            "INSERT INTO gpkg_metadata_reference (reference_scope, table_name, "
+            "timestamp, md_file_id) VALUES ('table', ?, ?, ?)",
+            (name, timestamp, document_id),
+        )
+
     with sqlite3.connect(path) as con:
         _ensure_metadata_tables(con)
+        gdal = (
+            document(_GDAL_MD_URI, _gdal_metadata_xml(provenance))
+            if provenance
+            else None
+        )
         for name in names:
             entry = _entry(name, metadata)
             abstract = str(entry.get("abstract", ""))
@@ -484,18 +530,9 @@ def _write_qgis_metadata(
                     str(k) for k in entry.get("keywords", ("migration", "Kazakhstan"))
                 ],
             )
-            cursor = con.execute(
-                "INSERT INTO gpkg_metadata (md_scope, md_standard_uri, mime_type, "
-                "metadata) "
-                "VALUES ('dataset', ?, 'text/xml', ?)",
-                (_QGIS_MD_URI, qmd),
-            )
-            con.execute(
-                "INSERT INTO gpkg_metadata_reference (reference_scope, table_name, "
-                "timestamp, md_file_id) "
-                "VALUES ('table', ?, ?, ?)",
-                (name, _gpkg_time(build_time()), cursor.lastrowid),
-            )
+            refer(name, document(_QGIS_MD_URI, qmd))
+            if gdal is not None:
+                refer(name, gdal)
     con.close()
 
 
@@ -666,7 +703,7 @@ def _write_layers(partial, names, frames, metadata, provenance, all_styles, spat
     """Every layer, the QGIS styles and the QGIS metadata into the new file ``partial``."""
     with _gdal_options():
         _write_frames(partial, names, frames, metadata, provenance, all_styles, spatial)
-    _write_qgis_metadata(partial, names, metadata, provenance)
+    _write_layer_metadata(partial, names, metadata, provenance)
 
 
 def _write_frames(partial, names, frames, metadata, provenance, all_styles, spatial):
@@ -686,7 +723,6 @@ def _write_frames(partial, names, frames, metadata, provenance, all_styles, spat
                 "IDENTIFIER": _title(name, metadata),
                 "DESCRIPTION": str(entry.get("abstract", "")),
             },
-            layer_metadata=provenance or None,
         )
     if all_styles:
         pyogrio.write_dataframe(
