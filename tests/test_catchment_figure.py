@@ -81,6 +81,25 @@ def test_figure_draws_each_hub_in_its_colour():
     assert tuple(HUB_COLOURS["Astana"][:3]) in pixels
     assert tuple(HUB_COLOURS["Shymkent"][:3]) in pixels
     assert tuple(HUB_COLOURS["Almaty"][:3]) in pixels  # the legend
+    almaty = (image[..., :3] * 255).round().astype(int) == HUB_COLOURS["Almaty"][:3]
+    rows = np.flatnonzero(almaty.all(axis=2).any(axis=1))
+    assert rows.min() > 0.8 * image.shape[0]  # under the panels
+
+
+def test_figure_is_drawn_once_by_figure_png(monkeypatch):
+    from kzspatial.render import _png
+
+    cropped = []
+    drawn_once = _png._drawn_once
+
+    def spy(fig, dpi):
+        image = drawn_once(fig, dpi)
+        cropped.append(image is not None)
+        return image
+
+    monkeypatch.setattr(_png, "_drawn_once", spy)
+    leading_hub_figure(_agreement(), HUB_COLOURS)
+    assert cropped == [True]  # not handed to savefig, which lays it out twice
 
 
 def test_figure_takes_labels_as_a_series():

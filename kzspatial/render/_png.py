@@ -19,6 +19,7 @@ import matplotlib.image
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.layout_engine import PlaceHolderLayoutEngine
 from matplotlib.ticker import ScalarFormatter
 
 __all__ = ["figure_png", "title_at_top"]
@@ -103,7 +104,10 @@ def title_at_top(ax, text: str, *, fontsize: float = 9) -> None:
 
 def _drawn_once(fig, dpi: float) -> np.ndarray | None:
     """Draw ``fig`` once with room around it; its tight box as RGBA, or None."""
-    plain = not (fig.get_layout_engine() or fig.texts or fig.legends or fig.images)
+    engine = fig.get_layout_engine()
+    # tight_layout() leaves a placeholder behind, which lays nothing out when drawn
+    laid_out = engine is not None and not isinstance(engine, PlaceHolderLayoutEngine)
+    plain = not (laid_out or fig.texts or fig.legends or fig.images)
     if not plain or not isinstance(fig.canvas, FigureCanvasAgg):
         return None
     width, height = fig.get_size_inches()

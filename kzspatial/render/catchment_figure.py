@@ -8,7 +8,6 @@ the first to the last OD year (the table ``catchment_changes`` lists them).
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping
 
 import matplotlib
@@ -22,6 +21,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.patches import Patch
 
 from kzspatial._constants import YEAR
+from kzspatial.render._png import figure_png
 
 __all__ = ["leading_hub_figure", "leading_hub_grid"]
 
@@ -153,17 +153,17 @@ def leading_hub_figure(
         ax.set_title(title, fontsize=9)
     axes[0].set_yticks(np.arange(len(names)) + 0.5, names, fontsize=7)
     axes[0].invert_yaxis()  # first region on top, as in the table (y is shared)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))  # room below the panels for the legend
     handles = [Patch(color=cmap(k), label=h) for k, h in enumerate(hubs)]
-    fig.legend(
+    # the legend of both panels, centred under them at the figure's foot: held by the
+    # left axes, at that place in its coordinates, so that figure_png draws it once
+    box = axes[0].get_position()
+    axes[0].legend(
         handles=handles,
         loc="lower center",
         ncol=len(hubs),
         fontsize=7,
         frameon=False,
-        bbox_to_anchor=(0.5, -0.02),
+        bbox_to_anchor=((0.5 - box.x0) / box.width, (-0.02 - box.y0) / box.height),
     )
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return buffer.getvalue()
+    return figure_png(fig, dpi=110)
