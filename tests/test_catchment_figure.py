@@ -154,3 +154,30 @@ def test_report_shows_the_figure_under_its_table_and_writes_it(tmp_path):
 def test_report_refuses_a_figure_without_its_table(tmp_path):
     with pytest.raises(ValueError, match="no extra table named catchment_changes"):
         _report(tmp_path, extra_figures={"catchment_changes": (b"png", "caption")})
+
+
+def test_figures_draw_text_unhinted_and_leave_the_callers_settings(monkeypatch):
+    import matplotlib
+    from matplotlib.backends import backend_agg
+
+    from kzspatial.render.report_figures import draw_entry_figures
+    from kzspatial.render.study_report import write_study_report
+
+    flags = []
+    hinting_flag = backend_agg.get_hinting_flag
+
+    def spy():
+        flags.append(hinting_flag())
+        return flags[-1]
+
+    monkeypatch.setattr(backend_agg, "get_hinting_flag", spy)
+    with matplotlib.rc_context({"text.hinting": "force_autohint"}):
+        leading_hub_figure(_agreement(), HUB_COLOURS)
+        assert matplotlib.rcParams["text.hinting"] == "force_autohint"
+    assert flags and set(flags) == {backend_agg.LoadFlags.NO_HINTING}
+    # the report's and the study report's figures are drawn in the same style
+    from kzspatial.render._png import figure_style
+
+    styled = figure_style(len).__code__
+    assert draw_entry_figures.__code__ is styled
+    assert write_study_report.__code__ is styled

@@ -4,11 +4,14 @@
 the box around what is drawn, then again shifted into that box. :func:`figure_png` draws
 it once on a canvas with room around the figure, finds the same box and cuts it out: the
 same picture as ``savefig`` to within half a pixel of shift, in about half the time.
+
+:func:`figure_style` is the decorator of every function drawing kzspatial's figures.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 
 import matplotlib
@@ -22,7 +25,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.layout_engine import PlaceHolderLayoutEngine
 from matplotlib.ticker import ScalarFormatter
 
-__all__ = ["figure_png", "title_at_top"]
+__all__ = ["FIGURE_RC", "figure_png", "figure_style", "title_at_top"]
 
 #: Room drawn around the figure, in inches, for titles and labels that stick out of it.
 MARGIN = 1.0
@@ -32,6 +35,28 @@ PAD = 0.1
 #: default 6, into files no larger (flat colours compress well at any level); the
 #: pixels are the same.
 PNG_OPTIONS = {"compress_level": 1}
+
+
+#: matplotlib settings of kzspatial's figures. Text is drawn without font hinting:
+#: FreeType's hinter ran for every glyph drawn or measured, a large part of the
+#: figures' time (measured on a run: 1.6 s of ~15 s of CPU), and at the figures'
+#: 100-110 dpi unhinted text reads the same, its strokes a little lighter.
+FIGURE_RC = {"text.hinting": "no_hinting"}
+
+
+def figure_style(func):
+    """Decorate a function drawing figures: it runs with :data:`FIGURE_RC` in force.
+
+    The caller's matplotlib settings are restored when it returns
+    (:func:`matplotlib.rc_context`).
+    """
+
+    @functools.wraps(func)
+    def with_style(*args, **kwargs):
+        with matplotlib.rc_context(FIGURE_RC):
+            return func(*args, **kwargs)
+
+    return with_style
 
 
 def figure_png(fig, dpi: float, *, keep: bool = False) -> bytes:

@@ -21,7 +21,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.patches import Patch
 
 from kzspatial._constants import YEAR
-from kzspatial.render._png import figure_png
+from kzspatial.render._png import figure_png, figure_style
 
 __all__ = ["leading_hub_figure", "leading_hub_grid"]
 
@@ -86,6 +86,7 @@ def _codes(grid: pd.DataFrame, hubs: list[str]) -> np.ma.MaskedArray:
     return np.ma.masked_invalid(codes)
 
 
+@figure_style
 def leading_hub_figure(
     agreement: pd.DataFrame,
     colours: Mapping[str, tuple[int, ...]],

@@ -23,7 +23,7 @@ from matplotlib.collections import PatchCollection
 from matplotlib.patches import PathPatch
 from matplotlib.path import Path as MplPath
 
-from kzspatial.render._png import figure_png, title_at_top
+from kzspatial.render._png import figure_png, figure_style, title_at_top
 from kzspatial.render._workers import worker_count
 
 __all__ = ["CLUSTER_COLOURS", "draw_entry_figures"]
@@ -313,6 +313,7 @@ def _draw(index: int) -> tuple[bytes, bytes, bytes]:
     return _FIGURES.draw(entries[index])
 
 
+@figure_style
 def draw_entry_figures(
     entries: Sequence, regions, *, workers: int | None = None
 ) -> list[tuple[bytes, bytes, bytes]]:

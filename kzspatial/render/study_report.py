@@ -28,7 +28,7 @@ from matplotlib.ticker import MaxNLocator
 
 from kzspatial.render._atomic import atomic_path
 from kzspatial.render._clock import build_time
-from kzspatial.render._png import figure_png, title_at_top
+from kzspatial.render._png import figure_png, figure_style, title_at_top
 
 __all__ = ["write_study_report"]
 
@@ -278,6 +278,7 @@ def _mark_prose(match: re.Match) -> str:
     return f'<td class="prose">{text}</td>'
 
 
+@figure_style
 def write_study_report(
     path: str | Path,
     *,
