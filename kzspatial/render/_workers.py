@@ -6,8 +6,9 @@
 :class:`Forked` starts ``func(*args)`` in a child at once; the child inherits this
 process's memory at that moment (nothing is pickled on the way in) and sends back, in
 order, each value the function yields (or the one it returns), pickled through a pipe.
-The pipeline uses it to draw the report's figures and write some products on the second
-core while it computes and writes the rest (see :mod:`kzspatial.study.pipeline`).
+The pipeline uses it to compute, draw and write on the second core while it computes
+and writes the rest (see :mod:`kzspatial.study.pipeline`); a child may fork children of
+its own.
 With ``fork=False`` (no ``fork`` on Windows and macOS's default, or
 ``KZSPATIAL_WORKERS=1``) the function runs in this process when its first value is
 asked for: the same values, later.

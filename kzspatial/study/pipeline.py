@@ -707,10 +707,11 @@ def run(options: RunOptions = RunOptions()) -> RunResult:
 def _run_locked(options: RunOptions, stage: StagedOutputs, years, start) -> RunResult:
     """Compute and write the products of :func:`run`, the output folders locked.
 
-    With two workers (``KZSPATIAL_WORKERS``, default 2) the study tables, the zone
-    Moran's I and the report's figures are computed by a process forked right after
-    the data are loaded, while this one fits the gravity models and the catchments,
-    and the writing is shared too (see :func:`_write_products`).
+    With two workers (``KZSPATIAL_WORKERS``, default 2) the zone Moran's I, the study
+    tables and the report's figures are computed by a process forked right after the
+    data are loaded (which forks one of its own for the figures, see
+    :func:`_worker_analyses`), while this one fits the gravity models and the
+    catchments, and the writing is shared too (see :func:`_write_products`).
     """
     from kzspatial._errors import ValidationError
 
