@@ -280,6 +280,17 @@ def _large_then_marks(mark: str):
     yield "done"
 
 
+def test_a_child_whose_parent_has_gone_ends_instead_of_waiting(tmp_path):
+    from kzspatial.render._workers import Forked
+
+    mark = tmp_path / "mark"
+    job = Forked(_large_then_marks, str(mark))
+    job._conn.close()  # the parent gone: nobody reads the large value
+    job._process.join(timeout=20)
+    assert not job._process.is_alive()  # ended, not blocked writing to the pipe
+    job.close()
+
+
 def _unpicklable_value():
     yield lambda: None
 

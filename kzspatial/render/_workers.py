@@ -115,7 +115,9 @@ def _sendable(exc: BaseException, trace: str) -> BaseException:
     return exc
 
 
-def _child(conn, func: Callable, args: tuple, inbox=None, parent_end=None) -> None:
+def _child(
+    conn, func: Callable, args: tuple, inbox=None, parent_end=None, parent_reader=None
+) -> None:
     """Body of the child: send ``(True, value)`` per value, or ``(False, error, trace)``.
 
     Each message is pickled here and written to the pipe by a thread of its own: a
@@ -123,6 +125,9 @@ def _child(conn, func: Callable, args: tuple, inbox=None, parent_end=None) -> No
     child goes on to compute the next one. With an ``inbox`` (the reading end of the
     parent's messages), ``func`` is called with its ``recv`` first.
     """
+    # the parent's reading end, inherited: closed, so that a message to a parent that
+    # has gone fails (and the child ends) instead of waiting for a reader forever
+    parent_reader.close()
     if inbox is not None:
         parent_end.close()  # the parent's writing end: EOF here if the parent goes
         args = (inbox.recv, *args)
@@ -189,7 +194,7 @@ class Forked:
                 child_inbox, self._outbox = context.Pipe(duplex=False)
             self._process = context.Process(
                 target=_child,
-                args=(child_conn, func, args, child_inbox, self._outbox),
+                args=(child_conn, func, args, child_inbox, self._outbox, self._conn),
                 daemon=False,
             )
             self._process.start()
