@@ -319,10 +319,9 @@ def _worker_analyses(
             if draw:
                 from kzspatial.render import report_figures  # noqa: F401 - see above
 
-                # this process's heap (matplotlib, the Moran suite) frozen for both, as
-                # the run's data were for this one: without it, the two processes' GC
-                # passes over it (writing its shared pages) cost more CPU than the
-                # second process saved (measured: +1.6 s a run)
+                # this heap (matplotlib, the Moran suite) frozen for both processes:
+                # their GC passes over it, writing its shared pages, cost more CPU than
+                # the second process saved (measured: +1.6 s a run)
                 jobs.enter_context(frozen_heap())
                 figures = jobs.enter_context(
                     Forked(_report_figures, zones[0], data, options, fork=fork)
@@ -588,8 +587,7 @@ def _write_products(
             }
         )
     in_worker = bool(products & _WORKER_PRODUCTS)
-    # the results computed since the analyses worker was forked, frozen for this
-    # worker too (see frozen_heap)
+    # what was computed since the analyses worker forked: frozen for this worker too
     with (
         frozen_heap(),
         Forked(
