@@ -39,7 +39,7 @@ PNG_OPTIONS = {"compress_level": 1}
 
 #: matplotlib settings of kzspatial's figures. Text is drawn without font hinting:
 #: FreeType's hinter ran for every glyph drawn or measured, a large part of the
-#: figures' time (measured on a run: 1.6 s of ~15 s of CPU), and at the figures'
+#: figures' time (measured on runs: 1.3 s of ~14 s of CPU), and at the figures'
 #: 100-110 dpi unhinted text reads the same, its strokes a little lighter.
 FIGURE_RC = {"text.hinting": "no_hinting"}
 

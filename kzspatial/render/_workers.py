@@ -116,7 +116,7 @@ def _sendable(exc: BaseException, trace: str) -> BaseException:
 
 
 def _child(
-    conn, func: Callable, args: tuple, inbox=None, parent_end=None, parent_reader=None
+    conn, parent_reader, func: Callable, args: tuple, inbox=None, parent_end=None
 ) -> None:
     """Body of the child: send ``(True, value)`` per value, or ``(False, error, trace)``.
 
@@ -194,7 +194,7 @@ class Forked:
                 child_inbox, self._outbox = context.Pipe(duplex=False)
             self._process = context.Process(
                 target=_child,
-                args=(child_conn, func, args, child_inbox, self._outbox, self._conn),
+                args=(child_conn, self._conn, func, args, child_inbox, self._outbox),
                 daemon=False,
             )
             self._process.start()

@@ -489,11 +489,10 @@ def write_exports(
 ) -> None:
     """Write the flowmap.blue sheets, the kepler.gl CSV and the Excel workbook.
 
-    Those of them in ``exports`` and in ``options.products``.
-
-    flowmap.blue and kepler.gl get the observed moves between regions of every loaded
-    year (in ``options.borders``); the workbook every CSV table of the run and the
-    provenance, its first sheet describing each (:data:`TABLE_INFO`).
+    Those in both ``exports`` and ``options.products``. flowmap.blue and kepler.gl get
+    the observed moves between regions of every loaded year (in ``options.borders``);
+    the workbook every CSV table of the run and the provenance, its first sheet
+    describing each (:data:`TABLE_INFO`).
     """
     from kzspatial.render.exports import (
         write_excel,
@@ -540,6 +539,8 @@ def _write_in_worker(paths: dict[str, Path], result: RunResult, options: RunOpti
         write_rasters(result.catchments, paths)
     if products & {"flowmap", "kepler"}:
         write_exports(paths, result, options, {"flowmap", "kepler"})
+    if not products & {"maps", "explorer"}:
+        return  # their inputs may need fits of their own (map_inputs)
     flows, polygons = map_inputs(data, result.gravity, result.catchments)
     if "maps" in products:
         write_maps(data, flows, polygons, options, paths)
